@@ -1,0 +1,42 @@
+/**
+ * Stable hashing of plain data, used for `pod-template-hash`. Objects are
+ * serialised with sorted keys so that the same template always gives the same
+ * hash, then hashed with 32-bit FNV-1a (what Kubernetes uses for the same label)
+ * and encoded with Kubernetes' vowel-free alphabet so the hash never spells a word.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+const SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+
+export function safeEncode(n: number): string {
+  let out = "";
+  let rest = n;
+  do {
+    out = SAFE_ALPHABET[rest % SAFE_ALPHABET.length] + out;
+    rest = Math.floor(rest / SAFE_ALPHABET.length);
+  } while (rest > 0);
+  return out;
+}
+
+/** The `pod-template-hash` of a pod template. */
+export function templateHash(template: unknown): string {
+  return safeEncode(fnv1a32(canonicalJson(template)));
+}

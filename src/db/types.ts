@@ -1,0 +1,280 @@
+/**
+ * The `Store` is the only way platform state is read or written. Two
+ * implementations pass one contract suite (`store.contract.test.ts`): SQL
+ * (drizzle over postgres.js or PGlite) and in-memory. Every write that can race
+ * is a conditional update: on `resourceVersion` for objects and pods, on free
+ * capacity for node allocation. Times are milliseconds since the epoch and always
+ * come from the caller (the injected `Clock`), never from the database.
+ */
+export type Json = Record<string, unknown>;
+
+export interface TenantRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export type ApiKeyRole = "tenant" | "admin";
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  role: ApiKeyRole;
+  /** SHA-256 of the key, hex; the key itself is never stored. */
+  keyHash: string;
+  /** The first characters of the key, to tell keys apart in listings. */
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface NamespaceRecord {
+  tenantId: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ObjectRef {
+  tenantId: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface StoredObject extends ObjectRef {
+  id: string;
+  apiVersion: string;
+  uid: string;
+  /** Bumped on every change of `spec`, never on status or metadata alone. */
+  generation: number;
+  /** Opaque; changes on every write. Drawn from one global sequence. */
+  resourceVersion: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: Json;
+  status: Json;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewObject = Omit<StoredObject, "generation" | "resourceVersion" | "status" | "updatedAt"> & {
+  status?: Json;
+};
+
+export interface ObjectChange {
+  apiVersion: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: Json;
+}
+
+export interface ObjectQuery {
+  kind: string;
+  tenantId?: string;
+  namespace?: string;
+}
+
+export type PodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
+
+export interface PodRecord {
+  id: string;
+  tenantId: string;
+  namespace: string;
+  name: string;
+  uid: string;
+  ownerKind: string | null;
+  ownerName: string | null;
+  ownerUid: string | null;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The `pod-template-hash` of the template the pod was made from. */
+  templateHash: string | null;
+  /** The Kubernetes pod spec, without `nodeName` (the binding lives in `nodeName` below). */
+  spec: Json;
+  /** Summed container requests, what the pod takes from its node. */
+  cpuMillis: number;
+  memoryBytes: number;
+  nodeName: string | null;
+  phase: PodPhase;
+  ready: boolean;
+  /** Kubernetes pod status: conditions, containerStatuses, podIP, reason, message. */
+  status: Json;
+  /** Set when the pod should stop; the row goes once its provider confirms. */
+  deletionRequestedAt: number | null;
+  resourceVersion: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewPod = Omit<
+  PodRecord,
+  "resourceVersion" | "updatedAt" | "nodeName" | "phase" | "ready" | "status" | "deletionRequestedAt"
+> & { status?: Json };
+
+export interface PodQuery {
+  tenantId?: string;
+  namespace?: string;
+  ownerKind?: string;
+  ownerName?: string;
+  nodeName?: string;
+  /** Only pods not yet bound to a node. */
+  unbound?: boolean;
+}
+
+export interface PodStatusChange {
+  phase: PodPhase;
+  ready: boolean;
+  status: Json;
+}
+
+export type BindResult = "bound" | "pod-gone" | "already-bound" | "node-gone" | "insufficient";
+
+export interface NodeRecord {
+  name: string;
+  provider: string;
+  address: string;
+  labels: Record<string, string>;
+  cpuMillis: number;
+  memoryBytes: number;
+  maxPods: number;
+  allocatedCpuMillis: number;
+  allocatedMemoryBytes: number;
+  allocatedPods: number;
+  ready: boolean;
+  unschedulable: boolean;
+  lastHeartbeatAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type NewNode = Omit<
+  NodeRecord,
+  "allocatedCpuMillis" | "allocatedMemoryBytes" | "allocatedPods" | "createdAt" | "updatedAt"
+>;
+
+export interface NodeChange {
+  ready?: boolean;
+  unschedulable?: boolean;
+  lastHeartbeatAt?: number;
+  labels?: Record<string, string>;
+  address?: string;
+}
+
+export type EventType = "Normal" | "Warning";
+
+export interface EventRecord {
+  id: string;
+  tenantId: string;
+  namespace: string;
+  involvedKind: string;
+  involvedName: string;
+  involvedUid: string;
+  type: EventType;
+  reason: string;
+  message: string;
+  count: number;
+  firstSeenAt: number;
+  lastSeenAt: number;
+}
+
+export type NewEvent = Omit<EventRecord, "count" | "firstSeenAt" | "lastSeenAt"> & { atMs: number };
+
+export interface OutboxRecord {
+  id: number;
+  queue: string;
+  key: string;
+  createdAt: number;
+}
+
+export class StoreError extends Error {}
+
+/** A create of something that exists, or a conditional write whose condition no longer holds. */
+export class ConflictError extends StoreError {
+  constructor(
+    readonly reason: "exists" | "stale",
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}
+
+export class NotFoundError extends StoreError {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotFoundError";
+  }
+}
+
+export interface ConditionalWrite {
+  /** When given, the write happens only if the current resourceVersion equals it; else `ConflictError("stale")`. */
+  expectedResourceVersion?: string;
+  nowMs: number;
+}
+
+/** Every operation of the store; the same inside and outside a transaction. */
+export interface StoreOps {
+  createTenant(tenant: TenantRecord): Promise<TenantRecord>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  getTenantByName(name: string): Promise<TenantRecord | undefined>;
+  listTenants(): Promise<TenantRecord[]>;
+
+  createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord>;
+  /** Active (not revoked) key with this hash. */
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(tenantId: string): Promise<ApiKeyRecord[]>;
+
+  /** Creates the namespace if absent; returns whether it was created. */
+  ensureNamespace(tenantId: string, name: string, nowMs: number): Promise<boolean>;
+  listNamespaces(tenantId: string): Promise<NamespaceRecord[]>;
+
+  getObject(ref: ObjectRef): Promise<StoredObject | undefined>;
+  /** Sorted by namespace, then name. */
+  listObjects(query: ObjectQuery): Promise<StoredObject[]>;
+  /** Throws `ConflictError("exists")` when an object of that kind, namespace and name exists for the tenant. */
+  createObject(object: NewObject): Promise<StoredObject>;
+  /** Replaces labels, annotations and spec; `generation` goes up only when `spec` changes. */
+  updateObject(ref: ObjectRef, change: ObjectChange, write: ConditionalWrite): Promise<StoredObject>;
+  updateObjectStatus(ref: ObjectRef, status: Json, write: ConditionalWrite): Promise<StoredObject>;
+  /** Returns the deleted object, or `undefined` when there was none. */
+  deleteObject(ref: ObjectRef, write: ConditionalWrite): Promise<StoredObject | undefined>;
+
+  createPod(pod: NewPod): Promise<PodRecord>;
+  getPod(id: string): Promise<PodRecord | undefined>;
+  getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined>;
+  /** Sorted by namespace, then name. */
+  listPods(query: PodQuery): Promise<PodRecord[]>;
+  updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord>;
+  /** Marks the pod for deletion (idempotent: the first time is kept). */
+  markPodDeleting(id: string, nowMs: number): Promise<PodRecord | undefined>;
+  /**
+   * Binds an unbound pod to a node, adding its requests to the node's allocation
+   * in the same conditional write: it fails as `insufficient` rather than over-commit.
+   */
+  bindPod(podId: string, nodeName: string, nowMs: number): Promise<BindResult>;
+  /** Deletes the pod row and gives its requests back to its node. */
+  deletePod(id: string): Promise<PodRecord | undefined>;
+
+  /** Inserts the node, or updates its provider, address, labels, capacity and readiness (allocation is kept). */
+  upsertNode(node: NewNode, nowMs: number): Promise<NodeRecord>;
+  getNode(name: string): Promise<NodeRecord | undefined>;
+  listNodes(): Promise<NodeRecord[]>;
+  updateNode(name: string, change: NodeChange, nowMs: number): Promise<NodeRecord | undefined>;
+
+  /** Records an event; the same involved object, type, reason and message again only bumps `count` and `lastSeenAt`. */
+  recordEvent(event: NewEvent): Promise<EventRecord>;
+  /** Newest last. */
+  listEvents(query: { tenantId: string; namespace?: string; involvedName?: string }): Promise<EventRecord[]>;
+
+  addOutbox(queue: string, key: string, nowMs: number): Promise<void>;
+  /** The oldest rows first, at most `limit`. */
+  peekOutbox(limit: number): Promise<OutboxRecord[]>;
+  ackOutbox(ids: number[]): Promise<void>;
+}
+
+export interface Store extends StoreOps {
+  readonly backend: "postgres" | "pglite" | "memory";
+  /** Runs `fn` in one transaction: everything it wrote commits together, or nothing does. */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
