@@ -47,7 +47,8 @@ export function matchesServiceSelector(labels: Labels, selector: Labels | undefi
  */
 export function parseSelectorString(text: string): { selector: LabelSelector } | { error: string } {
   const matchExpressions: SelectorRequirement[] = [];
-  const parts = text.match(/[^,(]+(\([^)]*\))?/g) ?? [];
+  const parts = splitTerms(text);
+  if (!parts) return { error: `unbalanced parentheses in label selector "${text}"` };
   for (const raw of parts.map((p) => p.trim()).filter(Boolean)) {
     const setMatch = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(raw);
     const eqMatch = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(raw);
@@ -65,4 +66,23 @@ export function parseSelectorString(text: string): { selector: LabelSelector } |
     }
   }
   return { selector: { matchExpressions } };
+}
+
+/** Splits on commas outside parentheses; `undefined` when parentheses do not balance. */
+function splitTerms(text: string): string[] | undefined {
+  const parts: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (const ch of text) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (depth < 0 || depth > 1) return undefined;
+    if (ch === "," && depth === 0) {
+      parts.push(current);
+      current = "";
+    } else current += ch;
+  }
+  if (depth !== 0) return undefined;
+  parts.push(current);
+  return parts;
 }

@@ -1,0 +1,53 @@
+import { memoryBytes } from "../core/quantity.js";
+
+/** Everything `serve` can be told, by flag or by environment (flags win). */
+export interface ServeConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  adminKey?: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  insecureHttp: boolean;
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
+  seed?: string;
+  nodes: { count: number; cpuMillis: number; memoryBytes: number };
+}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function text(flags: Flags, flag: string, env: string | undefined): string | undefined {
+  const value = flags[flag];
+  return typeof value === "string" ? value : env || undefined;
+}
+
+function int(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${value}"`);
+  return n;
+}
+
+export function serveConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig {
+  const cpu = Number(text(flags, "node-cpu", env.KUBERNEASE_NODE_CPU) ?? 4);
+  const memory = text(flags, "node-memory", env.KUBERNEASE_NODE_MEMORY) ?? "8Gi";
+  if (!Number.isFinite(cpu) || cpu <= 0) throw new Error("--node-cpu must be a positive number of CPUs");
+  return {
+    host: text(flags, "host", env.KUBERNEASE_HOST) ?? "127.0.0.1",
+    port: int("--port", text(flags, "port", env.PORT), 8443),
+    dataDir: text(flags, "data-dir", env.KUBERNEASE_DATA_DIR) ?? "./.kubernease",
+    adminKey: env.KUBERNEASE_ADMIN_KEY || undefined,
+    databaseUrl: text(flags, "database-url", env.DATABASE_URL),
+    redisUrl: text(flags, "redis-url", env.REDIS_URL),
+    insecureHttp: flags["insecure-http"] === true,
+    tlsCertPath: text(flags, "tls-cert", env.KUBERNEASE_TLS_CERT),
+    tlsKeyPath: text(flags, "tls-key", env.KUBERNEASE_TLS_KEY),
+    seed: text(flags, "seed", env.KUBERNEASE_SEED),
+    nodes: {
+      count: int("--nodes", text(flags, "nodes", env.KUBERNEASE_NODES), 3),
+      cpuMillis: Math.round(cpu * 1000),
+      memoryBytes: memoryBytes(memory),
+    },
+  };
+}

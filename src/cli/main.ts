@@ -1,0 +1,105 @@
+import { parseArgs } from "node:util";
+import { apply, del, get, login, scale } from "./commands.js";
+import { serveConfig } from "./config.js";
+import { startPlatform } from "./platform.js";
+
+const USAGE = `kubernease — here's some stuff to run, please run it, thank you.
+
+Platform:
+  kubernease serve [--port 8443] [--host 127.0.0.1] [--data-dir ./.kubernease] [--insecure-http]
+                   [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
+Client:
+  kubernease login --server URL [--ca CA.crt] --key KEY
+  kubernease apply -f FILE [--dry-run] [-n NAMESPACE]
+  kubernease get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]
+  kubernease scale deployment NAME --replicas N [-n NAMESPACE]
+  kubernease delete -f FILE | KIND NAME [-n NAMESPACE]`;
+
+const OPTIONS = {
+  port: { type: "string" },
+  host: { type: "string" },
+  "data-dir": { type: "string" },
+  "database-url": { type: "string" },
+  "redis-url": { type: "string" },
+  "insecure-http": { type: "boolean" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  nodes: { type: "string" },
+  "node-cpu": { type: "string" },
+  "node-memory": { type: "string" },
+  seed: { type: "string" },
+  server: { type: "string" },
+  ca: { type: "string" },
+  key: { type: "string" },
+  filename: { type: "string", short: "f" },
+  namespace: { type: "string", short: "n" },
+  "all-namespaces": { type: "boolean", short: "A" },
+  output: { type: "string", short: "o" },
+  "dry-run": { type: "boolean" },
+  replicas: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+async function serve(flags: Record<string, string | boolean | undefined>): Promise<void> {
+  const config = serveConfig(flags, process.env);
+  const platform = await startPlatform(config);
+  const lines = [`kubernease is serving at ${platform.url}`];
+  if (platform.caPath) lines.push(`  CA certificate: ${platform.caPath}`);
+  lines.push(`  store: ${platform.store.backend}${config.databaseUrl ? "" : ` (${config.dataDir})`}`);
+  if (platform.bootstrap.newAdminKey) lines.push(`  admin key (shown once): ${platform.bootstrap.newAdminKey}`);
+  const tenant = platform.bootstrap.firstTenant;
+  if (tenant) {
+    lines.push(`  tenant "${tenant.name}" key (shown once): ${tenant.key}`);
+    const ca = platform.caPath ? ` --ca ${platform.caPath}` : "";
+    lines.push(`  log in: npx kubernease login --server ${platform.url}${ca} --key ${tenant.key}`);
+  }
+  console.log(lines.join("\n"));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`${signal}: stopping`);
+    await platform.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const commands: Record<string, () => Promise<string | undefined>> = {
+    serve: async () => {
+      await serve(values);
+      return undefined;
+    },
+    login: () => login(values),
+    apply: () => apply(values),
+    get: () => get(args, values),
+    delete: () => del(args, values),
+    scale: () => scale(args, values),
+  };
+  const run = commands[command];
+  if (!run) {
+    console.error(`unknown command "${command}"\n\n${USAGE}`);
+    return 1;
+  }
+  const output = await run();
+  if (output) console.log(output);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

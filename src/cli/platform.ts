@@ -1,0 +1,94 @@
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { systemClock } from "../core/clock.js";
+import { randomSeed, seededRng } from "../core/rng.js";
+import { openStore } from "../db/index.js";
+import type { Store } from "../db/types.js";
+import { createApp } from "../http/app.js";
+import { type RunningServer, startServer } from "../http/server.js";
+import { loadTls } from "../http/tls.js";
+import { ControlPlane } from "../jobs/controlPlane.js";
+import { InProcessQueue } from "../jobs/inProcessQueue.js";
+import { SimulatedProvider } from "../providers/simulated/index.js";
+import { type BootstrapResult, bootstrap } from "./bootstrap.js";
+import type { ServeConfig } from "./config.js";
+
+export interface Platform {
+  url: string;
+  caPath?: string;
+  store: Store;
+  bootstrap: BootstrapResult;
+  stop(): Promise<void>;
+}
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  console.error(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
+}
+
+/**
+ * The all-in-one platform of `kubernease serve`: the store (Postgres at
+ * `DATABASE_URL`, else PGlite in the data folder), the in-process queue, the
+ * simulated nodes, the workers, and the HTTPS API, in one process.
+ */
+export async function startPlatform(config: ServeConfig): Promise<Platform> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const seed = config.seed ?? randomSeed();
+  const rng = seededRng(seed);
+  const clock = systemClock;
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: join(dataDir, "pglite") });
+  const boot = await bootstrap(store, { clock, rng: rng.fork("bootstrap") }, config.adminKey);
+
+  const queue = new InProcessQueue({
+    clock,
+    onError: (queueName, key, error) => log("job failed; retrying", { queue: queueName, key, error: String(error) }),
+  });
+  const provider = new SimulatedProvider({
+    clock,
+    rng: rng.fork("provider"),
+    pools: [{ name: "default", count: config.nodes.count, cpuMillis: config.nodes.cpuMillis, memoryBytes: config.nodes.memoryBytes }],
+  });
+  const controlPlane = new ControlPlane({
+    store,
+    queue,
+    provider,
+    clock,
+    rng: rng.fork("workers"),
+    schedulingPolicy: "spread",
+    unschedulableRetryMs: 5_000,
+    log,
+  });
+  await controlPlane.start();
+
+  const tls = config.insecureHttp
+    ? undefined
+    : await loadTls({ dataDir, certPath: config.tlsCertPath, keyPath: config.tlsKeyPath, nowMs: clock.now() });
+  const app = createApp({
+    store,
+    clock,
+    rng: rng.fork("api"),
+    onCommitted: () => controlPlane.kick(),
+    ready: async () => (await store.listTenants()).length > 0,
+  });
+  let server: RunningServer;
+  try {
+    server = await startServer(app, { host: config.host, port: config.port, tls });
+  } catch (error) {
+    await controlPlane.stop();
+    await provider.close();
+    await store.close();
+    throw error;
+  }
+  return {
+    url: server.url,
+    caPath: tls?.caPath,
+    store,
+    bootstrap: boot,
+    async stop() {
+      await server.close();
+      await controlPlane.stop();
+      await provider.close();
+      await store.close();
+    },
+  };
+}

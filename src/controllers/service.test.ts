@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { reconcileService } from "./service.js";
+import type { PodView, ServiceView } from "./types.js";
+
+function pod(name: string, over: Partial<PodView> = {}): PodView {
+  return {
+    id: `pod_${name}`,
+    name,
+    uid: `uid-${name}`,
+    labels: { app: "redis" },
+    templateHash: "h",
+    phase: "Running",
+    ready: true,
+    bound: true,
+    deleting: false,
+    createdAt: 0,
+    podIP: `10.244.0.${name.length}`,
+    namedPorts: { redis: 6379 },
+    ...over,
+  };
+}
+
+const svc: ServiceView = {
+  name: "redis",
+  namespace: "default",
+  spec: { selector: { app: "redis" }, ports: [{ name: "db", port: 6379, targetPort: "redis", protocol: "TCP" }] },
+};
+
+describe("reconcileService", () => {
+  it("lists ready pods matching the selector as addresses, resolving named target ports", () => {
+    const actions = reconcileService(svc, [pod("a"), pod("bb", { ready: false }), pod("other", { labels: { app: "web" } })], undefined);
+    expect(actions).toEqual([
+      {
+        type: "setEndpoints",
+        subsets: [
+          {
+            addresses: [{ ip: "10.244.0.1", targetRef: { kind: "Pod", name: "a", uid: "uid-a" } }],
+            notReadyAddresses: [{ ip: "10.244.0.2", targetRef: { kind: "Pod", name: "bb", uid: "uid-bb" } }],
+            ports: [{ name: "db", port: 6379, protocol: "TCP" }],
+          },
+        ],
+      },
+    ]);
+  });
+
+  it("writes nothing when the endpoints are unchanged, and leaves out pods without an address or being deleted", () => {
+    const first = reconcileService(svc, [pod("a")], undefined);
+    const subsets = (first[0] as { subsets: unknown[] }).subsets;
+    expect(reconcileService(svc, [pod("a"), pod("x", { podIP: undefined }), pod("y", { deleting: true })], subsets as never)).toEqual([]);
+  });
+
+  it("selects nothing with an empty selector (Kubernetes leaves such endpoints to the user)", () => {
+    const open = { ...svc, spec: { ...svc.spec, selector: {} } };
+    expect(reconcileService(open, [pod("a")], undefined)).toEqual([]);
+    expect(reconcileService(open, [pod("a")], [{ addresses: [], notReadyAddresses: [], ports: [] }])).toEqual([
+      { type: "setEndpoints", subsets: [] },
+    ]);
+  });
+});

@@ -1,0 +1,91 @@
+import type { LabelSelector, Labels } from "../core/labels.js";
+
+export type Json = Record<string, unknown>;
+
+/** The owner stamped on every pod a controller creates. */
+export interface OwnerRef {
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** A pod a controller wants created; the worker gives it its name, uid and id. */
+export interface PodDraft {
+  namespace: string;
+  generateName: string;
+  labels: Labels;
+  annotations: Record<string, string>;
+  templateHash: string;
+  spec: Json;
+  cpuMillis: number;
+  memoryBytes: number;
+  owner: OwnerRef;
+}
+
+/** What controllers see of a pod. */
+export interface PodView {
+  id: string;
+  name: string;
+  labels: Labels;
+  templateHash: string | null;
+  phase: "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
+  ready: boolean;
+  bound: boolean;
+  deleting: boolean;
+  createdAt: number;
+  podIP?: string;
+  /** Container ports by name, for resolving a Service's named targetPort. */
+  namedPorts: Record<string, number>;
+  uid: string;
+}
+
+export type Action =
+  | { type: "createPod"; pod: PodDraft }
+  | { type: "deletePod"; podId: string; reason: string }
+  | { type: "updateStatus"; status: Json }
+  | { type: "recordEvent"; eventType: "Normal" | "Warning"; reason: string; message: string }
+  | { type: "setEndpoints"; subsets: EndpointSubset[] };
+
+export interface EndpointAddress {
+  ip: string;
+  targetRef: { kind: "Pod"; name: string; uid: string };
+}
+
+export interface EndpointPort {
+  name?: string;
+  port: number;
+  protocol: string;
+}
+
+export interface EndpointSubset {
+  addresses: EndpointAddress[];
+  notReadyAddresses: EndpointAddress[];
+  ports: EndpointPort[];
+}
+
+export interface DeploymentView {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  spec: {
+    replicas?: number;
+    selector: LabelSelector;
+    template: { metadata?: { labels?: Labels; annotations?: Record<string, string> }; spec: Json };
+    strategy?: {
+      type?: "RollingUpdate" | "Recreate";
+      rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
+    };
+    paused?: boolean;
+  };
+  status: Json;
+}
+
+export interface ServiceView {
+  name: string;
+  namespace: string;
+  spec: {
+    selector?: Labels;
+    ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
+  };
+}

@@ -1,0 +1,55 @@
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
+import { MemoryStore } from "./memoryStore.js";
+import { migratePglite, migratePostgres } from "./migrate.js";
+import * as schema from "./schema/index.js";
+import { SqlStore } from "./sqlStore.js";
+import type { Store } from "./types.js";
+
+export { MemoryStore } from "./memoryStore.js";
+export { migrationsFolder } from "./migrate.js";
+export { SqlStore } from "./sqlStore.js";
+export * from "./types.js";
+
+export interface OpenStoreOptions {
+  /** A Postgres server (`postgres://…`); wins over `dataDir`. */
+  databaseUrl?: string;
+  /** PGlite's data folder; without it (and without a URL) PGlite runs in memory. */
+  dataDir?: string;
+  /** The in-memory store of the simulator and unit tests. */
+  memory?: boolean;
+}
+
+/** Opens the store the options ask for, with its migrations applied. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (options.memory) return new MemoryStore();
+  if (options.databaseUrl) return openPostgres(options.databaseUrl);
+  return openPglite(options.dataDir);
+}
+
+async function openPostgres(databaseUrl: string): Promise<Store> {
+  // Notices (e.g. "relation already exists, skipping") are noise in our logs.
+  const client = postgres(databaseUrl, { max: 10, onnotice: () => {} });
+  const db = drizzlePostgres({ client, schema });
+  try {
+    await migratePostgres(db, client);
+  } catch (error) {
+    await client.end();
+    throw error;
+  }
+  return new SqlStore(db, "postgres", () => client.end());
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Store> {
+  const client = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+  const db = drizzlePglite({ client, schema });
+  try {
+    await migratePglite(db);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return new SqlStore(db, "pglite", () => client.close());
+}

@@ -1,0 +1,494 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { and, asc, eq, inArray, isNull, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import type { PgColumn, PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from "drizzle-orm/pg-core";
+import { eventDedupeKey } from "./eventKey.js";
+import * as schema from "./schema/index.js";
+import { apiKeys, events, namespaces, nextResourceVersion, nodes, objects, outbox, pods, tenants } from "./schema/index.js";
+import {
+  type ApiKeyRecord,
+  type BindResult,
+  type ConditionalWrite,
+  ConflictError,
+  type EventRecord,
+  type Json,
+  type NamespaceRecord,
+  type NewEvent,
+  type NewNode,
+  type NewObject,
+  type NewPod,
+  type NodeChange,
+  type NodeRecord,
+  NotFoundError,
+  type ObjectChange,
+  type ObjectQuery,
+  type ObjectRef,
+  type OutboxRecord,
+  type PodQuery,
+  type PodRecord,
+  type PodStatusChange,
+  type Store,
+  type StoreOps,
+  type StoredObject,
+  type TenantRecord,
+} from "./types.js";
+
+/** The drizzle database both drivers (postgres.js and PGlite) give, or a transaction of it. */
+export type SqlDatabase = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+type ObjectRow = typeof objects.$inferSelect;
+type PodRow = typeof pods.$inferSelect;
+type EventRow = typeof events.$inferSelect;
+
+/** Thrown inside the bind transaction to roll it back; carries the answer out. */
+class BindAborted extends Error {
+  constructor(readonly result: BindResult) {
+    super(result);
+  }
+}
+
+/**
+ * Sorts by code point, like the in-memory store, whatever the database's
+ * default collation: `en_US` would put `a-b` after `ab`.
+ */
+function byText(column: SQLWrapper): SQL {
+  return asc(sql`${column} collate "C"`);
+}
+
+function toObject(row: ObjectRow): StoredObject {
+  return { ...row, resourceVersion: String(row.resourceVersion) };
+}
+
+function toPod(row: PodRow): PodRecord {
+  return { ...row, resourceVersion: String(row.resourceVersion) };
+}
+
+function toEvent(row: EventRow): EventRecord {
+  const { dedupeKey: _, ...event } = row;
+  return event;
+}
+
+/**
+ * The resource-version condition of a conditional write, or `undefined` (no
+ * condition) when none is expected. A version that is not one of ours can
+ * never match; it must not reach Postgres as a malformed bigint.
+ */
+function versionMatches(column: PgColumn, write: ConditionalWrite): SQL | undefined {
+  const expected = write.expectedResourceVersion;
+  if (expected === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,15}$/.test(expected)) return sql`false`;
+  return eq(column, Number(expected));
+}
+
+function objectWhere(ref: ObjectRef): SQL | undefined {
+  return and(
+    eq(objects.tenantId, ref.tenantId),
+    eq(objects.kind, ref.kind),
+    eq(objects.namespace, ref.namespace),
+    eq(objects.name, ref.name),
+  );
+}
+
+function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace}/${ref.name}`;
+}
+
+/** After a conditional write matched no row: the row is either gone or has moved on. */
+function conditionalFailure(exists: boolean, what: string): never {
+  if (exists) throw new ConflictError("stale", `${what} was modified since it was read; re-read and retry`);
+  throw new NotFoundError(`${what} not found`);
+}
+
+/** jsonb compares semantically (key order does not matter), which is what "spec changed" means. */
+function generationAfter(spec: Json): SQL {
+  return sql`case when ${objects.spec} = ${JSON.stringify(spec)}::jsonb then ${objects.generation} else ${objects.generation} + 1 end`;
+}
+
+/**
+ * Every store operation as drizzle queries against one database handle. The
+ * handle is looked up on each call so that the root store can route calls made
+ * inside `transaction()` into that transaction (see `SqlStore`).
+ */
+export class SqlOps implements StoreOps {
+  constructor(private readonly handle: () => SqlDatabase) {}
+
+  protected get db(): SqlDatabase {
+    return this.handle();
+  }
+
+  async createTenant(tenant: TenantRecord): Promise<TenantRecord> {
+    const { id, name, createdAt } = tenant;
+    // ON CONFLICT DO NOTHING rather than catching 23505: a failed statement
+    // would abort an enclosing Postgres transaction, and the caller may want to
+    // carry on after a ConflictError.
+    const rows = await this.db.insert(tenants).values({ id, name, createdAt }).onConflictDoNothing().returning();
+    if (!rows[0]) throw new ConflictError("exists", `tenant ${name} already exists`);
+    return rows[0];
+  }
+
+  async getTenant(id: string): Promise<TenantRecord | undefined> {
+    const rows = await this.db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
+    return rows[0];
+  }
+
+  async getTenantByName(name: string): Promise<TenantRecord | undefined> {
+    const rows = await this.db.select().from(tenants).where(eq(tenants.name, name)).limit(1);
+    return rows[0];
+  }
+
+  listTenants(): Promise<TenantRecord[]> {
+    return this.db.select().from(tenants).orderBy(byText(tenants.name));
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord> {
+    const { id, tenantId, role, keyHash, prefix, createdAt, revokedAt } = key;
+    const values = { id, tenantId, role, keyHash, prefix, createdAt, revokedAt };
+    const rows = await this.db.insert(apiKeys).values(values).onConflictDoNothing().returning();
+    if (!rows[0]) throw new ConflictError("exists", `an API key with prefix ${prefix} already exists`);
+    return rows[0];
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const active = and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt));
+    const rows = await this.db.select().from(apiKeys).where(active).limit(1);
+    return rows[0];
+  }
+
+  listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    const order = [asc(apiKeys.createdAt), byText(apiKeys.id)];
+    return this.db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.tenantId, tenantId))
+      .orderBy(...order);
+  }
+
+  async ensureNamespace(tenantId: string, name: string, nowMs: number): Promise<boolean> {
+    const values = { tenantId, name, createdAt: nowMs };
+    const rows = await this.db.insert(namespaces).values(values).onConflictDoNothing().returning();
+    return rows.length > 0;
+  }
+
+  listNamespaces(tenantId: string): Promise<NamespaceRecord[]> {
+    return this.db.select().from(namespaces).where(eq(namespaces.tenantId, tenantId)).orderBy(byText(namespaces.name));
+  }
+
+  async getObject(ref: ObjectRef): Promise<StoredObject | undefined> {
+    const rows = await this.db.select().from(objects).where(objectWhere(ref)).limit(1);
+    return rows[0] && toObject(rows[0]);
+  }
+
+  async listObjects(query: ObjectQuery): Promise<StoredObject[]> {
+    const where = and(
+      eq(objects.kind, query.kind),
+      query.tenantId === undefined ? undefined : eq(objects.tenantId, query.tenantId),
+      query.namespace === undefined ? undefined : eq(objects.namespace, query.namespace),
+    );
+    const order = [byText(objects.namespace), byText(objects.name), byText(objects.tenantId)];
+    const rows = await this.db
+      .select()
+      .from(objects)
+      .where(where)
+      .orderBy(...order);
+    return rows.map(toObject);
+  }
+
+  async createObject(object: NewObject): Promise<StoredObject> {
+    const { id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt } = object;
+    const values = {
+      ...{ id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt },
+      ...{ generation: 1, status: object.status ?? {}, updatedAt: createdAt },
+    };
+    const rows = await this.db.insert(objects).values(values).onConflictDoNothing().returning();
+    if (!rows[0]) throw new ConflictError("exists", `${describeRef(object)} already exists`);
+    return toObject(rows[0]);
+  }
+
+  async updateObject(ref: ObjectRef, change: ObjectChange, write: ConditionalWrite): Promise<StoredObject> {
+    const { apiVersion, labels, annotations, spec } = change;
+    const set = { apiVersion, labels, annotations, spec, generation: generationAfter(spec) };
+    return this.writeObject(ref, set, write);
+  }
+
+  updateObjectStatus(ref: ObjectRef, status: Json, write: ConditionalWrite): Promise<StoredObject> {
+    return this.writeObject(ref, { status }, write);
+  }
+
+  private async writeObject(
+    ref: ObjectRef,
+    set: PgUpdateSetSource<typeof objects>,
+    write: ConditionalWrite,
+  ): Promise<StoredObject> {
+    const rows = await this.db
+      .update(objects)
+      .set({ ...set, resourceVersion: nextResourceVersion, updatedAt: write.nowMs })
+      .where(and(objectWhere(ref), versionMatches(objects.resourceVersion, write)))
+      .returning();
+    if (rows[0]) return toObject(rows[0]);
+    return conditionalFailure((await this.getObject(ref)) !== undefined, describeRef(ref));
+  }
+
+  async deleteObject(ref: ObjectRef, write: ConditionalWrite): Promise<StoredObject | undefined> {
+    const rows = await this.db
+      .delete(objects)
+      .where(and(objectWhere(ref), versionMatches(objects.resourceVersion, write)))
+      .returning();
+    if (rows[0]) return toObject(rows[0]);
+    if (write.expectedResourceVersion !== undefined && (await this.getObject(ref))) {
+      throw new ConflictError("stale", `${describeRef(ref)} was modified since it was read; re-read and retry`);
+    }
+    return undefined;
+  }
+
+  async createPod(pod: NewPod): Promise<PodRecord> {
+    const { id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid } = pod;
+    const { labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt } = pod;
+    const values = {
+      ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
+      ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
+      ...{ nodeName: null, phase: "Pending" as const, ready: false, status: pod.status ?? {}, deletionRequestedAt: null },
+    };
+    const rows = await this.db.insert(pods).values(values).onConflictDoNothing().returning();
+    if (!rows[0]) throw new ConflictError("exists", `pod ${namespace}/${name} already exists`);
+    return toPod(rows[0]);
+  }
+
+  async getPod(id: string): Promise<PodRecord | undefined> {
+    const rows = await this.db.select().from(pods).where(eq(pods.id, id)).limit(1);
+    return rows[0] && toPod(rows[0]);
+  }
+
+  async getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined> {
+    const where = and(eq(pods.tenantId, tenantId), eq(pods.namespace, namespace), eq(pods.name, name));
+    const rows = await this.db.select().from(pods).where(where).limit(1);
+    return rows[0] && toPod(rows[0]);
+  }
+
+  async listPods(query: PodQuery): Promise<PodRecord[]> {
+    const optional = (column: PgColumn, value: string | undefined) =>
+      value === undefined ? undefined : eq(column, value);
+    const where = and(
+      optional(pods.tenantId, query.tenantId),
+      optional(pods.namespace, query.namespace),
+      optional(pods.ownerKind, query.ownerKind),
+      optional(pods.ownerName, query.ownerName),
+      optional(pods.nodeName, query.nodeName),
+      query.unbound ? isNull(pods.nodeName) : undefined,
+    );
+    const order = [byText(pods.namespace), byText(pods.name), byText(pods.tenantId)];
+    const rows = await this.db
+      .select()
+      .from(pods)
+      .where(where)
+      .orderBy(...order);
+    return rows.map(toPod);
+  }
+
+  async updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord> {
+    const { phase, ready, status } = change;
+    const rows = await this.db
+      .update(pods)
+      .set({ phase, ready, status, resourceVersion: nextResourceVersion, updatedAt: write.nowMs })
+      .where(and(eq(pods.id, id), versionMatches(pods.resourceVersion, write)))
+      .returning();
+    if (rows[0]) return toPod(rows[0]);
+    return conditionalFailure((await this.getPod(id)) !== undefined, `pod ${id}`);
+  }
+
+  async markPodDeleting(id: string, nowMs: number): Promise<PodRecord | undefined> {
+    // Only the first mark writes (and takes a resource version); later ones are no-ops.
+    const rows = await this.db
+      .update(pods)
+      .set({ deletionRequestedAt: nowMs, resourceVersion: nextResourceVersion, updatedAt: nowMs })
+      .where(and(eq(pods.id, id), isNull(pods.deletionRequestedAt)))
+      .returning();
+    return rows[0] ? toPod(rows[0]) : this.getPod(id);
+  }
+
+  async bindPod(podId: string, nodeName: string, nowMs: number): Promise<BindResult> {
+    try {
+      // Inside an outer transaction this is a savepoint, so a failed bind undoes
+      // only itself. Pod before node, as in deletePod, so lock order is one.
+      await this.db.transaction(async (tx) => {
+        const requests = await claimPod(tx, podId, nodeName, nowMs);
+        await allocateOnNode(tx, nodeName, requests);
+      });
+      return "bound";
+    } catch (error) {
+      if (error instanceof BindAborted) return error.result;
+      throw error;
+    }
+  }
+
+  deletePod(id: string): Promise<PodRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      // The row is deleted once, so its requests are given back once, however
+      // many deleters race.
+      const [row] = await tx.delete(pods).where(eq(pods.id, id)).returning();
+      if (!row) return undefined;
+      if (row.nodeName !== null) await releaseOnNode(tx, row.nodeName, row);
+      return toPod(row);
+    });
+  }
+
+  async upsertNode(node: NewNode, nowMs: number): Promise<NodeRecord> {
+    const { name, provider, address, labels, cpuMillis, memoryBytes, maxPods, ready } = node;
+    const refreshed = { provider, address, labels, cpuMillis, memoryBytes, maxPods, ready, updatedAt: nowMs };
+    const inserted = {
+      ...refreshed,
+      ...{ name, unschedulable: node.unschedulable, lastHeartbeatAt: node.lastHeartbeatAt, createdAt: nowMs },
+    };
+    // On conflict only what the provider reports is refreshed: allocation,
+    // cordon and heartbeat belong to the control plane.
+    const rows = await this.db
+      .insert(nodes)
+      .values(inserted)
+      .onConflictDoUpdate({ target: nodes.name, set: refreshed })
+      .returning();
+    return rows[0] as NodeRecord;
+  }
+
+  async getNode(name: string): Promise<NodeRecord | undefined> {
+    const rows = await this.db.select().from(nodes).where(eq(nodes.name, name)).limit(1);
+    return rows[0];
+  }
+
+  listNodes(): Promise<NodeRecord[]> {
+    return this.db.select().from(nodes).orderBy(byText(nodes.name));
+  }
+
+  async updateNode(name: string, change: NodeChange, nowMs: number): Promise<NodeRecord | undefined> {
+    const { ready, unschedulable, lastHeartbeatAt, labels, address } = change;
+    // drizzle leaves out keys whose value is undefined, so absent fields keep their value.
+    const set = { ready, unschedulable, lastHeartbeatAt, labels, address, updatedAt: nowMs };
+    const rows = await this.db.update(nodes).set(set).where(eq(nodes.name, name)).returning();
+    return rows[0];
+  }
+
+  async recordEvent(event: NewEvent): Promise<EventRecord> {
+    const { id, tenantId, namespace, involvedKind, involvedName, involvedUid, type, reason, message, atMs } = event;
+    const values = {
+      ...{ id, tenantId, namespace, involvedKind, involvedName, involvedUid, type, reason, message },
+      ...{ dedupeKey: eventDedupeKey(event), count: 1, firstSeenAt: atMs, lastSeenAt: atMs },
+    };
+    // One upsert, so two workers recording the same event at once count it twice
+    // instead of inserting two rows.
+    const repeated = {
+      count: sql`${events.count} + 1`,
+      lastSeenAt: sql`greatest(${events.lastSeenAt}, ${atMs}::bigint)`,
+    };
+    const rows = await this.db
+      .insert(events)
+      .values(values)
+      .onConflictDoUpdate({ target: events.dedupeKey, set: repeated })
+      .returning();
+    return toEvent(rows[0] as EventRow);
+  }
+
+  async listEvents(query: { tenantId: string; namespace?: string; involvedName?: string }): Promise<EventRecord[]> {
+    const where = and(
+      eq(events.tenantId, query.tenantId),
+      query.namespace === undefined ? undefined : eq(events.namespace, query.namespace),
+      query.involvedName === undefined ? undefined : eq(events.involvedName, query.involvedName),
+    );
+    const order = [asc(events.lastSeenAt), asc(events.firstSeenAt), byText(events.id)];
+    const rows = await this.db
+      .select()
+      .from(events)
+      .where(where)
+      .orderBy(...order);
+    return rows.map(toEvent);
+  }
+
+  async addOutbox(queue: string, key: string, nowMs: number): Promise<void> {
+    await this.db.insert(outbox).values({ queue, key, createdAt: nowMs });
+  }
+
+  peekOutbox(limit: number): Promise<OutboxRecord[]> {
+    return this.db.select().from(outbox).orderBy(asc(outbox.id)).limit(limit);
+  }
+
+  async ackOutbox(ids: number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.delete(outbox).where(inArray(outbox.id, ids));
+  }
+}
+
+/** Marks the pod bound if it is still unbound; returns what it takes from the node. */
+async function claimPod(tx: SqlDatabase, podId: string, nodeName: string, nowMs: number) {
+  const [claimed] = await tx
+    .update(pods)
+    .set({ nodeName, resourceVersion: nextResourceVersion, updatedAt: nowMs })
+    .where(and(eq(pods.id, podId), isNull(pods.nodeName)))
+    .returning({ cpuMillis: pods.cpuMillis, memoryBytes: pods.memoryBytes });
+  if (claimed) return claimed;
+  const [existing] = await tx.select({ id: pods.id }).from(pods).where(eq(pods.id, podId)).limit(1);
+  throw new BindAborted(existing ? "already-bound" : "pod-gone");
+}
+
+/**
+ * Adds the requests to the node's allocation only if they fit: the capacity
+ * check and the increment are one statement, so concurrent binders re-check
+ * against each other's committed allocation instead of over-committing.
+ */
+async function allocateOnNode(tx: SqlDatabase, nodeName: string, requests: { cpuMillis: number; memoryBytes: number }) {
+  const { cpuMillis, memoryBytes } = requests;
+  const fits = and(
+    eq(nodes.name, nodeName),
+    sql`${nodes.allocatedCpuMillis} + ${cpuMillis}::integer <= ${nodes.cpuMillis}`,
+    sql`${nodes.allocatedMemoryBytes} + ${memoryBytes}::bigint <= ${nodes.memoryBytes}`,
+    sql`${nodes.allocatedPods} + 1 <= ${nodes.maxPods}`,
+  );
+  const [allocated] = await tx
+    .update(nodes)
+    .set({
+      allocatedCpuMillis: sql`${nodes.allocatedCpuMillis} + ${cpuMillis}::integer`,
+      allocatedMemoryBytes: sql`${nodes.allocatedMemoryBytes} + ${memoryBytes}::bigint`,
+      allocatedPods: sql`${nodes.allocatedPods} + 1`,
+    })
+    .where(fits)
+    .returning({ name: nodes.name });
+  if (allocated) return;
+  const [existing] = await tx.select({ name: nodes.name }).from(nodes).where(eq(nodes.name, nodeName)).limit(1);
+  throw new BindAborted(existing ? "insufficient" : "node-gone");
+}
+
+async function releaseOnNode(tx: SqlDatabase, nodeName: string, requests: { cpuMillis: number; memoryBytes: number }) {
+  await tx
+    .update(nodes)
+    .set({
+      allocatedCpuMillis: sql`${nodes.allocatedCpuMillis} - ${requests.cpuMillis}::integer`,
+      allocatedMemoryBytes: sql`${nodes.allocatedMemoryBytes} - ${requests.memoryBytes}::bigint`,
+      allocatedPods: sql`${nodes.allocatedPods} - 1`,
+    })
+    .where(eq(nodes.name, nodeName));
+}
+
+/**
+ * The SQL store, over postgres.js or PGlite. Calls made on the store itself
+ * while a `transaction()` callback runs join that transaction (found through
+ * async context): on PGlite, which has one connection, they would otherwise wait
+ * for the transaction forever, and on Postgres they would silently escape it.
+ * A nested `transaction()` becomes a savepoint. Operations of one transaction
+ * share one connection, so await them one at a time rather than in parallel.
+ */
+export class SqlStore extends SqlOps implements Store {
+  private readonly current: AsyncLocalStorage<SqlDatabase>;
+
+  constructor(
+    root: SqlDatabase,
+    readonly backend: "postgres" | "pglite",
+    private readonly closeConnection: () => Promise<void>,
+  ) {
+    const current = new AsyncLocalStorage<SqlDatabase>();
+    super(() => current.getStore() ?? root);
+    this.current = current;
+  }
+
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => this.current.run(tx, () => fn(new SqlOps(() => tx))));
+  }
+
+  close(): Promise<void> {
+    return this.closeConnection();
+  }
+}

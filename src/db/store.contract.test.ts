@@ -1,0 +1,844 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, describePostgres, isPostgresReachable } from "../../test/helpers/db.js";
+import {
+  ConflictError,
+  type NewNode,
+  type NewObject,
+  type NewPod,
+  NotFoundError,
+  openStore,
+  type Store,
+  type StoredObject,
+} from "./index.js";
+
+/**
+ * One contract, three back ends. Each back end gets one store for the whole
+ * file; tests stay apart by using names no other test uses (`unique`), and the
+ * few global listings (nodes, outbox) are filtered or drained first.
+ */
+interface Backend {
+  name: string;
+  open(): Promise<{ store: Store; dispose(): Promise<void> }>;
+}
+
+const memory: Backend = {
+  name: "memory",
+  async open() {
+    const store = await openStore({ memory: true });
+    return { store, dispose: () => store.close() };
+  },
+};
+
+const pglite: Backend = {
+  name: "pglite",
+  async open() {
+    const store = await openStore({});
+    return { store, dispose: () => store.close() };
+  },
+};
+
+const postgres: Backend = {
+  name: "postgres",
+  async open() {
+    const database = await createTestDatabase();
+    const store = await openStore({ databaseUrl: database.url });
+    return {
+      store,
+      async dispose() {
+        await store.close();
+        await database.drop();
+      },
+    };
+  },
+};
+
+const postgresReachable = await isPostgresReachable();
+const backends = postgresReachable ? [memory, pglite, postgres] : [memory, pglite];
+
+if (!postgresReachable) describePostgres("Store contract: postgres", false, () => {});
+
+let lastUnique = 0;
+/** A name no other test in this file uses. */
+function unique(prefix: string): string {
+  lastUnique += 1;
+  return `${prefix}-${lastUnique}`;
+}
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+function newObject(tenantId: string, name: string, overrides: Partial<NewObject> = {}): NewObject {
+  return {
+    id: unique("obj"),
+    tenantId,
+    kind: "Deployment",
+    namespace: "default",
+    name,
+    apiVersion: "apps/v1",
+    uid: unique("uid"),
+    labels: { app: name },
+    annotations: {},
+    spec: { replicas: 1, template: { spec: { containers: [{ name: "web", image: "nginx" }] } } },
+    createdAt: 1_000,
+    ...overrides,
+  };
+}
+
+function newPod(tenantId: string, name: string, overrides: Partial<NewPod> = {}): NewPod {
+  return {
+    id: unique("pod"),
+    tenantId,
+    namespace: "default",
+    name,
+    uid: unique("uid"),
+    ownerKind: null,
+    ownerName: null,
+    ownerUid: null,
+    labels: {},
+    annotations: {},
+    templateHash: null,
+    spec: { containers: [{ name: "web", image: "nginx" }] },
+    cpuMillis: 100,
+    memoryBytes: 128 * MiB,
+    createdAt: 1_000,
+    ...overrides,
+  };
+}
+
+function newNode(name: string, overrides: Partial<NewNode> = {}): NewNode {
+  return {
+    name,
+    provider: "simulated",
+    address: "10.0.0.1",
+    labels: { zone: "a" },
+    cpuMillis: 4_000,
+    memoryBytes: 8 * GiB,
+    maxPods: 110,
+    ready: true,
+    unschedulable: false,
+    lastHeartbeatAt: null,
+    ...overrides,
+  };
+}
+
+/** The error a promise rejects with; fails the test if it resolves. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the operation to fail, but it succeeded");
+}
+
+async function expectConflict(promise: Promise<unknown>, reason: "exists" | "stale"): Promise<void> {
+  const error = await rejectionOf(promise);
+  expect(error).toBeInstanceOf(ConflictError);
+  expect((error as ConflictError).reason).toBe(reason);
+}
+
+async function expectNotFound(promise: Promise<unknown>): Promise<void> {
+  expect(await rejectionOf(promise)).toBeInstanceOf(NotFoundError);
+}
+
+function refOf(object: StoredObject) {
+  return { tenantId: object.tenantId, kind: object.kind, namespace: object.namespace, name: object.name };
+}
+
+describe.each(backends.map((backend) => [backend.name, backend] as const))("Store contract: %s", (_name, backend) => {
+  let store: Store;
+  let dispose: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ store, dispose } = await backend.open());
+  });
+
+  afterAll(async () => {
+    await dispose?.();
+  });
+
+  it("reports its back end", () => {
+    expect(store.backend).toBe(backend.name);
+  });
+
+  describe("tenants", () => {
+    it("creates, finds by id and by name, and refuses a second tenant of the same name", async () => {
+      const name = unique("acme");
+      const tenant = await store.createTenant({ id: unique("ten"), name, createdAt: 5 });
+      expect(await store.getTenant(tenant.id)).toEqual(tenant);
+      expect(await store.getTenantByName(name)).toEqual(tenant);
+      await expectConflict(store.createTenant({ id: unique("ten"), name, createdAt: 6 }), "exists");
+      expect(await store.getTenant("ten-missing")).toBeUndefined();
+    });
+
+    it("lists tenants sorted by name", async () => {
+      const b = await store.createTenant({ id: unique("ten"), name: unique("zz-list-b"), createdAt: 1 });
+      const a = await store.createTenant({ id: unique("ten"), name: unique("zz-list-a"), createdAt: 2 });
+      const names = (await store.listTenants()).map((t) => t.name);
+      expect(names.indexOf(a.name)).toBeLessThan(names.indexOf(b.name));
+      expect(names).toEqual([...names].sort());
+    });
+  });
+
+  describe("api keys", () => {
+    it("finds an active key by hash, never a revoked one, and lists keys per tenant", async () => {
+      const tenantId = unique("ten");
+      const active = {
+        id: unique("key"),
+        tenantId,
+        role: "tenant" as const,
+        keyHash: unique("hash"),
+        prefix: "kn_abc",
+        createdAt: 10,
+        revokedAt: null,
+      };
+      const revoked = { ...active, id: unique("key"), keyHash: unique("hash"), createdAt: 11, revokedAt: 20 };
+      await store.createApiKey(active);
+      await store.createApiKey(revoked);
+      expect(await store.findApiKeyByHash(active.keyHash)).toEqual(active);
+      expect(await store.findApiKeyByHash(revoked.keyHash)).toBeUndefined();
+      expect(await store.findApiKeyByHash("no-such-hash")).toBeUndefined();
+      expect(await store.listApiKeys(tenantId)).toEqual([active, revoked]);
+      expect(await store.listApiKeys(unique("ten"))).toEqual([]);
+      await expectConflict(store.createApiKey({ ...active, id: unique("key") }), "exists");
+    });
+  });
+
+  describe("namespaces", () => {
+    it("creates a namespace once per tenant", async () => {
+      const [t1, t2] = [unique("ten"), unique("ten")];
+      expect(await store.ensureNamespace(t1, "web", 1)).toBe(true);
+      expect(await store.ensureNamespace(t1, "web", 2)).toBe(false);
+      expect(await store.ensureNamespace(t2, "web", 3)).toBe(true);
+      expect(await store.ensureNamespace(t1, "api", 4)).toBe(true);
+      expect(await store.listNamespaces(t1)).toEqual([
+        { tenantId: t1, name: "api", createdAt: 4 },
+        { tenantId: t1, name: "web", createdAt: 1 },
+      ]);
+      expect(await store.listNamespaces(t2)).toEqual([{ tenantId: t2, name: "web", createdAt: 3 }]);
+    });
+  });
+
+  describe("objects", () => {
+    it("creates an object at generation 1 and reads it back", async () => {
+      const input = newObject(unique("ten"), "web", { status: { observedGeneration: 0 } });
+      const created = await store.createObject(input);
+      const { status: _, ...rest } = input;
+      expect(created).toEqual({
+        ...rest,
+        generation: 1,
+        resourceVersion: expect.any(String),
+        status: { observedGeneration: 0 },
+        updatedAt: input.createdAt,
+      });
+      expect(await store.getObject(refOf(created))).toEqual(created);
+      const withoutStatus = await store.createObject(newObject(input.tenantId, "api"));
+      expect(withoutStatus.status).toEqual({});
+    });
+
+    it("refuses a duplicate in the same tenant, kind and namespace, but not elsewhere", async () => {
+      const tenantId = unique("ten");
+      await store.createObject(newObject(tenantId, "web"));
+      await expectConflict(store.createObject(newObject(tenantId, "web")), "exists");
+      await store.createObject(newObject(unique("ten"), "web"));
+      await store.createObject(newObject(tenantId, "web", { namespace: "other" }));
+      await store.createObject(newObject(tenantId, "web", { kind: "Service", apiVersion: "v1" }));
+    });
+
+    it("hands out copies: mutating a returned object changes nothing stored", async () => {
+      const created = await store.createObject(newObject(unique("ten"), "web"));
+      (created.spec as { replicas: number }).replicas = 99;
+      created.labels.app = "changed";
+      const read = await store.getObject(refOf(created));
+      expect(read?.spec.replicas).toBe(1);
+      expect(read?.labels.app).toBe("web");
+    });
+
+    it("lists by kind, tenant and namespace, sorted by namespace then name", async () => {
+      const [t1, t2] = [unique("ten"), unique("ten")];
+      for (const [namespace, name] of [
+        ["prod", "b"],
+        ["dev", "z"],
+        ["prod", "a"],
+        ["prod", "a-b"],
+        ["prod", "ab"],
+      ] as const) {
+        await store.createObject(newObject(t1, name, { namespace }));
+      }
+      await store.createObject(newObject(t1, "svc", { namespace: "prod", kind: "Service", apiVersion: "v1" }));
+      await store.createObject(newObject(t2, "a", { namespace: "prod" }));
+
+      const all = await store.listObjects({ kind: "Deployment", tenantId: t1 });
+      expect(all.map((o) => `${o.namespace}/${o.name}`)).toEqual(["dev/z", "prod/a", "prod/a-b", "prod/ab", "prod/b"]);
+      const prod = await store.listObjects({ kind: "Deployment", tenantId: t1, namespace: "prod" });
+      expect(prod.map((o) => o.name)).toEqual(["a", "a-b", "ab", "b"]);
+      expect(prod.every((o) => o.tenantId === t1)).toBe(true);
+      const services = await store.listObjects({ kind: "Service", tenantId: t1 });
+      expect(services.map((o) => o.name)).toEqual(["svc"]);
+      const everyTenant = await store.listObjects({ kind: "Deployment", namespace: "prod" });
+      const mine = everyTenant.filter((o) => o.tenantId === t1 || o.tenantId === t2);
+      expect(mine.map((o) => `${o.tenantId}/${o.name}`)).toEqual([
+        `${t1}/a`,
+        `${t2}/a`,
+        `${t1}/a-b`,
+        `${t1}/ab`,
+        `${t1}/b`,
+      ]);
+    });
+
+    it("bumps generation only when the spec changes, and the resource version on every update", async () => {
+      const created = await store.createObject(
+        newObject(unique("ten"), "web", { spec: { replicas: 2, selector: { app: "web", tier: "front" } } }),
+      );
+      const sameSpec = await store.updateObject(
+        refOf(created),
+        {
+          apiVersion: "apps/v1",
+          labels: { app: "web", team: "x" },
+          annotations: { note: "hi" },
+          spec: { selector: { tier: "front", app: "web" }, replicas: 2 },
+        },
+        { nowMs: 2_000, expectedResourceVersion: created.resourceVersion },
+      );
+      expect(sameSpec.generation).toBe(1);
+      expect(sameSpec.resourceVersion).not.toBe(created.resourceVersion);
+      expect(sameSpec.labels).toEqual({ app: "web", team: "x" });
+      expect(sameSpec.annotations).toEqual({ note: "hi" });
+      expect(sameSpec.updatedAt).toBe(2_000);
+      expect(sameSpec.createdAt).toBe(created.createdAt);
+
+      const newSpec = await store.updateObject(
+        refOf(created),
+        { apiVersion: "apps/v1", labels: {}, annotations: {}, spec: { replicas: 3, selector: { app: "web" } } },
+        { nowMs: 3_000 },
+      );
+      expect(newSpec.generation).toBe(2);
+      expect(newSpec.spec).toEqual({ replicas: 3, selector: { app: "web" } });
+      expect(BigInt(newSpec.resourceVersion)).toBeGreaterThan(BigInt(sameSpec.resourceVersion));
+      expect(await store.getObject(refOf(created))).toEqual(newSpec);
+    });
+
+    it("refuses an update with a stale resource version and leaves the object alone", async () => {
+      const created = await store.createObject(newObject(unique("ten"), "web"));
+      const change = { apiVersion: "apps/v1", labels: {}, annotations: {}, spec: { replicas: 5 } };
+      const updated = await store.updateObject(refOf(created), change, {
+        nowMs: 2,
+        expectedResourceVersion: created.resourceVersion,
+      });
+      const again = { ...change, spec: { replicas: 7 } };
+      await expectConflict(
+        store.updateObject(refOf(created), again, { nowMs: 3, expectedResourceVersion: created.resourceVersion }),
+        "stale",
+      );
+      await expectConflict(
+        store.updateObject(refOf(created), again, { nowMs: 3, expectedResourceVersion: "not-a-version" }),
+        "stale",
+      );
+      await expectConflict(
+        store.updateObjectStatus(refOf(created), { ready: true }, { nowMs: 3, expectedResourceVersion: "1" }),
+        "stale",
+      );
+      expect(await store.getObject(refOf(created))).toEqual(updated);
+    });
+
+    it("says NotFound when updating an object that does not exist", async () => {
+      const ref = { tenantId: unique("ten"), kind: "Deployment", namespace: "default", name: "ghost" };
+      const change = { apiVersion: "apps/v1", labels: {}, annotations: {}, spec: {} };
+      await expectNotFound(store.updateObject(ref, change, { nowMs: 1 }));
+      await expectNotFound(store.updateObject(ref, change, { nowMs: 1, expectedResourceVersion: "5" }));
+      await expectNotFound(store.updateObjectStatus(ref, {}, { nowMs: 1 }));
+      // Another tenant's object is as good as missing.
+      const theirs = await store.createObject(newObject(unique("ten"), "ghost"));
+      await expectNotFound(store.updateObject({ ...ref, name: theirs.name }, change, { nowMs: 1 }));
+    });
+
+    it("updates status without touching generation", async () => {
+      const created = await store.createObject(newObject(unique("ten"), "web"));
+      const updated = await store.updateObjectStatus(
+        refOf(created),
+        { readyReplicas: 1 },
+        { nowMs: 5_000, expectedResourceVersion: created.resourceVersion },
+      );
+      expect(updated.status).toEqual({ readyReplicas: 1 });
+      expect(updated.generation).toBe(1);
+      expect(updated.spec).toEqual(created.spec);
+      expect(updated.updatedAt).toBe(5_000);
+      expect(updated.resourceVersion).not.toBe(created.resourceVersion);
+    });
+
+    it("deletes only at the expected resource version and returns what it deleted", async () => {
+      const created = await store.createObject(newObject(unique("ten"), "web"));
+      const updated = await store.updateObjectStatus(refOf(created), { x: 1 }, { nowMs: 2 });
+      await expectConflict(
+        store.deleteObject(refOf(created), { nowMs: 3, expectedResourceVersion: created.resourceVersion }),
+        "stale",
+      );
+      expect(await store.getObject(refOf(created))).toEqual(updated);
+      const deleted = await store.deleteObject(refOf(created), {
+        nowMs: 3,
+        expectedResourceVersion: updated.resourceVersion,
+      });
+      expect(deleted).toEqual(updated);
+      expect(await store.getObject(refOf(created))).toBeUndefined();
+      expect(await store.deleteObject(refOf(created), { nowMs: 4 })).toBeUndefined();
+      // The name is free again.
+      await store.createObject(newObject(created.tenantId, created.name));
+    });
+  });
+
+  it("draws resource versions from one strictly increasing sequence across objects and pods", async () => {
+    const tenantId = unique("ten");
+    const versions: string[] = [];
+    const object = await store.createObject(newObject(tenantId, "web"));
+    versions.push(object.resourceVersion);
+    const pod = await store.createPod(newPod(tenantId, "web-1"));
+    versions.push(pod.resourceVersion);
+    versions.push((await store.updateObjectStatus(refOf(object), { a: 1 }, { nowMs: 2 })).resourceVersion);
+    const status = { phase: "Running" as const, ready: true, status: {} };
+    versions.push((await store.updatePodStatus(pod.id, status, { nowMs: 3 })).resourceVersion);
+    versions.push((await store.createObject(newObject(tenantId, "api"))).resourceVersion);
+    versions.push((await store.markPodDeleting(pod.id, 4))?.resourceVersion ?? "");
+    for (let i = 1; i < versions.length; i++) {
+      expect(BigInt(versions[i] as string)).toBeGreaterThan(BigInt(versions[i - 1] as string));
+    }
+  });
+
+  describe("pods", () => {
+    it("creates a pending, unbound pod and finds it by id and by name", async () => {
+      const input = newPod(unique("ten"), "web-1", { status: { reason: "new" } });
+      const pod = await store.createPod(input);
+      expect(pod).toMatchObject({
+        id: input.id,
+        nodeName: null,
+        phase: "Pending",
+        ready: false,
+        status: { reason: "new" },
+        deletionRequestedAt: null,
+        cpuMillis: 100,
+        memoryBytes: 128 * MiB,
+        updatedAt: input.createdAt,
+      });
+      expect(await store.getPod(pod.id)).toEqual(pod);
+      expect(await store.getPodByName(input.tenantId, "default", "web-1")).toEqual(pod);
+      expect(await store.getPodByName(unique("ten"), "default", "web-1")).toBeUndefined();
+      await expectConflict(store.createPod(newPod(input.tenantId, "web-1")), "exists");
+    });
+
+    it("lists pods by tenant, namespace, owner, node and binding, sorted by namespace then name", async () => {
+      const tenantId = unique("ten");
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName), 1);
+      const owner = { ownerKind: "ReplicaSet", ownerName: "web-abc", ownerUid: "rs-uid" };
+      const b = await store.createPod(newPod(tenantId, "web-b", owner));
+      const a = await store.createPod(newPod(tenantId, "web-a", owner));
+      const other = await store.createPod(newPod(tenantId, "job-1", { ownerKind: "Job", ownerName: "job" }));
+      const staging = await store.createPod(newPod(tenantId, "web-a", { ...owner, namespace: "staging" }));
+      await store.createPod(newPod(unique("ten"), "web-a", owner));
+      expect(await store.bindPod(b.id, nodeName, 2)).toBe("bound");
+
+      const names = (pods: { namespace: string; name: string }[]) => pods.map((p) => `${p.namespace}/${p.name}`);
+      expect(names(await store.listPods({ tenantId }))).toEqual([
+        "default/job-1",
+        "default/web-a",
+        "default/web-b",
+        "staging/web-a",
+      ]);
+      expect(names(await store.listPods({ tenantId, namespace: "default", ownerKind: "ReplicaSet" }))).toEqual([
+        "default/web-a",
+        "default/web-b",
+      ]);
+      expect((await store.listPods({ tenantId, ownerKind: "Job", ownerName: "job" })).map((p) => p.id)).toEqual([
+        other.id,
+      ]);
+      expect((await store.listPods({ nodeName })).map((p) => p.id)).toEqual([b.id]);
+      expect((await store.listPods({ tenantId, unbound: true })).map((p) => p.id)).toEqual([other.id, a.id, staging.id]);
+    });
+
+    it("updates status conditionally on the resource version", async () => {
+      const pod = await store.createPod(newPod(unique("ten"), "web-1"));
+      const running = { phase: "Running" as const, ready: true, status: { podIP: "10.1.0.5" } };
+      const updated = await store.updatePodStatus(pod.id, running, {
+        nowMs: 7,
+        expectedResourceVersion: pod.resourceVersion,
+      });
+      expect(updated).toMatchObject({ phase: "Running", ready: true, status: { podIP: "10.1.0.5" }, updatedAt: 7 });
+      expect(updated.resourceVersion).not.toBe(pod.resourceVersion);
+      const failed = { phase: "Failed" as const, ready: false, status: {} };
+      await expectConflict(
+        store.updatePodStatus(pod.id, failed, { nowMs: 8, expectedResourceVersion: pod.resourceVersion }),
+        "stale",
+      );
+      expect(await store.getPod(pod.id)).toEqual(updated);
+      await expectNotFound(store.updatePodStatus("pod-missing", failed, { nowMs: 8 }));
+    });
+
+    it("marks a pod for deletion once and keeps the first time", async () => {
+      const pod = await store.createPod(newPod(unique("ten"), "web-1"));
+      const first = await store.markPodDeleting(pod.id, 100);
+      expect(first?.deletionRequestedAt).toBe(100);
+      expect(first?.resourceVersion).not.toBe(pod.resourceVersion);
+      const second = await store.markPodDeleting(pod.id, 200);
+      expect(second).toEqual(first);
+      expect(await store.markPodDeleting("pod-missing", 300)).toBeUndefined();
+    });
+  });
+
+  describe("bindPod", () => {
+    it("binds an unbound pod and adds its requests to the node", async () => {
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName), 1);
+      const pod = await store.createPod(newPod(unique("ten"), "web-1", { cpuMillis: 500, memoryBytes: GiB }));
+      expect(await store.bindPod(pod.id, nodeName, 50)).toBe("bound");
+      const bound = await store.getPod(pod.id);
+      expect(bound).toMatchObject({ nodeName, updatedAt: 50 });
+      expect(BigInt(bound?.resourceVersion ?? 0)).toBeGreaterThan(BigInt(pod.resourceVersion));
+      expect(await store.getNode(nodeName)).toMatchObject({
+        allocatedCpuMillis: 500,
+        allocatedMemoryBytes: GiB,
+        allocatedPods: 1,
+      });
+    });
+
+    it("says already-bound for a second bind and changes nothing", async () => {
+      const [n1, n2] = [unique("node"), unique("node")];
+      await store.upsertNode(newNode(n1), 1);
+      await store.upsertNode(newNode(n2), 1);
+      const pod = await store.createPod(newPod(unique("ten"), "web-1"));
+      expect(await store.bindPod(pod.id, n1, 2)).toBe("bound");
+      const afterFirst = await store.getPod(pod.id);
+      expect(await store.bindPod(pod.id, n2, 3)).toBe("already-bound");
+      expect(await store.bindPod(pod.id, n1, 3)).toBe("already-bound");
+      expect(await store.getPod(pod.id)).toEqual(afterFirst);
+      expect((await store.getNode(n1))?.allocatedPods).toBe(1);
+      expect((await store.getNode(n2))?.allocatedPods).toBe(0);
+    });
+
+    it("says insufficient when cpu, memory or pod count would overflow, and changes nothing", async () => {
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName, { cpuMillis: 1_000, memoryBytes: 2 * GiB, maxPods: 2 }), 1);
+      const tenantId = unique("ten");
+      const first = await store.createPod(newPod(tenantId, "first", { cpuMillis: 600, memoryBytes: GiB }));
+      expect(await store.bindPod(first.id, nodeName, 2)).toBe("bound");
+      const nodeBefore = await store.getNode(nodeName);
+
+      const tooMuchCpu = await store.createPod(newPod(tenantId, "cpu", { cpuMillis: 401, memoryBytes: MiB }));
+      const tooMuchMemory = await store.createPod(newPod(tenantId, "mem", { cpuMillis: 1, memoryBytes: GiB + 1 }));
+      for (const pod of [tooMuchCpu, tooMuchMemory]) {
+        expect(await store.bindPod(pod.id, nodeName, 3)).toBe("insufficient");
+        expect(await store.getPod(pod.id)).toEqual(pod);
+      }
+      expect(await store.getNode(nodeName)).toEqual(nodeBefore);
+
+      const fitsExactly = await store.createPod(newPod(tenantId, "exact", { cpuMillis: 400, memoryBytes: GiB }));
+      expect(await store.bindPod(fitsExactly.id, nodeName, 4)).toBe("bound");
+      const thirdPod = await store.createPod(newPod(tenantId, "third", { cpuMillis: 0, memoryBytes: 0 }));
+      expect(await store.bindPod(thirdPod.id, nodeName, 5)).toBe("insufficient");
+      expect(await store.getNode(nodeName)).toMatchObject({
+        allocatedCpuMillis: 1_000,
+        allocatedMemoryBytes: 2 * GiB,
+        allocatedPods: 2,
+      });
+    });
+
+    it("says node-gone for a missing node and pod-gone for a missing pod", async () => {
+      const pod = await store.createPod(newPod(unique("ten"), "web-1"));
+      expect(await store.bindPod(pod.id, unique("no-node"), 2)).toBe("node-gone");
+      expect(await store.getPod(pod.id)).toEqual(pod);
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName), 1);
+      expect(await store.bindPod("pod-missing", nodeName, 2)).toBe("pod-gone");
+      expect((await store.getNode(nodeName))?.allocatedPods).toBe(0);
+    });
+
+    it("never over-commits when 20 binders race for a 4-CPU node", async () => {
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName, { cpuMillis: 4_000 }), 1);
+      const tenantId = unique("ten");
+      const pods = [];
+      for (let i = 0; i < 20; i++) pods.push(await store.createPod(newPod(tenantId, `p-${i}`, { cpuMillis: 1_000 })));
+      // All at once, so that on Postgres they run on separate connections and really race.
+      const results = await Promise.all(pods.map((pod) => store.bindPod(pod.id, nodeName, 10)));
+      expect(results.filter((r) => r === "bound")).toHaveLength(4);
+      expect(results.filter((r) => r === "insufficient")).toHaveLength(16);
+      expect(await store.getNode(nodeName)).toMatchObject({ allocatedCpuMillis: 4_000, allocatedPods: 4 });
+      expect(await store.listPods({ nodeName })).toHaveLength(4);
+    });
+
+    it("works inside a transaction: a failed bind undoes only itself", async () => {
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName, { cpuMillis: 1_000 }), 1);
+      const tenantId = unique("ten");
+      const big = await store.createPod(newPod(tenantId, "big", { cpuMillis: 2_000 }));
+      const small = await store.createPod(newPod(tenantId, "small", { cpuMillis: 300 }));
+      const results = await store.transaction(async (tx) => {
+        const failed = await tx.bindPod(big.id, nodeName, 2);
+        const ok = await tx.bindPod(small.id, nodeName, 2);
+        await tx.addOutbox("pods", small.id, 2);
+        return [failed, ok];
+      });
+      expect(results).toEqual(["insufficient", "bound"]);
+      expect((await store.getPod(small.id))?.nodeName).toBe(nodeName);
+      expect((await store.getPod(big.id))?.nodeName).toBeNull();
+      expect(await store.getNode(nodeName)).toMatchObject({ allocatedCpuMillis: 300, allocatedPods: 1 });
+    });
+  });
+
+  describe("deletePod", () => {
+    it("gives a bound pod's requests back exactly once", async () => {
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName), 1);
+      const tenantId = unique("ten");
+      const keep = await store.createPod(newPod(tenantId, "keep", { cpuMillis: 250, memoryBytes: 256 * MiB }));
+      const gone = await store.createPod(newPod(tenantId, "gone", { cpuMillis: 500, memoryBytes: 512 * MiB }));
+      expect(await store.bindPod(keep.id, nodeName, 2)).toBe("bound");
+      expect(await store.bindPod(gone.id, nodeName, 2)).toBe("bound");
+
+      const [first, second] = await Promise.all([store.deletePod(gone.id), store.deletePod(gone.id)]);
+      expect([first, second].filter((p) => p !== undefined)).toHaveLength(1);
+      expect((first ?? second)?.id).toBe(gone.id);
+      expect(await store.deletePod(gone.id)).toBeUndefined();
+      expect(await store.getPod(gone.id)).toBeUndefined();
+      expect(await store.getNode(nodeName)).toMatchObject({
+        allocatedCpuMillis: 250,
+        allocatedMemoryBytes: 256 * MiB,
+        allocatedPods: 1,
+      });
+    });
+
+    it("deletes an unbound pod without touching any node, and frees its name", async () => {
+      const pod = await store.createPod(newPod(unique("ten"), "web-1"));
+      expect((await store.deletePod(pod.id))?.id).toBe(pod.id);
+      await store.createPod(newPod(pod.tenantId, "web-1"));
+    });
+  });
+
+  describe("nodes", () => {
+    it("upserts a node, keeping allocation, cordon and heartbeat when it registers again", async () => {
+      const nodeName = unique("node");
+      const created = await store.upsertNode(newNode(nodeName, { lastHeartbeatAt: 5 }), 10);
+      expect(created).toEqual({
+        ...newNode(nodeName, { lastHeartbeatAt: 5 }),
+        allocatedCpuMillis: 0,
+        allocatedMemoryBytes: 0,
+        allocatedPods: 0,
+        createdAt: 10,
+        updatedAt: 10,
+      });
+      const pod = await store.createPod(newPod(unique("ten"), "web-1", { cpuMillis: 700 }));
+      expect(await store.bindPod(pod.id, nodeName, 11)).toBe("bound");
+      await store.updateNode(nodeName, { unschedulable: true, lastHeartbeatAt: 12 }, 12);
+
+      const again = await store.upsertNode(
+        newNode(nodeName, { cpuMillis: 8_000, labels: { zone: "b" }, address: "10.0.0.2", ready: false }),
+        20,
+      );
+      expect(again).toMatchObject({
+        cpuMillis: 8_000,
+        labels: { zone: "b" },
+        address: "10.0.0.2",
+        ready: false,
+        unschedulable: true,
+        lastHeartbeatAt: 12,
+        allocatedCpuMillis: 700,
+        allocatedPods: 1,
+        createdAt: 10,
+        updatedAt: 20,
+      });
+      expect(await store.getNode(nodeName)).toEqual(again);
+    });
+
+    it("updates only the fields given", async () => {
+      const nodeName = unique("node");
+      const created = await store.upsertNode(newNode(nodeName), 1);
+      const updated = await store.updateNode(nodeName, { ready: false, lastHeartbeatAt: 42 }, 43);
+      expect(updated).toEqual({ ...created, ready: false, lastHeartbeatAt: 42, updatedAt: 43 });
+      const relabelled = await store.updateNode(nodeName, { labels: { zone: "c" }, address: "10.9.9.9" }, 44);
+      expect(relabelled).toEqual({ ...updated, labels: { zone: "c" }, address: "10.9.9.9", updatedAt: 44 });
+      expect(await store.updateNode(unique("no-node"), { ready: true }, 45)).toBeUndefined();
+    });
+
+    it("lists nodes sorted by name", async () => {
+      const prefix = unique("list");
+      for (const suffix of ["c", "a", "b"]) await store.upsertNode(newNode(`${prefix}-${suffix}`), 1);
+      const names = (await store.listNodes()).map((n) => n.name).filter((n) => n.startsWith(`${prefix}-`));
+      expect(names).toEqual([`${prefix}-a`, `${prefix}-b`, `${prefix}-c`]);
+    });
+  });
+
+  describe("events", () => {
+    it("counts repeats of the same event instead of storing them twice", async () => {
+      const tenantId = unique("ten");
+      const base = {
+        tenantId,
+        namespace: "default",
+        involvedKind: "Pod",
+        involvedName: "web-1",
+        involvedUid: unique("uid"),
+        type: "Warning" as const,
+        reason: "BackOff",
+        message: "Back-off restarting failed container",
+      };
+      const first = await store.recordEvent({ ...base, id: unique("ev"), atMs: 100 });
+      expect(first).toMatchObject({ count: 1, firstSeenAt: 100, lastSeenAt: 100 });
+      const repeat = await store.recordEvent({ ...base, id: unique("ev"), atMs: 200 });
+      expect(repeat).toEqual({ ...first, count: 2, lastSeenAt: 200 });
+      const other = await store.recordEvent({ ...base, id: unique("ev"), message: "Started", atMs: 150 });
+      const elsewhere = await store.recordEvent({
+        ...base,
+        id: unique("ev"),
+        namespace: "prod",
+        involvedUid: unique("uid"),
+        atMs: 300,
+      });
+      await store.recordEvent({ ...base, id: unique("ev"), involvedName: "api-1", involvedUid: unique("uid"), atMs: 1 });
+
+      const inDefault = await store.listEvents({ tenantId, namespace: "default", involvedName: "web-1" });
+      expect(inDefault).toEqual([other, repeat]);
+      expect((await store.listEvents({ tenantId })).map((e) => e.id)).toContain(elsewhere.id);
+      expect(await store.listEvents({ tenantId: unique("ten") })).toEqual([]);
+    });
+  });
+
+  describe("outbox", () => {
+    it("hands out the oldest rows first and forgets acknowledged ones", async () => {
+      // Rows other tests left behind would come first; drain them.
+      await store.ackOutbox((await store.peekOutbox(10_000)).map((r) => r.id));
+      await store.addOutbox("reconcile", "a", 1);
+      await store.addOutbox("reconcile", "b", 2);
+      await store.addOutbox("schedule", "c", 3);
+      const firstTwo = await store.peekOutbox(2);
+      expect(firstTwo.map((r) => [r.queue, r.key, r.createdAt])).toEqual([
+        ["reconcile", "a", 1],
+        ["reconcile", "b", 2],
+      ]);
+      expect(firstTwo[0]?.id).toBeLessThan(firstTwo[1]?.id ?? 0);
+      await store.ackOutbox(firstTwo.map((r) => r.id));
+      await store.ackOutbox([]);
+      expect((await store.peekOutbox(10)).map((r) => r.key)).toEqual(["c"]);
+    });
+  });
+
+  describe("transactions", () => {
+    it("commits every write together and returns the callback's result", async () => {
+      const tenantId = unique("ten");
+      await store.ackOutbox((await store.peekOutbox(10_000)).map((r) => r.id));
+      const result = await store.transaction(async (tx) => {
+        const created = await tx.createObject(newObject(tenantId, "web"));
+        await tx.addOutbox("reconcile", `${tenantId}/web`, 1);
+        return created.name;
+      });
+      expect(result).toBe("web");
+      expect(await store.listObjects({ kind: "Deployment", tenantId })).toHaveLength(1);
+      expect((await store.peekOutbox(10)).map((r) => r.key)).toEqual([`${tenantId}/web`]);
+    });
+
+    it("rolls back every write when the callback throws", async () => {
+      const tenantId = unique("ten");
+      const nodeName = unique("node");
+      await store.ackOutbox((await store.peekOutbox(10_000)).map((r) => r.id));
+      await store.upsertNode(newNode(nodeName), 1);
+      const existing = await store.createObject(newObject(tenantId, "existing"));
+      const pod = await store.createPod(newPod(tenantId, "web-1", { cpuMillis: 500 }));
+      const nodeBefore = await store.getNode(nodeName);
+
+      const error = await rejectionOf(
+        store.transaction(async (tx) => {
+          await tx.createTenant({ id: tenantId, name: unique("rolled-back"), createdAt: 1 });
+          await tx.ensureNamespace(tenantId, "rolled-back", 1);
+          await tx.createObject(newObject(tenantId, "new"));
+          await tx.updateObjectStatus(refOf(existing), { changed: true }, { nowMs: 2 });
+          expect(await tx.bindPod(pod.id, nodeName, 2)).toBe("bound");
+          await tx.addOutbox("reconcile", "never", 2);
+          await tx.recordEvent({ ...eventOf(tenantId), atMs: 2 });
+          throw new Error("boom");
+        }),
+      );
+      expect((error as Error).message).toBe("boom");
+
+      expect(await store.getTenant(tenantId)).toBeUndefined();
+      expect(await store.listNamespaces(tenantId)).toEqual([]);
+      expect((await store.listObjects({ kind: "Deployment", tenantId })).map((o) => o.name)).toEqual(["existing"]);
+      expect(await store.getObject(refOf(existing))).toEqual(existing);
+      expect(await store.getPod(pod.id)).toEqual(pod);
+      expect(await store.getNode(nodeName)).toEqual(nodeBefore);
+      expect(await store.peekOutbox(10)).toEqual([]);
+      expect(await store.listEvents({ tenantId })).toEqual([]);
+    });
+
+    it("lets reads inside a transaction see its own writes", async () => {
+      const tenantId = unique("ten");
+      await store.transaction(async (tx) => {
+        const created = await tx.createObject(newObject(tenantId, "web"));
+        expect(await tx.getObject(refOf(created))).toEqual(created);
+        const updated = await tx.updateObjectStatus(refOf(created), { seen: 1 }, { nowMs: 2 });
+        expect(await tx.listObjects({ kind: "Deployment", tenantId })).toEqual([updated]);
+        const pod = await tx.createPod(newPod(tenantId, "web-1"));
+        expect(await tx.listPods({ tenantId, unbound: true })).toEqual([pod]);
+      });
+    });
+
+    it("keeps the transaction usable after a ConflictError inside it", async () => {
+      const tenantId = unique("ten");
+      await store.createObject(newObject(tenantId, "web"));
+      await store.transaction(async (tx) => {
+        await expectConflict(tx.createObject(newObject(tenantId, "web")), "exists");
+        await tx.createObject(newObject(tenantId, "api"));
+      });
+      expect((await store.listObjects({ kind: "Deployment", tenantId })).map((o) => o.name)).toEqual(["api", "web"]);
+    });
+
+    it("undoes only a nested transaction that throws", async () => {
+      const tenantId = unique("ten");
+      await store.transaction(async (tx) => {
+        await tx.createObject(newObject(tenantId, "outer"));
+        const inner = store.transaction(async (nested) => {
+          await nested.createObject(newObject(tenantId, "inner"));
+          throw new Error("inner failed");
+        });
+        expect(((await rejectionOf(inner)) as Error).message).toBe("inner failed");
+        // Calls on the store itself inside the callback join the transaction.
+        await store.createObject(newObject(tenantId, "joined"));
+      });
+      const names = (await store.listObjects({ kind: "Deployment", tenantId })).map((o) => o.name);
+      expect(names).toEqual(["joined", "outer"]);
+    });
+
+    it("never lets a read outside a transaction see its uncommitted writes", async () => {
+      const tenantId = unique("ten");
+      const ref = { tenantId, kind: "Deployment", namespace: "default", name: "web" };
+      let wrote!: () => void;
+      const written = new Promise<void>((resolve) => {
+        wrote = resolve;
+      });
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const running = store.transaction(async (tx) => {
+        await tx.createObject(newObject(tenantId, "web"));
+        wrote();
+        await gate;
+        throw new Error("abandoned");
+      });
+      await written;
+      const outside = store.getObject(ref);
+      release();
+      expect(((await rejectionOf(running)) as Error).message).toBe("abandoned");
+      expect(await outside).toBeUndefined();
+    });
+  });
+});
+
+function eventOf(tenantId: string) {
+  return {
+    id: unique("ev"),
+    tenantId,
+    namespace: "default",
+    involvedKind: "Pod",
+    involvedName: "web-1",
+    involvedUid: unique("uid"),
+    type: "Normal" as const,
+    reason: "Scheduled",
+    message: "assigned",
+  };
+}

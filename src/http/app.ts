@@ -1,0 +1,88 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { newId } from "../core/ids.js";
+import { authenticate } from "./auth.js";
+import { type ApiDeps, type AppEnv, DEFAULT_MAX_BODY_BYTES } from "./context.js";
+import { ApiError, codeToReason, codeToStatus } from "./errors.js";
+import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
+import { registerApply } from "./routes/v1_apply.js";
+import { registerHealth } from "./routes/healthz.js";
+import { registerCreate } from "./routes/k8s_create.js";
+import { registerDelete } from "./routes/k8s_delete.js";
+import { registerEvents } from "./routes/k8s_events.js";
+import { registerGet } from "./routes/k8s_get.js";
+import { registerList } from "./routes/k8s_list.js";
+import { registerNodes } from "./routes/k8s_nodes.js";
+import { registerPatch } from "./routes/k8s_patch.js";
+import { registerPods } from "./routes/k8s_pods.js";
+import { registerReplace } from "./routes/k8s_replace.js";
+import { registerScale } from "./routes/k8s_scale.js";
+
+/** The HTTP API: Kubernetes REST paths for tenants, `/v1/...` for apply and administration. */
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    const requestId = newId("req", deps.clock, deps.rng);
+    c.set("requestId", requestId);
+    c.header("X-Request-Id", requestId);
+    await next();
+  });
+  app.use(
+    bodyLimit({
+      maxSize: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("PAYLOAD_TOO_LARGE", `request body is larger than ${deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+  app.use(authenticate(deps));
+
+  registerHealth(app, deps);
+  registerApply(app, deps);
+  registerScale(app, deps);
+  registerList(app, deps);
+  registerGet(app, deps);
+  registerCreate(app, deps);
+  registerReplace(app, deps);
+  registerPatch(app, deps);
+  registerDelete(app, deps);
+  registerPods(app, deps);
+  registerEvents(app, deps);
+  registerNodes(app, deps);
+  registerAdminTenants(app, deps);
+
+  app.notFound(() => {
+    throw new ApiError("NOT_FOUND", "no such path");
+  });
+  app.onError((error, c) => {
+    const requestId = c.get("requestId") ?? "unknown";
+    const apiError =
+      error instanceof ApiError ? error : new ApiError("INTERNAL_SERVER_ERROR", "internal error; quote the request id to the operator");
+    if (!(error instanceof ApiError)) console.error(`[${requestId}]`, error);
+    const status = codeToStatus(apiError.code);
+    const body = { error: { code: apiError.code, message: apiError.message, requestId } };
+    if (!/^\/apis?(\/|$)/.test(c.req.path)) return c.json(body, status);
+    return c.json({ ...kubernetesStatus(apiError, status), ...body }, status);
+  });
+  return app;
+}
+
+/** The error as a Kubernetes `Status`, so Kubernetes clients show it as they show their own. */
+function kubernetesStatus(error: ApiError, code: number): Record<string, unknown> {
+  const causes = error.details.fields?.map((f) => ({ reason: "FieldValueInvalid", message: f.message, field: f.path }));
+  const details = {
+    ...(error.details.name ? { name: error.details.name } : {}),
+    ...(error.details.kind ? { kind: error.details.kind.toLowerCase() } : {}),
+    ...(causes?.length ? { causes } : {}),
+  };
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: error.message,
+    reason: codeToReason(error.code),
+    ...(Object.keys(details).length ? { details } : {}),
+    code,
+  };
+}

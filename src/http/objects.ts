@@ -1,0 +1,223 @@
+import { canonicalJson } from "../core/hash.js";
+import { newId, newUid } from "../core/ids.js";
+import { ConflictError, NotFoundError, type ObjectRef, type StoredObject, type StoreOps } from "../db/types.js";
+import type { Manifest } from "../manifest/index.js";
+import type { ApiDeps } from "./context.js";
+import { ApiError } from "./errors.js";
+import { isDnsLabel, RESERVED_NAMESPACES } from "./resources.js";
+
+/**
+ * Writes of desired state: create, replace, delete and apply. Each commits the
+ * objects and their outbox rows in one transaction, so a reconcile is never lost
+ * and a failing write leaves nothing behind.
+ */
+export interface Desired {
+  ref: ObjectRef;
+  apiVersion: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: Record<string, unknown>;
+  /** `metadata.resourceVersion` as the client sent it: a write is conditional on it. */
+  resourceVersion?: string;
+}
+
+export type ApplyAction = "created" | "configured" | "unchanged";
+
+export function checkNamespace(namespace: string): string {
+  if (RESERVED_NAMESPACES.has(namespace)) {
+    throw new ApiError("FORBIDDEN", `namespace "${namespace}" is reserved for the platform`);
+  }
+  if (!isDnsLabel(namespace)) {
+    throw new ApiError("INVALID", `namespace "${namespace}" is not a valid DNS label`, {
+      fields: [{ path: "metadata.namespace", message: "must be a DNS-1123 label" }],
+    });
+  }
+  return namespace;
+}
+
+/** The desired object of a manifest; the namespace comes from the manifest, else from the request. */
+export function desiredOf(tenantId: string, manifest: Manifest, requestNamespace: string, strictNamespace: boolean): Desired {
+  const meta = manifest.metadata;
+  if (strictNamespace && meta.namespace && meta.namespace !== requestNamespace) {
+    throw new ApiError(
+      "BAD_REQUEST",
+      `the namespace of the object (${meta.namespace}) does not match the namespace of the request (${requestNamespace})`,
+    );
+  }
+  const namespace = checkNamespace(meta.namespace ?? requestNamespace);
+  return {
+    ref: { tenantId, kind: manifest.kind, namespace, name: meta.name },
+    apiVersion: manifest.apiVersion,
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+    spec: manifest.spec as Record<string, unknown>,
+    ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+  };
+}
+
+const key = (ref: ObjectRef) => `${ref.kind}/${ref.tenantId}/${ref.namespace}/${ref.name}`;
+
+/**
+ * Fields the platform fills in and a client may leave out: a Service keeps its
+ * cluster IP across updates, and one set by the client cannot change.
+ */
+function settle(deps: ApiDeps, desired: Desired, existing: StoredObject | undefined): Desired {
+  if (desired.ref.kind !== "Service") return desired;
+  const spec = { ...desired.spec };
+  const before = existing?.spec.clusterIP as string | undefined;
+  if (spec.clusterIP === undefined || spec.clusterIP === "") {
+    spec.clusterIP = before ?? (spec.type === "ExternalName" ? undefined : allocateClusterIp(deps));
+  } else if (before !== undefined && spec.clusterIP !== before) {
+    throw new ApiError("INVALID", `Service "${desired.ref.name}" is invalid: spec.clusterIP: field is immutable`, {
+      kind: "Service",
+      name: desired.ref.name,
+      fields: [{ path: "spec.clusterIP", message: "field is immutable" }],
+    });
+  }
+  if (spec.clusterIP === undefined) delete spec.clusterIP;
+  else spec.clusterIPs = [spec.clusterIP];
+  return { ...desired, spec };
+}
+
+/** Cluster IPs are virtual (routing maps them), so a random pick from 10.96.0.0/16 per tenant network will do. */
+function allocateClusterIp(deps: ApiDeps): string {
+  return `10.96.${deps.rng.int(256)}.${1 + deps.rng.int(254)}`;
+}
+
+function differs(desired: Desired, existing: StoredObject): boolean {
+  const a = { apiVersion: desired.apiVersion, labels: desired.labels, annotations: desired.annotations, spec: desired.spec };
+  const b = { apiVersion: existing.apiVersion, labels: existing.labels, annotations: existing.annotations, spec: existing.spec };
+  return canonicalJson(a) !== canonicalJson(b);
+}
+
+async function create(tx: StoreOps, deps: ApiDeps, desired: Desired): Promise<StoredObject> {
+  const now = deps.clock.now();
+  await tx.ensureNamespace(desired.ref.tenantId, desired.ref.namespace, now);
+  const object = await tx.createObject({
+    ...desired.ref,
+    id: newId("obj", deps.clock, deps.rng),
+    uid: newUid(deps.rng),
+    apiVersion: desired.apiVersion,
+    labels: desired.labels,
+    annotations: desired.annotations,
+    spec: desired.spec,
+    createdAt: now,
+  });
+  await tx.addOutbox("reconcile", key(desired.ref), now);
+  return object;
+}
+
+async function update(tx: StoreOps, deps: ApiDeps, desired: Desired, existing: StoredObject): Promise<StoredObject> {
+  const now = deps.clock.now();
+  const change = { apiVersion: desired.apiVersion, labels: desired.labels, annotations: desired.annotations, spec: desired.spec };
+  const object = await tx.updateObject(desired.ref, change, {
+    expectedResourceVersion: desired.resourceVersion ?? existing.resourceVersion,
+    nowMs: now,
+  });
+  await tx.addOutbox("reconcile", key(desired.ref), now);
+  return object;
+}
+
+/** Maps the store's errors onto the API's. */
+export function storeError(error: unknown, ref: ObjectRef): never {
+  if (error instanceof ConflictError && error.reason === "exists") {
+    throw new ApiError("ALREADY_EXISTS", `${ref.kind} "${ref.name}" already exists`, { kind: ref.kind, name: ref.name });
+  }
+  if (error instanceof ConflictError) {
+    throw new ApiError(
+      "CONFLICT",
+      `Operation cannot be fulfilled on ${ref.kind} "${ref.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      { kind: ref.kind, name: ref.name },
+    );
+  }
+  if (error instanceof NotFoundError) {
+    throw new ApiError("NOT_FOUND", `${ref.kind} "${ref.name}" not found`, { kind: ref.kind, name: ref.name });
+  }
+  throw error;
+}
+
+async function committed<T>(deps: ApiDeps, ref: ObjectRef, fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+  try {
+    const result = await deps.store.transaction(fn);
+    deps.onCommitted?.();
+    return result;
+  } catch (error) {
+    return storeError(error, ref);
+  }
+}
+
+export function createObject(deps: ApiDeps, desired: Desired): Promise<StoredObject> {
+  return committed(deps, desired.ref, (tx) => create(tx, deps, settle(deps, desired, undefined)));
+}
+
+export function replaceObject(deps: ApiDeps, desired: Desired): Promise<StoredObject> {
+  return committed(deps, desired.ref, async (tx) => {
+    const existing = await tx.getObject(desired.ref);
+    if (!existing) throw new NotFoundError(`${desired.ref.kind} ${desired.ref.name} not found`);
+    if (desired.resourceVersion && desired.resourceVersion !== existing.resourceVersion) {
+      throw new ConflictError("stale", "stale resourceVersion");
+    }
+    const settled = settle(deps, desired, existing);
+    return differs(settled, existing) ? update(tx, deps, settled, existing) : existing;
+  });
+}
+
+export function deleteObject(deps: ApiDeps, ref: ObjectRef, resourceVersion?: string): Promise<StoredObject> {
+  return committed(deps, ref, async (tx) => {
+    const deleted = await tx.deleteObject(ref, { nowMs: deps.clock.now(), expectedResourceVersion: resourceVersion });
+    if (!deleted) throw new NotFoundError(`${ref.kind} ${ref.name} not found`);
+    // The controller of a deleted object collects what it owned (pods, endpoints).
+    await tx.addOutbox("reconcile", key(ref), deps.clock.now());
+    return deleted;
+  });
+}
+
+export interface ApplyResult {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  action: ApplyAction;
+}
+
+/**
+ * `kubectl apply` for a whole file: every object is created, configured or left
+ * unchanged in ONE transaction. A race with another writer retries the whole
+ * file; `dryRun` answers the same plan and writes nothing.
+ */
+export async function applyAll(deps: ApiDeps, desired: Desired[], dryRun: boolean): Promise<ApplyResult[]> {
+  const seen = new Set<string>();
+  desired.forEach((d, i) => {
+    if (seen.has(key(d.ref))) {
+      throw new ApiError("INVALID", `${d.ref.kind} "${d.ref.namespace}/${d.ref.name}" appears twice in the file`, {
+        fields: [{ path: "metadata.name", message: "duplicate object in one apply", document: i }],
+      });
+    }
+    seen.add(key(d.ref));
+  });
+  const pass = async (tx: StoreOps) => {
+    const results: ApplyResult[] = [];
+    for (const item of desired) {
+      const existing = await tx.getObject(item.ref);
+      const settled = settle(deps, item, existing);
+      const action: ApplyAction = !existing ? "created" : differs(settled, existing) ? "configured" : "unchanged";
+      if (!dryRun && action === "created") await create(tx, deps, settled);
+      if (!dryRun && action === "configured" && existing) await update(tx, deps, settled, existing);
+      const { kind, namespace, name } = item.ref;
+      results.push({ apiVersion: item.apiVersion, kind, namespace, name, action });
+    }
+    return results;
+  };
+  if (dryRun) return pass(deps.store);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const results = await deps.store.transaction(pass);
+      deps.onCommitted?.();
+      return results;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= 3) {
+        return storeError(error, desired[0]?.ref ?? { tenantId: "", kind: "", namespace: "", name: "" });
+      }
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import type { Hono } from "hono";
+import { validateManifest } from "../../manifest/index.js";
+import { mediaType } from "../body.js";
+import type { ApiDeps, AppEnv } from "../context.js";
+import { ApiError } from "../errors.js";
+import { desiredOf, replaceObject } from "../objects.js";
+import { applyPatchBody } from "../patch.js";
+import { renderObject } from "../render.js";
+import { RESOURCES } from "../resources.js";
+import { invalid, pathRef, tenantId } from "./shared.js";
+
+/**
+ * `PATCH …/{plural}/{name}` with a JSON merge patch or a JSON patch. The patch
+ * applies to the object as the API shows it; the result is validated like any
+ * write and replaces the object conditionally, so a concurrent writer is never overwritten.
+ */
+export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
+  for (const resource of RESOURCES) {
+    app.patch(`${resource.prefix}/namespaces/:ns/${resource.plural}/:name`, async (c) => {
+      const ref = pathRef(c, resource);
+      const type = mediaType(c);
+      const body = await c.req.json().catch(() => {
+        throw new ApiError("BAD_REQUEST", "the patch is not valid JSON");
+      });
+      for (let attempt = 1; ; attempt++) {
+        const current = await deps.store.getObject(ref);
+        if (!current) throw new ApiError("NOT_FOUND", `${resource.plural} "${ref.name}" not found`, { kind: resource.kind, name: ref.name });
+        const patched = applyPatchBody(type, renderObject(current), body);
+        const validated = validateManifest(patched);
+        if (!validated.ok) throw invalid(validated.errors, `the patched ${resource.kind}`);
+        const desired = desiredOf(tenantId(c), validated.manifest, ref.namespace, true);
+        if (desired.ref.name !== ref.name) throw new ApiError("BAD_REQUEST", "a patch cannot rename an object");
+        try {
+          return c.json(renderObject(await replaceObject(deps, desired)));
+        } catch (error) {
+          // Someone wrote between our read and our write; patches re-apply to the new state.
+          const conflict = error instanceof ApiError && error.code === "CONFLICT";
+          if (!conflict || attempt >= 3 || desired.resourceVersion !== current.resourceVersion) throw error;
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import type { Hono } from "hono";
+import type { StoredObject } from "../../db/types.js";
+import { mediaType } from "../body.js";
+import type { ApiDeps, AppEnv } from "../context.js";
+import { ApiError } from "../errors.js";
+import { replaceObject } from "../objects.js";
+import { applyPatchBody } from "../patch.js";
+import { pathRef, type Ctx } from "./shared.js";
+
+const DEPLOYMENT = { kind: "Deployment" };
+
+function renderScale(object: StoredObject): Record<string, unknown> {
+  const selector = (object.spec.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+  return {
+    kind: "Scale",
+    apiVersion: "autoscaling/v1",
+    metadata: {
+      name: object.name,
+      namespace: object.namespace,
+      uid: object.uid,
+      resourceVersion: object.resourceVersion,
+      creationTimestamp: new Date(object.createdAt).toISOString(),
+    },
+    spec: { replicas: object.spec.replicas ?? 1 },
+    status: {
+      replicas: (object.status.replicas as number | undefined) ?? 0,
+      selector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(","),
+    },
+  };
+}
+
+async function load(c: Ctx, deps: ApiDeps): Promise<StoredObject> {
+  const ref = pathRef(c, DEPLOYMENT);
+  const object = await deps.store.getObject(ref);
+  if (!object) throw new ApiError("NOT_FOUND", `deployments.apps "${ref.name}" not found`, { kind: "Deployment", name: ref.name });
+  return object;
+}
+
+/** Sets `spec.replicas` from a Scale object, conditionally on its resourceVersion when it carries one. */
+async function setReplicas(deps: ApiDeps, object: StoredObject, scale: unknown): Promise<StoredObject> {
+  const s = scale as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
+  const replicas = s?.spec?.replicas;
+  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+    throw new ApiError("INVALID", "Scale is invalid: spec.replicas: must be a whole number ≥ 0", {
+      fields: [{ path: "spec.replicas", message: "must be a whole number ≥ 0" }],
+    });
+  }
+  return replaceObject(deps, {
+    ref: object,
+    apiVersion: object.apiVersion,
+    labels: object.labels,
+    annotations: object.annotations,
+    spec: { ...object.spec, replicas },
+    resourceVersion: s.metadata?.resourceVersion ?? object.resourceVersion,
+  });
+}
+
+/** `GET|PUT|PATCH …/deployments/{name}/scale`: the autoscaling/v1 Scale subresource. */
+export function registerScale(app: Hono<AppEnv>, deps: ApiDeps): void {
+  const path = "/apis/apps/v1/namespaces/:ns/deployments/:name/scale";
+  app.get(path, async (c) => c.json(renderScale(await load(c, deps))));
+  app.put(path, async (c) => {
+    if (mediaType(c) !== "application/json") throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "send the Scale as application/json");
+    const body = await c.req.json().catch(() => undefined);
+    return c.json(renderScale(await setReplicas(deps, await load(c, deps), body)));
+  });
+  app.patch(path, async (c) => {
+    const body = await c.req.json().catch(() => {
+      throw new ApiError("BAD_REQUEST", "the patch is not valid JSON");
+    });
+    const object = await load(c, deps);
+    const patched = applyPatchBody(mediaType(c), renderScale(object), body);
+    return c.json(renderScale(await setReplicas(deps, object, patched)));
+  });
+}

@@ -1,0 +1,20 @@
+import type { Hono } from "hono";
+import type { ApiDeps, AppEnv } from "../context.js";
+import { applyAll, desiredOf } from "../objects.js";
+import { readManifests, tenantId } from "./shared.js";
+
+/**
+ * `POST /v1/apply[?namespace=ns][&dryRun=true]`: a whole multi-document file in one
+ * transaction. Answers what happened (or would happen) to each object:
+ * created, configured or unchanged. Any invalid document rejects the whole file.
+ */
+export function registerApply(app: Hono<AppEnv>, deps: ApiDeps): void {
+  app.post("/v1/apply", async (c) => {
+    const manifests = await readManifests(c, deps);
+    const namespace = c.req.query("namespace") ?? "default";
+    const dryRun = ["true", "all", "1"].includes(c.req.query("dryRun") ?? "");
+    const desired = manifests.map((m) => desiredOf(tenantId(c), m, namespace, false));
+    const results = await applyAll(deps, desired, dryRun);
+    return c.json({ kind: "ApplyResult", dryRun, results });
+  });
+}

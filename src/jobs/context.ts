@@ -1,0 +1,19 @@
+import type { Clock } from "../core/clock.js";
+import type { Rng } from "../core/rng.js";
+import type { Store } from "../db/types.js";
+import type { NodeProvider } from "../providers/types.js";
+import type { SchedulingPolicy } from "../scheduler/index.js";
+import type { WorkQueue } from "./queue.js";
+
+/** What every job handler works with: state, the queue, the provider, and the injected time and chance. */
+export interface JobContext {
+  store: Store;
+  queue: WorkQueue;
+  provider: NodeProvider;
+  clock: Clock;
+  rng: Rng;
+  schedulingPolicy: SchedulingPolicy;
+  /** How long an unschedulable pod waits before it is tried again (changes in capacity also retry it). */
+  unschedulableRetryMs: number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}

@@ -1,0 +1,18 @@
+import type { JobContext } from "./context.js";
+import { objectKey } from "./keys.js";
+
+/**
+ * Level-triggered resync: enqueue everything, so that whatever an enqueue missed
+ * (a crash, a restart, a lost job) converges anyway. Cheap because the queue
+ * de-duplicates and handlers that find nothing to do write nothing.
+ */
+export async function resyncAll(ctx: JobContext): Promise<void> {
+  for (const kind of ["Deployment", "Service"]) {
+    for (const object of await ctx.store.listObjects({ kind })) {
+      await ctx.queue.enqueue("reconcile", objectKey(object));
+    }
+  }
+  for (const pod of await ctx.store.listPods({})) {
+    await ctx.queue.enqueue(pod.nodeName || pod.deletionRequestedAt !== null ? "pod" : "schedule", pod.id);
+  }
+}

@@ -1,0 +1,69 @@
+import { conditionsOf, setCondition } from "../controllers/podStatus.js";
+import { ConflictError, type PodRecord } from "../db/types.js";
+import { schedule, type Unschedulable } from "../scheduler/index.js";
+import { recordEvent } from "./apply.js";
+import type { JobContext } from "./context.js";
+import type { HandlerResult } from "./queue.js";
+
+/** The `schedule` job: place one unbound pod, then bind it with a conditional write that cannot over-commit. */
+export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
+  const pod = await ctx.store.getPod(podId);
+  if (!pod || pod.deletionRequestedAt !== null) return undefined;
+  if (pod.nodeName) {
+    await ctx.queue.enqueue("pod", pod.id);
+    return undefined;
+  }
+  const nodes = await ctx.store.listNodes();
+  const nodeSelector = pod.spec.nodeSelector as Record<string, string> | undefined;
+  const demand = { id: pod.id, cpuMillis: pod.cpuMillis, memoryBytes: pod.memoryBytes, nodeSelector };
+  const result = schedule(demand, nodes, { policy: ctx.schedulingPolicy });
+  if (!result.ok) {
+    await markUnschedulable(ctx, pod, result);
+    return { requeueAfterMs: ctx.unschedulableRetryMs };
+  }
+  const bind = await ctx.store.bindPod(pod.id, result.nodeName, ctx.clock.now());
+  if (bind === "bound" || bind === "already-bound") {
+    await markScheduled(ctx, pod.id);
+    await ctx.queue.enqueue("pod", pod.id);
+    return undefined;
+  }
+  // Another binder took the room (or the node went) between our read and our write: place again on fresh state.
+  return bind === "pod-gone" ? undefined : { requeueAfterMs: 10 };
+}
+
+async function markScheduled(ctx: JobContext, podId: string): Promise<void> {
+  await updatePodConditions(ctx, podId, (conditions) => setCondition(conditions, "PodScheduled", true, ctx.clock.now()));
+}
+
+async function markUnschedulable(ctx: JobContext, pod: PodRecord, result: Unschedulable): Promise<void> {
+  const detail = { reason: "Unschedulable", message: result.tenantMessage };
+  await updatePodConditions(ctx, pod.id, (conditions) =>
+    setCondition(conditions, "PodScheduled", false, ctx.clock.now(), detail),
+  );
+  const involved = { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
+  await recordEvent(ctx, involved, "Warning", "FailedScheduling", result.tenantMessage);
+}
+
+/** Rewrites a pod's conditions with a conditional write, re-reading on a race (bounded). */
+export async function updatePodConditions(
+  ctx: JobContext,
+  podId: string,
+  change: (conditions: ReturnType<typeof conditionsOf>) => ReturnType<typeof conditionsOf>,
+): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const pod = await ctx.store.getPod(podId);
+    if (!pod) return;
+    const status = { ...pod.status, conditions: change(conditionsOf(pod.status)) };
+    try {
+      await ctx.store.updatePodStatus(
+        pod.id,
+        { phase: pod.phase, ready: pod.ready, status },
+        { expectedResourceVersion: pod.resourceVersion, nowMs: ctx.clock.now() },
+      );
+      return;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  }
+  throw new Error(`pod ${podId} kept changing while its conditions were written`);
+}

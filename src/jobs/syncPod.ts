@@ -1,0 +1,44 @@
+import type { JobContext } from "./context.js";
+import { objectKey } from "./keys.js";
+import type { HandlerResult } from "./queue.js";
+import { enqueueServices } from "./reconcile.js";
+
+/**
+ * The `pod` job: make the provider match one pod row. A bound pod is started
+ * (idempotent); a pod marked for deletion is stopped, then its row goes and its
+ * node's capacity returns, and whoever waits on that is told.
+ */
+export async function syncPodJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
+  const pod = await ctx.store.getPod(podId);
+  if (!pod) return undefined;
+  if (pod.deletionRequestedAt !== null) {
+    if (pod.nodeName) await ctx.provider.stopPod(pod.nodeName, pod.id);
+    await ctx.store.deletePod(pod.id);
+    if (pod.ownerKind && pod.ownerName) {
+      const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
+      await ctx.queue.enqueue("reconcile", objectKey(owner));
+    }
+    await enqueueServices(ctx, pod.tenantId, pod.namespace);
+    if (pod.nodeName) await enqueueUnbound(ctx);
+    return undefined;
+  }
+  if (!pod.nodeName) {
+    await ctx.queue.enqueue("schedule", pod.id);
+    return undefined;
+  }
+  await ctx.provider.startPod({
+    podId: pod.id,
+    uid: pod.uid,
+    tenantId: pod.tenantId,
+    namespace: pod.namespace,
+    name: pod.name,
+    nodeName: pod.nodeName,
+    spec: pod.spec,
+  });
+  return undefined;
+}
+
+/** Capacity came free: every pod still waiting for a place gets another try. */
+export async function enqueueUnbound(ctx: JobContext): Promise<void> {
+  for (const pending of await ctx.store.listPods({ unbound: true })) await ctx.queue.enqueue("schedule", pending.id);
+}

@@ -1,0 +1,39 @@
+import type { DeploymentView, PodView, ServiceView } from "../controllers/types.js";
+import type { PodRecord, StoredObject } from "../db/types.js";
+
+export function podView(pod: PodRecord): PodView {
+  const namedPorts: Record<string, number> = {};
+  const containers = (pod.spec.containers as { ports?: { name?: string; containerPort: number }[] }[] | undefined) ?? [];
+  for (const container of containers) {
+    for (const port of container.ports ?? []) if (port.name) namedPorts[port.name] = port.containerPort;
+  }
+  return {
+    id: pod.id,
+    name: pod.name,
+    uid: pod.uid,
+    labels: pod.labels,
+    templateHash: pod.templateHash,
+    phase: pod.phase,
+    ready: pod.ready,
+    bound: pod.nodeName !== null,
+    deleting: pod.deletionRequestedAt !== null,
+    createdAt: pod.createdAt,
+    podIP: typeof pod.status.podIP === "string" ? pod.status.podIP : undefined,
+    namedPorts,
+  };
+}
+
+export function deploymentView(object: StoredObject): DeploymentView {
+  return {
+    name: object.name,
+    namespace: object.namespace,
+    uid: object.uid,
+    generation: object.generation,
+    spec: object.spec as unknown as DeploymentView["spec"],
+    status: object.status,
+  };
+}
+
+export function serviceView(object: StoredObject): ServiceView {
+  return { name: object.name, namespace: object.namespace, spec: object.spec as ServiceView["spec"] };
+}

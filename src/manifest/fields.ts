@@ -1,0 +1,74 @@
+/**
+ * Field types shared by every kind: Kubernetes' integers, int-or-string values,
+ * quantities and the "exactly one of" rule its union-like structs follow.
+ */
+import { z } from "zod";
+import { isQuantity } from "../core/quantity.js";
+import { isPortName } from "./names.js";
+
+const INT32_MAX = 2_147_483_647;
+
+/** Kubernetes int32 fields reject fractions and strings, so do we. */
+export const int32 = (min = -INT32_MAX - 1, max = INT32_MAX) => z.int().min(min).max(max);
+
+/** Kubernetes int64 fields (user and group ids, seconds); JavaScript keeps them exact up to 2^53. */
+export const int64 = (min = Number.MIN_SAFE_INTEGER) => z.int().min(min);
+
+export const portNumber = () => z.int().min(1).max(65535);
+
+/** A port given by number or by the name of a container port (`http`). */
+export const portOrName = () =>
+  z.union([z.int(), z.string()], { error: "must be a port number or a port name" }).superRefine((value, ctx) => {
+    if (typeof value === "number" && (value < 1 || value > 65535)) {
+      ctx.addIssue({ code: "custom", message: "must be between 1 and 65535" });
+    }
+    if (typeof value === "string" && !isPortName(value)) {
+      ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not a valid port name` });
+    }
+  });
+
+const PERCENT = /^[0-9]+%$/;
+
+/** `maxSurge`/`maxUnavailable`: a non-negative count or a percentage such as `25%`. */
+export const intOrPercent = () =>
+  z
+    .union([z.int().min(0), z.string().regex(PERCENT)], {
+      error: 'must be a non-negative integer or a percentage such as "25%"',
+    })
+    .superRefine((value, ctx) => {
+      if (typeof value === "string" && Number.parseInt(value, 10) > 100) {
+        ctx.addIssue({ code: "custom", message: "must not be more than 100%" });
+      }
+    });
+
+const QUANTITY_MESSAGE = 'must be a valid quantity such as "500m", "2", "1.5Gi" or "128M"';
+
+export const quantity = () =>
+  z.union([z.string(), z.number()], { error: QUANTITY_MESSAGE }).refine((value) => isQuantity(value), QUANTITY_MESSAGE);
+
+/** `requests`, `limits`, `overhead`: resource name → quantity. */
+export const resourceList = () => z.record(z.string(), quantity());
+
+export const stringList = () => z.array(z.string());
+
+/** Keys of `value` among `keys` that are set; used by the "exactly one of" checks. */
+export function presentKeys(value: object, keys: readonly string[]): string[] {
+  const record = value as Record<string, unknown>;
+  return keys.filter((key) => record[key] !== undefined);
+}
+
+/**
+ * Kubernetes structs such as a volume source or a probe handler take exactly one
+ * member; this check names the members so a tenant knows what to choose.
+ */
+export function exactlyOne(keys: readonly string[], what: string) {
+  return <T extends object>(value: T, ctx: z.core.$RefinementCtx<T>) => {
+    const present = presentKeys(value, keys);
+    if (present.length === 1) return;
+    const message =
+      present.length === 0
+        ? `must specify one ${what}: ${keys.join(", ")}`
+        : `must specify only one ${what}; found ${present.join(", ")}`;
+    ctx.addIssue({ code: "custom", message });
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * One document to one typed manifest: kind and apiVersion first (so a tenant
+ * who sends a StatefulSet hears that once, not a list of field errors), then
+ * the strict schema of the kind, then Kubernetes' defaults.
+ */
+
+import { applyDefaults } from "./defaults.js";
+import { DeploymentManifest } from "./deployment.js";
+import { type FieldError, humanErrorMap, issuesToFieldErrors, withDocument } from "./errors.js";
+import { type Manifest, SUPPORTED_KINDS } from "./kinds.js";
+import { dropNulls, isPlainObject } from "./object.js";
+import { ServiceManifest } from "./service.js";
+
+export type ValidateResult = { ok: true; manifest: Manifest } | { ok: false; errors: FieldError[] };
+
+/** Validates one document (strict: unknown fields are errors), applies Kubernetes defaults, returns a typed manifest. */
+export function validateManifest(doc: unknown, documentIndex?: number): ValidateResult {
+  const result = validateFields(doc);
+  if (!result.ok) return { ok: false, errors: withDocument(result.errors, documentIndex) };
+  return { ok: true, manifest: applyDefaults(result.manifest) };
+}
+
+function validateFields(doc: unknown): ValidateResult {
+  if (!isPlainObject(doc)) return { ok: false, errors: [{ path: "", message: "document must be an object" }] };
+  const kindErrors = checkKind(doc);
+  if (kindErrors.length > 0) return { ok: false, errors: kindErrors };
+  const input = dropNulls(doc);
+  const parsed =
+    doc.kind === "Deployment"
+      ? DeploymentManifest.safeParse(input, { error: humanErrorMap })
+      : ServiceManifest.safeParse(input, { error: humanErrorMap });
+  if (!parsed.success) return { ok: false, errors: issuesToFieldErrors(parsed.error.issues) };
+  return { ok: true, manifest: parsed.data };
+}
+
+function describeSupported(): string {
+  return SUPPORTED_KINDS.map(({ kind, apiVersion }) => `${kind} (${apiVersion})`).join(", ");
+}
+
+function requiredString(path: string, value: unknown): FieldError[] {
+  if (value === undefined || value === null || value === "") return [{ path, message: "required" }];
+  if (typeof value !== "string") return [{ path, message: "must be a string" }];
+  return [];
+}
+
+function checkKind(doc: Record<string, unknown>): FieldError[] {
+  const { kind, apiVersion } = doc;
+  const kindErrors = requiredString("kind", kind);
+  if (kindErrors.length > 0) return [...kindErrors, ...requiredString("apiVersion", apiVersion)];
+  const supported = SUPPORTED_KINDS.find((entry) => entry.kind === kind);
+  if (!supported) {
+    const near = SUPPORTED_KINDS.find((entry) => entry.kind.toLowerCase() === String(kind).toLowerCase());
+    const hint = near ? ` (did you mean "${near.kind}"?)` : "";
+    return [
+      {
+        path: "kind",
+        message: `kind ${JSON.stringify(kind)} is not supported; supported kinds: ${describeSupported()}${hint}`,
+      },
+    ];
+  }
+  const versionErrors = requiredString("apiVersion", apiVersion);
+  if (versionErrors.length > 0) return versionErrors;
+  if (apiVersion !== supported.apiVersion) {
+    return [
+      {
+        path: "apiVersion",
+        message: `apiVersion ${JSON.stringify(apiVersion)} is not supported for kind ${supported.kind}; use "${supported.apiVersion}"`,
+      },
+    ];
+  }
+  return [];
+}
