@@ -40,7 +40,10 @@ describe("rng", () => {
   it("is roughly uniform", () => {
     const rng = seededRng(42);
     const buckets = [0, 0, 0, 0];
-    for (let i = 0; i < 4000; i++) buckets[rng.int(4)]++;
+    for (let i = 0; i < 4000; i++) {
+      const bucket = rng.int(4);
+      buckets[bucket] = (buckets[bucket] ?? 0) + 1;
+    }
     for (const n of buckets) expect(n).toBeGreaterThan(900);
   });
 });

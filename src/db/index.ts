@@ -1,3 +1,5 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -43,6 +45,9 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Store> {
+  // PGlite creates its data folder but not the folders above it. PGlite's own
+  // schemes (`memory://`, `idb://`) are not paths.
+  if (dataDir !== undefined && !dataDir.includes("://")) await mkdir(dirname(dataDir), { recursive: true });
   const client = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
   const db = drizzlePglite({ client, schema });
   try {

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { canonicalJson } from "../core/hash.js";
 import { eventDedupeKey } from "./eventKey.js";
 import {
   type ApiKeyRecord,
@@ -23,32 +24,12 @@ import {
   type PodRecord,
   type PodStatusChange,
   type Store,
-  type StoreOps,
   type StoredObject,
+  type StoreOps,
   type TenantRecord,
 } from "./types.js";
 
-/**
- * JSON with sorted keys, so that two specs that differ only in key order are the
- * same spec (Postgres' jsonb equality agrees). Kept here rather than imported
- * from `src/core`: `src/db` may import only manifest types.
- */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => compareText(a, b));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-/** Code-point order, as the SQL store sorts with `collate "C"`. */
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
+/** Compares key by key; strings in code-unit order, as the SQL store sorts with `collate "C"`. */
 function compareBy<T>(...keys: ((item: T) => string | number)[]) {
   return (a: T, b: T): number => {
     for (const key of keys) {
@@ -61,6 +42,23 @@ function compareBy<T>(...keys: ((item: T) => string | number)[]) {
 }
 
 const clone = <T>(value: T): T => structuredClone(value);
+
+/** The orders the SQL store's `ORDER BY` clauses give. */
+const byNamespaceName = compareBy<{ namespace: string; name: string; tenantId: string }>(
+  (r) => r.namespace,
+  (r) => r.name,
+  (r) => r.tenantId,
+);
+const byCreation = compareBy<ApiKeyRecord>(
+  (k) => k.createdAt,
+  (k) => k.id,
+);
+const byLastSeen = compareBy<EventRecord>(
+  (e) => e.lastSeenAt,
+  (e) => e.firstSeenAt,
+  (e) => e.id,
+);
+const byName = compareBy<{ name: string }>((r) => r.name);
 
 /** Map keys that cannot collide: NUL never appears in a name. */
 const keyOf = (...parts: string[]) => parts.join("\u0000");
@@ -209,7 +207,7 @@ export class MemoryStore implements Store {
   }
 
   listTenants(): Promise<TenantRecord[]> {
-    return this.exclusive(() => clone([...this.t.tenants.values()].sort(compareBy((x) => x.name))));
+    return this.exclusive(() => clone([...this.t.tenants.values()].sort(byName)));
   }
 
   createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord> {
@@ -236,7 +234,7 @@ export class MemoryStore implements Store {
   listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
     return this.exclusive(() => {
       const keys = [...this.t.apiKeys.values()].filter((k) => k.tenantId === tenantId);
-      return clone(keys.sort(compareBy<ApiKeyRecord>((k) => k.createdAt, (k) => k.id)));
+      return clone(keys.sort(byCreation));
     });
   }
 
@@ -252,7 +250,7 @@ export class MemoryStore implements Store {
   listNamespaces(tenantId: string): Promise<NamespaceRecord[]> {
     return this.exclusive(() => {
       const owned = [...this.t.namespaces.values()].filter((n) => n.tenantId === tenantId);
-      return clone(owned.sort(compareBy((n) => n.name)));
+      return clone(owned.sort(byName));
     });
   }
 
@@ -268,7 +266,7 @@ export class MemoryStore implements Store {
           (query.tenantId === undefined || o.tenantId === query.tenantId) &&
           (query.namespace === undefined || o.namespace === query.namespace),
       );
-      return clone(found.sort(compareBy<StoredObject>((o) => o.namespace, (o) => o.name, (o) => o.tenantId)));
+      return clone(found.sort(byNamespaceName));
     });
   }
 
@@ -325,7 +323,9 @@ export class MemoryStore implements Store {
       const key = objectKey(ref);
       const current = this.t.objects.get(key);
       if (!current) return undefined;
-      if (!versionMatches(current.resourceVersion, write)) staleOrMissing(true, `${ref.kind} ${ref.namespace}/${ref.name}`);
+      if (!versionMatches(current.resourceVersion, write)) {
+        staleOrMissing(true, `${ref.kind} ${ref.namespace}/${ref.name}`);
+      }
       this.remove(this.t.objects, key);
       this.remove(this.t.objectIds, current.id);
       return clone(current);
@@ -366,14 +366,16 @@ export class MemoryStore implements Store {
   listPods(query: PodQuery): Promise<PodRecord[]> {
     return this.exclusive(() => {
       const found = [...this.t.pods.values()].filter((pod) => podMatches(pod, query));
-      return clone(found.sort(compareBy<PodRecord>((p) => p.namespace, (p) => p.name, (p) => p.tenantId)));
+      return clone(found.sort(byNamespaceName));
     });
   }
 
   updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord> {
     return this.exclusive(() => {
       const current = this.t.pods.get(id);
-      if (!current || !versionMatches(current.resourceVersion, write)) staleOrMissing(current !== undefined, `pod ${id}`);
+      if (!current || !versionMatches(current.resourceVersion, write)) {
+        staleOrMissing(current !== undefined, `pod ${id}`);
+      }
       const { phase, ready, status } = clone(change);
       return this.writePod({ ...current, phase, ready, status, updatedAt: write.nowMs });
     });
@@ -442,7 +444,7 @@ export class MemoryStore implements Store {
   }
 
   listNodes(): Promise<NodeRecord[]> {
-    return this.exclusive(() => clone([...this.t.nodes.values()].sort(compareBy((n) => n.name))));
+    return this.exclusive(() => clone([...this.t.nodes.values()].sort(byName)));
   }
 
   updateNode(name: string, change: NodeChange, nowMs: number): Promise<NodeRecord | undefined> {
@@ -480,12 +482,7 @@ export class MemoryStore implements Store {
           (query.namespace === undefined || e.namespace === query.namespace) &&
           (query.involvedName === undefined || e.involvedName === query.involvedName),
       );
-      const order = compareBy<EventRecord>(
-        (e) => e.lastSeenAt,
-        (e) => e.firstSeenAt,
-        (e) => e.id,
-      );
-      return clone(found.sort(order));
+      return clone(found.sort(byLastSeen));
     });
   }
 

@@ -2,8 +2,18 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { and, asc, eq, inArray, isNull, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { eventDedupeKey } from "./eventKey.js";
-import * as schema from "./schema/index.js";
-import { apiKeys, events, namespaces, nextResourceVersion, nodes, objects, outbox, pods, tenants } from "./schema/index.js";
+import type * as schema from "./schema/index.js";
+import {
+  apiKeys,
+  events,
+  namespaces,
+  nextResourceVersion,
+  nodes,
+  objects,
+  outbox,
+  pods,
+  tenants,
+} from "./schema/index.js";
 import {
   type ApiKeyRecord,
   type BindResult,
@@ -27,8 +37,8 @@ import {
   type PodRecord,
   type PodStatusChange,
   type Store,
-  type StoreOps,
   type StoredObject,
+  type StoreOps,
   type TenantRecord,
 } from "./types.js";
 
@@ -245,7 +255,13 @@ export class SqlOps implements StoreOps {
     const values = {
       ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
       ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
-      ...{ nodeName: null, phase: "Pending" as const, ready: false, status: pod.status ?? {}, deletionRequestedAt: null },
+      ...{
+        nodeName: null,
+        phase: "Pending" as const,
+        ready: false,
+        status: pod.status ?? {},
+        deletionRequestedAt: null,
+      },
     };
     const rows = await this.db.insert(pods).values(values).onConflictDoNothing().returning();
     if (!rows[0]) throw new ConflictError("exists", `pod ${namespace}/${name} already exists`);

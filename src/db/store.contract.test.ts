@@ -451,7 +451,11 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
         other.id,
       ]);
       expect((await store.listPods({ nodeName })).map((p) => p.id)).toEqual([b.id]);
-      expect((await store.listPods({ tenantId, unbound: true })).map((p) => p.id)).toEqual([other.id, a.id, staging.id]);
+      expect((await store.listPods({ tenantId, unbound: true })).map((p) => p.id)).toEqual([
+        other.id,
+        a.id,
+        staging.id,
+      ]);
     });
 
     it("updates status conditionally on the resource version", async () => {
@@ -690,7 +694,13 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
         involvedUid: unique("uid"),
         atMs: 300,
       });
-      await store.recordEvent({ ...base, id: unique("ev"), involvedName: "api-1", involvedUid: unique("uid"), atMs: 1 });
+      await store.recordEvent({
+        ...base,
+        id: unique("ev"),
+        involvedName: "api-1",
+        involvedUid: unique("uid"),
+        atMs: 1,
+      });
 
       const inDefault = await store.listEvents({ tenantId, namespace: "default", involvedName: "web-1" });
       expect(inDefault).toEqual([other, repeat]);

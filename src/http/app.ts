@@ -9,6 +9,7 @@ import { registerApply } from "./routes/v1_apply.js";
 import { registerHealth } from "./routes/healthz.js";
 import { registerCreate } from "./routes/k8s_create.js";
 import { registerDelete } from "./routes/k8s_delete.js";
+import { registerEndpoints } from "./routes/k8s_endpoints.js";
 import { registerEvents } from "./routes/k8s_events.js";
 import { registerGet } from "./routes/k8s_get.js";
 import { registerList } from "./routes/k8s_list.js";
@@ -47,6 +48,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerPatch(app, deps);
   registerDelete(app, deps);
   registerPods(app, deps);
+  registerEndpoints(app, deps);
   registerEvents(app, deps);
   registerNodes(app, deps);
   registerAdminTenants(app, deps);

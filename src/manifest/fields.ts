@@ -8,13 +8,25 @@ import { isPortName } from "./names.js";
 
 const INT32_MAX = 2_147_483_647;
 
+/**
+ * An integer whose type error reads "must be an integer" whatever was sent ("3",
+ * 1.5). Returning undefined for other issues leaves range errors to the common map.
+ */
+export const integer = () =>
+  z.int({
+    error: (issue) => {
+      if (issue.code !== "invalid_type") return undefined;
+      return issue.input === undefined ? "required" : "must be an integer";
+    },
+  });
+
 /** Kubernetes int32 fields reject fractions and strings, so do we. */
-export const int32 = (min = -INT32_MAX - 1, max = INT32_MAX) => z.int().min(min).max(max);
+export const int32 = (min = -INT32_MAX - 1, max = INT32_MAX) => integer().min(min).max(max);
 
 /** Kubernetes int64 fields (user and group ids, seconds); JavaScript keeps them exact up to 2^53. */
-export const int64 = (min = Number.MIN_SAFE_INTEGER) => z.int().min(min);
+export const int64 = (min = Number.MIN_SAFE_INTEGER) => integer().min(min);
 
-export const portNumber = () => z.int().min(1).max(65535);
+export const portNumber = () => integer().min(1).max(65535);
 
 /** A port given by number or by the name of a container port (`http`). */
 export const portOrName = () =>

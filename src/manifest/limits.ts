@@ -69,14 +69,3 @@ export function checkShape(value: unknown, limits: ParseLimits): FieldError | un
   };
   return visit(value, 1);
 }
-
-/** 1-based line and column of a character offset, for error messages. */
-export function lineCol(text: string, offset: number): string {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return `${line}:${offset - lineStart + 1}`;
-}

@@ -6,7 +6,8 @@
  */
 import { Composer, Lexer, Parser } from "yaml";
 import type { FieldError } from "./errors.js";
-import { checkShape, lineCol, type ParseLimits } from "./limits.js";
+import { checkShape, type ParseLimits } from "./limits.js";
+import { keyAt, lineCol } from "./source.js";
 
 type ReadResult = { ok: true; values: unknown[] } | { ok: false; errors: FieldError[] };
 
@@ -45,10 +46,10 @@ function duplicateKeys(text: string): FieldError[] {
   for (const doc of composer.compose(tokens)) {
     for (const error of doc.errors) {
       if (error.code !== "DUPLICATE_KEY") continue;
-      const [start, end] = error.pos;
+      const [start] = error.pos;
       errors.push({
         path: "",
-        message: `line ${lineCol(text, start)}: duplicate key ${text.slice(start, Math.min(end, start + 80))}`,
+        message: `line ${lineCol(text, start)}: duplicate key ${JSON.stringify(keyAt(text, start))}`,
       });
     }
   }

@@ -6,7 +6,8 @@
  */
 import { Composer, type CST, type Document, Lexer, Parser, type YAMLError } from "yaml";
 import type { FieldError } from "./errors.js";
-import { checkShape, lineCol, type ParseLimits, tooDeep, tooManyAliases, tooManyDocuments } from "./limits.js";
+import { checkShape, type ParseLimits, tooDeep, tooManyAliases, tooManyDocuments } from "./limits.js";
+import { keyAt, lineCol } from "./source.js";
 
 type ReadResult = { ok: true; values: unknown[] } | { ok: false; errors: FieldError[] };
 
@@ -71,11 +72,9 @@ function describeErrors(errors: readonly YAMLError[], text: string): FieldError[
   const firstSyntax = errors.find((error) => error.code !== "DUPLICATE_KEY");
   const shown = errors.filter((error) => error.code === "DUPLICATE_KEY" || error === firstSyntax);
   return shown.slice(0, MAX_ERRORS_PER_DOCUMENT).map((error) => {
-    const [start, end] = error.pos;
+    const [start] = error.pos;
     const message =
-      error.code === "DUPLICATE_KEY"
-        ? `duplicate key ${JSON.stringify(text.slice(start, Math.min(end, start + 80)))}`
-        : error.message;
+      error.code === "DUPLICATE_KEY" ? `duplicate key ${JSON.stringify(keyAt(text, start))}` : error.message;
     return { path: "", message: `line ${lineCol(text, start)}: ${message}` };
   });
 }

@@ -1,0 +1,127 @@
+import type { Hono } from "hono";
+import { bootstrap } from "../../src/cli/bootstrap.js";
+import { systemClock } from "../../src/core/clock.js";
+import { seededRng } from "../../src/core/rng.js";
+import { openStore } from "../../src/db/index.js";
+import type { Store } from "../../src/db/types.js";
+import { createApp } from "../../src/http/app.js";
+import type { AppEnv } from "../../src/http/context.js";
+import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
+import { ControlPlane } from "../../src/jobs/controlPlane.js";
+import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
+import { SimulatedProvider } from "../../src/providers/simulated/index.js";
+import { assertNoNodeLeak } from "./leaks.js";
+
+export const ADMIN_KEY = "kn_test_admin_key_for_the_suite_only_0123456789";
+
+export interface CallOptions {
+  key?: string | null;
+  body?: string | object;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read API bodies loosely.
+  body: any;
+  text: string;
+}
+
+export interface TestApi {
+  app: Hono<AppEnv>;
+  store: Store;
+  tenant: { id: string; key: string };
+  other: { id: string; key: string };
+  /** A call as the tenant unless `key` says otherwise; tenant responses are scanned for node leaks. */
+  call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
+  /** Polls `check` until it returns a value (bounded by `timeoutMs`). */
+  until<T>(check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * The API in-process (Hono's `app.request`, no sockets) over a store of choice,
+ * with the workers and simulated nodes running, two tenants and an admin key.
+ */
+export async function createTestApi(options: { store?: Store; nodes?: number } = {}): Promise<TestApi> {
+  const store = options.store ?? (await openStore({ memory: true }));
+  const rng = seededRng("test-api");
+  const clock = systemClock;
+  await bootstrap(store, { clock, rng: rng.fork("boot") }, ADMIN_KEY);
+  const made = await Promise.all(
+    ["acme", "globex"].map((name) => createTenantWithKey(store, { clock, rng: rng.fork(name) }, name)),
+  );
+  const [acme, globex] = made.map((m) => ({ id: m.tenant.id, key: m.key })) as [TestApi["tenant"], TestApi["tenant"]];
+  const queue = new InProcessQueue({ clock });
+  const provider = new SimulatedProvider({
+    clock,
+    rng: rng.fork("provider"),
+    startLatencyMs: { min: 5, max: 30 },
+    pools: [{ name: "default", count: options.nodes ?? 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }],
+  });
+  const controlPlane = new ControlPlane(
+    {
+      store,
+      queue,
+      provider,
+      clock,
+      rng: rng.fork("workers"),
+      schedulingPolicy: "spread",
+      unschedulableRetryMs: 500,
+      log: () => {},
+    },
+    { outboxPollMs: 50 },
+  );
+  await controlPlane.start();
+  const app = createApp({ store, clock, rng: rng.fork("api"), onCommitted: () => controlPlane.kick() });
+  const tenantKeys = new Set([acme.key, globex.key]);
+
+  async function call(method: string, path: string, opts: CallOptions = {}): Promise<CallResult> {
+    const key = opts.key === undefined ? acme.key : opts.key;
+    const body = typeof opts.body === "object" ? JSON.stringify(opts.body) : opts.body;
+    const contentType = opts.contentType ?? (typeof opts.body === "object" ? "application/json" : "application/yaml");
+    const response = await app.request(path, {
+      method,
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { "content-type": contentType } : {}),
+        ...opts.headers,
+      },
+      body,
+    });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (key && tenantKeys.has(key)) assertNoNodeLeak(`${method} ${path}`, text, await store.listNodes());
+    return { status: response.status, body: parsed, text };
+  }
+
+  async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  return {
+    app,
+    store,
+    tenant: acme,
+    other: globex,
+    call,
+    until,
+    async close() {
+      await controlPlane.stop();
+      await provider.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestApi, type TestApi } from "../helpers/api.js";
+
+const WEB = readFileSync(new URL("../fixtures/web.yaml", import.meta.url), "utf8");
+const [DEPLOYMENT, SERVICE] = WEB.split(/^---$/m) as [string, string];
+const DEP = "/apis/apps/v1/namespaces/default/deployments";
+const SVC = "/api/v1/namespaces/default/services";
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await createTestApi();
+  expect((await api.call("POST", DEP, { body: DEPLOYMENT })).status).toBe(201);
+  expect((await api.call("POST", SVC, { body: SERVICE })).status).toBe(201);
+});
+afterAll(() => api.close());
+
+function expectStatus(res: { status: number; body: any }, code: number, reason: string) {
+  expect(res.status).toBe(code);
+  expect(res.body).toMatchObject({ kind: "Status", status: "Failure", code, reason });
+  expect(res.body.error).toMatchObject({ message: expect.any(String), requestId: expect.stringMatching(/^req_/) });
+}
+
+describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4xx", () => {
+  it("bad YAML is 422 with the position", async () => {
+    const res = await api.call("POST", DEP, { body: "apiVersion: apps/v1\nkind: [unclosed\n" });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.message).toMatch(/line \d+/i);
+  });
+
+  it("an unknown field is 422 naming its path", async () => {
+    const res = await api.call("POST", DEP, { body: DEPLOYMENT.replace("image: nginx:1.27", "imag: nginx:1.27") });
+    expectStatus(res, 422, "Invalid");
+    const fields = res.body.details.causes.map((c: any) => c.field);
+    expect(fields).toContain("spec.template.spec.containers[0].imag");
+    expect(res.body.message).toContain("spec.template.spec.containers[0].imag");
+  });
+
+  it("an unsupported kind is 422 naming the kind and the supported ones", async () => {
+    const res = await api.call("POST", "/v1/apply", { body: "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec: {}\n" });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toMatch(/StatefulSet/);
+    expect(res.body.error.message).toMatch(/Deployment/);
+    expect(res.body.error.message).toMatch(/Service/);
+  });
+
+  it("a kind that does not belong to the path is 400", async () => {
+    expectStatus(await api.call("POST", DEP, { body: SERVICE }), 400, "BadRequest");
+  });
+
+  it("a wrong content type is 415", async () => {
+    expectStatus(await api.call("POST", DEP, { body: DEPLOYMENT, contentType: "text/plain" }), 415, "UnsupportedMediaType");
+    const patch = await api.call("PATCH", `${DEP}/web`, { body: { spec: {} }, contentType: "application/strategic-merge-patch+json" });
+    expectStatus(patch, 415, "UnsupportedMediaType");
+  });
+
+  it("an oversized body is 413", async () => {
+    const huge = `${DEPLOYMENT}\n# ${"x".repeat(1024 * 1024)}\n`;
+    expectStatus(await api.call("POST", DEP, { body: huge }), 413, "RequestEntityTooLarge");
+  });
+
+  it("a YAML alias bomb is refused quickly with 422", async () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const next = String.fromCharCode(97 + i);
+      levels.push(`${next}: &${next} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+    }
+    const res = await api.call("POST", "/v1/apply", { body: levels.join("\n") });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toMatch(/alias/i);
+  });
+
+  it("a stale resourceVersion on PUT is 409 Conflict, and nothing changes", async () => {
+    const current = (await api.call("GET", `${DEP}/web`)).body;
+    const first = await api.call("PUT", `${DEP}/web`, { body: { ...current, spec: { ...current.spec, replicas: 3 } } });
+    expect(first.status).toBe(200);
+    const stale = await api.call("PUT", `${DEP}/web`, { body: { ...current, spec: { ...current.spec, replicas: 5 } } });
+    expectStatus(stale, 409, "Conflict");
+    expect((await api.call("GET", `${DEP}/web`)).body.spec.replicas).toBe(3);
+  });
+
+  it("creating what exists is 409 AlreadyExists; a missing object is 404 NotFound", async () => {
+    expectStatus(await api.call("POST", DEP, { body: DEPLOYMENT }), 409, "AlreadyExists");
+    expectStatus(await api.call("GET", `${DEP}/nope`), 404, "NotFound");
+    expectStatus(await api.call("DELETE", `${SVC}/nope`), 404, "NotFound");
+    expectStatus(await api.call("PUT", `${DEP}/nope`, { body: DEPLOYMENT.replace("name: web\n  labels", "name: nope\n  labels") }), 404, "NotFound");
+  });
+
+  it("reserved namespaces are refused; a namespace or name that disagrees with the path is 400", async () => {
+    expectStatus(await api.call("GET", "/apis/apps/v1/namespaces/kube-system/deployments"), 403, "Forbidden");
+    const otherNs = DEPLOYMENT.replace("name: web\n", "name: web\n  namespace: prod\n");
+    expectStatus(await api.call("POST", DEP, { body: otherNs }), 400, "BadRequest");
+    expectStatus(await api.call("PUT", `${DEP}/other`, { body: DEPLOYMENT }), 400, "BadRequest");
+    const res = await api.call("POST", "/v1/apply", { body: DEPLOYMENT.replace("name: web\n", "name: web\n  namespace: kube-public\n") });
+    expect(res.status).toBe(403);
+  });
+
+  it("an invalid patch result is 422 with the field; a bad JSON patch is 422", async () => {
+    const res = await api.call("PATCH", `${DEP}/web`, { body: { spec: { replicas: -1 } }, contentType: "application/merge-patch+json" });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.message).toContain("spec.replicas");
+    const bad = await api.call("PATCH", `${DEP}/web`, {
+      body: [{ op: "remove", path: "/spec/nothing/here" }],
+      contentType: "application/json-patch+json",
+    });
+    expectStatus(bad, 422, "Invalid");
+  });
+
+  it("scale refuses a negative count; pods refuse writes", async () => {
+    expectStatus(await api.call("PUT", `${DEP}/web/scale`, { body: { spec: { replicas: -2 } } }), 422, "Invalid");
+    expectStatus(await api.call("DELETE", "/api/v1/namespaces/default/pods/whatever"), 405, "MethodNotAllowed");
+  });
+
+  it("a changed cluster IP is 422: the field is immutable", async () => {
+    const current = (await api.call("GET", `${SVC}/web`)).body;
+    const res = await api.call("PUT", `${SVC}/web`, { body: { ...current, spec: { ...current.spec, clusterIP: "10.96.0.99", clusterIPs: ["10.96.0.99"] } } });
+    expectStatus(res, 422, "Invalid");
+  });
+});
+
+describe("a failing apply writes nothing", () => {
+  it("rolls back objects written before the failing one, in the same file", async () => {
+    const current = (await api.call("GET", `${SVC}/web`)).body;
+    const before = await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id });
+    const outboxBefore = (await api.store.peekOutbox(1000)).length;
+    const file = [
+      DEPLOYMENT.replace("name: web\n  labels", "name: fresh\n  labels"),
+      SERVICE.replace("spec:\n", `spec:\n  clusterIP: 10.96.0.77\n`),
+    ].join("\n---\n");
+    expect(current.spec.clusterIP).not.toBe("10.96.0.77");
+    const res = await api.call("POST", "/v1/apply?namespace=default", { body: file });
+    expect(res.status).toBe(422);
+    expect(await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id })).toEqual(before);
+    expect((await api.store.peekOutbox(1000)).length).toBeLessThanOrEqual(outboxBefore);
+  });
+
+  it("reports every invalid document with its index and writes none of the valid ones", async () => {
+    const file = [DEPLOYMENT.replace("name: web\n  labels", "name: ok\n  labels"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n  - port: 99999\n", "kind: Pod\napiVersion: v1\nmetadata:\n  name: p\n"].join("\n---\n");
+    const res = await api.call("POST", "/v1/apply", { body: file });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toMatch(/document 1: spec\.ports\[0\]\.port/);
+    expect(res.body.error.message).toMatch(/document 2: .*Pod/);
+    expect(await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "ok" })).toBeUndefined();
+  });
+});
