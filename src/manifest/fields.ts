@@ -42,10 +42,13 @@ export const portOrName = () =>
 const PERCENT = /^[0-9]+%$/;
 
 /** `maxSurge`/`maxUnavailable`: a non-negative count or a percentage such as `25%`. */
+const INT_OR_PERCENT_MESSAGE = 'must be a non-negative integer or a percentage such as "25%"';
+
 export const intOrPercent = () =>
   z
-    .union([z.int().min(0), z.string().regex(PERCENT)], {
-      error: 'must be a non-negative integer or a percentage such as "25%"',
+    // Each member carries the message too: a union reports a member's own issue when only its checks failed.
+    .union([z.int().min(0, INT_OR_PERCENT_MESSAGE), z.string().regex(PERCENT, INT_OR_PERCENT_MESSAGE)], {
+      error: INT_OR_PERCENT_MESSAGE,
     })
     .superRefine((value, ctx) => {
       if (typeof value === "string" && Number.parseInt(value, 10) > 100) {

@@ -74,11 +74,14 @@ const SelectorRequirement = z
   })
   .superRefine((req, ctx) => {
     const hasValues = (req.values ?? []).length > 0;
+    // `continue: false` stops checks further up (does the selector match?) from judging a broken selector.
     if ((req.operator === "In" || req.operator === "NotIn") && !hasValues) {
-      ctx.addIssue({ code: "custom", path: ["values"], message: `must be non-empty for operator ${req.operator}` });
+      const message = `must be non-empty for operator ${req.operator}`;
+      ctx.addIssue({ code: "custom", path: ["values"], message, continue: false });
     }
     if ((req.operator === "Exists" || req.operator === "DoesNotExist") && hasValues) {
-      ctx.addIssue({ code: "custom", path: ["values"], message: `must be empty for operator ${req.operator}` });
+      const message = `must be empty for operator ${req.operator}`;
+      ctx.addIssue({ code: "custom", path: ["values"], message, continue: false });
     }
   });
 
