@@ -9,13 +9,13 @@
  * database is created on that server and dropped afterwards).
  */
 import { Agent, fetch } from "undici";
+import { bootstrap } from "../src/cli/bootstrap.js";
 import { systemClock } from "../src/core/clock.js";
 import { seededRng } from "../src/core/rng.js";
-import { bootstrap } from "../src/cli/bootstrap.js";
 import { openStore } from "../src/db/index.js";
 import { createApp } from "../src/http/app.js";
-import { startServer } from "../src/http/server.js";
 import { createTenantWithKey } from "../src/http/routes/v1_admin_tenants.js";
+import { startServer } from "../src/http/server.js";
 import { generateLocalCa } from "../src/http/tls.js";
 import { createTestDatabase } from "../test/helpers/db.js";
 
@@ -89,10 +89,14 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - wall;
 
   latencies.sort((a, b) => a - b);
-  console.log(`apply: ${requests} requests of 10 objects, concurrency ${concurrency}, Postgres ${store.backend}, ${failures} failed`);
+  console.log(
+    `apply: ${requests} requests of 10 objects, concurrency ${concurrency}, Postgres ${store.backend}, ${failures} failed`,
+  );
   console.log(`apply p50: ${percentile(latencies, 50).toFixed(1)} ms`);
   console.log(`apply p99: ${percentile(latencies, 99).toFixed(1)} ms`);
-  console.log(`apply throughput: ${((requests / wallMs) * 1000).toFixed(0)} applies/s (${((requests * 10 * 1000) / wallMs).toFixed(0)} objects/s)`);
+  console.log(
+    `apply throughput: ${((requests / wallMs) * 1000).toFixed(0)} applies/s (${((requests * 10 * 1000) / wallMs).toFixed(0)} objects/s)`,
+  );
 
   await dispatcher.close();
   await server.close();

@@ -19,7 +19,11 @@ export interface BootstrapResult {
  * own from `KUBERNEASE_ADMIN_KEY`, or a generated one), and a `default` tenant
  * with a ready-made key. Later starts change nothing but register a new env key.
  */
-export async function bootstrap(store: Store, deps: { clock: Clock; rng: Rng }, adminKey?: string): Promise<BootstrapResult> {
+export async function bootstrap(
+  store: Store,
+  deps: { clock: Clock; rng: Rng },
+  adminKey?: string,
+): Promise<BootstrapResult> {
   const now = deps.clock.now();
   const system =
     (await store.getTenantByName(SYSTEM_TENANT)) ??

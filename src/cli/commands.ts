@@ -15,8 +15,18 @@ const KINDS: Record<string, { plural: string; base: string; namespaced: boolean;
   nodes: { plural: "nodes", base: "/api/v1", namespaced: false, kind: "Node" },
 };
 const ALIASES: Record<string, string> = {
-  deployment: "deployments", deploy: "deployments", "deployment.apps": "deployments", "deployments.apps": "deployments",
-  service: "services", svc: "services", pod: "pods", po: "pods", event: "events", ev: "events", node: "nodes", no: "nodes",
+  deployment: "deployments",
+  deploy: "deployments",
+  "deployment.apps": "deployments",
+  "deployments.apps": "deployments",
+  service: "services",
+  svc: "services",
+  pod: "pods",
+  po: "pods",
+  event: "events",
+  ev: "events",
+  node: "nodes",
+  no: "nodes",
 };
 
 function resource(name: string | undefined) {
@@ -49,8 +59,13 @@ async function withClient<T>(fn: (client: ApiClient) => Promise<T>): Promise<T> 
 export async function login(flags: Flags): Promise<string> {
   const server = flags.server;
   const key = typeof flags.key === "string" ? flags.key : process.env.KUBERNEASE_KEY;
-  if (typeof server !== "string" || !key) throw new Error("usage: kubernease login --server URL [--ca CA.crt] --key KEY");
-  const config: ClientConfig = { server, key, ...(typeof flags.ca === "string" ? { ca: await readFile(flags.ca, "utf8") } : {}) };
+  if (typeof server !== "string" || !key)
+    throw new Error("usage: kubernease login --server URL [--ca CA.crt] --key KEY");
+  const config: ClientConfig = {
+    server,
+    key,
+    ...(typeof flags.ca === "string" ? { ca: await readFile(flags.ca, "utf8") } : {}),
+  };
   const client = new ApiClient(config);
   try {
     await client.call("GET", "/api/v1/pods");
@@ -84,7 +99,8 @@ export async function get(args: string[], flags: Flags): Promise<string> {
   if (flags.output === "json") return JSON.stringify(body, null, 2);
   if (flags.output === "yaml") return stringify(body).trimEnd();
   const items = name ? [body as Record<string, unknown>] : (body.items ?? []);
-  if (items.length === 0) return `No resources found${type.namespaced && !all ? ` in ${namespaceOf(flags)} namespace` : ""}.`;
+  if (items.length === 0)
+    return `No resources found${type.namespaced && !all ? ` in ${namespaceOf(flags)} namespace` : ""}.`;
   return formatTable(rowsFor(type.plural, items, Date.now(), all));
 }
 
@@ -95,7 +111,11 @@ export async function del(args: string[], flags: Flags): Promise<string> {
     if (!parsed.ok) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
     for (const doc of parsed.documents as { kind?: string; metadata?: { name?: string; namespace?: string } }[]) {
       const type = resource(doc.kind);
-      targets.push({ ...type, name: doc.metadata?.name ?? "", namespace: doc.metadata?.namespace ?? namespaceOf(flags) });
+      targets.push({
+        ...type,
+        name: doc.metadata?.name ?? "",
+        namespace: doc.metadata?.namespace ?? namespaceOf(flags),
+      });
     }
   } else {
     if (!args[1]) throw new Error("usage: kubernease delete -f FILE | KIND NAME [-n NAMESPACE]");

@@ -46,7 +46,14 @@ export async function startPlatform(config: ServeConfig): Promise<Platform> {
   const provider = new SimulatedProvider({
     clock,
     rng: rng.fork("provider"),
-    pools: [{ name: "default", count: config.nodes.count, cpuMillis: config.nodes.cpuMillis, memoryBytes: config.nodes.memoryBytes }],
+    pools: [
+      {
+        name: "default",
+        count: config.nodes.count,
+        cpuMillis: config.nodes.cpuMillis,
+        memoryBytes: config.nodes.memoryBytes,
+      },
+    ],
   });
   const controlPlane = new ControlPlane({
     store,

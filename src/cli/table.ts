@@ -13,7 +13,9 @@ export function age(timestamp: string | undefined, nowMs: number): string {
 
 export function formatTable(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3))).join("")).join("\n");
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 3))).join(""))
+    .join("\n");
 }
 
 /** kubectl's default columns for each kind. */
@@ -24,8 +26,14 @@ export function rowsFor(kind: string, items: Obj[], nowMs: number, allNamespaces
     case "deployments":
       return [
         [...nsHead, "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
-        ...items.map((o) => [...ns(o), o.metadata.name, `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
-          String(o.status?.updatedReplicas ?? 0), String(o.status?.availableReplicas ?? 0), age(o.metadata.creationTimestamp, nowMs)]),
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
+          String(o.status?.updatedReplicas ?? 0),
+          String(o.status?.availableReplicas ?? 0),
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
       ];
     case "pods":
       return [
@@ -35,32 +43,62 @@ export function rowsFor(kind: string, items: Obj[], nowMs: number, allNamespaces
           const ready = statuses.filter((s) => s.ready).length;
           const total = o.spec?.containers?.length ?? statuses.length;
           const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
-          const status = o.metadata.deletionTimestamp ? "Terminating" : (o.status?.reason ?? o.status?.phase ?? "Unknown");
-          return [...ns(o), o.metadata.name, `${ready}/${total}`, status, String(restarts), age(o.metadata.creationTimestamp, nowMs)];
+          const status = o.metadata.deletionTimestamp
+            ? "Terminating"
+            : (o.status?.reason ?? o.status?.phase ?? "Unknown");
+          return [
+            ...ns(o),
+            o.metadata.name,
+            `${ready}/${total}`,
+            status,
+            String(restarts),
+            age(o.metadata.creationTimestamp, nowMs),
+          ];
         }),
       ];
     case "services":
       return [
         [...nsHead, "NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "AGE"],
-        ...items.map((o) => [...ns(o), o.metadata.name, o.spec?.type ?? "ClusterIP", o.spec?.clusterIP ?? "<none>",
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          o.spec?.type ?? "ClusterIP",
+          o.spec?.clusterIP ?? "<none>",
           (o.spec?.ports ?? []).map((p: Obj) => `${p.port}/${p.protocol ?? "TCP"}`).join(",") || "<none>",
-          age(o.metadata.creationTimestamp, nowMs)]),
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
       ];
     case "nodes":
       return [
         ["NAME", "STATUS", "CPU", "MEMORY", "PODS", "AGE"],
-        ...items.map((o) => [o.metadata.name,
-          o.status?.conditions?.[0]?.status === "True" ? (o.spec?.unschedulable ? "Ready,SchedulingDisabled" : "Ready") : "NotReady",
-          `${o.status?.allocated?.cpu}/${o.status?.capacity?.cpu}`, `${o.status?.allocated?.memory}/${o.status?.capacity?.memory}`,
-          `${o.status?.allocated?.pods}/${o.status?.capacity?.pods}`, age(o.metadata.creationTimestamp, nowMs)]),
+        ...items.map((o) => [
+          o.metadata.name,
+          o.status?.conditions?.[0]?.status === "True"
+            ? o.spec?.unschedulable
+              ? "Ready,SchedulingDisabled"
+              : "Ready"
+            : "NotReady",
+          `${o.status?.allocated?.cpu}/${o.status?.capacity?.cpu}`,
+          `${o.status?.allocated?.memory}/${o.status?.capacity?.memory}`,
+          `${o.status?.allocated?.pods}/${o.status?.capacity?.pods}`,
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
       ];
     case "events":
       return [
         ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
-        ...items.map((o) => [age(o.lastTimestamp, nowMs), o.type, o.reason,
-          `${String(o.involvedObject?.kind).toLowerCase()}/${o.involvedObject?.name}`, o.message]),
+        ...items.map((o) => [
+          age(o.lastTimestamp, nowMs),
+          o.type,
+          o.reason,
+          `${String(o.involvedObject?.kind).toLowerCase()}/${o.involvedObject?.name}`,
+          o.message,
+        ]),
       ];
     default:
-      return [["NAME", "AGE"], ...items.map((o) => [o.metadata?.name ?? "", age(o.metadata?.creationTimestamp, nowMs)])];
+      return [
+        ["NAME", "AGE"],
+        ...items.map((o) => [o.metadata?.name ?? "", age(o.metadata?.creationTimestamp, nowMs)]),
+      ];
   }
 }

@@ -44,7 +44,8 @@ function pod(hash: string | null, over: Partial<PodView> = {}): PodView {
 }
 
 const creates = (actions: Action[]) => actions.filter((a) => a.type === "createPod");
-const deletes = (actions: Action[]) => actions.filter((a) => a.type === "deletePod").map((a) => (a as { podId: string }).podId);
+const deletes = (actions: Action[]) =>
+  actions.filter((a) => a.type === "deletePod").map((a) => (a as { podId: string }).podId);
 const hashOf = (d: DeploymentView) => templateHash(d.spec.template);
 
 describe("reconcileDeployment", () => {
@@ -78,7 +79,13 @@ describe("reconcileDeployment", () => {
     const actions = reconcileDeployment(dep, pods, NOW);
     expect(actions.map((a) => a.type)).toEqual(["updateStatus"]);
     const status = (actions[0] as { status: Record<string, unknown> }).status;
-    expect(status).toMatchObject({ replicas: 2, readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2, observedGeneration: 1 });
+    expect(status).toMatchObject({
+      replicas: 2,
+      readyReplicas: 2,
+      updatedReplicas: 2,
+      availableReplicas: 2,
+      observedGeneration: 1,
+    });
     const again = reconcileDeployment({ ...dep, status }, pods, NOW + 5000);
     expect(again).toEqual([]);
   });

@@ -41,11 +41,21 @@ function planActions(dep: DeploymentView, hash: string, plan: ScalePlan): Action
   for (let i = 0; i < plan.create; i++) actions.push({ type: "createPod", pod: podDraft(dep, hash) });
   for (const { pod, reason } of plan.delete) actions.push({ type: "deletePod", podId: pod.id, reason });
   if (plan.create > 0) {
-    actions.push({ type: "recordEvent", eventType: "Normal", reason: "ScalingUp", message: `Created ${plan.create} pod(s) of template ${hash}` });
+    actions.push({
+      type: "recordEvent",
+      eventType: "Normal",
+      reason: "ScalingUp",
+      message: `Created ${plan.create} pod(s) of template ${hash}`,
+    });
   }
   if (plan.delete.length > 0) {
     const why = [...new Set(plan.delete.map((d) => d.reason))].join(", ");
-    actions.push({ type: "recordEvent", eventType: "Normal", reason: "ScalingDown", message: `Deleting ${plan.delete.length} pod(s): ${why}` });
+    actions.push({
+      type: "recordEvent",
+      eventType: "Normal",
+      reason: "ScalingDown",
+      message: `Deleting ${plan.delete.length} pod(s): ${why}`,
+    });
   }
   return actions;
 }

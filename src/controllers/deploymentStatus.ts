@@ -25,10 +25,24 @@ export function deploymentStatus(dep: DeploymentView, current: PodView[], all: P
   const complete = updated === replicas && all.length === replicas && updatedReady === replicas;
   const previous = (dep.status.conditions as Condition[] | undefined) ?? [];
   const conditions = [
-    condition(previous, nowMs, "Available", available, available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-      available ? "Deployment has minimum availability." : "Deployment does not have minimum availability."),
-    condition(previous, nowMs, "Progressing", true, complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-      complete ? `Pods of template "${dep.name}" have successfully progressed.` : `Pods of template "${dep.name}" are progressing.`),
+    condition(
+      previous,
+      nowMs,
+      "Available",
+      available,
+      available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+      available ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
+    ),
+    condition(
+      previous,
+      nowMs,
+      "Progressing",
+      true,
+      complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+      complete
+        ? `Pods of template "${dep.name}" have successfully progressed.`
+        : `Pods of template "${dep.name}" are progressing.`,
+    ),
   ];
   return {
     observedGeneration: dep.generation,

@@ -28,7 +28,11 @@ const svc: ServiceView = {
 
 describe("reconcileService", () => {
   it("lists ready pods matching the selector as addresses, resolving named target ports", () => {
-    const actions = reconcileService(svc, [pod("a"), pod("bb", { ready: false }), pod("other", { labels: { app: "web" } })], undefined);
+    const actions = reconcileService(
+      svc,
+      [pod("a"), pod("bb", { ready: false }), pod("other", { labels: { app: "web" } })],
+      undefined,
+    );
     expect(actions).toEqual([
       {
         type: "setEndpoints",
@@ -46,7 +50,9 @@ describe("reconcileService", () => {
   it("writes nothing when the endpoints are unchanged, and leaves out pods without an address or being deleted", () => {
     const first = reconcileService(svc, [pod("a")], undefined);
     const subsets = (first[0] as { subsets: unknown[] }).subsets;
-    expect(reconcileService(svc, [pod("a"), pod("x", { podIP: undefined }), pod("y", { deleting: true })], subsets as never)).toEqual([]);
+    expect(
+      reconcileService(svc, [pod("a"), pod("x", { podIP: undefined }), pod("y", { deleting: true })], subsets as never),
+    ).toEqual([]);
   });
 
   it("selects nothing with an empty selector (Kubernetes leaves such endpoints to the user)", () => {

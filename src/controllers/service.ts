@@ -7,7 +7,11 @@ import type { Action, EndpointAddress, EndpointSubset, PodView, ServiceView } fr
  * targetPort is looked up in each pod's container ports, as Kubernetes does).
  * Pods that resolve a named port differently land in separate subsets.
  */
-export function reconcileService(svc: ServiceView, pods: PodView[], currentSubsets: EndpointSubset[] | undefined): Action[] {
+export function reconcileService(
+  svc: ServiceView,
+  pods: PodView[],
+  currentSubsets: EndpointSubset[] | undefined,
+): Action[] {
   const selected = pods.filter((p) => !p.deleting && p.podIP && matchesServiceSelector(p.labels, svc.spec.selector));
   const bySignature = new Map<string, EndpointSubset>();
   for (const pod of [...selected].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -18,8 +22,15 @@ export function reconcileService(svc: ServiceView, pods: PodView[], currentSubse
     }));
     if (ports.some((p) => p.port === undefined)) continue;
     const signature = JSON.stringify(ports);
-    const subset = bySignature.get(signature) ?? { addresses: [], notReadyAddresses: [], ports: ports as EndpointSubset["ports"] };
-    const address: EndpointAddress = { ip: pod.podIP as string, targetRef: { kind: "Pod", name: pod.name, uid: pod.uid } };
+    const subset = bySignature.get(signature) ?? {
+      addresses: [],
+      notReadyAddresses: [],
+      ports: ports as EndpointSubset["ports"],
+    };
+    const address: EndpointAddress = {
+      ip: pod.podIP as string,
+      targetRef: { kind: "Pod", name: pod.name, uid: pod.uid },
+    };
     (pod.ready ? subset.addresses : subset.notReadyAddresses).push(address);
     bySignature.set(signature, subset);
   }

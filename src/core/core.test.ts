@@ -82,7 +82,9 @@ describe("labels", () => {
   it("matches selectors and parses the query form", () => {
     const labels = { app: "web", tier: "frontend" };
     expect(matchesSelector(labels, { matchLabels: { app: "web" } })).toBe(true);
-    expect(matchesSelector(labels, { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["frontend"] }] })).toBe(false);
+    expect(
+      matchesSelector(labels, { matchExpressions: [{ key: "tier", operator: "NotIn", values: ["frontend"] }] }),
+    ).toBe(false);
     const parsed = parseSelectorString("app=web,tier in (frontend,backend),!canary");
     expect("selector" in parsed && matchesSelector(labels, parsed.selector)).toBe(true);
     const other = parseSelectorString("app!=web");

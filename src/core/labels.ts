@@ -54,7 +54,10 @@ export function parseSelectorString(text: string): { selector: LabelSelector } |
     const eqMatch = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(raw);
     const existsMatch = /^(!?)([\w./-]+)$/.exec(raw);
     if (setMatch) {
-      const values = (setMatch[3] ?? "").split(",").map((v) => v.trim()).filter(Boolean);
+      const values = (setMatch[3] ?? "")
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean);
       matchExpressions.push({ key: setMatch[1] as string, operator: setMatch[2] === "in" ? "In" : "NotIn", values });
     } else if (eqMatch) {
       const operator = eqMatch[2] === "!=" ? "NotIn" : "In";

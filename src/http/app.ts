@@ -4,8 +4,6 @@ import { newId } from "../core/ids.js";
 import { authenticate } from "./auth.js";
 import { type ApiDeps, type AppEnv, DEFAULT_MAX_BODY_BYTES } from "./context.js";
 import { ApiError, codeToReason, codeToStatus } from "./errors.js";
-import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
-import { registerApply } from "./routes/v1_apply.js";
 import { registerHealth } from "./routes/healthz.js";
 import { registerCreate } from "./routes/k8s_create.js";
 import { registerDelete } from "./routes/k8s_delete.js";
@@ -18,6 +16,8 @@ import { registerPatch } from "./routes/k8s_patch.js";
 import { registerPods } from "./routes/k8s_pods.js";
 import { registerReplace } from "./routes/k8s_replace.js";
 import { registerScale } from "./routes/k8s_scale.js";
+import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
+import { registerApply } from "./routes/v1_apply.js";
 
 /** The HTTP API: Kubernetes REST paths for tenants, `/v1/...` for apply and administration. */
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
@@ -32,7 +32,10 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     bodyLimit({
       maxSize: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       onError: () => {
-        throw new ApiError("PAYLOAD_TOO_LARGE", `request body is larger than ${deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`);
+        throw new ApiError(
+          "PAYLOAD_TOO_LARGE",
+          `request body is larger than ${deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES} bytes`,
+        );
       },
     }),
   );
@@ -59,7 +62,9 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? "unknown";
     const apiError =
-      error instanceof ApiError ? error : new ApiError("INTERNAL_SERVER_ERROR", "internal error; quote the request id to the operator");
+      error instanceof ApiError
+        ? error
+        : new ApiError("INTERNAL_SERVER_ERROR", "internal error; quote the request id to the operator");
     if (!(error instanceof ApiError)) console.error(`[${requestId}]`, error);
     const status = codeToStatus(apiError.code);
     const body = { error: { code: apiError.code, message: apiError.message, requestId } };

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv, ApiDeps } from "./context.js";
+import type { ApiDeps, AppEnv } from "./context.js";
 import { ApiError } from "./errors.js";
 import { hashApiKey } from "./keys.js";
 

@@ -77,6 +77,8 @@ export class ApiError extends Error {
 /** One message naming every field error, with its path (and document, for multi-document files). */
 export function fieldErrorsMessage(errors: FieldError[]): string {
   return errors
-    .map((e) => `${e.document !== undefined ? `document ${e.document}: ` : ""}${e.path ? `${e.path}: ` : ""}${e.message}`)
+    .map(
+      (e) => `${e.document !== undefined ? `document ${e.document}: ` : ""}${e.path ? `${e.path}: ` : ""}${e.message}`,
+    )
     .join("; ");
 }

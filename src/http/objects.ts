@@ -36,7 +36,12 @@ export function checkNamespace(namespace: string): string {
 }
 
 /** The desired object of a manifest; the namespace comes from the manifest, else from the request. */
-export function desiredOf(tenantId: string, manifest: Manifest, requestNamespace: string, strictNamespace: boolean): Desired {
+export function desiredOf(
+  tenantId: string,
+  manifest: Manifest,
+  requestNamespace: string,
+  strictNamespace: boolean,
+): Desired {
   const meta = manifest.metadata;
   if (strictNamespace && meta.namespace && meta.namespace !== requestNamespace) {
     throw new ApiError(
@@ -85,8 +90,18 @@ function allocateClusterIp(deps: ApiDeps): string {
 }
 
 function differs(desired: Desired, existing: StoredObject): boolean {
-  const a = { apiVersion: desired.apiVersion, labels: desired.labels, annotations: desired.annotations, spec: desired.spec };
-  const b = { apiVersion: existing.apiVersion, labels: existing.labels, annotations: existing.annotations, spec: existing.spec };
+  const a = {
+    apiVersion: desired.apiVersion,
+    labels: desired.labels,
+    annotations: desired.annotations,
+    spec: desired.spec,
+  };
+  const b = {
+    apiVersion: existing.apiVersion,
+    labels: existing.labels,
+    annotations: existing.annotations,
+    spec: existing.spec,
+  };
   return canonicalJson(a) !== canonicalJson(b);
 }
 
@@ -109,7 +124,12 @@ async function create(tx: StoreOps, deps: ApiDeps, desired: Desired): Promise<St
 
 async function update(tx: StoreOps, deps: ApiDeps, desired: Desired, existing: StoredObject): Promise<StoredObject> {
   const now = deps.clock.now();
-  const change = { apiVersion: desired.apiVersion, labels: desired.labels, annotations: desired.annotations, spec: desired.spec };
+  const change = {
+    apiVersion: desired.apiVersion,
+    labels: desired.labels,
+    annotations: desired.annotations,
+    spec: desired.spec,
+  };
   const object = await tx.updateObject(desired.ref, change, {
     expectedResourceVersion: desired.resourceVersion ?? existing.resourceVersion,
     nowMs: now,
@@ -121,7 +141,10 @@ async function update(tx: StoreOps, deps: ApiDeps, desired: Desired, existing: S
 /** Maps the store's errors onto the API's. */
 export function storeError(error: unknown, ref: ObjectRef): never {
   if (error instanceof ConflictError && error.reason === "exists") {
-    throw new ApiError("ALREADY_EXISTS", `${ref.kind} "${ref.name}" already exists`, { kind: ref.kind, name: ref.name });
+    throw new ApiError("ALREADY_EXISTS", `${ref.kind} "${ref.name}" already exists`, {
+      kind: ref.kind,
+      name: ref.name,
+    });
   }
   if (error instanceof ConflictError) {
     throw new ApiError(

@@ -7,7 +7,9 @@ type JsonValue = unknown;
 export function mergePatch(target: JsonValue, patch: JsonValue): JsonValue {
   if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
   const base: Record<string, unknown> =
-    target !== null && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+    target !== null && typeof target === "object" && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if (value === null) delete base[key];
     else base[key] = mergePatch(base[key], value);
@@ -20,7 +22,10 @@ export function applyJsonPatch(target: JsonValue, operations: unknown): JsonValu
   if (!Array.isArray(operations)) throw new ApiError("BAD_REQUEST", "a JSON patch must be an array of operations");
   const error = jsonPatch.validate(operations as jsonPatch.Operation[], target);
   if (error) {
-    throw new ApiError("INVALID", `JSON patch operation ${error.index ?? "?"} is invalid: ${error.message.split("\n")[0]}`);
+    throw new ApiError(
+      "INVALID",
+      `JSON patch operation ${error.index ?? "?"} is invalid: ${error.message.split("\n")[0]}`,
+    );
   }
   try {
     return jsonPatch.applyPatch(structuredClone(target), operations as jsonPatch.Operation[], true, false).newDocument;

@@ -11,14 +11,19 @@ export interface RunningServer {
 }
 
 /** Serves the app over HTTPS (or plain HTTP behind a TLS proxy, when `tls` is absent). */
-export function startServer(app: Hono<AppEnv>, options: { host: string; port: number; tls?: TlsMaterial }): Promise<RunningServer> {
+export function startServer(
+  app: Hono<AppEnv>,
+  options: { host: string; port: number; tls?: TlsMaterial },
+): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve(
       {
         fetch: app.fetch,
         hostname: options.host,
         port: options.port,
-        ...(options.tls ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } } : {}),
+        ...(options.tls
+          ? { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } }
+          : {}),
       },
       (info: AddressInfo) => {
         const host = info.family === "IPv6" ? `[${info.address}]` : info.address;

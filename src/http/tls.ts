@@ -33,7 +33,9 @@ const serial = () => `01${randomBytes(15).toString("hex")}`;
  * A local CA and a server certificate it signs (localhost, 127.0.0.1, ::1 and
  * this host's name), for HTTPS by default with no setup. Clients trust `ca.crt`.
  */
-export async function generateLocalCa(nowMs: number): Promise<{ caCert: string; caKey: string; cert: string; key: string }> {
+export async function generateLocalCa(
+  nowMs: number,
+): Promise<{ caCert: string; caKey: string; cert: string; key: string }> {
   const notBefore = new Date(nowMs - DAY_MS);
   const caKeys = (await crypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
@@ -81,12 +83,22 @@ export async function generateLocalCa(nowMs: number): Promise<{ caCert: string; 
 }
 
 /** The certificate and key from config, or the local CA's, generated into the data folder on first start. */
-export async function loadTls(options: { dataDir: string; certPath?: string; keyPath?: string; nowMs: number }): Promise<TlsMaterial> {
+export async function loadTls(options: {
+  dataDir: string;
+  certPath?: string;
+  keyPath?: string;
+  nowMs: number;
+}): Promise<TlsMaterial> {
   if (options.certPath && options.keyPath) {
     return { cert: await readFile(options.certPath, "utf8"), key: await readFile(options.keyPath, "utf8") };
   }
   const dir = options.dataDir;
-  const paths = { caCert: join(dir, "ca.crt"), caKey: join(dir, "ca.key"), cert: join(dir, "server.crt"), key: join(dir, "server.key") };
+  const paths = {
+    caCert: join(dir, "ca.crt"),
+    caKey: join(dir, "ca.key"),
+    cert: join(dir, "server.crt"),
+    key: join(dir, "server.key"),
+  };
   if (!existsSync(paths.cert) || !existsSync(paths.key) || !existsSync(paths.caCert)) {
     await mkdir(dir, { recursive: true });
     const generated = await generateLocalCa(options.nowMs);

@@ -1,5 +1,5 @@
 import type { Action, EndpointSubset, PodDraft } from "../controllers/types.js";
-import { newId, newUid, nameSuffix } from "../core/ids.js";
+import { nameSuffix, newId, newUid } from "../core/ids.js";
 import { ConflictError, type StoredObject } from "../db/types.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
@@ -12,7 +12,8 @@ export async function applyActions(ctx: JobContext, owner: StoredObject, actions
         await createPod(ctx, owner, action.pod);
         break;
       case "deletePod":
-        if (await ctx.store.markPodDeleting(action.podId, ctx.clock.now())) await ctx.queue.enqueue("pod", action.podId);
+        if (await ctx.store.markPodDeleting(action.podId, ctx.clock.now()))
+          await ctx.queue.enqueue("pod", action.podId);
         break;
       case "updateStatus":
         await updateStatus(ctx, owner, action.status);
@@ -98,7 +99,10 @@ async function setEndpoints(ctx: JobContext, service: StoredObject, subsets: End
   const change = { apiVersion: "v1", labels: service.labels, annotations: {}, spec: { subsets } };
   const existing = await ctx.store.getObject(ref);
   if (existing) {
-    await ctx.store.updateObject(ref, change, { expectedResourceVersion: existing.resourceVersion, nowMs: ctx.clock.now() });
+    await ctx.store.updateObject(ref, change, {
+      expectedResourceVersion: existing.resourceVersion,
+      nowMs: ctx.clock.now(),
+    });
     return;
   }
   await ctx.store.createObject({

@@ -53,7 +53,11 @@ export class Observer {
     const now = this.ctx.clock.now();
     const change = observation.gone ? lostStatus(pod, now) : observedStatus(pod, observation.pod, now);
     await this.ctx.store.updatePodStatus(pod.id, change, { expectedResourceVersion: pod.resourceVersion, nowMs: now });
-    if (change.ready !== pod.ready || change.phase !== pod.phase || (change.status as Record<string, unknown>).podIP !== pod.status.podIP) {
+    if (
+      change.ready !== pod.ready ||
+      change.phase !== pod.phase ||
+      (change.status as Record<string, unknown>).podIP !== pod.status.podIP
+    ) {
       if (pod.ownerKind && pod.ownerName) {
         const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
         await this.ctx.queue.enqueue("reconcile", objectKey(owner));
@@ -83,6 +87,12 @@ function observedStatus(pod: PodRecord, observed: ObservedPod, nowMs: number) {
 /** The pod vanished from its node without being asked to stop: it failed, and its owner replaces it. */
 function lostStatus(pod: PodRecord, nowMs: number) {
   const conditions = setCondition(conditionsOf(pod.status), "Ready", false, nowMs, { reason: "PodLost" });
-  const status = { ...pod.status, phase: "Failed", reason: "Lost", message: "The pod stopped unexpectedly.", conditions };
+  const status = {
+    ...pod.status,
+    phase: "Failed",
+    reason: "Lost",
+    message: "The pod stopped unexpectedly.",
+    conditions,
+  };
   return { phase: "Failed" as const, ready: false, status };
 }

@@ -48,5 +48,6 @@ async function reconcileServiceRef(ctx: JobContext, ref: ObjectRef): Promise<voi
 /** Every Service of a namespace: its endpoints may have changed with one pod. */
 export async function enqueueServices(ctx: JobContext, tenantId: string, namespace: string): Promise<void> {
   const services = await ctx.store.listObjects({ kind: "Service", tenantId, namespace });
-  for (const service of services) await ctx.queue.enqueue("reconcile", `Service/${tenantId}/${namespace}/${service.name}`);
+  for (const service of services)
+    await ctx.queue.enqueue("reconcile", `Service/${tenantId}/${namespace}/${service.name}`);
 }

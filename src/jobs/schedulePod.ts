@@ -32,7 +32,9 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
 }
 
 async function markScheduled(ctx: JobContext, podId: string): Promise<void> {
-  await updatePodConditions(ctx, podId, (conditions) => setCondition(conditions, "PodScheduled", true, ctx.clock.now()));
+  await updatePodConditions(ctx, podId, (conditions) =>
+    setCondition(conditions, "PodScheduled", true, ctx.clock.now()),
+  );
 }
 
 async function markUnschedulable(ctx: JobContext, pod: PodRecord, result: Unschedulable): Promise<void> {

@@ -3,7 +3,8 @@ import type { PodRecord, StoredObject } from "../db/types.js";
 
 export function podView(pod: PodRecord): PodView {
   const namedPorts: Record<string, number> = {};
-  const containers = (pod.spec.containers as { ports?: { name?: string; containerPort: number }[] }[] | undefined) ?? [];
+  const containers =
+    (pod.spec.containers as { ports?: { name?: string; containerPort: number }[] }[] | undefined) ?? [];
   for (const container of containers) {
     for (const port of container.ports ?? []) if (port.name) namedPorts[port.name] = port.containerPort;
   }

@@ -50,15 +50,18 @@ describe("kubernetes-examples corpus", () => {
     expect(kinds.filter((kind) => kind === "Service").length).toBeGreaterThan(5);
   });
 
-  it.each(files.map((file) => [file.slice(CORPUS.length + 1), file]))("%s parses and its workloads validate", (_name, file) => {
-    const parsed = parseDocuments(readFileSync(file, "utf8"), "yaml");
-    if (!parsed.ok) expect.fail(JSON.stringify(parsed.errors));
-    for (const [index, doc] of parsed.documents.entries()) {
-      if (kindOf(doc) !== "Deployment" && kindOf(doc) !== "Service") continue;
-      const result = validateManifest(doc, index);
-      expect(result.ok ? [] : result.errors).toEqual([]);
-    }
-  });
+  it.each(files.map((file) => [file.slice(CORPUS.length + 1), file]))(
+    "%s parses and its workloads validate",
+    (_name, file) => {
+      const parsed = parseDocuments(readFileSync(file, "utf8"), "yaml");
+      if (!parsed.ok) expect.fail(JSON.stringify(parsed.errors));
+      for (const [index, doc] of parsed.documents.entries()) {
+        if (kindOf(doc) !== "Deployment" && kindOf(doc) !== "Service") continue;
+        const result = validateManifest(doc, index);
+        expect(result.ok ? [] : result.errors).toEqual([]);
+      }
+    },
+  );
 
   it("turns the guestbook all-in-one into 3 Deployments and 3 Services with defaults", () => {
     const file = join(CORPUS, "web/guestbook/all-in-one/guestbook-all-in-one.yaml");
@@ -87,7 +90,9 @@ describe("kubernetes-examples corpus", () => {
       }
     }
     const replica = manifests.find((m) => m.kind === "Service" && m.metadata.name === "redis-replica");
-    expect(replica?.kind === "Service" && replica.spec.ports).toEqual([{ port: 6379, protocol: "TCP", targetPort: 6379 }]);
+    expect(replica?.kind === "Service" && replica.spec.ports).toEqual([
+      { port: 6379, protocol: "TCP", targetPort: 6379 },
+    ]);
     const frontend = manifests.find((m) => m.kind === "Service" && m.metadata.name === "frontend");
     expect(frontend?.kind === "Service" && frontend.spec.externalTrafficPolicy).toBe("Cluster");
   });

@@ -37,7 +37,9 @@ describe("defaultPullPolicy", () => {
 
   it("is applied to containers that do not set it, and kept where they do", () => {
     let doc = withField(deploymentDoc(), "spec.template.spec.containers.0.image", "nginx");
-    doc = withField(doc, "spec.template.spec.initContainers", [{ name: "init", image: "busybox:1.36", imagePullPolicy: "Never" }]);
+    doc = withField(doc, "spec.template.spec.initContainers", [
+      { name: "init", image: "busybox:1.36", imagePullPolicy: "Never" },
+    ]);
     const pod = deploymentOf(doc).spec.template.spec;
     expect(pod.containers[0]?.imagePullPolicy).toBe("Always");
     expect(pod.initContainers?.[0]?.imagePullPolicy).toBe("Never");
@@ -92,7 +94,9 @@ describe("applyDefaults: Deployment", () => {
 
   it("fills volume modes and field reference versions", () => {
     let doc = withField(deploymentDoc(), "spec.template.spec.volumes", [{ name: "cfg", configMap: { name: "c" } }]);
-    doc = withField(doc, "spec.template.spec.containers.0.env", [{ name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } }]);
+    doc = withField(doc, "spec.template.spec.containers.0.env", [
+      { name: "NODE", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+    ]);
     const pod = deploymentOf(doc).spec.template.spec;
     expect(pod.volumes?.[0]?.configMap).toEqual({ name: "c", defaultMode: 0o644 });
     expect(pod.containers[0]?.env?.[0]?.valueFrom?.fieldRef).toEqual({ fieldPath: "spec.nodeName", apiVersion: "v1" });
@@ -103,7 +107,9 @@ describe("applyDefaults: Deployment", () => {
     expect(Object.keys(pod)).not.toContain("initContainers");
     expect(Object.keys(pod)).not.toContain("volumes");
     // The API layer decides the namespace; defaulting must not guess it.
-    expect(deploymentOf(withField(deploymentDoc(), "metadata.namespace", undefined)).metadata).not.toHaveProperty("namespace");
+    expect(deploymentOf(withField(deploymentDoc(), "metadata.namespace", undefined)).metadata).not.toHaveProperty(
+      "namespace",
+    );
   });
 });
 

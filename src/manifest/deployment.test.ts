@@ -27,7 +27,9 @@ describe("Deployment", () => {
     const selector = { matchExpressions: [{ key: "tier", operator: "In", values: ["frontend", "edge"] }] };
     expect(deploymentOf(withField(deploymentDoc(), "spec.selector", selector)).spec.selector).toEqual(selector);
     const missing = { matchExpressions: [{ key: "tier", operator: "In", values: ["backend"] }] };
-    expect(errorsOf(withField(deploymentDoc(), "spec.selector", missing))[0]?.path).toBe("spec.template.metadata.labels");
+    expect(errorsOf(withField(deploymentDoc(), "spec.selector", missing))[0]?.path).toBe(
+      "spec.template.metadata.labels",
+    );
   });
 
   it("refuses an empty selector", () => {

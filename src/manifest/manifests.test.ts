@@ -37,7 +37,12 @@ describe("parseManifests", () => {
   });
 
   it("reads JSON lists the way kubectl writes them", () => {
-    const text = JSON.stringify({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "" }, items: [serviceDoc()] });
+    const text = JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      metadata: { resourceVersion: "" },
+      items: [serviceDoc()],
+    });
     const result = parseManifests(text, "json");
     expect(result.ok && result.manifests.map((m) => m.metadata.name)).toEqual(["web"]);
   });
@@ -48,7 +53,8 @@ describe("parseManifests", () => {
     expect(!result.ok && result.errors).toEqual([
       {
         path: "spec.type",
-        message: 'unsupported value "Internal"; supported values: "ClusterIP", "NodePort", "LoadBalancer", "ExternalName"',
+        message:
+          'unsupported value "Internal"; supported values: "ClusterIP", "NodePort", "LoadBalancer", "ExternalName"',
         document: 1,
       },
     ]);

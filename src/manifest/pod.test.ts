@@ -91,7 +91,9 @@ describe("containers", () => {
         message: 'must be a string (quote numbers and booleans, e.g. "8080")',
       },
     ]);
-    const both = [{ name: "A", valueFrom: { secretKeyRef: { name: "s", key: "k" }, configMapKeyRef: { name: "c", key: "k" } } }];
+    const both = [
+      { name: "A", valueFrom: { secretKeyRef: { name: "s", key: "k" }, configMapKeyRef: { name: "c", key: "k" } } },
+    ];
     expect(errorsOf(withField(deploymentDoc(), `${C0}.env`, both))[0]).toEqual({
       path: "spec.template.spec.containers[0].env[0].valueFrom",
       message: "must specify only one source; found configMapKeyRef, secretKeyRef",
@@ -117,11 +119,17 @@ describe("containers", () => {
   });
 
   it("accepts probes on named ports and refuses bad port names", () => {
-    const probe = { httpGet: { path: "/healthz", port: "http", httpHeaders: [{ name: "X", value: "y" }] }, initialDelaySeconds: 3 };
+    const probe = {
+      httpGet: { path: "/healthz", port: "http", httpHeaders: [{ name: "X", value: "y" }] },
+      initialDelaySeconds: 3,
+    };
     expect(valid(withField(deploymentDoc(), `${C0}.livenessProbe`, probe))).toBe(true);
     const bad = withField(deploymentDoc(), `${C0}.livenessProbe`, { tcpSocket: { port: "8080" } });
     expect(errorsOf(bad)).toEqual([
-      { path: "spec.template.spec.containers[0].livenessProbe.tcpSocket.port", message: '"8080" is not a valid port name' },
+      {
+        path: "spec.template.spec.containers[0].livenessProbe.tcpSocket.port",
+        message: '"8080" is not a valid port name',
+      },
     ]);
   });
 
@@ -204,7 +212,9 @@ describe("volumes", () => {
 
   it("refuses duplicate volume names", () => {
     const doc = withPod({ volumes: [volumes[0], volumes[0]] });
-    expect(errorsOf(doc)).toEqual([{ path: "spec.template.spec.volumes[1].name", message: 'duplicate volume name "cache"' }]);
+    expect(errorsOf(doc)).toEqual([
+      { path: "spec.template.spec.volumes[1].name", message: 'duplicate volume name "cache"' },
+    ]);
   });
 });
 
@@ -234,9 +244,17 @@ describe("pod spec", () => {
           ],
         },
       },
-      tolerations: [{ key: "dedicated", operator: "Equal", value: "web", effect: "NoSchedule" }, { operator: "Exists" }],
+      tolerations: [
+        { key: "dedicated", operator: "Equal", value: "web", effect: "NoSchedule" },
+        { operator: "Exists" },
+      ],
       topologySpreadConstraints: [
-        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: selector },
+        {
+          maxSkew: 1,
+          topologyKey: "topology.kubernetes.io/zone",
+          whenUnsatisfiable: "ScheduleAnyway",
+          labelSelector: selector,
+        },
       ],
       securityContext: { fsGroup: 2000, runAsNonRoot: true, sysctls: [{ name: "net.core.somaxconn", value: "1024" }] },
       imagePullSecrets: [{ name: "registry" }],
@@ -271,7 +289,9 @@ describe("pod spec", () => {
         message: "may only be set on init containers with restartPolicy Always (sidecars)",
       },
     ]);
-    const sidecar = withPod({ initContainers: [{ name: "proxy", image: "envoy", restartPolicy: "Always", readinessProbe: probe }] });
+    const sidecar = withPod({
+      initContainers: [{ name: "proxy", image: "envoy", restartPolicy: "Always", readinessProbe: probe }],
+    });
     expect(valid(sidecar)).toBe(true);
     expect(errorsOf(withField(deploymentDoc(), `${C0}.restartPolicy`, "Always"))).toEqual([
       { path: "spec.template.spec.containers[0].restartPolicy", message: "may only be set on init containers" },

@@ -53,7 +53,10 @@ describe("podRequests", () => {
   });
 
   it("adds pod overhead", () => {
-    const spec: PodSpec = { containers: [container("a", { requests: { cpu: "1" } })], overhead: { cpu: "250m", memory: "120Mi" } };
+    const spec: PodSpec = {
+      containers: [container("a", { requests: { cpu: "1" } })],
+      overhead: { cpu: "250m", memory: "120Mi" },
+    };
     expect(podRequests(spec)).toEqual({ cpuMillis: 1250, memoryBytes: 120 * 2 ** 20 });
   });
 });

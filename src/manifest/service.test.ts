@@ -17,7 +17,9 @@ function serviceOf(doc: unknown) {
 
 describe("Service", () => {
   it("requires ports, except for headless and ExternalName services", () => {
-    expect(errorsOf(withField(serviceDoc(), "spec.ports", undefined))).toEqual([{ path: "spec.ports", message: "required" }]);
+    expect(errorsOf(withField(serviceDoc(), "spec.ports", undefined))).toEqual([
+      { path: "spec.ports", message: "required" },
+    ]);
     const headless = withField(withField(serviceDoc(), "spec.ports", undefined), "spec.clusterIP", "None");
     expect(serviceOf(headless).spec.clusterIP).toBe("None");
     const external = { type: "ExternalName", externalName: "db.example.com" };

@@ -31,12 +31,17 @@ describe("validateManifest: kind and apiVersion", () => {
   });
 
   it("suggests the right spelling of a kind", () => {
-    expect(errorsOf(withField(deploymentDoc(), "kind", "deployment"))[0]?.message).toContain('did you mean "Deployment"?');
+    expect(errorsOf(withField(deploymentDoc(), "kind", "deployment"))[0]?.message).toContain(
+      'did you mean "Deployment"?',
+    );
   });
 
   it("refuses a supported kind under another apiVersion, naming the right one", () => {
     expect(errorsOf(withField(deploymentDoc(), "apiVersion", "extensions/v1beta1"))).toEqual([
-      { path: "apiVersion", message: 'apiVersion "extensions/v1beta1" is not supported for kind Deployment; use "apps/v1"' },
+      {
+        path: "apiVersion",
+        message: 'apiVersion "extensions/v1beta1" is not supported for kind Deployment; use "apps/v1"',
+      },
     ]);
     expect(errorsOf(withField(serviceDoc(), "apiVersion", "apps/v1"))[0]?.message).toContain('use "v1"');
   });
@@ -46,7 +51,9 @@ describe("validateManifest: kind and apiVersion", () => {
       { path: "kind", message: "required" },
       { path: "apiVersion", message: "required" },
     ]);
-    expect(errorsOf(withField(deploymentDoc(), "apiVersion", undefined))).toEqual([{ path: "apiVersion", message: "required" }]);
+    expect(errorsOf(withField(deploymentDoc(), "apiVersion", undefined))).toEqual([
+      { path: "apiVersion", message: "required" },
+    ]);
     expect(errorsOf(withField(deploymentDoc(), "kind", 3))).toEqual([{ path: "kind", message: "must be a string" }]);
   });
 
@@ -116,7 +123,9 @@ describe("validateManifest: strict fields", () => {
   });
 
   it("reports __proto__ as an unknown field instead of following it", () => {
-    const doc = JSON.parse('{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},"spec":{"ports":[{"port":80}]},"__proto__":{"x":1}}');
+    const doc = JSON.parse(
+      '{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},"spec":{"ports":[{"port":80}]},"__proto__":{"x":1}}',
+    );
     expect(errorsOf(doc)).toEqual([{ path: "__proto__", message: 'unknown field "__proto__"' }]);
   });
 });
@@ -126,7 +135,9 @@ describe("validateManifest: metadata", () => {
     expect(errorsOf(withField(deploymentDoc(), "metadata.name", undefined))).toEqual([
       { path: "metadata.name", message: "required" },
     ]);
-    expect(errorsOf(withField(deploymentDoc(), "metadata.name", ""))).toEqual([{ path: "metadata.name", message: "required" }]);
+    expect(errorsOf(withField(deploymentDoc(), "metadata.name", ""))).toEqual([
+      { path: "metadata.name", message: "required" },
+    ]);
   });
 
   it("takes DNS-1123 subdomains for Deployments and DNS-1035 labels for Services", () => {
@@ -162,7 +173,9 @@ describe("validateManifest: metadata", () => {
   });
 
   it("accepts any annotation value up to 256 KiB in total", () => {
-    const ok = withField(deploymentDoc(), "metadata.annotations", { "kubectl.kubernetes.io/last-applied-configuration": "{}\n" });
+    const ok = withField(deploymentDoc(), "metadata.annotations", {
+      "kubectl.kubernetes.io/last-applied-configuration": "{}\n",
+    });
     expect(manifestOf(ok).metadata.annotations).toBeDefined();
     const big = withField(deploymentDoc(), "metadata.annotations", { note: "x".repeat(256 * 1024) });
     expect(errorsOf(big)[0]).toMatchObject({ path: "metadata.annotations" });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { schedule } from "./index.js";
-import { Reason, type NodeView } from "./types.js";
+import { type NodeView, Reason } from "./types.js";
 
 const GiB = 2 ** 30;
 
@@ -63,7 +63,9 @@ describe("schedule", () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const reasons = r.constraints.map((c) => c.reason);
-    expect(reasons).toEqual(expect.arrayContaining([Reason.InsufficientCpu, Reason.InsufficientMemory, Reason.NodeNotReady]));
+    expect(reasons).toEqual(
+      expect.arrayContaining([Reason.InsufficientCpu, Reason.InsufficientMemory, Reason.NodeNotReady]),
+    );
     expect(r.tenantMessage).toContain("insufficient cpu");
     expect(r.tenantMessage).toContain("insufficient memory");
     expect(r.tenantMessage).toContain("lower memory request to ≤ 512 MiB");

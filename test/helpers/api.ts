@@ -23,7 +23,6 @@ export interface CallOptions {
 
 export interface CallResult {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read API bodies loosely.
   body: any;
   text: string;
 }

@@ -67,7 +67,6 @@ export function httpsClient(url: string, caPath: string, key: string, nodes: () 
       });
       const text = await res.text();
       assertNoNodeLeak(`${method} ${path}`, text, await nodes());
-      // biome-ignore lint/suspicious/noExplicitAny: tests read API bodies loosely.
       return { status: res.status, body: JSON.parse(text) as any };
     },
     close: () => dispatcher.close(),

@@ -35,7 +35,9 @@ describe("POST /v1/apply", () => {
     expect(third.body.results.map((r: any) => r.action)).toEqual(["configured", "unchanged"]);
     const dry = await api.call("POST", "/v1/apply?dryRun=true", { body: WEB });
     expect(dry.body.results.map((r: any) => r.action)).toEqual(["configured", "unchanged"]);
-    await api.until(async () => (await api.store.listPods({ tenantId: api.tenant.id })).filter((p) => p.ready).length === 3);
+    await api.until(
+      async () => (await api.store.listPods({ tenantId: api.tenant.id })).filter((p) => p.ready).length === 3,
+    );
   });
 
   it("takes JSON too, and a namespace from the query", async () => {
@@ -46,7 +48,9 @@ describe("POST /v1/apply", () => {
       spec: { selector: { app: "api" }, ports: [{ port: 8080 }] },
     };
     const res = await api.call("POST", "/v1/apply?namespace=staging", { body: [doc] });
-    expect(res.body.results).toEqual([{ apiVersion: "v1", kind: "Service", namespace: "staging", name: "api", action: "created" }]);
+    expect(res.body.results).toEqual([
+      { apiVersion: "v1", kind: "Service", namespace: "staging", name: "api", action: "created" },
+    ]);
     const svc = await api.call("GET", "/api/v1/namespaces/staging/services/api");
     expect(svc.body.spec.ports).toEqual([{ port: 8080, protocol: "TCP", targetPort: 8080 }]);
   });

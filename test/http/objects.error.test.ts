@@ -37,7 +37,9 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
   });
 
   it("an unsupported kind is 422 naming the kind and the supported ones", async () => {
-    const res = await api.call("POST", "/v1/apply", { body: "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec: {}\n" });
+    const res = await api.call("POST", "/v1/apply", {
+      body: "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec: {}\n",
+    });
     expect(res.status).toBe(422);
     expect(res.body.error.message).toMatch(/StatefulSet/);
     expect(res.body.error.message).toMatch(/Deployment/);
@@ -49,8 +51,15 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
   });
 
   it("a wrong content type is 415", async () => {
-    expectStatus(await api.call("POST", DEP, { body: DEPLOYMENT, contentType: "text/plain" }), 415, "UnsupportedMediaType");
-    const patch = await api.call("PATCH", `${DEP}/web`, { body: { spec: {} }, contentType: "application/strategic-merge-patch+json" });
+    expectStatus(
+      await api.call("POST", DEP, { body: DEPLOYMENT, contentType: "text/plain" }),
+      415,
+      "UnsupportedMediaType",
+    );
+    const patch = await api.call("PATCH", `${DEP}/web`, {
+      body: { spec: {} },
+      contentType: "application/strategic-merge-patch+json",
+    });
     expectStatus(patch, 415, "UnsupportedMediaType");
   });
 
@@ -84,7 +93,11 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
     expectStatus(await api.call("POST", DEP, { body: DEPLOYMENT }), 409, "AlreadyExists");
     expectStatus(await api.call("GET", `${DEP}/nope`), 404, "NotFound");
     expectStatus(await api.call("DELETE", `${SVC}/nope`), 404, "NotFound");
-    expectStatus(await api.call("PUT", `${DEP}/nope`, { body: DEPLOYMENT.replace("name: web\n  labels", "name: nope\n  labels") }), 404, "NotFound");
+    expectStatus(
+      await api.call("PUT", `${DEP}/nope`, { body: DEPLOYMENT.replace("name: web\n  labels", "name: nope\n  labels") }),
+      404,
+      "NotFound",
+    );
   });
 
   it("reserved namespaces are refused; a namespace or name that disagrees with the path is 400", async () => {
@@ -92,12 +105,17 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
     const otherNs = DEPLOYMENT.replace("name: web\n", "name: web\n  namespace: prod\n");
     expectStatus(await api.call("POST", DEP, { body: otherNs }), 400, "BadRequest");
     expectStatus(await api.call("PUT", `${DEP}/other`, { body: DEPLOYMENT }), 400, "BadRequest");
-    const res = await api.call("POST", "/v1/apply", { body: DEPLOYMENT.replace("name: web\n", "name: web\n  namespace: kube-public\n") });
+    const res = await api.call("POST", "/v1/apply", {
+      body: DEPLOYMENT.replace("name: web\n", "name: web\n  namespace: kube-public\n"),
+    });
     expect(res.status).toBe(403);
   });
 
   it("an invalid patch result is 422 with the field; a bad JSON patch is 422", async () => {
-    const res = await api.call("PATCH", `${DEP}/web`, { body: { spec: { replicas: -1 } }, contentType: "application/merge-patch+json" });
+    const res = await api.call("PATCH", `${DEP}/web`, {
+      body: { spec: { replicas: -1 } },
+      contentType: "application/merge-patch+json",
+    });
     expectStatus(res, 422, "Invalid");
     expect(res.body.message).toContain("spec.replicas");
     const bad = await api.call("PATCH", `${DEP}/web`, {
@@ -114,7 +132,9 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
 
   it("a changed cluster IP is 422: the field is immutable", async () => {
     const current = (await api.call("GET", `${SVC}/web`)).body;
-    const res = await api.call("PUT", `${SVC}/web`, { body: { ...current, spec: { ...current.spec, clusterIP: "10.96.0.99", clusterIPs: ["10.96.0.99"] } } });
+    const res = await api.call("PUT", `${SVC}/web`, {
+      body: { ...current, spec: { ...current.spec, clusterIP: "10.96.0.99", clusterIPs: ["10.96.0.99"] } },
+    });
     expectStatus(res, 422, "Invalid");
   });
 });
@@ -136,11 +156,17 @@ describe("a failing apply writes nothing", () => {
   });
 
   it("reports every invalid document with its index and writes none of the valid ones", async () => {
-    const file = [DEPLOYMENT.replace("name: web\n  labels", "name: ok\n  labels"), "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n  - port: 99999\n", "kind: Pod\napiVersion: v1\nmetadata:\n  name: p\n"].join("\n---\n");
+    const file = [
+      DEPLOYMENT.replace("name: web\n  labels", "name: ok\n  labels"),
+      "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n  - port: 99999\n",
+      "kind: Pod\napiVersion: v1\nmetadata:\n  name: p\n",
+    ].join("\n---\n");
     const res = await api.call("POST", "/v1/apply", { body: file });
     expect(res.status).toBe(422);
     expect(res.body.error.message).toMatch(/document 1: spec\.ports\[0\]\.port/);
     expect(res.body.error.message).toMatch(/document 2: .*Pod/);
-    expect(await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "ok" })).toBeUndefined();
+    expect(
+      await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "ok" }),
+    ).toBeUndefined();
   });
 });

@@ -15,7 +15,10 @@ afterAll(() => api.close());
 
 async function readyPods(selector = "app=web"): Promise<number> {
   const pods = await api.call("GET", `/api/v1/namespaces/default/pods?labelSelector=${encodeURIComponent(selector)}`);
-  return pods.body.items.filter((p: any) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")).length;
+  return pods.body.items.filter(
+    (p: any) =>
+      !p.metadata.deletionTimestamp && p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
+  ).length;
 }
 
 describe("Kubernetes REST paths: deployments and services", () => {
@@ -26,7 +29,10 @@ describe("Kubernetes REST paths: deployments and services", () => {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "web", namespace: "default", generation: 1, labels: { app: "web" } },
-      spec: { replicas: 2, strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } } },
+      spec: {
+        replicas: 2,
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } },
+      },
     });
     expect(res.body.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(await api.store.listNamespaces(api.tenant.id)).toMatchObject([{ name: "default" }]);
@@ -45,7 +51,10 @@ describe("Kubernetes REST paths: deployments and services", () => {
   });
 
   it("lists per namespace, across namespaces, and by label selector", async () => {
-    expect((await api.call("GET", DEP)).body).toMatchObject({ kind: "DeploymentList", items: [{ metadata: { name: "web" } }] });
+    expect((await api.call("GET", DEP)).body).toMatchObject({
+      kind: "DeploymentList",
+      items: [{ metadata: { name: "web" } }],
+    });
     expect((await api.call("GET", "/apis/apps/v1/deployments")).body.items).toHaveLength(1);
     expect((await api.call("GET", `${DEP}?labelSelector=app%3Dother`)).body.items).toHaveLength(0);
   });
@@ -87,11 +96,19 @@ describe("Kubernetes REST paths: deployments and services", () => {
 
   it("scale reads and sets replicas, and the deployment converges up and down", async () => {
     const scale = await api.call("GET", `${DEP}/web/scale`);
-    expect(scale.body).toMatchObject({ kind: "Scale", apiVersion: "autoscaling/v1", spec: { replicas: 2 }, status: { selector: "app=web" } });
+    expect(scale.body).toMatchObject({
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      spec: { replicas: 2 },
+      status: { selector: "app=web" },
+    });
     const up = await api.call("PUT", `${DEP}/web/scale`, { body: { ...scale.body, spec: { replicas: 4 } } });
     expect(up.body.spec.replicas).toBe(4);
     await api.until(async () => (await readyPods()) === 4);
-    const down = await api.call("PATCH", `${DEP}/web/scale`, { body: { spec: { replicas: 1 } }, contentType: "application/merge-patch+json" });
+    const down = await api.call("PATCH", `${DEP}/web/scale`, {
+      body: { spec: { replicas: 1 } },
+      contentType: "application/merge-patch+json",
+    });
     expect(down.body.spec.replicas).toBe(1);
     await api.until(async () => (await api.store.listPods({ tenantId: api.tenant.id })).length === 1);
   });
@@ -112,8 +129,16 @@ describe("Kubernetes REST paths: deployments and services", () => {
     const hash = await api.until(async () => {
       const pods = (await api.call("GET", "/api/v1/namespaces/default/pods")).body.items;
       const images = new Set(pods.map((p: any) => p.spec.containers[0].image));
-      const ready = pods.filter((p: any) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
-      return pods.length === 2 && images.size === 1 && images.has("nginx:1.28") && ready.length === 2 && pods[0].metadata.labels["pod-template-hash"];
+      const ready = pods.filter((p: any) =>
+        p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
+      );
+      return (
+        pods.length === 2 &&
+        images.size === 1 &&
+        images.has("nginx:1.28") &&
+        ready.length === 2 &&
+        pods[0].metadata.labels["pod-template-hash"]
+      );
     });
     const status = await api.until(async () => {
       const d = (await api.call("GET", `${DEP}/web`)).body;

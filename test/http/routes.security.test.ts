@@ -33,17 +33,35 @@ const routes = (): Route[] => [
   { method: "POST", path: DEP, body: DEPLOYMENT },
   { method: "GET", path: `${DEP}/web`, owned: true },
   { method: "PUT", path: `${DEP}/web`, body: DEPLOYMENT, owned: true },
-  { method: "PATCH", path: `${DEP}/web`, body: { spec: { replicas: 1 } }, contentType: "application/merge-patch+json", owned: true },
+  {
+    method: "PATCH",
+    path: `${DEP}/web`,
+    body: { spec: { replicas: 1 } },
+    contentType: "application/merge-patch+json",
+    owned: true,
+  },
   { method: "DELETE", path: `${DEP}/web`, owned: true },
   { method: "GET", path: `${DEP}/web/scale`, owned: true },
   { method: "PUT", path: `${DEP}/web/scale`, body: { spec: { replicas: 1 } }, owned: true },
-  { method: "PATCH", path: `${DEP}/web/scale`, body: { spec: { replicas: 1 } }, contentType: "application/merge-patch+json", owned: true },
+  {
+    method: "PATCH",
+    path: `${DEP}/web/scale`,
+    body: { spec: { replicas: 1 } },
+    contentType: "application/merge-patch+json",
+    owned: true,
+  },
   { method: "GET", path: SVC },
   { method: "GET", path: "/api/v1/services" },
   { method: "POST", path: SVC, body: SERVICE },
   { method: "GET", path: `${SVC}/web`, owned: true },
   { method: "PUT", path: `${SVC}/web`, body: SERVICE, owned: true },
-  { method: "PATCH", path: `${SVC}/web`, body: { metadata: { labels: { a: "b" } } }, contentType: "application/merge-patch+json", owned: true },
+  {
+    method: "PATCH",
+    path: `${SVC}/web`,
+    body: { metadata: { labels: { a: "b" } } },
+    contentType: "application/merge-patch+json",
+    owned: true,
+  },
   { method: "DELETE", path: `${SVC}/web`, owned: true },
   { method: "GET", path: "/api/v1/namespaces/default/pods" },
   { method: "GET", path: "/api/v1/pods" },
@@ -68,28 +86,39 @@ describe("every route refuses a missing or bad key", () => {
     expect(none.body.error.code).toBe("UNAUTHORIZED");
     const bad = await api.call(route.method, route.path, { ...opts, key: "kn_not_a_real_key" });
     expect(bad.status).toBe(401);
-    const malformed = await api.call(route.method, route.path, { ...opts, key: null, headers: { authorization: "Basic abc" } });
+    const malformed = await api.call(route.method, route.path, {
+      ...opts,
+      key: null,
+      headers: { authorization: "Basic abc" },
+    });
     expect(malformed.status).toBe(401);
   });
 });
 
 describe("tenants see only their own", () => {
-  it.each(routes().filter((r) => r.owned).map((r) => [label(r), r] as const))(
-    "%s as another tenant → 404, and the object is untouched",
-    async (_name, route) => {
-      const before = await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id });
-      const res = await api.call(route.method, route.path.replace(/pods\/.*/, `pods/${podName}`), {
-        body: route.body,
-        contentType: route.contentType,
-        key: api.other.key,
-      });
-      expect(res.status).toBe(404);
-      expect(await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id })).toEqual(before);
-    },
-  );
+  it.each(
+    routes()
+      .filter((r) => r.owned)
+      .map((r) => [label(r), r] as const),
+  )("%s as another tenant → 404, and the object is untouched", async (_name, route) => {
+    const before = await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id });
+    const res = await api.call(route.method, route.path.replace(/pods\/.*/, `pods/${podName}`), {
+      body: route.body,
+      contentType: route.contentType,
+      key: api.other.key,
+    });
+    expect(res.status).toBe(404);
+    expect(await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id })).toEqual(before);
+  });
 
   it("lists are scoped: another tenant's lists are empty", async () => {
-    for (const path of [DEP, SVC, "/apis/apps/v1/deployments", "/api/v1/pods", "/api/v1/namespaces/default/endpoints"]) {
+    for (const path of [
+      DEP,
+      SVC,
+      "/apis/apps/v1/deployments",
+      "/api/v1/pods",
+      "/api/v1/namespaces/default/endpoints",
+    ]) {
       const res = await api.call("GET", path, { key: api.other.key });
       expect(res.status, path).toBe(200);
       expect(res.body.items, path).toEqual([]);
@@ -97,15 +126,29 @@ describe("tenants see only their own", () => {
   });
 
   it("an apply by another tenant of the same names creates its own objects, leaving the first tenant's alone", async () => {
-    const mine = await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "web" });
-    const res = await api.call("POST", "/v1/apply", { body: WEB.replace("replicas: 2", "replicas: 1"), key: api.other.key });
+    const mine = await api.store.getObject({
+      tenantId: api.tenant.id,
+      kind: "Deployment",
+      namespace: "default",
+      name: "web",
+    });
+    const res = await api.call("POST", "/v1/apply", {
+      body: WEB.replace("replicas: 2", "replicas: 1"),
+      key: api.other.key,
+    });
     expect(res.body.results.map((r: { action: string }) => r.action)).toEqual(["created", "created"]);
-    expect(await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "web" })).toEqual(mine);
+    expect(
+      await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "web" }),
+    ).toEqual(mine);
   });
 });
 
 describe("operator routes", () => {
-  it.each(routes().filter((r) => r.admin).map((r) => [label(r), r] as const))("%s: tenant → 403", async (_name, route) => {
+  it.each(
+    routes()
+      .filter((r) => r.admin)
+      .map((r) => [label(r), r] as const),
+  )("%s: tenant → 403", async (_name, route) => {
     const res = await api.call(route.method, route.path, { body: route.body, key: api.tenant.key });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("FORBIDDEN");
@@ -114,14 +157,25 @@ describe("operator routes", () => {
   it("the admin creates a tenant with a working key, sees nodes, and a duplicate is 409", async () => {
     const created = await api.call("POST", "/v1/admin/tenants", { body: { name: "initech" }, key: ADMIN_KEY });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ tenant: { name: "initech", id: expect.stringMatching(/^ten_/) }, key: expect.stringMatching(/^kn_/) });
+    expect(created.body).toMatchObject({
+      tenant: { name: "initech", id: expect.stringMatching(/^ten_/) },
+      key: expect.stringMatching(/^kn_/),
+    });
     const mine = await api.call("GET", "/api/v1/pods", { key: created.body.key });
     expect(mine.status).toBe(200);
     expect(mine.body.items).toEqual([]);
-    expect((await api.call("POST", "/v1/admin/tenants", { body: { name: "initech" }, key: ADMIN_KEY })).status).toBe(409);
-    expect((await api.call("POST", "/v1/admin/tenants", { body: { name: "Not Valid" }, key: ADMIN_KEY })).status).toBe(422);
+    expect((await api.call("POST", "/v1/admin/tenants", { body: { name: "initech" }, key: ADMIN_KEY })).status).toBe(
+      409,
+    );
+    expect((await api.call("POST", "/v1/admin/tenants", { body: { name: "Not Valid" }, key: ADMIN_KEY })).status).toBe(
+      422,
+    );
     const nodes = await api.call("GET", "/api/v1/nodes", { key: ADMIN_KEY });
-    expect(nodes.body.items.map((n: { metadata: { name: string } }) => n.metadata.name)).toEqual(["sim-default-1", "sim-default-2", "sim-default-3"]);
+    expect(nodes.body.items.map((n: { metadata: { name: string } }) => n.metadata.name)).toEqual([
+      "sim-default-1",
+      "sim-default-2",
+      "sim-default-3",
+    ]);
   });
 
   it("keys are stored only as hashes", async () => {
@@ -133,13 +187,17 @@ describe("operator routes", () => {
 });
 
 describe("oversized bodies", () => {
-  it.each(routes().filter((r) => r.body !== undefined && !r.admin).map((r) => [label(r), r] as const))(
-    "%s with more than 1 MiB → 413",
-    async (_name, route) => {
-      const res = await api.call(route.method, route.path, { body: `# ${"x".repeat(1024 * 1024 + 10)}`, contentType: route.contentType ?? "application/yaml" });
-      expect(res.status).toBe(413);
-    },
-  );
+  it.each(
+    routes()
+      .filter((r) => r.body !== undefined && !r.admin)
+      .map((r) => [label(r), r] as const),
+  )("%s with more than 1 MiB → 413", async (_name, route) => {
+    const res = await api.call(route.method, route.path, {
+      body: `# ${"x".repeat(1024 * 1024 + 10)}`,
+      contentType: route.contentType ?? "application/yaml",
+    });
+    expect(res.status).toBe(413);
+  });
 });
 
 describe("the node-leak recorder", () => {

@@ -13,9 +13,15 @@ export function registerEndpoints(app: Hono<AppEnv>, deps: ApiDeps): void {
     return c.json(renderList("Endpoints", "v1", items.map(renderObject), listVersion(items)));
   });
   app.get("/api/v1/namespaces/:ns/endpoints/:name", async (c) => {
-    const ref = { tenantId: tenantId(c), kind: "Endpoints", namespace: checkNamespace(c.req.param("ns")), name: c.req.param("name") };
+    const ref = {
+      tenantId: tenantId(c),
+      kind: "Endpoints",
+      namespace: checkNamespace(c.req.param("ns")),
+      name: c.req.param("name"),
+    };
     const object = await deps.store.getObject(ref);
-    if (!object) throw new ApiError("NOT_FOUND", `endpoints "${ref.name}" not found`, { kind: "Endpoints", name: ref.name });
+    if (!object)
+      throw new ApiError("NOT_FOUND", `endpoints "${ref.name}" not found`, { kind: "Endpoints", name: ref.name });
     return c.json(renderObject(object));
   });
 }

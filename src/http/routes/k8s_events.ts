@@ -12,7 +12,12 @@ function renderEvent(event: EventRecord): Record<string, unknown> {
     apiVersion: "v1",
     kind: "Event",
     metadata: { name: event.id, namespace: event.namespace },
-    involvedObject: { kind: event.involvedKind, name: event.involvedName, namespace: event.namespace, uid: event.involvedUid },
+    involvedObject: {
+      kind: event.involvedKind,
+      name: event.involvedName,
+      namespace: event.namespace,
+      uid: event.involvedUid,
+    },
     type: event.type,
     reason: event.reason,
     message: event.message,

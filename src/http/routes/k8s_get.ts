@@ -11,7 +11,11 @@ export function registerGet(app: Hono<AppEnv>, deps: ApiDeps): void {
     app.get(`${resource.prefix}/namespaces/:ns/${resource.plural}/:name`, async (c) => {
       const ref = pathRef(c, resource);
       const object = await deps.store.getObject(ref);
-      if (!object) throw new ApiError("NOT_FOUND", `${resource.plural} "${ref.name}" not found`, { kind: resource.kind, name: ref.name });
+      if (!object)
+        throw new ApiError("NOT_FOUND", `${resource.plural} "${ref.name}" not found`, {
+          kind: resource.kind,
+          name: ref.name,
+        });
       return c.json(renderObject(object));
     });
   }

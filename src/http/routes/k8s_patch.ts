@@ -24,7 +24,11 @@ export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
       });
       for (let attempt = 1; ; attempt++) {
         const current = await deps.store.getObject(ref);
-        if (!current) throw new ApiError("NOT_FOUND", `${resource.plural} "${ref.name}" not found`, { kind: resource.kind, name: ref.name });
+        if (!current)
+          throw new ApiError("NOT_FOUND", `${resource.plural} "${ref.name}" not found`, {
+            kind: resource.kind,
+            name: ref.name,
+          });
         const patched = applyPatchBody(type, renderObject(current), body);
         const validated = validateManifest(patched);
         if (!validated.ok) throw invalid(validated.errors, `the patched ${resource.kind}`);

@@ -13,7 +13,10 @@ export function registerReplace(app: Hono<AppEnv>, deps: ApiDeps): void {
       const ref = pathRef(c, resource);
       const manifest = await readManifest(c, deps, resource);
       if (manifest.metadata.name !== ref.name) {
-        throw new ApiError("BAD_REQUEST", `the name of the object (${manifest.metadata.name}) does not match the name of the path (${ref.name})`);
+        throw new ApiError(
+          "BAD_REQUEST",
+          `the name of the object (${manifest.metadata.name}) does not match the name of the path (${ref.name})`,
+        );
       }
       const object = await replaceObject(deps, desiredOf(tenantId(c), manifest, ref.namespace, true));
       return c.json(renderObject(object));

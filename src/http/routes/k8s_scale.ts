@@ -5,7 +5,7 @@ import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
 import { replaceObject } from "../objects.js";
 import { applyPatchBody } from "../patch.js";
-import { pathRef, type Ctx } from "./shared.js";
+import { type Ctx, pathRef } from "./shared.js";
 
 const DEPLOYMENT = { kind: "Deployment" };
 
@@ -24,7 +24,9 @@ function renderScale(object: StoredObject): Record<string, unknown> {
     spec: { replicas: object.spec.replicas ?? 1 },
     status: {
       replicas: (object.status.replicas as number | undefined) ?? 0,
-      selector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(","),
+      selector: Object.entries(selector)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
     },
   };
 }
@@ -32,7 +34,8 @@ function renderScale(object: StoredObject): Record<string, unknown> {
 async function load(c: Ctx, deps: ApiDeps): Promise<StoredObject> {
   const ref = pathRef(c, DEPLOYMENT);
   const object = await deps.store.getObject(ref);
-  if (!object) throw new ApiError("NOT_FOUND", `deployments.apps "${ref.name}" not found`, { kind: "Deployment", name: ref.name });
+  if (!object)
+    throw new ApiError("NOT_FOUND", `deployments.apps "${ref.name}" not found`, { kind: "Deployment", name: ref.name });
   return object;
 }
 
@@ -60,7 +63,8 @@ export function registerScale(app: Hono<AppEnv>, deps: ApiDeps): void {
   const path = "/apis/apps/v1/namespaces/:ns/deployments/:name/scale";
   app.get(path, async (c) => c.json(renderScale(await load(c, deps))));
   app.put(path, async (c) => {
-    if (mediaType(c) !== "application/json") throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "send the Scale as application/json");
+    if (mediaType(c) !== "application/json")
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "send the Scale as application/json");
     const body = await c.req.json().catch(() => undefined);
     return c.json(renderScale(await setReplicas(deps, await load(c, deps), body)));
   });

@@ -40,9 +40,13 @@ export function registerAdminTenants(app: Hono<AppEnv>, deps: ApiDeps): void {
     })) as { name?: unknown };
     const name = body?.name;
     if (typeof name !== "string" || !isDnsLabel(name) || name === "system") {
-      throw new ApiError("INVALID", "name: must be a DNS label (lower case letters, digits, '-'), other than \"system\"", {
-        fields: [{ path: "name", message: "must be a DNS label" }],
-      });
+      throw new ApiError(
+        "INVALID",
+        "name: must be a DNS label (lower case letters, digits, '-'), other than \"system\"",
+        {
+          fields: [{ path: "name", message: "must be a DNS label" }],
+        },
+      );
     }
     try {
       return c.json(await createTenantWithKey(deps.store, deps, name), 201);

@@ -86,7 +86,10 @@ export class SimulatedProvider implements NodeProvider {
       restartCount: 0,
       state: { waiting: { reason: "ContainerCreating" } },
     }));
-    const pod: SimPod = { spec, observed: { podId: spec.podId, nodeName: spec.nodeName, phase: "Pending", ready: false, containers } };
+    const pod: SimPod = {
+      spec,
+      observed: { podId: spec.podId, nodeName: spec.nodeName, phase: "Pending", ready: false, containers },
+    };
     this.pods.set(spec.podId, pod);
     this.emit({ type: "pod", pod: structuredClone(pod.observed) });
     const latencyMs = this.latency.min + this.latencyRng.int(this.latency.max - this.latency.min + 1);
