@@ -1,0 +1,63 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Served, serve } from "../helpers/serve.js";
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL("../../bin/kubernease.js", import.meta.url));
+const EXAMPLE = fileURLToPath(new URL("../../examples/hello.yaml", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "kubernease-cli-"));
+const env = { ...process.env, KUBERNEASE_CONFIG: join(dir, "config.json") };
+
+async function cli(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { env, timeout: 60_000 });
+  return stdout.trim();
+}
+
+let served: Served;
+beforeAll(async () => {
+  served = await serve(join(dir, "data"));
+});
+afterAll(async () => {
+  await served?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the kubernease client verbs, over HTTPS", () => {
+  it("login checks the key and saves server, CA and key", async () => {
+    const bad = cli("login", "--server", served.url, "--ca", served.caPath, "--key", "kn_wrong");
+    await expect(bad).rejects.toThrow(/401/);
+    expect(await cli("login", "--server", served.url, "--ca", served.caPath, "--key", served.tenantKey as string)).toMatch(
+      /^logged in to https:\/\/127\.0\.0\.1:\d+/,
+    );
+  });
+
+  it("apply --dry-run plans, apply creates, get shows the pods running", async () => {
+    expect(await cli("apply", "-f", EXAMPLE, "--dry-run")).toBe("deployment/hello created (dry run)\nservice/hello created (dry run)");
+    expect(await cli("get", "deployments")).toBe("No resources found in default namespace.");
+    expect(await cli("apply", "-f", EXAMPLE)).toBe("deployment/hello created\nservice/hello created");
+    const deadline = Date.now() + 30_000;
+    let pods = "";
+    while (Date.now() < deadline) {
+      pods = await cli("get", "pods");
+      if ((pods.match(/1\/1\s+Running/g) ?? []).length === 3) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(pods.split("\n")[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
+    expect(pods.match(/^hello-[a-z0-9]+-[a-z0-9]{5}\s+1\/1\s+Running\s+0\s+\d+s$/gm)).toHaveLength(3);
+    const json = JSON.parse(await cli("get", "deployment", "hello", "-o", "json"));
+    expect(json).toMatchObject({ kind: "Deployment", metadata: { name: "hello" }, spec: { replicas: 3 } });
+    expect(await cli("get", "svc", "-o", "yaml")).toMatch(/kind: ServiceList/);
+  });
+
+  it("scale and delete", async () => {
+    expect(await cli("scale", "deployment", "hello", "--replicas", "1")).toBe("deployment/hello scaled");
+    expect(JSON.parse(await cli("get", "deploy", "hello", "-o", "json")).spec.replicas).toBe(1);
+    expect(await cli("delete", "-f", EXAMPLE)).toBe("deployment/hello deleted\nservice/hello deleted");
+    await expect(cli("get", "deployment", "hello")).rejects.toThrow(/404/);
+  });
+});
