@@ -96,6 +96,31 @@ describe("parseDocuments (YAML)", () => {
     ]);
   });
 
+  it("bounds empty documents too, generously", () => {
+    const limits: ParseLimits = { ...DEFAULT_LIMITS, maxDocuments: 2 };
+    const helmLike = "---\n# Source: chart/templates/disabled.yaml\n".repeat(20);
+    expect(documentsOf(parseDocuments(`${helmLike}---\nkind: A\n`, "yaml", limits))).toEqual([{ kind: "A" }]);
+    expect(errorsOf(parseDocuments("---\n".repeat(30), "yaml", limits))).toEqual([
+      { path: "", message: "manifest has more than 21 YAML documents, empty ones included; the limit is 21" },
+    ]);
+  });
+
+  it("finds a duplicate key anywhere in a large mapping", () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `k${i}: v`);
+    const text = [...keys, "nested:", "  k1: a", "  k2: b", "k4999: again"].join("\n");
+    expect(errorsOf(parseDocuments(text, "yaml"))).toEqual([
+      { path: "", message: 'line 5004:1: duplicate key "k4999"' },
+    ]);
+  });
+
+  it("reports duplicate keys in every document, quoted keys included", () => {
+    const text = 'a: 1\n"a": 2\n---\nb: {x: 1, x: 2}\n';
+    expect(errorsOf(parseDocuments(text, "yaml"))).toEqual([
+      { path: "", message: 'line 2:1: duplicate key "a"' },
+      { path: "", message: 'line 4:11: duplicate key "x"' },
+    ]);
+  });
+
   it("counts the items of a List against maxDocuments", () => {
     const limits: ParseLimits = { ...DEFAULT_LIMITS, maxDocuments: 2 };
     const text = "apiVersion: v1\nkind: List\nitems: [{a: 1}, {a: 2}, {a: 3}]\n";
@@ -188,6 +213,9 @@ describe("parseDocuments (JSON)", () => {
     expect(errorsOf(parseDocuments('{"kind": "A",\n "kind": "B"}', "json"))).toEqual([
       { path: "", message: 'line 2:2: duplicate key "kind"' },
     ]);
+    // Keys are compared decoded, per object; equal strings as values or in other objects are fine.
+    const text = '[{"a": "a", "b": {"a": ["a", {"a": 1}]}}, {"a\\u0062": 1, "ab": 2}]';
+    expect(errorsOf(parseDocuments(text, "json"))).toEqual([{ path: "", message: 'line 1:58: duplicate key "ab"' }]);
   });
 
   it("refuses deep nesting", () => {

@@ -1,15 +1,15 @@
 /**
- * JSON manifests. `JSON.parse` decides what is JSON; the YAML composer (JSON is
- * YAML) is then run over the same text only to find duplicate keys, which
- * `JSON.parse` silently resolves to the last one and Kubernetes' strict decoding
- * refuses.
+ * JSON manifests. `JSON.parse` decides what is JSON; a linear scan of the same
+ * (by then known valid) text finds duplicate keys, which `JSON.parse` silently
+ * resolves to the last one and Kubernetes' strict decoding refuses.
  */
-import { Composer, Lexer, Parser } from "yaml";
 import type { FieldError } from "./errors.js";
 import { checkShape, type ParseLimits } from "./limits.js";
-import { keyAt, lineCol } from "./source.js";
+import { lineCol } from "./source.js";
 
 type ReadResult = { ok: true; values: unknown[] } | { ok: false; errors: FieldError[] };
+
+const MAX_DUPLICATES_REPORTED = 10;
 
 export function readJson(text: string, limits: ParseLimits): ReadResult {
   let value: unknown;
@@ -34,23 +34,42 @@ function syntaxError(error: unknown, text: string): FieldError {
   return { path: "", message: `invalid JSON${where}: ${message}` };
 }
 
-/** Only called on text that `JSON.parse` accepted and `checkShape` bounded, so the composer's recursion is bounded too. */
+/** Index of the quote closing the string that opens at `start`. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  while (text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+  return i;
+}
+
+/**
+ * Duplicate keys of valid JSON text, in one pass: a set of keys per open
+ * object (null for arrays). Only called after JSON.parse accepted the text and
+ * checkShape bounded its depth, so the scan needs no error handling.
+ */
 function duplicateKeys(text: string): FieldError[] {
-  const parser = new Parser();
-  const composer = new Composer({ uniqueKeys: true });
   const errors: FieldError[] = [];
-  const tokens = (function* () {
-    for (const lexeme of new Lexer().lex(text)) yield* parser.next(lexeme);
-    yield* parser.end();
-  })();
-  for (const doc of composer.compose(tokens)) {
-    for (const error of doc.errors) {
-      if (error.code !== "DUPLICATE_KEY") continue;
-      const [start] = error.pos;
-      errors.push({
-        path: "",
-        message: `line ${lineCol(text, start)}: duplicate key ${JSON.stringify(keyAt(text, start))}`,
-      });
+  const open: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length && errors.length < MAX_DUPLICATES_REPORTED; i++) {
+    const char = text[i];
+    if (char === '"') {
+      const end = stringEnd(text, i);
+      const keys = open.at(-1);
+      if (keys && expectKey) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (keys.has(key))
+          errors.push({ path: "", message: `line ${lineCol(text, i)}: duplicate key ${JSON.stringify(key)}` });
+        keys.add(key);
+      }
+      expectKey = false;
+      i = end;
+    } else if (char === "{" || char === "[") {
+      open.push(char === "{" ? new Set() : null);
+      expectKey = char === "{";
+    } else if (char === "}" || char === "]") {
+      open.pop();
+    } else if (char === ",") {
+      expectKey = Boolean(open.at(-1));
     }
   }
   return errors;

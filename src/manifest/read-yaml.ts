@@ -4,10 +4,10 @@
  * count are checked while parsing, before the recursive composer or the alias
  * expansion of `toJS` can run away on a hostile document.
  */
-import { Composer, type CST, type Document, Lexer, Parser, type YAMLError } from "yaml";
+import { Composer, type CST, type Document, isScalar, Lexer, Parser, visit, type YAMLError } from "yaml";
 import type { FieldError } from "./errors.js";
 import { checkShape, type ParseLimits, tooDeep, tooManyAliases, tooManyDocuments } from "./limits.js";
-import { keyAt, lineCol } from "./source.js";
+import { lineCol } from "./source.js";
 
 type ReadResult = { ok: true; values: unknown[] } | { ok: false; errors: FieldError[] };
 
@@ -16,16 +16,31 @@ class NestingTooDeep extends Error {}
 /** At most this many errors per document: after a syntax error the rest is mostly cascade. */
 const MAX_ERRORS_PER_DOCUMENT = 10;
 
+/**
+ * Empty documents are skipped, not counted, but each still costs a parse;
+ * generated files (helm output) hold many, so allow plenty, not unboundedly many.
+ */
+const EMPTY_DOCUMENTS_PER_DOCUMENT = 10;
+
 export function readYaml(text: string, limits: ParseLimits): ReadResult {
-  const composer = new Composer({ uniqueKeys: true, merge: false });
+  // `uniqueKeys` is off because the library checks it pairwise (quadratic in a
+  // mapping's size); duplicateKeys below does the same check in linear time.
+  const composer = new Composer({ uniqueKeys: false, merge: false });
+  const maxRawDocuments = EMPTY_DOCUMENTS_PER_DOCUMENT * limits.maxDocuments + 1;
   const values: unknown[] = [];
   const errors: FieldError[] = [];
+  let rawDocuments = 0;
   try {
     for (const doc of composer.compose(boundedTokens(text, limits))) {
+      rawDocuments++;
       const read = readDocument(doc, text, limits);
       if ("errors" in read) errors.push(...read.errors);
       else if (read.value !== null && read.value !== undefined) values.push(read.value);
       if (values.length > limits.maxDocuments) return { ok: false, errors: [tooManyDocuments(limits)] };
+      if (rawDocuments > maxRawDocuments) {
+        const message = `manifest has more than ${maxRawDocuments} YAML documents, empty ones included; the limit is ${maxRawDocuments}`;
+        return { ok: false, errors: [{ path: "", message }] };
+      }
     }
   } catch (error) {
     if (error instanceof NestingTooDeep || error instanceof RangeError) return { ok: false, errors: [tooDeep(limits)] };
@@ -54,6 +69,8 @@ function readDocument(
   limits: ParseLimits,
 ): { value: unknown } | { errors: FieldError[] } {
   if (doc.errors.length > 0) return { errors: describeErrors(doc.errors, text) };
+  const duplicates = duplicateKeys(doc, text);
+  if (duplicates.length > 0) return { errors: duplicates };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: limits.maxAliases });
@@ -67,14 +84,36 @@ function readDocument(
   return shapeError ? { errors: [shapeError] } : { value };
 }
 
-/** Every duplicate key, but only the first syntax error: those that follow it are usually its echo. */
+/** Only the first syntax error: those that follow it are usually its echo. */
 function describeErrors(errors: readonly YAMLError[], text: string): FieldError[] {
-  const firstSyntax = errors.find((error) => error.code !== "DUPLICATE_KEY");
-  const shown = errors.filter((error) => error.code === "DUPLICATE_KEY" || error === firstSyntax);
-  return shown.slice(0, MAX_ERRORS_PER_DOCUMENT).map((error) => {
-    const [start] = error.pos;
-    const message =
-      error.code === "DUPLICATE_KEY" ? `duplicate key ${JSON.stringify(keyAt(text, start))}` : error.message;
-    return { path: "", message: `line ${lineCol(text, start)}: ${message}` };
+  const [first] = errors;
+  if (!first) return [];
+  return [{ path: "", message: `line ${lineCol(text, first.pos[0])}: ${first.message}` }];
+}
+
+/**
+ * Kubernetes' strict decoding refuses a key given twice (YAML would silently
+ * keep the last). One set per mapping keeps this linear; aliases are not
+ * followed, so each written mapping is checked once.
+ */
+function duplicateKeys(doc: Document.Parsed, text: string): FieldError[] {
+  const errors: FieldError[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = pair.key.value;
+        if (seen.has(key) && errors.length < MAX_ERRORS_PER_DOCUMENT) {
+          const offset = pair.key.range?.[0] ?? 0;
+          errors.push({
+            path: "",
+            message: `line ${lineCol(text, offset)}: duplicate key ${JSON.stringify(String(key))}`,
+          });
+        }
+        seen.add(key);
+      }
+    },
   });
+  return errors;
 }
