@@ -39,6 +39,11 @@ describe("parseDocuments (YAML)", () => {
     ]);
   });
 
+  it("stays on the YAML 1.2 core schema whatever the document's %YAML directive says", () => {
+    const [doc] = documentsOf(parseDocuments("%YAML 1.1\n---\nt: 2001-12-14\nb: yes\n", "yaml"));
+    expect(doc).toEqual({ t: "2001-12-14", b: "yes" });
+  });
+
   it("does not apply merge keys", () => {
     const [doc] = documentsOf(parseDocuments("a: &a {x: 1}\nb:\n  <<: *a\n", "yaml"));
     expect(doc).toEqual({ a: { x: 1 }, b: { "<<": { x: 1 } } });

@@ -25,7 +25,9 @@ const EMPTY_DOCUMENTS_PER_DOCUMENT = 10;
 export function readYaml(text: string, limits: ParseLimits): ReadResult {
   // `uniqueKeys` is off because the library checks it pairwise (quadratic in a
   // mapping's size); duplicateKeys below does the same check in linear time.
-  const composer = new Composer({ uniqueKeys: false, merge: false });
+  // The schema is pinned: otherwise a `%YAML 1.1` directive would switch a document to
+  // YAML 1.1 (Date objects for timestamps, `yes` as true, merge keys).
+  const composer = new Composer({ uniqueKeys: false, merge: false, schema: "core", version: "1.2" });
   const maxRawDocuments = EMPTY_DOCUMENTS_PER_DOCUMENT * limits.maxDocuments + 1;
   const values: unknown[] = [];
   const errors: FieldError[] = [];
@@ -100,15 +102,16 @@ function duplicateKeys(doc: Document.Parsed, text: string): FieldError[] {
   const errors: FieldError[] = [];
   visit(doc, {
     Map(_key, map) {
-      const seen = new Set<unknown>();
+      const seen = new Set<string>();
       for (const pair of map.items) {
         if (!isScalar(pair.key)) continue;
-        const key = pair.key.value;
+        // Compared as strings, as toJS will key them (`1` and `"1"` collide there).
+        const key = String(pair.key.value);
         if (seen.has(key) && errors.length < MAX_ERRORS_PER_DOCUMENT) {
           const offset = pair.key.range?.[0] ?? 0;
           errors.push({
             path: "",
-            message: `line ${lineCol(text, offset)}: duplicate key ${JSON.stringify(String(key))}`,
+            message: `line ${lineCol(text, offset)}: duplicate key ${JSON.stringify(key)}`,
           });
         }
         seen.add(key);
