@@ -41,9 +41,9 @@ export const portOrName = () =>
 
 const PERCENT = /^[0-9]+%$/;
 
-/** `maxSurge`/`maxUnavailable`: a non-negative count or a percentage such as `25%`. */
 const INT_OR_PERCENT_MESSAGE = 'must be a non-negative integer or a percentage such as "25%"';
 
+/** `maxSurge`/`maxUnavailable`: a non-negative count or a percentage such as `25%`. */
 export const intOrPercent = () =>
   z
     // Each member carries the message too: a union reports a member's own issue when only its checks failed.

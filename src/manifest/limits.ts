@@ -45,27 +45,51 @@ export function tooManyAliases(limits: ParseLimits): FieldError {
   };
 }
 
+export function tooMuchExpansion(limits: ParseLimits): FieldError {
+  return {
+    path: "",
+    message: `YAML aliases expand the manifest beyond ${formatBytes(2 * limits.maxBytes)}; refusing to expand them`,
+  };
+}
+
 /**
- * Checks nesting depth and the number of values a parsed document holds. YAML
- * aliases make a document a graph whose expansion can dwarf its text (an
- * anchor aliased a hundred times is a hundred copies downstream), so the
- * values are counted as reached, not as written, and may not outnumber the
- * bytes the limits allow. The walk stops at the first violation, which also
- * bounds it on cyclic documents (`&a [*a]`).
+ * What the parsed values of one manifest may add up to: one unit per value
+ * plus the length of every string and key. Text without aliases stays within
+ * its byte count (decoding never lengthens a scalar); twice the byte limit
+ * leaves room for one-character values, whose separators are not counted.
  */
-export function checkShape(value: unknown, limits: ParseLimits): FieldError | undefined {
-  let budget = limits.maxBytes;
+export interface ShapeBudget {
+  remaining: number;
+}
+
+export function shapeBudget(limits: ParseLimits): ShapeBudget {
+  return { remaining: 2 * limits.maxBytes };
+}
+
+/**
+ * Checks nesting depth and the size a parsed document reaches. YAML aliases
+ * make a document a graph whose expansion can dwarf its text (an anchor
+ * aliased a hundred times is a hundred copies downstream, in storage and in
+ * every response), so values are counted as reached, not as written, against
+ * a budget shared by all documents of the manifest. The walk stops at the
+ * first violation, which also bounds it on cyclic documents (`&a [*a]`).
+ */
+export function checkShape(value: unknown, limits: ParseLimits, budget = shapeBudget(limits)): FieldError | undefined {
+  const spend = (units: number) => {
+    budget.remaining -= units;
+    return budget.remaining < 0 ? tooMuchExpansion(limits) : undefined;
+  };
   const visit = (node: unknown, depth: number): FieldError | undefined => {
-    if (typeof node !== "object" || node === null) return undefined;
+    if (typeof node === "string") return spend(node.length + 1);
+    if (typeof node !== "object" || node === null) return spend(1);
     if (depth > limits.maxDepth) return tooDeep(limits);
-    const children = Array.isArray(node) ? node : Object.values(node);
-    budget -= children.length + 1;
-    if (budget < 0) return tooManyAliases(limits);
-    for (const child of children) {
-      const error = visit(child, depth + 1);
+    const entries: [string, unknown][] = Array.isArray(node) ? node.map((child) => ["", child]) : Object.entries(node);
+    let error = spend(1);
+    for (const [key, child] of entries) {
+      error ??= spend(key.length) ?? visit(child, depth + 1);
       if (error) return error;
     }
-    return undefined;
+    return error;
   };
   return visit(value, 1);
 }

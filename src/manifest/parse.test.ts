@@ -139,12 +139,25 @@ describe("parseDocuments (YAML)", () => {
     expect(errors[0]?.message).toMatch(/aliases/);
   });
 
-  it("refuses an anchor aliased so often that its copies outnumber the bytes", () => {
+  it("refuses aliases whose copies would outgrow the manifest", () => {
     const limits: ParseLimits = { ...DEFAULT_LIMITS, maxBytes: 4000 };
-    const anchor = `a: &a [${Array(50).fill("1").join(",")}]\n`;
-    const text = `${anchor}b: [${Array(90).fill("*a").join(",")}]\n`;
+    const list = `a: &a [${Array(50).fill("abcdefghij").join(",")}]\nb: [${Array(90).fill("*a").join(",")}]\n`;
+    const scalar = `a: &a "${"x".repeat(1000)}"\nb: [${Array(90).fill("*a").join(",")}]\n`;
+    for (const text of [list, scalar]) {
+      expect(text.length).toBeLessThan(4000);
+      expect(errorsOf(parseDocuments(text, "yaml", limits))).toEqual([
+        { path: "", message: "YAML aliases expand the manifest beyond 7.81 KiB; refusing to expand them" },
+      ]);
+    }
+  });
+
+  it("bounds alias expansion across all documents of a manifest together", () => {
+    const limits: ParseLimits = { ...DEFAULT_LIMITS, maxBytes: 4000 };
+    const doc = `a: &a "${"x".repeat(300)}"\nb: [${Array(10).fill("*a").join(",")}]\n`;
+    expect(parseDocuments(doc, "yaml", limits).ok).toBe(true);
+    const text = Array(4).fill(doc).join("---\n");
     expect(text.length).toBeLessThan(4000);
-    expect(errorsOf(parseDocuments(text, "yaml", limits))[0]?.message).toMatch(/aliases/);
+    expect(errorsOf(parseDocuments(text, "yaml", limits))[0]?.message).toMatch(/aliases expand/);
   });
 
   it("accepts a few ordinary aliases", () => {

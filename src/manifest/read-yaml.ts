@@ -6,7 +6,15 @@
  */
 import { Composer, type CST, type Document, isScalar, Lexer, Parser, visit, type YAMLError } from "yaml";
 import type { FieldError } from "./errors.js";
-import { checkShape, type ParseLimits, tooDeep, tooManyAliases, tooManyDocuments } from "./limits.js";
+import {
+  checkShape,
+  type ParseLimits,
+  type ShapeBudget,
+  shapeBudget,
+  tooDeep,
+  tooManyAliases,
+  tooManyDocuments,
+} from "./limits.js";
 import { lineCol } from "./source.js";
 
 type ReadResult = { ok: true; values: unknown[] } | { ok: false; errors: FieldError[] };
@@ -31,11 +39,12 @@ export function readYaml(text: string, limits: ParseLimits): ReadResult {
   const maxRawDocuments = EMPTY_DOCUMENTS_PER_DOCUMENT * limits.maxDocuments + 1;
   const values: unknown[] = [];
   const errors: FieldError[] = [];
+  const budget = shapeBudget(limits);
   let rawDocuments = 0;
   try {
     for (const doc of composer.compose(boundedTokens(text, limits))) {
       rawDocuments++;
-      const read = readDocument(doc, text, limits);
+      const read = readDocument(doc, text, limits, budget);
       if ("errors" in read) errors.push(...read.errors);
       else if (read.value !== null && read.value !== undefined) values.push(read.value);
       if (values.length > limits.maxDocuments) return { ok: false, errors: [tooManyDocuments(limits)] };
@@ -69,6 +78,7 @@ function readDocument(
   doc: Document.Parsed,
   text: string,
   limits: ParseLimits,
+  budget: ShapeBudget,
 ): { value: unknown } | { errors: FieldError[] } {
   if (doc.errors.length > 0) return { errors: describeErrors(doc.errors, text) };
   const duplicates = duplicateKeys(doc, text);
@@ -82,7 +92,7 @@ function readDocument(
     }
     return { errors: [{ path: "", message: error instanceof Error ? error.message : String(error) }] };
   }
-  const shapeError = checkShape(value, limits);
+  const shapeError = checkShape(value, limits, budget);
   return shapeError ? { errors: [shapeError] } : { value };
 }
 

@@ -31,13 +31,15 @@ describe("the kubernease client verbs, over HTTPS", () => {
   it("login checks the key and saves server, CA and key", async () => {
     const bad = cli("login", "--server", served.url, "--ca", served.caPath, "--key", "kn_wrong");
     await expect(bad).rejects.toThrow(/401/);
-    expect(await cli("login", "--server", served.url, "--ca", served.caPath, "--key", served.tenantKey as string)).toMatch(
-      /^logged in to https:\/\/127\.0\.0\.1:\d+/,
-    );
+    expect(
+      await cli("login", "--server", served.url, "--ca", served.caPath, "--key", served.tenantKey as string),
+    ).toMatch(/^logged in to https:\/\/127\.0\.0\.1:\d+/);
   });
 
   it("apply --dry-run plans, apply creates, get shows the pods running", async () => {
-    expect(await cli("apply", "-f", EXAMPLE, "--dry-run")).toBe("deployment/hello created (dry run)\nservice/hello created (dry run)");
+    expect(await cli("apply", "-f", EXAMPLE, "--dry-run")).toBe(
+      "deployment/hello created (dry run)\nservice/hello created (dry run)",
+    );
     expect(await cli("get", "deployments")).toBe("No resources found in default namespace.");
     expect(await cli("apply", "-f", EXAMPLE)).toBe("deployment/hello created\nservice/hello created");
     const deadline = Date.now() + 30_000;

@@ -20,7 +20,8 @@ describePostgres("apply against a real Postgres", reachable, () => {
   });
 
   const objects = async () =>
-    (await api.store.listObjects({ kind: "Deployment" })).length + (await api.store.listObjects({ kind: "Service" })).length;
+    (await api.store.listObjects({ kind: "Deployment" })).length +
+    (await api.store.listObjects({ kind: "Service" })).length;
 
   it("a dry run writes nothing", async () => {
     const res = await api.call("POST", "/v1/apply?dryRun=true", { body: WEB });
@@ -55,7 +56,9 @@ describePostgres("apply against a real Postgres", reachable, () => {
 
   it("ten concurrent applies of one file leave one object each, every answer 2xx", async () => {
     const file = WEB.replace(/name: web/g, "name: racer").replace(/app: web/g, "app: racer");
-    const answers = await Promise.all(Array.from({ length: 10 }, () => api.call("POST", "/v1/apply?namespace=race", { body: file })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => api.call("POST", "/v1/apply?namespace=race", { body: file })),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     const created = answers.flatMap((a) => a.body.results.filter((r: any) => r.action === "created"));
     expect(created).toHaveLength(2);
