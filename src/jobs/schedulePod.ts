@@ -1,4 +1,5 @@
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
+import { canonicalJson } from "../core/hash.js";
 import { ConflictError, type PodRecord } from "../db/types.js";
 import { schedule, type Unschedulable } from "../scheduler/index.js";
 import { recordEvent } from "./apply.js";
@@ -55,7 +56,10 @@ export async function updatePodConditions(
   for (let attempt = 0; attempt < 5; attempt++) {
     const pod = await ctx.store.getPod(podId);
     if (!pod) return;
-    const status = { ...pod.status, conditions: change(conditionsOf(pod.status)) };
+    const conditions = change(conditionsOf(pod.status));
+    // A retry that finds the pod still unschedulable for the same reason writes nothing.
+    if (canonicalJson(conditions) === canonicalJson(conditionsOf(pod.status))) return;
+    const status = { ...pod.status, conditions };
     try {
       await ctx.store.updatePodStatus(
         pod.id,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { applyDefaults, defaultPullPolicy } from "./defaults.js";
 import { deploymentDoc, serviceDoc, withField } from "./fixtures.js";
 import type { Manifest } from "./kinds.js";
+import { parseDocuments } from "./parse.js";
 import { validateManifest } from "./validate.js";
 
 function manifestOf(doc: unknown): Manifest {
@@ -159,5 +160,88 @@ describe("applyDefaults", () => {
     const before = structuredClone(bare);
     applyDefaults(bare);
     expect(bare).toEqual(before);
+  });
+});
+
+describe("applyDefaults matches Kubernetes", () => {
+  // What `kubectl get deployment nginx -o yaml` prints for `kubectl create deployment nginx --image=nginx --port=80`:
+  // Kubernetes' defaults are all there, so defaulting it again must change nothing in its spec.
+  const exported = `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  annotations:
+    deployment.kubernetes.io/revision: "1"
+  creationTimestamp: "2024-05-01T10:00:00Z"
+  generation: 1
+  labels:
+    app: nginx
+  name: nginx
+  namespace: default
+  resourceVersion: "4211"
+  uid: 6f1c0e8e-5b0a-4d0e-9d53-0c4b0c2a9e11
+spec:
+  progressDeadlineSeconds: 600
+  replicas: 1
+  revisionHistoryLimit: 10
+  selector:
+    matchLabels:
+      app: nginx
+  strategy:
+    rollingUpdate:
+      maxSurge: 25%
+      maxUnavailable: 25%
+    type: RollingUpdate
+  template:
+    metadata:
+      creationTimestamp: null
+      labels:
+        app: nginx
+    spec:
+      containers:
+      - image: nginx
+        imagePullPolicy: Always
+        name: nginx
+        ports:
+        - containerPort: 80
+          protocol: TCP
+        resources: {}
+        terminationMessagePath: /dev/termination-log
+        terminationMessagePolicy: File
+      dnsPolicy: ClusterFirst
+      restartPolicy: Always
+      schedulerName: default-scheduler
+      securityContext: {}
+      terminationGracePeriodSeconds: 30
+status:
+  availableReplicas: 1
+  observedGeneration: 1
+`;
+
+  it("leaves an exported Deployment's spec as Kubernetes defaulted it", () => {
+    const parsed = parseDocuments(exported, "yaml");
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const [doc] = parsed.documents as { spec: { template: { metadata: Record<string, unknown> } } }[];
+    const manifest = deploymentOf(doc);
+    const { creationTimestamp: _dropped, ...templateMeta } = doc?.spec.template.metadata ?? {};
+    expect(manifest.spec).toEqual({ ...doc?.spec, template: { ...doc?.spec.template, metadata: templateMeta } });
+  });
+
+  it("defaults the bare form of the same Deployment to the exported spec", () => {
+    const bare = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "nginx", labels: { app: "nginx" } },
+      spec: {
+        selector: { matchLabels: { app: "nginx" } },
+        template: {
+          metadata: { labels: { app: "nginx" } },
+          spec: { containers: [{ image: "nginx", name: "nginx", ports: [{ containerPort: 80 }], resources: {} }] },
+        },
+      },
+    };
+    const parsed = parseDocuments(exported, "yaml");
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    expect(deploymentOf(bare).spec).toEqual(deploymentOf(parsed.documents[0]).spec);
   });
 });

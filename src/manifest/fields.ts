@@ -3,7 +3,7 @@
  * quantities and the "exactly one of" rule its union-like structs follow.
  */
 import { z } from "zod";
-import { isQuantity } from "../core/quantity.js";
+import { isQuantity, parseQuantity } from "../core/quantity.js";
 import { isPortName } from "./names.js";
 
 const INT32_MAX = 2_147_483_647;
@@ -58,8 +58,13 @@ export const intOrPercent = () =>
 
 const QUANTITY_MESSAGE = 'must be a valid quantity such as "500m", "2", "1.5Gi" or "128M"';
 
+/** Finite as well: "1e400" has quantity syntax but no amount a scheduler could add up. */
+function isFiniteQuantity(value: string | number): boolean {
+  return isQuantity(value) && Number.isFinite(parseQuantity(value));
+}
+
 export const quantity = () =>
-  z.union([z.string(), z.number()], { error: QUANTITY_MESSAGE }).refine((value) => isQuantity(value), QUANTITY_MESSAGE);
+  z.union([z.string(), z.number()], { error: QUANTITY_MESSAGE }).refine(isFiniteQuantity, QUANTITY_MESSAGE);
 
 /** `requests`, `limits`, `overhead`: resource name → quantity. */
 export const resourceList = () => z.record(z.string(), quantity());

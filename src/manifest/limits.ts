@@ -84,12 +84,13 @@ export function checkShape(value: unknown, limits: ParseLimits, budget = shapeBu
     if (typeof node !== "object" || node === null) return spend(1);
     if (depth > limits.maxDepth) return tooDeep(limits);
     const entries: [string, unknown][] = Array.isArray(node) ? node.map((child) => ["", child]) : Object.entries(node);
-    let error = spend(1);
+    const error = spend(1);
+    if (error) return error;
     for (const [key, child] of entries) {
-      error ??= spend(key.length) ?? visit(child, depth + 1);
-      if (error) return error;
+      const childError = spend(key.length) ?? visit(child, depth + 1);
+      if (childError) return childError;
     }
-    return error;
+    return undefined;
   };
   return visit(value, 1);
 }

@@ -40,6 +40,11 @@ describe("containers", () => {
       },
     ]);
     expect(valid(withField(deploymentDoc(), `${C0}.resources.requests.cpu`, 0.5))).toBe(true);
+    for (const bad of ["-1", "1e400", "1.5 Gi", "", Number.POSITIVE_INFINITY]) {
+      expect(errorsOf(withField(deploymentDoc(), `${C0}.resources.requests.cpu`, bad))[0]?.path).toBe(
+        "spec.template.spec.containers[0].resources.requests.cpu",
+      );
+    }
     const gpu = withField(deploymentDoc(), `${C0}.resources.limits`, { cpu: "1", "nvidia.com/gpu": "-1" });
     expect(errorsOf(gpu)[0]?.path).toBe('spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]');
   });

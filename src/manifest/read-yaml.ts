@@ -21,8 +21,8 @@ type ReadResult = { ok: true; values: unknown[] } | { ok: false; errors: FieldEr
 
 class NestingTooDeep extends Error {}
 
-/** At most this many errors per document: after a syntax error the rest is mostly cascade. */
-const MAX_ERRORS_PER_DOCUMENT = 10;
+/** Duplicate keys reported per document; a file full of them needs fixing at the source, not a longer list. */
+const MAX_DUPLICATES_PER_DOCUMENT = 10;
 
 /**
  * Empty documents are skipped, not counted, but each still costs a parse;
@@ -117,7 +117,7 @@ function duplicateKeys(doc: Document.Parsed, text: string): FieldError[] {
         if (!isScalar(pair.key)) continue;
         // Compared as strings, as toJS will key them (`1` and `"1"` collide there).
         const key = String(pair.key.value);
-        if (seen.has(key) && errors.length < MAX_ERRORS_PER_DOCUMENT) {
+        if (seen.has(key) && errors.length < MAX_DUPLICATES_PER_DOCUMENT) {
           const offset = pair.key.range?.[0] ?? 0;
           errors.push({
             path: "",
