@@ -105,9 +105,11 @@ function differs(desired: Desired, existing: StoredObject): boolean {
   return canonicalJson(a) !== canonicalJson(b);
 }
 
-async function create(tx: StoreOps, deps: ApiDeps, desired: Desired): Promise<StoredObject> {
+/** `ensured` remembers the namespaces one transaction has already made sure of, to ask once per namespace. */
+async function create(tx: StoreOps, deps: ApiDeps, desired: Desired, ensured = new Set<string>()): Promise<StoredObject> {
   const now = deps.clock.now();
-  await tx.ensureNamespace(desired.ref.tenantId, desired.ref.namespace, now);
+  if (!ensured.has(desired.ref.namespace)) await tx.ensureNamespace(desired.ref.tenantId, desired.ref.namespace, now);
+  ensured.add(desired.ref.namespace);
   const object = await tx.createObject({
     ...desired.ref,
     id: newId("obj", deps.clock, deps.rng),
@@ -220,11 +222,12 @@ export async function applyAll(deps: ApiDeps, desired: Desired[], dryRun: boolea
   });
   const pass = async (tx: StoreOps) => {
     const results: ApplyResult[] = [];
+    const ensured = new Set<string>();
     for (const item of desired) {
       const existing = await tx.getObject(item.ref);
       const settled = settle(deps, item, existing);
       const action: ApplyAction = !existing ? "created" : differs(settled, existing) ? "configured" : "unchanged";
-      if (!dryRun && action === "created") await create(tx, deps, settled);
+      if (!dryRun && action === "created") await create(tx, deps, settled, ensured);
       if (!dryRun && action === "configured" && existing) await update(tx, deps, settled, existing);
       const { kind, namespace, name } = item.ref;
       results.push({ apiVersion: item.apiVersion, kind, namespace, name, action });
