@@ -39,6 +39,8 @@ function pod(hash: string | null, over: Partial<PodView> = {}): PodView {
     deleting: false,
     createdAt: NOW - 1000 + seq,
     namedPorts: {},
+    restartCount: 0,
+    crashLooping: false,
     ...over,
   };
 }

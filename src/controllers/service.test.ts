@@ -16,6 +16,8 @@ function pod(name: string, over: Partial<PodView> = {}): PodView {
     createdAt: 0,
     podIP: `10.244.0.${name.length}`,
     namedPorts: { redis: 6379 },
+    restartCount: 0,
+    crashLooping: false,
     ...over,
   };
 }

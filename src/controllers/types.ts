@@ -37,6 +37,12 @@ export interface PodView {
   /** Container ports by name, for resolving a Service's named targetPort. */
   namedPorts: Record<string, number>;
   uid: string;
+  /** When the pod last turned Ready (for `minReadySeconds`); undefined while it is not ready. */
+  readySinceMs?: number;
+  /** Container restarts, summed. */
+  restartCount: number;
+  /** A container waits in CrashLoopBackOff. */
+  crashLooping: boolean;
 }
 
 export type Action =

@@ -21,7 +21,25 @@ export function podView(pod: PodRecord): PodView {
     createdAt: pod.createdAt,
     podIP: typeof pod.status.podIP === "string" ? pod.status.podIP : undefined,
     namedPorts,
+    readySinceMs: pod.ready ? readySince(pod) : undefined,
+    restartCount: containerStatuses(pod).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+    crashLooping: containerStatuses(pod).some((c) => c.state?.waiting?.reason === "CrashLoopBackOff"),
   };
+}
+
+interface ContainerStatusView {
+  restartCount?: number;
+  state?: { waiting?: { reason?: string } };
+}
+
+function containerStatuses(pod: PodRecord): ContainerStatusView[] {
+  return (pod.status.containerStatuses as ContainerStatusView[] | undefined) ?? [];
+}
+
+function readySince(pod: PodRecord): number | undefined {
+  const conditions = (pod.status.conditions as { type: string; status: string; lastTransitionTime?: string }[]) ?? [];
+  const ready = conditions.find((c) => c.type === "Ready" && c.status === "True");
+  return ready?.lastTransitionTime ? Date.parse(ready.lastTransitionTime) : undefined;
 }
 
 export function deploymentView(object: StoredObject): DeploymentView {
