@@ -264,7 +264,8 @@ export class MemoryStore implements Store {
         (o) =>
           o.kind === query.kind &&
           (query.tenantId === undefined || o.tenantId === query.tenantId) &&
-          (query.namespace === undefined || o.namespace === query.namespace),
+          (query.namespace === undefined || o.namespace === query.namespace) &&
+          (query.ownerUid === undefined || o.ownerUid === query.ownerUid),
       );
       return clone(found.sort(byNamespaceName));
     });
@@ -280,6 +281,7 @@ export class MemoryStore implements Store {
       const record: StoredObject = clone({
         ...{ id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt },
         ...{ generation: 1, resourceVersion: this.nextResourceVersion(), status: object.status ?? {} },
+        ...{ ownerKind: object.ownerKind ?? null, ownerName: object.ownerName ?? null, ownerUid: object.ownerUid ?? null },
         updatedAt: createdAt,
       });
       this.put(this.t.objects, key, record);

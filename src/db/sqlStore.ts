@@ -33,6 +33,7 @@ import {
   type ObjectQuery,
   type ObjectRef,
   type OutboxRecord,
+  type Owner,
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
@@ -62,6 +63,10 @@ class BindAborted extends Error {
  */
 function byText(column: SQLWrapper): SQL {
   return asc(sql`${column} collate "C"`);
+}
+
+function ownerOf(object: Partial<Owner>): Owner {
+  return { ownerKind: object.ownerKind ?? null, ownerName: object.ownerName ?? null, ownerUid: object.ownerUid ?? null };
 }
 
 function toObject(row: ObjectRow): StoredObject {
@@ -192,6 +197,7 @@ export class SqlOps implements StoreOps {
       eq(objects.kind, query.kind),
       query.tenantId === undefined ? undefined : eq(objects.tenantId, query.tenantId),
       query.namespace === undefined ? undefined : eq(objects.namespace, query.namespace),
+      query.ownerUid === undefined ? undefined : eq(objects.ownerUid, query.ownerUid),
     );
     const order = [byText(objects.namespace), byText(objects.name), byText(objects.tenantId)];
     const rows = await this.db
@@ -207,6 +213,7 @@ export class SqlOps implements StoreOps {
     const values = {
       ...{ id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt },
       ...{ generation: 1, status: object.status ?? {}, updatedAt: createdAt },
+      ...ownerOf(object),
     };
     const rows = await this.db.insert(objects).values(values).onConflictDoNothing().returning();
     if (!rows[0]) throw new ConflictError("exists", `${describeRef(object)} already exists`);

@@ -230,6 +230,7 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
         resourceVersion: expect.any(String),
         status: { observedGeneration: 0 },
         updatedAt: input.createdAt,
+        ...{ ownerKind: null, ownerName: null, ownerUid: null },
       });
       expect(await store.getObject(refOf(created))).toEqual(created);
       const withoutStatus = await store.createObject(newObject(input.tenantId, "api"));
@@ -284,6 +285,20 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
         `${t1}/ab`,
         `${t1}/b`,
       ]);
+    });
+
+    it("records an object's owner and lists by owner", async () => {
+      const tenant = unique("ten");
+      const loose = await store.createObject(newObject(tenant, "loose", { kind: "ReplicaSet" }));
+      expect([loose.ownerKind, loose.ownerName, loose.ownerUid]).toEqual([null, null, null]);
+      const owner = { ownerKind: "Deployment", ownerName: "web", ownerUid: "uid-web" };
+      const owned = await store.createObject(newObject(tenant, "web-abc", { kind: "ReplicaSet", ...owner }));
+      expect(owned).toMatchObject(owner);
+      await store.createObject(newObject(tenant, "web-def", { kind: "ReplicaSet", ...owner, ownerUid: "uid-other" }));
+      const mine = await store.listObjects({ kind: "ReplicaSet", tenantId: tenant, ownerUid: "uid-web" });
+      expect(mine.map((o) => o.name)).toEqual(["web-abc"]);
+      const updated = await store.updateObject(owned, { ...owned, spec: { replicas: 3 } }, { nowMs: 2_000 });
+      expect(updated).toMatchObject(owner);
     });
 
     it("bumps generation only when the spec changes, and the resource version on every update", async () => {

@@ -41,7 +41,14 @@ export interface ObjectRef {
   name: string;
 }
 
-export interface StoredObject extends ObjectRef {
+/** The controller that owns an object or a pod (Kubernetes' controller ownerReference). */
+export interface Owner {
+  ownerKind: string | null;
+  ownerName: string | null;
+  ownerUid: string | null;
+}
+
+export interface StoredObject extends ObjectRef, Owner {
   id: string;
   apiVersion: string;
   uid: string;
@@ -57,9 +64,11 @@ export interface StoredObject extends ObjectRef {
   updatedAt: number;
 }
 
-export type NewObject = Omit<StoredObject, "generation" | "resourceVersion" | "status" | "updatedAt"> & {
-  status?: Json;
-};
+export type NewObject = Omit<
+  StoredObject,
+  "generation" | "resourceVersion" | "status" | "updatedAt" | "ownerKind" | "ownerName" | "ownerUid"
+> &
+  Partial<Owner> & { status?: Json };
 
 export interface ObjectChange {
   apiVersion: string;
@@ -72,6 +81,8 @@ export interface ObjectQuery {
   kind: string;
   tenantId?: string;
   namespace?: string;
+  /** Only objects owned by this uid. */
+  ownerUid?: string;
 }
 
 export type PodPhase = "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";

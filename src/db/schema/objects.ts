@@ -21,11 +21,15 @@ export const objects = pgTable(
     annotations: jsonb("annotations").$type<Record<string, string>>().notNull(),
     spec: jsonb("spec").$type<Json>().notNull(),
     status: jsonb("status").$type<Json>().notNull(),
+    ownerKind: text("owner_kind"),
+    ownerName: text("owner_name"),
+    ownerUid: text("owner_uid"),
     ...lifecycle,
   },
   (t) => [
     unique("objects_ref_unique").on(t.tenantId, t.kind, t.namespace, t.name),
     index("objects_kind_idx").on(t.kind),
+    index("objects_owner_idx").on(t.tenantId, t.namespace, t.ownerUid),
   ],
 );
 
