@@ -1,77 +1,230 @@
 import { templateHash } from "../core/hash.js";
-import { podRequests } from "../manifest/index.js";
-import { deploymentStatus, statusChanged } from "./deploymentStatus.js";
+import { isAvailable, msUntilNextAvailable } from "./availability.js";
+import { deploymentStatus, previousConditions, statusChanged } from "./deploymentStatus.js";
 import { isFinished } from "./podRank.js";
+import { msUntilDeadline, ProgressReason, progressing } from "./progress.js";
 import { recreateStep } from "./recreate.js";
-import { rollingStep, type ScalePlan } from "./rolling.js";
-import type { Action, DeploymentView, PodDraft, PodView } from "./types.js";
+import { TEMPLATE_HASH_LABEL } from "./replicaset.js";
+import { expiredRevisions, maxRevision, REVISION_ANNOTATION, revisionOf } from "./revision.js";
+import { autoRollbackEnabled, failureOf, rollbackTarget, templateOf } from "./rollback.js";
+import { rollingStep, type ScaleTargets, type SetState } from "./rolling.js";
+import type { Action, DeploymentView, PodView, ReplicaSetDraft, ReplicaSetView } from "./types.js";
 
-export const TEMPLATE_HASH_LABEL = "pod-template-hash";
+export { TEMPLATE_HASH_LABEL } from "./replicaset.js";
 
 /**
- * Reconciles one Deployment against its pods. Pure: `(desired, observed, now) → actions`.
- * Pods are sorted into buckets — finished (replace), stopping (wait), current
- * template, old template — then the strategy decides what to create and delete.
+ * Reconciles one Deployment against its ReplicaSets (one per template revision)
+ * and their pods. Pure: `(desired, observed, now) → actions`. The new template's
+ * ReplicaSet is found or created, the strategy sets each ReplicaSet's target,
+ * progress and availability become status, a failed rollout rolls back, and
+ * history beyond `revisionHistoryLimit` is dropped.
  */
-export function reconcileDeployment(dep: DeploymentView, pods: PodView[], nowMs: number): Action[] {
+export function reconcileDeployment(
+  dep: DeploymentView,
+  sets: ReplicaSetView[],
+  podsOf: (rs: ReplicaSetView) => PodView[],
+  nowMs: number,
+): Action[] {
   const hash = templateHash(dep.spec.template);
-  const stopping = pods.filter((p) => p.deleting);
-  const finished = pods.filter((p) => !p.deleting && isFinished(p));
-  const live = pods.filter((p) => !p.deleting && !isFinished(p));
-  const current = live.filter((p) => p.templateHash === hash);
-  const old = live.filter((p) => p.templateHash !== hash);
   const replicas = dep.spec.replicas ?? 1;
-
-  const actions: Action[] = finished.map((p) => ({ type: "deletePod", podId: p.id, reason: `pod ${p.phase}` }));
-  if (!dep.spec.paused) {
-    const plan: ScalePlan =
-      dep.spec.strategy?.type === "Recreate"
-        ? recreateStep(replicas, current, old, stopping.length)
-        : rollingStep(replicas, dep.spec.strategy?.rollingUpdate, current, old);
-    actions.push(...planActions(dep, hash, plan));
-  }
-
-  const status = deploymentStatus(dep, current, live, nowMs);
-  if (statusChanged(dep.status, status)) actions.push({ type: "updateStatus", status });
-  return actions;
-}
-
-function planActions(dep: DeploymentView, hash: string, plan: ScalePlan): Action[] {
+  const minReadySeconds = dep.spec.minReadySeconds ?? 0;
+  const live = (rs: ReplicaSetView) => podsOf(rs).filter((p) => !p.deleting && !isFinished(p));
+  const existing = sets.find((rs) => rs.labels[TEMPLATE_HASH_LABEL] === hash);
+  const old = sets.filter((rs) => rs !== existing);
+  const top = maxRevision(sets);
   const actions: Action[] = [];
-  for (let i = 0; i < plan.create; i++) actions.push({ type: "createPod", pod: podDraft(dep, hash) });
-  for (const { pod, reason } of plan.delete) actions.push({ type: "deletePod", podId: pod.id, reason });
-  if (plan.create > 0) {
+
+  const current: ReplicaSetView = existing ?? newReplicaSet(dep, hash, top + 1);
+  const state = (rs: ReplicaSetView): SetState => ({
+    name: rs.name,
+    replicas: rs === current && !existing ? 0 : (rs.spec.replicas ?? 0),
+    available: live(rs).filter((p) => isAvailable(p, minReadySeconds, nowMs)).length,
+  });
+  const targets: ScaleTargets = dep.spec.paused
+    ? pausedTargets(replicas, state(current), old.map(state))
+    : strategyTargets(
+        dep,
+        replicas,
+        state(current),
+        old.map(state),
+        old.reduce((n, rs) => n + podsOf(rs).length, 0),
+      );
+
+  const created = !existing && !dep.spec.paused;
+  if (created) {
+    const draft = draftOf(dep, current, targets.get(current.name) ?? 0);
+    actions.push({ type: "createReplicaSet", replicaSet: draft });
     actions.push({
       type: "recordEvent",
       eventType: "Normal",
-      reason: "ScalingUp",
-      message: `Created ${plan.create} pod(s) of template ${hash}`,
+      reason: "ScalingReplicaSet",
+      message: `Scaled up replica set ${current.name} to ${draft.spec.replicas}`,
     });
   }
-  if (plan.delete.length > 0) {
-    const why = [...new Set(plan.delete.map((d) => d.reason))].join(", ");
-    actions.push({
-      type: "recordEvent",
-      eventType: "Normal",
-      reason: "ScalingDown",
-      message: `Deleting ${plan.delete.length} pod(s): ${why}`,
-    });
+  // A rollback to an older template makes its ReplicaSet the newest revision again, as in Kubernetes.
+  const bump = existing && revisionOf(existing) < top ? { [REVISION_ANNOTATION]: String(top + 1) } : undefined;
+  actions.push(
+    ...scaleActions(sets, targets, bump && existing ? { name: existing.name, annotations: bump } : undefined),
+  );
+
+  const counts = {
+    replicas: sets.reduce((n, rs) => n + live(rs).length, 0),
+    updated: existing ? live(existing).length : 0,
+    ready: sets.reduce((n, rs) => n + live(rs).filter((p) => p.ready).length, 0),
+    available: sets.reduce((n, rs) => n + state(rs).available, 0),
+  };
+  const previous = previousConditions(dep.status);
+  const before = dep.status as {
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    observedGeneration?: number;
+  };
+  const progressed =
+    targets.size > 0 ||
+    before.observedGeneration !== dep.generation ||
+    before.replicas !== counts.replicas ||
+    before.updatedReplicas !== counts.updated ||
+    before.availableReplicas !== counts.available;
+  const complete =
+    counts.updated === replicas &&
+    counts.replicas === replicas &&
+    (existing ? state(existing).available : 0) === replicas;
+  const deadlineSeconds = dep.spec.progressDeadlineSeconds ?? 600;
+  const progress = progressing(
+    previous.find((c) => c.type === "Progressing"),
+    {
+      complete,
+      progressed,
+      created,
+      paused: !!dep.spec.paused,
+      newSetName: current.name,
+      progressDeadlineSeconds: deadlineSeconds,
+    },
+    nowMs,
+  );
+
+  const rollback = autoRollback(
+    dep,
+    sets,
+    existing,
+    existing ? podsOf(existing) : [],
+    progress.reason === ProgressReason.ProgressDeadlineExceeded,
+  );
+  actions.push(...rollback);
+
+  const status = deploymentStatus(dep, counts, progress, nowMs);
+  if (statusChanged(dep.status, status)) actions.push({ type: "updateStatus", status });
+
+  for (const rs of expiredRevisions(old, dep.spec.revisionHistoryLimit ?? 10, (r) => podsOf(r).length)) {
+    actions.push({ type: "deleteReplicaSet", name: rs.name });
+  }
+  const waits = [
+    msUntilNextAvailable(sets.flatMap(live), minReadySeconds, nowMs),
+    dep.spec.paused ? undefined : msUntilDeadline(progress, deadlineSeconds, nowMs),
+  ];
+  const wait = waits.filter((w): w is number => w !== undefined);
+  if (wait.length) actions.push({ type: "requeue", afterMs: Math.min(...wait) });
+  return actions;
+}
+
+function strategyTargets(
+  dep: DeploymentView,
+  replicas: number,
+  current: SetState,
+  old: SetState[],
+  oldPods: number,
+): ScaleTargets {
+  if (dep.spec.strategy?.type === "Recreate") return recreateStep(replicas, current, old, oldPods);
+  return rollingStep(replicas, dep.spec.strategy?.rollingUpdate, current, old);
+}
+
+/** Paused: no rollout moves, but a plain scale of a deployment with one revision still applies. */
+function pausedTargets(replicas: number, current: SetState, old: SetState[]): ScaleTargets {
+  const targets: ScaleTargets = new Map();
+  if (old.every((s) => s.replicas === 0) && current.replicas !== replicas && current.replicas > 0)
+    targets.set(current.name, replicas);
+  return targets;
+}
+
+function scaleActions(
+  sets: ReplicaSetView[],
+  targets: ScaleTargets,
+  bump?: { name: string; annotations: Record<string, string> },
+): Action[] {
+  const actions: Action[] = [];
+  for (const rs of sets) {
+    const target = targets.get(rs.name);
+    const annotations = bump?.name === rs.name ? bump.annotations : undefined;
+    if ((target === undefined || target === (rs.spec.replicas ?? 0)) && !annotations) continue;
+    const replicas = target ?? rs.spec.replicas ?? 0;
+    actions.push({ type: "scaleReplicaSet", name: rs.name, replicas, ...(annotations ? { annotations } : {}) });
+    if (target !== undefined && target !== (rs.spec.replicas ?? 0)) {
+      const verb = target > (rs.spec.replicas ?? 0) ? "up" : "down";
+      actions.push({
+        type: "recordEvent",
+        eventType: "Normal",
+        reason: "ScalingReplicaSet",
+        message: `Scaled ${verb} replica set ${rs.name} to ${target}`,
+      });
+    }
   }
   return actions;
 }
 
-function podDraft(dep: DeploymentView, hash: string): PodDraft {
-  const spec = dep.spec.template.spec;
-  const requests = podRequests(spec as Parameters<typeof podRequests>[0]);
+function autoRollback(
+  dep: DeploymentView,
+  sets: ReplicaSetView[],
+  current: ReplicaSetView | undefined,
+  pods: PodView[],
+  deadlineExceeded: boolean,
+): Action[] {
+  const failure = failureOf(
+    deadlineExceeded,
+    pods.filter((p) => !p.deleting),
+  );
+  if (!failure || !autoRollbackEnabled(dep.annotations) || dep.spec.paused) return [];
+  const target = rollbackTarget(sets, current);
+  if (!target) return [];
+  const revision = revisionOf(target);
+  return [
+    { type: "rollback", toRevision: revision, template: templateOf(target) },
+    {
+      type: "recordEvent",
+      eventType: "Warning",
+      reason: "RolledBack",
+      message: `Rolled back to revision ${revision}: ${failure}`,
+    },
+  ];
+}
+
+function newReplicaSet(dep: DeploymentView, hash: string, revision: number): ReplicaSetView {
+  const draft = draftOf(dep, undefined, 0, hash, revision);
+  return { ...draft, namespace: dep.namespace, uid: "", generation: 0, createdAt: 0, status: {} };
+}
+
+function draftOf(
+  dep: DeploymentView,
+  rs: ReplicaSetView | undefined,
+  replicas: number,
+  hash = rs?.labels[TEMPLATE_HASH_LABEL] ?? "",
+  revision = rs ? revisionOf(rs) : 1,
+): ReplicaSetDraft {
+  const labels = { ...(dep.spec.template.metadata?.labels ?? {}), [TEMPLATE_HASH_LABEL]: hash };
   return {
-    namespace: dep.namespace,
-    generateName: `${dep.name}-${hash}-`,
-    labels: { ...(dep.spec.template.metadata?.labels ?? {}), [TEMPLATE_HASH_LABEL]: hash },
-    annotations: { ...(dep.spec.template.metadata?.annotations ?? {}) },
-    templateHash: hash,
-    spec,
-    cpuMillis: requests.cpuMillis,
-    memoryBytes: requests.memoryBytes,
+    name: `${dep.name}-${hash}`,
+    labels,
+    annotations: { [REVISION_ANNOTATION]: String(revision) },
+    spec: {
+      replicas,
+      selector: {
+        ...dep.spec.selector,
+        matchLabels: { ...(dep.spec.selector.matchLabels ?? {}), [TEMPLATE_HASH_LABEL]: hash },
+      },
+      template: { ...dep.spec.template, metadata: { ...dep.spec.template.metadata, labels } },
+      minReadySeconds: dep.spec.minReadySeconds ?? 0,
+    },
     owner: { kind: "Deployment", name: dep.name, uid: dep.uid },
   };
 }

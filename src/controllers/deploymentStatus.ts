@@ -1,83 +1,56 @@
 import { canonicalJson } from "../core/hash.js";
 import { rollingBounds } from "./intOrPercent.js";
-import type { DeploymentView, Json, PodView } from "./types.js";
+import { condition, type DeploymentCondition } from "./progress.js";
+import type { DeploymentView, Json } from "./types.js";
 
-interface Condition {
-  type: string;
-  status: "True" | "False";
-  reason: string;
-  message: string;
-  lastUpdateTime: string;
-  lastTransitionTime: string;
+export interface DeploymentCounts {
+  /** Live pods of every revision. */
+  replicas: number;
+  /** Live pods of the current template. */
+  updated: number;
+  ready: number;
+  available: number;
 }
 
-/** The status Kubernetes reports for a Deployment, computed from its live pods. */
-export function deploymentStatus(dep: DeploymentView, current: PodView[], all: PodView[], nowMs: number): Json {
+/** The status Kubernetes reports for a Deployment. */
+export function deploymentStatus(
+  dep: DeploymentView,
+  counts: DeploymentCounts,
+  progressing: DeploymentCondition,
+  nowMs: number,
+): Json {
   const replicas = dep.spec.replicas ?? 1;
-  const ready = all.filter((p) => p.ready).length;
-  const updated = current.length;
-  const updatedReady = current.filter((p) => p.ready).length;
+  // Recreate allows no unavailability by the book: Kubernetes counts it as 0 there.
   const { maxUnavailable } =
     dep.spec.strategy?.type === "Recreate"
-      ? { maxUnavailable: replicas }
+      ? { maxUnavailable: 0 }
       : rollingBounds(replicas, dep.spec.strategy?.rollingUpdate);
-  const available = ready >= replicas - maxUnavailable;
-  const complete = updated === replicas && all.length === replicas && updatedReady === replicas;
-  const previous = (dep.status.conditions as Condition[] | undefined) ?? [];
-  const conditions = [
-    condition(
-      previous,
-      nowMs,
-      "Available",
-      available,
-      available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-      available ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
-    ),
-    condition(
-      previous,
-      nowMs,
-      "Progressing",
-      true,
-      complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-      complete
-        ? `Pods of template "${dep.name}" have successfully progressed.`
-        : `Pods of template "${dep.name}" are progressing.`,
-    ),
-  ];
+  const ok = counts.available >= replicas - maxUnavailable;
+  const previous = previousConditions(dep.status);
+  const available = condition(
+    previous.find((c) => c.type === "Available"),
+    "Available",
+    ok ? "True" : "False",
+    ok ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+    ok ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
+    nowMs,
+  );
   return {
     observedGeneration: dep.generation,
-    replicas: all.length,
-    updatedReplicas: updated,
-    readyReplicas: ready,
-    availableReplicas: ready,
-    unavailableReplicas: Math.max(0, replicas - ready),
-    conditions,
+    replicas: counts.replicas,
+    updatedReplicas: counts.updated,
+    readyReplicas: counts.ready,
+    availableReplicas: counts.available,
+    unavailableReplicas: Math.max(0, replicas - counts.available),
+    conditions: [available, progressing],
   };
 }
 
-function condition(
-  previous: Condition[],
-  nowMs: number,
-  type: string,
-  ok: boolean,
-  reason: string,
-  message: string,
-): Condition {
-  const status = ok ? "True" : "False";
-  const before = previous.find((c) => c.type === type);
-  const now = new Date(nowMs).toISOString();
-  const unchanged = before && before.status === status && before.reason === reason;
-  return {
-    type,
-    status,
-    reason,
-    message,
-    lastUpdateTime: unchanged ? before.lastUpdateTime : now,
-    lastTransitionTime: before && before.status === status ? before.lastTransitionTime : now,
-  };
+export function previousConditions(status: Json): DeploymentCondition[] {
+  return (status.conditions as DeploymentCondition[] | undefined) ?? [];
 }
 
-/** True when two statuses differ in anything but timestamps (so an unchanged status is not rewritten). */
+/** True when two statuses differ (so an unchanged status is not rewritten). */
 export function statusChanged(before: Json, after: Json): boolean {
   return canonicalJson(before) !== canonicalJson(after);
 }

@@ -1,12 +1,13 @@
-import type { ScalePlan } from "./rolling.js";
-import type { PodView } from "./types.js";
+import type { ScaleTargets, SetState } from "./rolling.js";
 
-/** `Recreate`: every old pod goes first; new ones start only once none is left, not even one still stopping. */
-export function recreateStep(replicas: number, current: PodView[], old: PodView[], stopping: number): ScalePlan {
-  if (old.length > 0) return { create: 0, delete: old.map((pod) => ({ pod, reason: "recreate: old template" })) };
-  if (stopping > 0) return { create: 0, delete: [] };
-  if (current.length > replicas) {
-    return { create: 0, delete: current.slice(replicas).map((pod) => ({ pod, reason: "scaled down" })) };
-  }
-  return { create: replicas - current.length, delete: [] };
+/**
+ * `Recreate`: every old ReplicaSet goes to zero first; the new one grows only once
+ * no old pod is left, not even one still stopping.
+ */
+export function recreateStep(replicas: number, current: SetState, old: SetState[], oldPodsLeft: number): ScaleTargets {
+  const targets: ScaleTargets = new Map();
+  for (const set of old) if (set.replicas > 0) targets.set(set.name, 0);
+  if (targets.size > 0 || oldPodsLeft > 0) return targets;
+  if (current.replicas !== replicas) targets.set(current.name, replicas);
+  return targets;
 }

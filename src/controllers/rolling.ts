@@ -1,53 +1,57 @@
 import { rollingBounds } from "./intOrPercent.js";
-import { cheapestFirst } from "./podRank.js";
-import type { PodView } from "./types.js";
 
-export interface ScalePlan {
-  create: number;
-  delete: { pod: PodView; reason: string }[];
+/** A ReplicaSet as the rollout sees it: its target, and how many of its pods are available. */
+export interface SetState {
+  name: string;
+  replicas: number;
+  available: number;
 }
 
+/** The new target per ReplicaSet name; sets left out keep theirs. */
+export type ScaleTargets = Map<string, number>;
+
 /**
- * One step of a rolling update, as Kubernetes' deployment controller takes it:
- * scale the new template up within `replicas + maxSurge`, then scale old pods down
- * while at least `replicas - maxUnavailable` stay ready, unready old pods first.
- * Called again on every change until no step is left.
+ * One step of a rolling update, Kubernetes' way: grow the new ReplicaSet within
+ * `replicas + maxSurge`, then shrink old ones (unhealthy pods first, oldest
+ * ReplicaSet first) while at least `replicas - maxUnavailable` pods stay
+ * available. Called again on every change until no step is left.
  */
 export function rollingStep(
   replicas: number,
   rollingUpdate: { maxSurge?: number | string; maxUnavailable?: number | string } | undefined,
-  current: PodView[],
-  old: PodView[],
-): ScalePlan {
+  current: SetState,
+  old: SetState[],
+): ScaleTargets {
   const { maxSurge, maxUnavailable } = rollingBounds(replicas, rollingUpdate);
-  const plan: ScalePlan = { create: 0, delete: [] };
+  const targets: ScaleTargets = new Map();
+  const total = (n: SetState) => targets.get(n.name) ?? n.replicas;
 
-  if (current.length > replicas) {
-    for (const pod of cheapestFirst(current).slice(0, current.length - replicas)) {
-      plan.delete.push({ pod, reason: "scaled down" });
-    }
-  } else if (old.length === 0) {
-    plan.create = replicas - current.length;
-  } else {
-    const room = replicas + maxSurge - (current.length + old.length);
-    plan.create = Math.max(0, Math.min(replicas - current.length, room));
+  if (current.replicas > replicas) targets.set(current.name, replicas);
+  else if (current.replicas < replicas) {
+    const room = replicas + maxSurge - [current, ...old].reduce((sum, s) => sum + s.replicas, 0);
+    const grow =
+      old.length === 0 ? replicas - current.replicas : Math.max(0, Math.min(room, replicas - current.replicas));
+    if (grow > 0) targets.set(current.name, current.replicas + grow);
   }
+  if (old.every((s) => s.replicas === 0)) return targets;
 
-  if (old.length === 0) return plan;
   const minAvailable = replicas - maxUnavailable;
-  const total = current.length + old.length;
-  const currentUnready = current.filter((p) => !p.ready).length;
-  let budget = total - minAvailable - currentUnready;
-  const ready = [...current, ...old].filter((p) => p.ready).length;
-  let readyBudget = ready - minAvailable;
-  for (const pod of cheapestFirst(old)) {
+  const currentUnavailable = Math.max(0, current.replicas - current.available);
+  let budget = [current, ...old].reduce((sum, s) => sum + s.replicas, 0) - minAvailable - currentUnavailable;
+  // Unhealthy pods of old sets go first: removing them costs no availability.
+  for (const set of old) {
     if (budget <= 0) break;
-    if (pod.ready) {
-      if (readyBudget <= 0) continue;
-      readyBudget--;
-    }
-    plan.delete.push({ pod, reason: "replaced by the new template" });
-    budget--;
+    const unhealthy = Math.max(0, set.replicas - set.available);
+    const cut = Math.min(unhealthy, budget);
+    if (cut > 0) targets.set(set.name, set.replicas - cut);
+    budget -= cut;
   }
-  return plan;
+  let availableBudget = [current, ...old].reduce((sum, s) => sum + s.available, 0) - minAvailable;
+  for (const set of old) {
+    if (availableBudget <= 0) break;
+    const cut = Math.min(total(set), availableBudget);
+    if (cut > 0) targets.set(set.name, total(set) - cut);
+    availableBudget -= cut;
+  }
+  return targets;
 }

@@ -45,12 +45,44 @@ export interface PodView {
   crashLooping: boolean;
 }
 
+export interface PodTemplate {
+  metadata?: { labels?: Labels; annotations?: Record<string, string> };
+  spec: Json;
+}
+
+/** What controllers see of a ReplicaSet: one revision of a Deployment's template, or a bare one. */
+export interface ReplicaSetView {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  labels: Labels;
+  annotations: Record<string, string>;
+  createdAt: number;
+  spec: { replicas?: number; selector: LabelSelector; template: PodTemplate; minReadySeconds?: number };
+  status: Json;
+}
+
+/** A ReplicaSet a Deployment wants created. */
+export interface ReplicaSetDraft {
+  name: string;
+  labels: Labels;
+  annotations: Record<string, string>;
+  spec: { replicas: number; selector: LabelSelector; template: PodTemplate; minReadySeconds: number };
+  owner: OwnerRef;
+}
+
 export type Action =
   | { type: "createPod"; pod: PodDraft }
   | { type: "deletePod"; podId: string; reason: string }
   | { type: "updateStatus"; status: Json }
   | { type: "recordEvent"; eventType: "Normal" | "Warning"; reason: string; message: string }
-  | { type: "setEndpoints"; subsets: EndpointSubset[] };
+  | { type: "setEndpoints"; subsets: EndpointSubset[] }
+  | { type: "createReplicaSet"; replicaSet: ReplicaSetDraft }
+  | { type: "scaleReplicaSet"; name: string; replicas: number; annotations?: Record<string, string> }
+  | { type: "deleteReplicaSet"; name: string }
+  | { type: "rollback"; toRevision: number; template: PodTemplate }
+  | { type: "requeue"; afterMs: number };
 
 export interface EndpointAddress {
   ip: string;
@@ -74,15 +106,19 @@ export interface DeploymentView {
   namespace: string;
   uid: string;
   generation: number;
+  annotations: Record<string, string>;
   spec: {
     replicas?: number;
     selector: LabelSelector;
-    template: { metadata?: { labels?: Labels; annotations?: Record<string, string> }; spec: Json };
+    template: PodTemplate;
     strategy?: {
       type?: "RollingUpdate" | "Recreate";
       rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
     };
     paused?: boolean;
+    minReadySeconds?: number;
+    progressDeadlineSeconds?: number;
+    revisionHistoryLimit?: number;
   };
   status: Json;
 }

@@ -281,7 +281,11 @@ export class MemoryStore implements Store {
       const record: StoredObject = clone({
         ...{ id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt },
         ...{ generation: 1, resourceVersion: this.nextResourceVersion(), status: object.status ?? {} },
-        ...{ ownerKind: object.ownerKind ?? null, ownerName: object.ownerName ?? null, ownerUid: object.ownerUid ?? null },
+        ...{
+          ownerKind: object.ownerKind ?? null,
+          ownerName: object.ownerName ?? null,
+          ownerUid: object.ownerUid ?? null,
+        },
         updatedAt: createdAt,
       });
       this.put(this.t.objects, key, record);

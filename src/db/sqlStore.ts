@@ -66,7 +66,11 @@ function byText(column: SQLWrapper): SQL {
 }
 
 function ownerOf(object: Partial<Owner>): Owner {
-  return { ownerKind: object.ownerKind ?? null, ownerName: object.ownerName ?? null, ownerUid: object.ownerUid ?? null };
+  return {
+    ownerKind: object.ownerKind ?? null,
+    ownerName: object.ownerName ?? null,
+    ownerUid: object.ownerUid ?? null,
+  };
 }
 
 function toObject(row: ObjectRow): StoredObject {

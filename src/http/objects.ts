@@ -106,7 +106,12 @@ function differs(desired: Desired, existing: StoredObject): boolean {
 }
 
 /** `ensured` remembers the namespaces one transaction has already made sure of, to ask once per namespace. */
-async function create(tx: StoreOps, deps: ApiDeps, desired: Desired, ensured = new Set<string>()): Promise<StoredObject> {
+async function create(
+  tx: StoreOps,
+  deps: ApiDeps,
+  desired: Desired,
+  ensured = new Set<string>(),
+): Promise<StoredObject> {
   const now = deps.clock.now();
   if (!ensured.has(desired.ref.namespace)) await tx.ensureNamespace(desired.ref.tenantId, desired.ref.namespace, now);
   ensured.add(desired.ref.namespace);

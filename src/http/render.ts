@@ -1,6 +1,7 @@
 import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const APPS_KINDS = new Set(["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]);
 
 /** A stored object in Kubernetes shape. */
 export function renderObject(object: StoredObject): Record<string, unknown> {
@@ -26,7 +27,7 @@ export function renderPod(pod: PodRecord): Record<string, unknown> {
     pod.ownerKind && pod.ownerName && pod.ownerUid
       ? [
           {
-            apiVersion: pod.ownerKind === "Deployment" ? "apps/v1" : "v1",
+            apiVersion: APPS_KINDS.has(pod.ownerKind) ? "apps/v1" : "v1",
             kind: pod.ownerKind,
             name: pod.ownerName,
             uid: pod.ownerUid,

@@ -1,13 +1,40 @@
-import type { Action, EndpointSubset, PodDraft } from "../controllers/types.js";
+import type { Action, EndpointSubset, PodDraft, PodTemplate, ReplicaSetDraft } from "../controllers/types.js";
 import { nameSuffix, newId, newUid } from "../core/ids.js";
-import { ConflictError, type StoredObject } from "../db/types.js";
+import { ConflictError, NotFoundError, type StoredObject } from "../db/types.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
+import type { HandlerResult } from "./queue.js";
 
-/** Applies a controller's actions for one owner object. Each action is idempotent on its own. */
-export async function applyActions(ctx: JobContext, owner: StoredObject, actions: Action[]): Promise<void> {
+/**
+ * Applies a controller's actions for one owner object. Each action is idempotent
+ * on its own; a `requeue` becomes the job's answer, so the controller looks again then.
+ */
+export async function applyActions(
+  ctx: JobContext,
+  owner: StoredObject,
+  actions: Action[],
+): Promise<HandlerResult | undefined> {
+  let result: HandlerResult | undefined;
   for (const action of actions) {
     switch (action.type) {
+      case "requeue":
+        result = { requeueAfterMs: Math.min(action.afterMs, result?.requeueAfterMs ?? Number.POSITIVE_INFINITY) };
+        break;
+      case "createReplicaSet":
+        await createReplicaSet(ctx, owner, action.replicaSet);
+        break;
+      case "scaleReplicaSet":
+        await scaleReplicaSet(ctx, owner, action.name, action.replicas, action.annotations);
+        break;
+      case "deleteReplicaSet": {
+        const ref = { tenantId: owner.tenantId, kind: "ReplicaSet", namespace: owner.namespace, name: action.name };
+        await ctx.store.deleteObject(ref, { nowMs: ctx.clock.now() });
+        await ctx.queue.enqueue("reconcile", objectKey(ref));
+        break;
+      }
+      case "rollback":
+        await rollback(ctx, owner, action.template);
+        break;
       case "createPod":
         await createPod(ctx, owner, action.pod);
         break;
@@ -26,6 +53,75 @@ export async function applyActions(ctx: JobContext, owner: StoredObject, actions
         break;
     }
   }
+  return result;
+}
+
+async function createReplicaSet(ctx: JobContext, owner: StoredObject, draft: ReplicaSetDraft): Promise<void> {
+  const ref = { tenantId: owner.tenantId, kind: "ReplicaSet", namespace: owner.namespace, name: draft.name };
+  try {
+    await ctx.store.createObject({
+      ...ref,
+      id: newId("obj", ctx.clock, ctx.rng),
+      uid: newUid(ctx.rng),
+      apiVersion: "apps/v1",
+      labels: draft.labels,
+      annotations: draft.annotations,
+      spec: draft.spec as unknown as Record<string, unknown>,
+      createdAt: ctx.clock.now(),
+      ownerKind: draft.owner.kind,
+      ownerName: draft.owner.name,
+      ownerUid: draft.owner.uid,
+    });
+  } catch (error) {
+    // A ReplicaSet of that name from an earlier owner still stands; its collection is under way.
+    if (!(error instanceof ConflictError)) throw error;
+    await ctx.queue.enqueue("reconcile", objectKey(owner), 100);
+  }
+  await ctx.queue.enqueue("reconcile", objectKey(ref));
+}
+
+async function scaleReplicaSet(
+  ctx: JobContext,
+  owner: StoredObject,
+  name: string,
+  replicas: number,
+  annotations: Record<string, string> | undefined,
+): Promise<void> {
+  const ref = { tenantId: owner.tenantId, kind: "ReplicaSet", namespace: owner.namespace, name };
+  const rs = await ctx.store.getObject(ref);
+  if (!rs || rs.ownerUid !== owner.uid) return;
+  const change = {
+    apiVersion: rs.apiVersion,
+    labels: rs.labels,
+    annotations: { ...rs.annotations, ...annotations },
+    spec: { ...rs.spec, replicas },
+  };
+  try {
+    await ctx.store.updateObject(ref, change, { expectedResourceVersion: rs.resourceVersion, nowMs: ctx.clock.now() });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    await ctx.queue.enqueue("reconcile", objectKey(owner));
+  }
+  await ctx.queue.enqueue("reconcile", objectKey(ref));
+}
+
+/** Puts an earlier revision's template back on the Deployment, conditionally on what was read. */
+async function rollback(ctx: JobContext, deployment: StoredObject, template: PodTemplate): Promise<void> {
+  const change = {
+    apiVersion: deployment.apiVersion,
+    labels: deployment.labels,
+    annotations: deployment.annotations,
+    spec: { ...deployment.spec, template },
+  };
+  try {
+    await ctx.store.updateObject(deployment, change, {
+      expectedResourceVersion: deployment.resourceVersion,
+      nowMs: ctx.clock.now(),
+    });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+  }
+  await ctx.queue.enqueue("reconcile", objectKey(deployment));
 }
 
 async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft): Promise<void> {
@@ -61,14 +157,10 @@ async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft):
 
 async function updateStatus(ctx: JobContext, owner: StoredObject, status: Record<string, unknown>): Promise<void> {
   try {
-    await ctx.store.updateObjectStatus(owner, status, {
-      expectedResourceVersion: owner.resourceVersion,
-      nowMs: ctx.clock.now(),
-    });
+    await ctx.store.updateObjectStatus(owner, status, { nowMs: ctx.clock.now() });
   } catch (error) {
-    // The object changed while we worked: reconcile again from the new state.
-    if (!(error instanceof ConflictError)) throw error;
-    await ctx.queue.enqueue("reconcile", objectKey(owner));
+    // The object went while we worked: its next reconcile collects what it owned.
+    if (!(error instanceof NotFoundError)) throw error;
   }
 }
 

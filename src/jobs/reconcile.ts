@@ -1,36 +1,86 @@
 import { reconcileDeployment } from "../controllers/deployment.js";
+import { reconcileReplicaSet } from "../controllers/replicaset.js";
 import { reconcileService } from "../controllers/service.js";
-import type { EndpointSubset } from "../controllers/types.js";
-import type { ObjectRef } from "../db/types.js";
+import type { EndpointSubset, PodView } from "../controllers/types.js";
+import type { ObjectRef, PodRecord, StoredObject } from "../db/types.js";
 import { applyActions } from "./apply.js";
 import type { JobContext } from "./context.js";
-import { parseObjectKey } from "./keys.js";
+import { objectKey, parseObjectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
-import { deploymentView, podView, serviceView } from "./views.js";
+import { deploymentView, podView, replicaSetView, serviceView } from "./views.js";
 
 /** The `reconcile` job: load the object and what it owns, ask its controller, apply the answer. */
 export async function reconcileJob(ctx: JobContext, key: string): Promise<HandlerResult | undefined> {
   const ref = parseObjectKey(key);
   if (!ref) return undefined;
-  if (ref.kind === "Deployment") await reconcileDeploymentRef(ctx, ref);
-  if (ref.kind === "Service") await reconcileServiceRef(ctx, ref);
-  return undefined;
+  switch (ref.kind) {
+    case "Deployment":
+      return reconcileDeploymentRef(ctx, ref);
+    case "ReplicaSet":
+      return reconcileReplicaSetRef(ctx, ref);
+    case "Service":
+      await reconcileServiceRef(ctx, ref);
+      return undefined;
+    default:
+      return undefined;
+  }
 }
 
-async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<void> {
-  const [deployment, pods] = await Promise.all([
-    ctx.store.getObject(ref),
-    ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: ref.kind, ownerName: ref.name }),
-  ]);
-  // Pods whose owner is gone, or was replaced by a new object of the same name, are garbage.
-  const orphans = pods.filter((p) => p.ownerUid !== deployment?.uid && p.deletionRequestedAt === null);
-  for (const pod of orphans) {
+/** Marks pods for deletion (their `pod` job stops them), e.g. when their owner is gone. */
+async function collectPods(ctx: JobContext, pods: PodRecord[]): Promise<void> {
+  for (const pod of pods.filter((p) => p.deletionRequestedAt === null)) {
     await ctx.store.markPodDeleting(pod.id, ctx.clock.now());
     await ctx.queue.enqueue("pod", pod.id);
   }
-  if (!deployment) return;
-  const owned = pods.filter((p) => p.ownerUid === deployment.uid).map(podView);
-  await applyActions(ctx, deployment, reconcileDeployment(deploymentView(deployment), owned, ctx.clock.now()));
+}
+
+/** Objects of `kind` in the namespace that name `owner` as their controller, whatever its uid. */
+async function ownedObjects(ctx: JobContext, ref: ObjectRef, kind: string): Promise<StoredObject[]> {
+  const all = await ctx.store.listObjects({ kind, tenantId: ref.tenantId, namespace: ref.namespace });
+  return all.filter((o) => o.ownerKind === ref.kind && o.ownerName === ref.name);
+}
+
+async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<HandlerResult | undefined> {
+  const [deployment, sets] = await Promise.all([ctx.store.getObject(ref), ownedObjects(ctx, ref, "ReplicaSet")]);
+  // ReplicaSets of a Deployment that is gone, or was replaced by another of the same name, are garbage.
+  for (const rs of sets.filter((s) => s.ownerUid !== deployment?.uid)) {
+    await ctx.store.deleteObject(rs, { nowMs: ctx.clock.now() });
+    await ctx.queue.enqueue("reconcile", objectKey(rs));
+  }
+  if (!deployment) return undefined;
+  const mine = sets.filter((s) => s.ownerUid === deployment.uid);
+  const pods = await ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: "ReplicaSet" });
+  const byOwner = new Map<string, PodView[]>();
+  for (const pod of pods) {
+    if (pod.ownerUid) byOwner.set(pod.ownerUid, [...(byOwner.get(pod.ownerUid) ?? []), podView(pod)]);
+  }
+  const views = mine.map(replicaSetView);
+  const actions = reconcileDeployment(
+    deploymentView(deployment),
+    views,
+    (rs) => byOwner.get(rs.uid) ?? [],
+    ctx.clock.now(),
+  );
+  return applyActions(ctx, deployment, actions);
+}
+
+async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<HandlerResult | undefined> {
+  const [rs, pods] = await Promise.all([
+    ctx.store.getObject(ref),
+    ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: ref.kind, ownerName: ref.name }),
+  ]);
+  await collectPods(
+    ctx,
+    pods.filter((p) => p.ownerUid !== rs?.uid),
+  );
+  if (!rs) return undefined;
+  const owned = pods.filter((p) => p.ownerUid === rs.uid).map(podView);
+  const result = await applyActions(ctx, rs, reconcileReplicaSet(replicaSetView(rs), owned, ctx.clock.now()));
+  // The owning Deployment counts this ReplicaSet's pods: let it look again.
+  if (rs.ownerKind && rs.ownerName) {
+    await ctx.queue.enqueue("reconcile", objectKey({ ...ref, kind: rs.ownerKind, name: rs.ownerName }));
+  }
+  return result;
 }
 
 async function reconcileServiceRef(ctx: JobContext, ref: ObjectRef): Promise<void> {

@@ -7,7 +7,7 @@ import { objectKey } from "./keys.js";
  * de-duplicates and handlers that find nothing to do write nothing.
  */
 export async function resyncAll(ctx: JobContext): Promise<void> {
-  for (const kind of ["Deployment", "Service"]) {
+  for (const kind of ["Deployment", "ReplicaSet", "Service"]) {
     for (const object of await ctx.store.listObjects({ kind })) {
       await ctx.queue.enqueue("reconcile", objectKey(object));
     }

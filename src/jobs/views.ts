@@ -1,4 +1,4 @@
-import type { DeploymentView, PodView, ServiceView } from "../controllers/types.js";
+import type { DeploymentView, PodView, ReplicaSetView, ServiceView } from "../controllers/types.js";
 import type { PodRecord, StoredObject } from "../db/types.js";
 
 export function podView(pod: PodRecord): PodView {
@@ -48,7 +48,22 @@ export function deploymentView(object: StoredObject): DeploymentView {
     namespace: object.namespace,
     uid: object.uid,
     generation: object.generation,
+    annotations: object.annotations,
     spec: object.spec as unknown as DeploymentView["spec"],
+    status: object.status,
+  };
+}
+
+export function replicaSetView(object: StoredObject): ReplicaSetView {
+  return {
+    name: object.name,
+    namespace: object.namespace,
+    uid: object.uid,
+    generation: object.generation,
+    labels: object.labels,
+    annotations: object.annotations,
+    createdAt: object.createdAt,
+    spec: object.spec as unknown as ReplicaSetView["spec"],
     status: object.status,
   };
 }

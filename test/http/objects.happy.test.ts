@@ -63,7 +63,14 @@ describe("Kubernetes REST paths: deployments and services", () => {
     const res = await api.call("GET", "/api/v1/namespaces/default/pods");
     expect(res.body.items).toHaveLength(2);
     const pod = res.body.items[0];
-    expect(pod.metadata.ownerReferences).toMatchObject([{ kind: "Deployment", name: "web", controller: true }]);
+    expect(pod.metadata.ownerReferences).toMatchObject([
+      {
+        apiVersion: "apps/v1",
+        kind: "ReplicaSet",
+        name: `web-${pod.metadata.labels["pod-template-hash"]}`,
+        controller: true,
+      },
+    ]);
     expect(pod.metadata.labels["pod-template-hash"]).toMatch(/^[a-z0-9]+$/);
     expect(pod.status.phase).toBe("Running");
     expect(pod.spec.nodeName).toBeUndefined();
