@@ -39,6 +39,7 @@ export function reconcileDeployment(
     name: rs.name,
     replicas: rs === current && !existing ? 0 : (rs.spec.replicas ?? 0),
     available: live(rs).filter((p) => isAvailable(p, minReadySeconds, nowMs)).length,
+    pods: live(rs).length,
   });
   const targets: ScaleTargets = dep.spec.paused
     ? pausedTargets(replicas, state(current), old.map(state))

@@ -5,6 +5,8 @@ export interface SetState {
   name: string;
   replicas: number;
   available: number;
+  /** Live pods now, which may lag the target: surge room counts whichever is larger. */
+  pods: number;
 }
 
 /** The new target per ReplicaSet name; sets left out keep theirs. */
@@ -28,7 +30,7 @@ export function rollingStep(
 
   if (current.replicas > replicas) targets.set(current.name, replicas);
   else if (current.replicas < replicas) {
-    const room = replicas + maxSurge - [current, ...old].reduce((sum, s) => sum + s.replicas, 0);
+    const room = replicas + maxSurge - [current, ...old].reduce((sum, s) => sum + Math.max(s.replicas, s.pods), 0);
     const grow =
       old.length === 0 ? replicas - current.replicas : Math.max(0, Math.min(room, replicas - current.replicas));
     if (grow > 0) targets.set(current.name, current.replicas + grow);

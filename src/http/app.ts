@@ -15,6 +15,7 @@ import { registerNodes } from "./routes/k8s_nodes.js";
 import { registerPatch } from "./routes/k8s_patch.js";
 import { registerPods } from "./routes/k8s_pods.js";
 import { registerReplace } from "./routes/k8s_replace.js";
+import { registerRollback } from "./routes/k8s_rollback.js";
 import { registerScale } from "./routes/k8s_scale.js";
 import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
 import { registerApply } from "./routes/v1_apply.js";
@@ -44,6 +45,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerHealth(app, deps);
   registerApply(app, deps);
   registerScale(app, deps);
+  registerRollback(app, deps);
   registerList(app, deps);
   registerGet(app, deps);
   registerCreate(app, deps);
