@@ -4,7 +4,7 @@ import { parseDocuments } from "../manifest/index.js";
 import { ApiClient, type ClientConfig, configPath, loadConfig, saveConfig } from "./client.js";
 import { formatTable, rowsFor } from "./table.js";
 
-type Flags = Record<string, string | boolean | undefined>;
+export type Flags = Record<string, string | boolean | undefined>;
 
 /** kubectl's names and short names for each resource, and where it lives in the API. */
 const KINDS: Record<string, { plural: string; base: string; namespaced: boolean; kind: string }> = {
@@ -29,14 +29,14 @@ const ALIASES: Record<string, string> = {
   no: "nodes",
 };
 
-function resource(name: string | undefined) {
+export function resource(name: string | undefined) {
   const plural = ALIASES[name?.toLowerCase() ?? ""] ?? name?.toLowerCase() ?? "";
   const found = KINDS[plural];
   if (!found) throw new Error(`unknown resource type "${name}": use one of ${Object.keys(KINDS).join(", ")}`);
   return found;
 }
 
-const namespaceOf = (flags: Flags) => (typeof flags.namespace === "string" ? flags.namespace : "default");
+export const namespaceOf = (flags: Flags) => (typeof flags.namespace === "string" ? flags.namespace : "default");
 
 async function readInput(file: string): Promise<string> {
   if (file === "-") {
@@ -47,7 +47,7 @@ async function readInput(file: string): Promise<string> {
   return readFile(file, "utf8");
 }
 
-async function withClient<T>(fn: (client: ApiClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(fn: (client: ApiClient) => Promise<T>): Promise<T> {
   const client = new ApiClient(await loadConfig());
   try {
     return await fn(client);

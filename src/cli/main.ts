@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
 import { apply, del, get, login, scale } from "./commands.js";
 import { serveConfig } from "./config.js";
+import { describe } from "./describe.js";
 import { startPlatform } from "./platform.js";
+import { rollout } from "./rollout.js";
 
 const USAGE = `kubernease — here's some stuff to run, please run it, thank you.
 
@@ -12,7 +14,9 @@ Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
   kubernease apply -f FILE [--dry-run] [-n NAMESPACE]
   kubernease get KIND [NAME] [-n NAMESPACE | -A] [-o yaml|json]
+  kubernease describe KIND NAME [-n NAMESPACE]
   kubernease scale deployment NAME --replicas N [-n NAMESPACE]
+  kubernease rollout status|history|undo|pause|resume deployment/NAME [--to-revision N] [--timeout SECONDS]
   kubernease delete -f FILE | KIND NAME [-n NAMESPACE]`;
 
 const OPTIONS = {
@@ -37,6 +41,8 @@ const OPTIONS = {
   output: { type: "string", short: "o" },
   "dry-run": { type: "boolean" },
   replicas: { type: "string" },
+  "to-revision": { type: "string" },
+  timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -83,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
     get: () => get(args, values),
     delete: () => del(args, values),
     scale: () => scale(args, values),
+    describe: () => describe(args, values),
+    rollout: () => rollout(args, values),
   };
   const run = commands[command];
   if (!run) {

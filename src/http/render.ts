@@ -3,8 +3,24 @@ import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
 const iso = (ms: number) => new Date(ms).toISOString();
 const APPS_KINDS = new Set(["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]);
 
+function ownerReferences(owner: { ownerKind: string | null; ownerName: string | null; ownerUid: string | null }) {
+  if (!owner.ownerKind || !owner.ownerName || !owner.ownerUid) return undefined;
+  const apiVersion = APPS_KINDS.has(owner.ownerKind) ? "apps/v1" : "v1";
+  return [
+    {
+      apiVersion,
+      kind: owner.ownerKind,
+      name: owner.ownerName,
+      uid: owner.ownerUid,
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+}
+
 /** A stored object in Kubernetes shape. */
 export function renderObject(object: StoredObject): Record<string, unknown> {
+  const owners = ownerReferences(object);
   const metadata = {
     name: object.name,
     namespace: object.namespace,
@@ -14,6 +30,7 @@ export function renderObject(object: StoredObject): Record<string, unknown> {
     creationTimestamp: iso(object.createdAt),
     ...(Object.keys(object.labels).length ? { labels: object.labels } : {}),
     ...(Object.keys(object.annotations).length ? { annotations: object.annotations } : {}),
+    ...(owners ? { ownerReferences: owners } : {}),
   };
   if (object.kind === "Endpoints") {
     return { apiVersion: "v1", kind: "Endpoints", metadata, subsets: object.spec.subsets ?? [] };
@@ -23,19 +40,7 @@ export function renderObject(object: StoredObject): Record<string, unknown> {
 
 /** A pod in Kubernetes shape, for tenants: where it runs is the platform's business, so no node appears. */
 export function renderPod(pod: PodRecord): Record<string, unknown> {
-  const ownerReferences =
-    pod.ownerKind && pod.ownerName && pod.ownerUid
-      ? [
-          {
-            apiVersion: APPS_KINDS.has(pod.ownerKind) ? "apps/v1" : "v1",
-            kind: pod.ownerKind,
-            name: pod.ownerName,
-            uid: pod.ownerUid,
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ]
-      : undefined;
+  const owners = ownerReferences(pod);
   const { nodeName: _nodeName, ...spec } = pod.spec as Record<string, unknown>;
   const { hostIP: _hostIP, hostIPs: _hostIPs, nominatedNodeName: _nominated, ...status } = pod.status;
   return {
@@ -50,7 +55,7 @@ export function renderPod(pod: PodRecord): Record<string, unknown> {
       ...(pod.deletionRequestedAt !== null ? { deletionTimestamp: iso(pod.deletionRequestedAt) } : {}),
       labels: pod.labels,
       ...(Object.keys(pod.annotations).length ? { annotations: pod.annotations } : {}),
-      ...(ownerReferences ? { ownerReferences } : {}),
+      ...(owners ? { ownerReferences: owners } : {}),
     },
     spec,
     status: { ...status, phase: pod.phase },
