@@ -13,6 +13,8 @@ export interface OwnerRef {
 export interface PodDraft {
   namespace: string;
   generateName: string;
+  /** A fixed name (StatefulSet ordinals), instead of `generateName` plus a random suffix. */
+  name?: string;
   labels: Labels;
   annotations: Record<string, string>;
   templateHash: string;
@@ -82,7 +84,44 @@ export type Action =
   | { type: "scaleReplicaSet"; name: string; replicas: number; annotations?: Record<string, string> }
   | { type: "deleteReplicaSet"; name: string }
   | { type: "rollback"; toRevision: number; template: PodTemplate }
-  | { type: "requeue"; afterMs: number };
+  | { type: "requeue"; afterMs: number }
+  | { type: "createClaim"; claim: ClaimDraft }
+  | { type: "deleteClaim"; name: string };
+
+/** A PersistentVolumeClaim a StatefulSet wants for one ordinal. */
+export interface ClaimDraft {
+  name: string;
+  labels: Labels;
+  annotations: Record<string, string>;
+  spec: Json;
+  /** Set when the claim goes with its owner (retention policy `Delete`). */
+  owner?: OwnerRef;
+}
+
+export interface ClaimTemplate {
+  metadata: { name: string; labels?: Labels; annotations?: Record<string, string> };
+  spec: Json;
+}
+
+export interface StatefulSetView {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  spec: {
+    replicas?: number;
+    selector: LabelSelector;
+    template: PodTemplate;
+    serviceName?: string;
+    volumeClaimTemplates?: ClaimTemplate[];
+    podManagementPolicy?: "OrderedReady" | "Parallel";
+    updateStrategy?: { type?: "RollingUpdate" | "OnDelete"; rollingUpdate?: { partition?: number } };
+    ordinals?: { start?: number };
+    persistentVolumeClaimRetentionPolicy?: { whenDeleted?: "Retain" | "Delete"; whenScaled?: "Retain" | "Delete" };
+    minReadySeconds?: number;
+  };
+  status: Json;
+}
 
 export interface EndpointAddress {
   ip: string;
