@@ -45,6 +45,8 @@ export interface PodView {
   restartCount: number;
   /** A container waits in CrashLoopBackOff. */
   crashLooping: boolean;
+  /** The node it is bound to: only node-aware controllers (DaemonSet) look; nothing of it reaches tenants. */
+  nodeName?: string;
 }
 
 export interface PodTemplate {
@@ -101,6 +103,27 @@ export interface ClaimDraft {
 export interface ClaimTemplate {
   metadata: { name: string; labels?: Labels; annotations?: Record<string, string> };
   spec: Json;
+}
+
+export interface DaemonSetView {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  spec: {
+    selector: LabelSelector;
+    template: PodTemplate;
+    updateStrategy?: { type?: "RollingUpdate" | "OnDelete"; rollingUpdate?: { maxUnavailable?: number | string } };
+    minReadySeconds?: number;
+  };
+  status: Json;
+}
+
+/** What a DaemonSet sees of a node. */
+export interface DaemonNode {
+  name: string;
+  labels: Labels;
+  ready: boolean;
 }
 
 export interface StatefulSetView {
