@@ -1,11 +1,12 @@
 import type { Clock } from "../core/clock.js";
 import { newId } from "../core/ids.js";
 import type { Rng } from "../core/rng.js";
+import { SYSTEM_TENANT } from "../core/tenancy.js";
 import type { Store } from "../db/types.js";
 import { generateApiKey, hashApiKey, keyPrefix } from "../http/keys.js";
 import { createTenantWithKey } from "../http/routes/v1_admin_tenants.js";
 
-export const SYSTEM_TENANT = "system";
+export { SYSTEM_TENANT };
 
 export interface BootstrapResult {
   /** A newly generated admin key, shown once. */

@@ -464,6 +464,14 @@ export class MemoryStore implements Store {
     });
   }
 
+  deleteNode(name: string): Promise<boolean> {
+    return this.exclusive(() => {
+      if (!this.t.nodes.has(name) || [...this.t.pods.values()].some((p) => p.nodeName === name)) return false;
+      this.remove(this.t.nodes, name);
+      return true;
+    });
+  }
+
   recordEvent(event: NewEvent): Promise<EventRecord> {
     return this.exclusive(() => {
       const key = eventDedupeKey(event);

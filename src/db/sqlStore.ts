@@ -391,6 +391,16 @@ export class SqlOps implements StoreOps {
     return rows[0];
   }
 
+  async deleteNode(name: string): Promise<boolean> {
+    // One statement: a pod bound between a check and the delete cannot be orphaned.
+    const bound = this.db.select({ id: pods.id }).from(pods).where(eq(pods.nodeName, name));
+    const rows = await this.db
+      .delete(nodes)
+      .where(and(eq(nodes.name, name), sql`not exists (${bound})`))
+      .returning({ name: nodes.name });
+    return rows.length > 0;
+  }
+
   async recordEvent(event: NewEvent): Promise<EventRecord> {
     const { id, tenantId, namespace, involvedKind, involvedName, involvedUid, type, reason, message, atMs } = event;
     const values = {

@@ -632,6 +632,19 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
   });
 
   describe("nodes", () => {
+    it("deletes a node only when no pod is bound to it", async () => {
+      const name = unique("node");
+      await store.upsertNode(newNode(name), 1_000);
+      const pod = await store.createPod(newPod(unique("ten"), "held"));
+      expect(await store.bindPod(pod.id, name, 1_000)).toBe("bound");
+      expect(await store.deleteNode(name)).toBe(false);
+      expect(await store.getNode(name)).toBeDefined();
+      await store.deletePod(pod.id);
+      expect(await store.deleteNode(name)).toBe(true);
+      expect(await store.getNode(name)).toBeUndefined();
+      expect(await store.deleteNode(name)).toBe(false);
+    });
+
     it("upserts a node, keeping allocation, cordon and heartbeat when it registers again", async () => {
       const nodeName = unique("node");
       const created = await store.upsertNode(newNode(nodeName, { lastHeartbeatAt: 5 }), 10);

@@ -271,6 +271,8 @@ export interface StoreOps {
   getNode(name: string): Promise<NodeRecord | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   updateNode(name: string, change: NodeChange, nowMs: number): Promise<NodeRecord | undefined>;
+  /** Removes a node that no pod is bound to; answers whether it went (false: absent, or pods still bound). */
+  deleteNode(name: string): Promise<boolean>;
 
   /** Records an event; the same involved object, type, reason and message again only bumps `count` and `lastSeenAt`. */
   recordEvent(event: NewEvent): Promise<EventRecord>;

@@ -1,4 +1,11 @@
-import type { Action, EndpointSubset, PodDraft, PodTemplate, ReplicaSetDraft } from "../controllers/types.js";
+import type {
+  Action,
+  ClaimDraft,
+  EndpointSubset,
+  PodDraft,
+  PodTemplate,
+  ReplicaSetDraft,
+} from "../controllers/types.js";
 import { nameSuffix, newId, newUid } from "../core/ids.js";
 import { ConflictError, NotFoundError, type StoredObject } from "../db/types.js";
 import type { JobContext } from "./context.js";
@@ -35,6 +42,20 @@ export async function applyActions(
       case "rollback":
         await rollback(ctx, owner, action.template);
         break;
+      case "createClaim":
+        await createClaim(ctx, owner, action.claim);
+        break;
+      case "deleteClaim": {
+        const ref = {
+          tenantId: owner.tenantId,
+          kind: "PersistentVolumeClaim",
+          namespace: owner.namespace,
+          name: action.name,
+        };
+        await ctx.store.deleteObject(ref, { nowMs: ctx.clock.now() });
+        await ctx.queue.enqueue("reconcile", objectKey(ref));
+        break;
+      }
       case "createPod":
         await createPod(ctx, owner, action.pod);
         break;
@@ -105,6 +126,27 @@ async function scaleReplicaSet(
   await ctx.queue.enqueue("reconcile", objectKey(ref));
 }
 
+/** A claim for one ordinal: created once, kept across pod restarts; its volume is provisioned by its own reconcile. */
+async function createClaim(ctx: JobContext, owner: StoredObject, draft: ClaimDraft): Promise<void> {
+  const ref = { tenantId: owner.tenantId, kind: "PersistentVolumeClaim", namespace: owner.namespace, name: draft.name };
+  try {
+    await ctx.store.createObject({
+      ...ref,
+      id: newId("obj", ctx.clock, ctx.rng),
+      uid: newUid(ctx.rng),
+      apiVersion: "v1",
+      labels: draft.labels,
+      annotations: draft.annotations,
+      spec: draft.spec,
+      createdAt: ctx.clock.now(),
+      ...(draft.owner ? { ownerKind: draft.owner.kind, ownerName: draft.owner.name, ownerUid: draft.owner.uid } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+  }
+  await ctx.queue.enqueue("reconcile", objectKey(ref));
+}
+
 /** Puts an earlier revision's template back on the Deployment, conditionally on what was read. */
 async function rollback(ctx: JobContext, deployment: StoredObject, template: PodTemplate): Promise<void> {
   const change = {
@@ -132,7 +174,7 @@ async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft):
         id: newId("pod", ctx.clock, ctx.rng),
         tenantId: owner.tenantId,
         namespace: draft.namespace,
-        name: draft.generateName + nameSuffix(ctx.rng),
+        name: draft.name ?? draft.generateName + nameSuffix(ctx.rng),
         uid: newUid(ctx.rng),
         ownerKind: draft.owner.kind,
         ownerName: draft.owner.name,
@@ -150,6 +192,8 @@ async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft):
       return;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
+      // A fixed name (a StatefulSet ordinal) that is taken means the pod exists: nothing to do.
+      if (draft.name) return;
     }
   }
   throw new Error(`could not find a free name for a pod of ${draft.generateName}`);

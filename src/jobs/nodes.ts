@@ -1,11 +1,13 @@
 import type { JobContext } from "./context.js";
+import { objectKey } from "./keys.js";
 import { enqueueUnbound } from "./syncPod.js";
 
 /** Registers the provider's nodes in the store (capacity, labels, readiness) and stamps their heartbeat. */
 export async function syncNodes(ctx: JobContext): Promise<void> {
   const now = ctx.clock.now();
   let changed = false;
-  for (const node of await ctx.provider.listNodes()) {
+  const listed = await ctx.provider.listNodes();
+  for (const node of listed) {
     const before = await ctx.store.getNode(node.name);
     await ctx.store.upsertNode(
       {
@@ -24,6 +26,27 @@ export async function syncNodes(ctx: JobContext): Promise<void> {
     );
     changed ||= !before || before.ready !== node.ready || before.cpuMillis !== node.cpuMillis;
   }
-  // New or returning capacity: pods waiting for a place may fit now.
-  if (changed) await enqueueUnbound(ctx);
+  changed = (await forgetRemoved(ctx, new Set(listed.map((n) => n.name)))) || changed;
+  if (!changed) return;
+  // New or returning capacity: pods waiting for a place may fit now, and daemons follow the nodes.
+  await enqueueUnbound(ctx);
+  for (const ds of await ctx.store.listObjects({ kind: "DaemonSet" }))
+    await ctx.queue.enqueue("reconcile", objectKey(ds));
+}
+
+/**
+ * Nodes of this provider it no longer lists: gone once their pods are (a node
+ * that still holds pods is marked not ready until then). Returns whether any changed.
+ */
+async function forgetRemoved(ctx: JobContext, listed: Set<string>): Promise<boolean> {
+  let changed = false;
+  for (const node of await ctx.store.listNodes()) {
+    if (node.provider !== ctx.provider.name || listed.has(node.name)) continue;
+    if (await ctx.store.deleteNode(node.name)) changed = true;
+    else if (node.ready) {
+      await ctx.store.updateNode(node.name, { ready: false }, ctx.clock.now());
+      changed = true;
+    }
+  }
+  return changed;
 }

@@ -2,12 +2,14 @@ import { reconcileDeployment } from "../controllers/deployment.js";
 import { reconcileReplicaSet } from "../controllers/replicaset.js";
 import { reconcileService } from "../controllers/service.js";
 import type { EndpointSubset, PodView } from "../controllers/types.js";
-import type { ObjectRef, PodRecord, StoredObject } from "../db/types.js";
+import type { ObjectRef, StoredObject } from "../db/types.js";
 import { applyActions } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey, parseObjectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
 import { deploymentView, podView, replicaSetView, serviceView } from "./views.js";
+import { reconcileClaimRef } from "./volumes.js";
+import { collect, reconcileDaemonSetRef, reconcileStatefulSetRef } from "./workloads.js";
 
 /** The `reconcile` job: load the object and what it owns, ask its controller, apply the answer. */
 export async function reconcileJob(ctx: JobContext, key: string): Promise<HandlerResult | undefined> {
@@ -21,16 +23,15 @@ export async function reconcileJob(ctx: JobContext, key: string): Promise<Handle
     case "Service":
       await reconcileServiceRef(ctx, ref);
       return undefined;
+    case "StatefulSet":
+      return reconcileStatefulSetRef(ctx, ref);
+    case "DaemonSet":
+      return reconcileDaemonSetRef(ctx, ref);
+    case "PersistentVolumeClaim":
+      await reconcileClaimRef(ctx, ref);
+      return undefined;
     default:
       return undefined;
-  }
-}
-
-/** Marks pods for deletion (their `pod` job stops them), e.g. when their owner is gone. */
-async function collectPods(ctx: JobContext, pods: PodRecord[]): Promise<void> {
-  for (const pod of pods.filter((p) => p.deletionRequestedAt === null)) {
-    await ctx.store.markPodDeleting(pod.id, ctx.clock.now());
-    await ctx.queue.enqueue("pod", pod.id);
   }
 }
 
@@ -69,7 +70,7 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
     ctx.store.getObject(ref),
     ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: ref.kind, ownerName: ref.name }),
   ]);
-  await collectPods(
+  await collect(
     ctx,
     pods.filter((p) => p.ownerUid !== rs?.uid),
   );

@@ -6,8 +6,18 @@ import { objectKey } from "./keys.js";
  * (a crash, a restart, a lost job) converges anyway. Cheap because the queue
  * de-duplicates and handlers that find nothing to do write nothing.
  */
+/** Every kind that has a controller. */
+export const RECONCILED_KINDS = [
+  "Deployment",
+  "ReplicaSet",
+  "StatefulSet",
+  "DaemonSet",
+  "PersistentVolumeClaim",
+  "Service",
+];
+
 export async function resyncAll(ctx: JobContext): Promise<void> {
-  for (const kind of ["Deployment", "ReplicaSet", "Service"]) {
+  for (const kind of RECONCILED_KINDS) {
     for (const object of await ctx.store.listObjects({ kind })) {
       await ctx.queue.enqueue("reconcile", objectKey(object));
     }

@@ -5,6 +5,7 @@ import { schedule, type Unschedulable } from "../scheduler/index.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import type { HandlerResult } from "./queue.js";
+import { pinVolumes, placementOf } from "./volumes.js";
 
 /** The `schedule` job: place one unbound pod, then bind it with a conditional write that cannot over-commit. */
 export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
@@ -14,9 +15,20 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
     await ctx.queue.enqueue("pod", pod.id);
     return undefined;
   }
+  const placement = await placementOf(ctx, pod);
+  if (placement.waiting) {
+    await markWaiting(ctx, pod, placement.waiting);
+    return { requeueAfterMs: ctx.unschedulableRetryMs };
+  }
   const nodes = await ctx.store.listNodes();
   const nodeSelector = pod.spec.nodeSelector as Record<string, string> | undefined;
-  const demand = { id: pod.id, cpuMillis: pod.cpuMillis, memoryBytes: pod.memoryBytes, nodeSelector };
+  const demand = {
+    id: pod.id,
+    cpuMillis: pod.cpuMillis,
+    memoryBytes: pod.memoryBytes,
+    nodeSelector,
+    requiredNodes: placement.requiredNodes,
+  };
   const result = schedule(demand, nodes, { policy: ctx.schedulingPolicy });
   if (!result.ok) {
     await markUnschedulable(ctx, pod, result);
@@ -24,6 +36,7 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
   }
   const bind = await ctx.store.bindPod(pod.id, result.nodeName, ctx.clock.now());
   if (bind === "bound" || bind === "already-bound") {
+    if (bind === "bound") await pinVolumes(ctx, pod, result.nodeName);
     await markScheduled(ctx, pod.id);
     await ctx.queue.enqueue("pod", pod.id);
     return undefined;
@@ -39,12 +52,17 @@ async function markScheduled(ctx: JobContext, podId: string): Promise<void> {
 }
 
 async function markUnschedulable(ctx: JobContext, pod: PodRecord, result: Unschedulable): Promise<void> {
-  const detail = { reason: "Unschedulable", message: result.tenantMessage };
+  await markWaiting(ctx, pod, result.tenantMessage);
+}
+
+/** PodScheduled=False with the reason, on the pod and as a FailedScheduling event. */
+async function markWaiting(ctx: JobContext, pod: PodRecord, message: string): Promise<void> {
+  const detail = { reason: "Unschedulable", message };
   await updatePodConditions(ctx, pod.id, (conditions) =>
     setCondition(conditions, "PodScheduled", false, ctx.clock.now(), detail),
   );
   const involved = { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
-  await recordEvent(ctx, involved, "Warning", "FailedScheduling", result.tenantMessage);
+  await recordEvent(ctx, involved, "Warning", "FailedScheduling", message);
 }
 
 /** Rewrites a pod's conditions with a conditional write, re-reading on a race (bounded). */

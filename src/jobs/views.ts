@@ -1,4 +1,12 @@
-import type { DeploymentView, PodView, ReplicaSetView, ServiceView } from "../controllers/types.js";
+import type {
+  DaemonSetView,
+  DeploymentView,
+  PodView,
+  ReplicaSetView,
+  ServiceView,
+  StatefulSetView,
+} from "../controllers/types.js";
+import type { ClaimView } from "../controllers/volume.js";
 import type { PodRecord, StoredObject } from "../db/types.js";
 
 export function podView(pod: PodRecord): PodView {
@@ -24,6 +32,7 @@ export function podView(pod: PodRecord): PodView {
     readySinceMs: pod.ready ? readySince(pod) : undefined,
     restartCount: containerStatuses(pod).reduce((n, c) => n + (c.restartCount ?? 0), 0),
     crashLooping: containerStatuses(pod).some((c) => c.state?.waiting?.reason === "CrashLoopBackOff"),
+    ...(pod.nodeName ? { nodeName: pod.nodeName } : {}),
   };
 }
 
@@ -71,3 +80,19 @@ export function replicaSetView(object: StoredObject): ReplicaSetView {
 export function serviceView(object: StoredObject): ServiceView {
   return { name: object.name, namespace: object.namespace, spec: object.spec as ServiceView["spec"] };
 }
+
+/** The common shape of workload views: identity, spec and status of a stored object. */
+function workloadView<T>(object: StoredObject): T {
+  return {
+    name: object.name,
+    namespace: object.namespace,
+    uid: object.uid,
+    generation: object.generation,
+    spec: object.spec,
+    status: object.status,
+  } as T;
+}
+
+export const statefulSetView = (object: StoredObject) => workloadView<StatefulSetView>(object);
+export const daemonSetView = (object: StoredObject) => workloadView<DaemonSetView>(object);
+export const claimView = (object: StoredObject) => workloadView<ClaimView>(object);

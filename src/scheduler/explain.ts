@@ -47,6 +47,10 @@ function suggest(reason: Reason, pod: PodDemand, nodes: NodeView[]): string {
     }
     case Reason.NodeSelectorMismatch:
       return "relax the node selector: no placement with those labels has room";
+    case Reason.VolumeElsewhere:
+      return "its local volume lives where there is no room or no readiness now; the pod waits for it there, as local volumes do (network storage can move)";
+    case Reason.PinnedElsewhere:
+      return "it runs only on its own node";
     case Reason.TooManyPods:
     case Reason.NodeNotReady:
     case Reason.NodeCordoned:

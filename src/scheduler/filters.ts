@@ -22,8 +22,16 @@ export const memoryFits: Filter = (pod, node) =>
 
 export const podsFit: Filter = (_pod, node) => (node.allocatedPods + 1 > node.maxPods ? Reason.TooManyPods : undefined);
 
+/** A daemon runs on its own node; a pod with a local volume runs where the volume lives. */
+export const requiredNode: Filter = (pod, node) => {
+  for (const required of pod.requiredNodes ?? []) {
+    if (required.node !== node.name) return required.why === "pinned" ? Reason.PinnedElsewhere : Reason.VolumeElsewhere;
+  }
+  return undefined;
+};
+
 /** In order; every filter runs on every node, so that "why pending" sees all of them, not just the first. */
-export const FILTERS: Filter[] = [nodeReady, notCordoned, nodeSelector, cpuFits, memoryFits, podsFit];
+export const FILTERS: Filter[] = [nodeReady, notCordoned, nodeSelector, requiredNode, cpuFits, memoryFits, podsFit];
 
 export function failingReasons(pod: PodDemand, node: NodeView, filters: Filter[] = FILTERS): Reason[] {
   const reasons: Reason[] = [];

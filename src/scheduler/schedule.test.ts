@@ -79,4 +79,20 @@ describe("schedule", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.tenantMessage).toContain("the platform needs more capacity of this shape");
   });
+
+  it("places a pod with a local volume only where the volume lives, and explains the wait without naming it", () => {
+    const nodes = [node("n1"), node("n2", { allocatedCpuMillis: 3900 })];
+    const pod = { id: "p", cpuMillis: 500, memoryBytes: 0, requiredNodes: [{ node: "n2", why: "volume" as const }] };
+    const r = schedule(pod, nodes);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.constraints.map((c) => c.reason).sort()).toEqual([Reason.InsufficientCpu, Reason.VolumeElsewhere].sort());
+    expect(r.tenantMessage).toContain("lower cpu request to ≤ 100m CPU");
+    expect(r.tenantMessage).not.toMatch(/n1|n2/);
+    expect(schedule({ ...pod, cpuMillis: 100 }, nodes)).toMatchObject({ ok: true, nodeName: "n2" });
+    expect(schedule({ ...pod, requiredNodes: [{ node: "n1", why: "pinned" as const }] }, nodes)).toMatchObject({
+      ok: true,
+      nodeName: "n1",
+    });
+  });
 });

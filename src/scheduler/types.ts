@@ -19,6 +19,8 @@ export interface PodDemand {
   cpuMillis: number;
   memoryBytes: number;
   nodeSelector?: Record<string, string>;
+  /** A node the pod must run on: a daemon's own node, or where its local volume lives. */
+  requiredNodes?: { node: string; why: "pinned" | "volume" }[];
 }
 
 export type SchedulingPolicy = "spread" | "binpack";
@@ -31,6 +33,8 @@ export const Reason = {
   InsufficientMemory: "insufficient memory",
   TooManyPods: "too many pods",
   NodeSelectorMismatch: "node selector mismatch",
+  PinnedElsewhere: "pinned to another node",
+  VolumeElsewhere: "volume node affinity conflict",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

@@ -1,0 +1,140 @@
+import { placementFor, reconcileClaim, type VolumeView, volumeNameFor } from "../controllers/volume.js";
+import { newId, newUid } from "../core/ids.js";
+import { SYSTEM_TENANT } from "../core/tenancy.js";
+import { ConflictError, type ObjectRef, type PodRecord, type StoredObject } from "../db/types.js";
+import type { JobContext } from "./context.js";
+import { objectKey } from "./keys.js";
+import { claimView } from "./views.js";
+
+/** Volumes are the platform's: they live in the reserved `system` tenant, cluster-wide (empty namespace). */
+const VOLUME_KIND = "PersistentVolume";
+
+async function systemTenantId(ctx: JobContext): Promise<string> {
+  const tenant = await ctx.store.getTenantByName(SYSTEM_TENANT);
+  if (!tenant) throw new Error("the system tenant is missing; the platform was not bootstrapped");
+  return tenant.id;
+}
+
+const volumeRef = (systemId: string, name: string): ObjectRef => ({
+  tenantId: systemId,
+  kind: VOLUME_KIND,
+  namespace: "",
+  name,
+});
+
+function volumeView(object: StoredObject): VolumeView {
+  return { name: object.name, spec: object.spec as VolumeView["spec"] };
+}
+
+/** The `reconcile` job of a PersistentVolumeClaim: provision its volume, report it Bound; a deleted claim's volume goes. */
+export async function reconcileClaimRef(ctx: JobContext, ref: ObjectRef): Promise<void> {
+  const systemId = await systemTenantId(ctx);
+  const claim = await ctx.store.getObject(ref);
+  if (!claim) return releaseVolumes(ctx, systemId, ref);
+  const existing = await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim)));
+  for (const action of reconcileClaim(claimView(claim), existing && volumeView(existing))) {
+    if (action.type === "provisionVolume") {
+      try {
+        await ctx.store.createObject({
+          ...volumeRef(systemId, action.name),
+          id: newId("obj", ctx.clock, ctx.rng),
+          uid: newUid(ctx.rng),
+          apiVersion: "v1",
+          labels: {},
+          annotations: {},
+          spec: { ...action.spec, claimRef: { ...(action.spec.claimRef as object), tenantId: ref.tenantId } },
+          createdAt: ctx.clock.now(),
+        });
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    } else {
+      await ctx.store.updateObjectStatus(claim, action.status, { nowMs: ctx.clock.now() });
+      // Pods that waited for this claim may be placed now.
+      for (const pod of await ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, unbound: true })) {
+        if (claimsOf(pod).includes(ref.name)) await ctx.queue.enqueue("schedule", pod.id);
+      }
+    }
+  }
+}
+
+async function releaseVolumes(ctx: JobContext, systemId: string, ref: ObjectRef): Promise<void> {
+  const volumes = await ctx.store.listObjects({ kind: VOLUME_KIND, tenantId: systemId });
+  for (const volume of volumes) {
+    const claimRef = volume.spec.claimRef as { tenantId?: string; namespace?: string; name?: string } | undefined;
+    if (claimRef?.tenantId === ref.tenantId && claimRef.namespace === ref.namespace && claimRef.name === ref.name) {
+      await ctx.store.deleteObject(volume, { nowMs: ctx.clock.now() });
+    }
+  }
+}
+
+export function claimsOf(pod: PodRecord): string[] {
+  const volumes = (pod.spec.volumes as { persistentVolumeClaim?: { claimName?: string } }[] | undefined) ?? [];
+  return volumes.flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
+}
+
+export interface Placement {
+  requiredNodes: { node: string; why: "pinned" | "volume" }[];
+  /** Why the pod cannot be placed yet, whatever the nodes (a missing or unbound claim, a volume still held). */
+  waiting?: string;
+}
+
+/** What a pod's own node pin and its volumes require of its placement. */
+export async function placementOf(ctx: JobContext, pod: PodRecord): Promise<Placement> {
+  const requiredNodes: Placement["requiredNodes"] = [];
+  if (typeof pod.spec.nodeName === "string") requiredNodes.push({ node: pod.spec.nodeName, why: "pinned" });
+  const claims = claimsOf(pod);
+  if (claims.length === 0) return { requiredNodes };
+  const systemId = await systemTenantId(ctx);
+  const neighbours = await ctx.store.listPods({ tenantId: pod.tenantId, namespace: pod.namespace });
+  for (const name of claims) {
+    const claim = await ctx.store.getObject({
+      tenantId: pod.tenantId,
+      kind: "PersistentVolumeClaim",
+      namespace: pod.namespace,
+      name,
+    });
+    if (!claim) return { requiredNodes, waiting: `persistentvolumeclaim "${name}" not found` };
+    const volume = await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim)));
+    if (!volume || claim.status.phase !== "Bound")
+      return { requiredNodes, waiting: `persistentvolumeclaim "${name}" is not bound yet` };
+    const holders = neighbours
+      .filter((p) => p.id !== pod.id && claimsOf(p).includes(name))
+      .map((p) => ({ nodeName: p.nodeName, deleting: p.deletionRequestedAt !== null }));
+    const placement = placementFor(volumeView(volume), holders);
+    if (placement.blocked) return { requiredNodes, waiting: `persistentvolumeclaim "${name}": ${placement.blocked}` };
+    if (placement.node) requiredNodes.push({ node: placement.node, why: "volume" });
+  }
+  return { requiredNodes };
+}
+
+/** After a bind: the pod's volumes now live on its node (a network volume moves there). */
+export async function pinVolumes(ctx: JobContext, pod: PodRecord, nodeName: string): Promise<void> {
+  const claims = claimsOf(pod);
+  if (claims.length === 0) return;
+  const systemId = await systemTenantId(ctx);
+  for (const name of claims) {
+    const claim = await ctx.store.getObject({
+      tenantId: pod.tenantId,
+      kind: "PersistentVolumeClaim",
+      namespace: pod.namespace,
+      name,
+    });
+    const volume = claim && (await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim))));
+    if (!volume || volume.spec.nodeName === nodeName) continue;
+    const change = {
+      apiVersion: volume.apiVersion,
+      labels: volume.labels,
+      annotations: volume.annotations,
+      spec: { ...volume.spec, nodeName },
+    };
+    await ctx.store.updateObject(volume, change, {
+      expectedResourceVersion: volume.resourceVersion,
+      nowMs: ctx.clock.now(),
+    });
+    await ctx.queue.enqueue(
+      "reconcile",
+      objectKey({ tenantId: pod.tenantId, kind: "PersistentVolumeClaim", namespace: pod.namespace, name }),
+    );
+  }
+}
