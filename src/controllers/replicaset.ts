@@ -19,7 +19,7 @@ export function reconcileReplicaSet(rs: ReplicaSetView, pods: PodView[], nowMs: 
 
   const missing = replicas - live.length;
   if (missing > 0) {
-    const owner = { kind: "ReplicaSet", name: rs.name, uid: rs.uid };
+    const owner = { kind: rs.kind ?? "ReplicaSet", name: rs.name, uid: rs.uid };
     const hash = rs.labels[TEMPLATE_HASH_LABEL] ?? rs.spec.template.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? "";
     for (let i = 0; i < missing; i++) {
       actions.push({ type: "createPod", pod: podDraft(owner, rs.namespace, rs.spec.template, `${rs.name}-`, hash) });

@@ -56,6 +56,8 @@ export interface PodTemplate {
 
 /** What controllers see of a ReplicaSet: one revision of a Deployment's template, or a bare one. */
 export interface ReplicaSetView {
+  /** ReplicaSet, or the legacy ReplicationController (equality selector) that behaves the same. */
+  kind?: "ReplicaSet" | "ReplicationController";
   name: string;
   namespace: string;
   uid: string;

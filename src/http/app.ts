@@ -11,6 +11,7 @@ import { registerEndpoints } from "./routes/k8s_endpoints.js";
 import { registerEvents } from "./routes/k8s_events.js";
 import { registerGet } from "./routes/k8s_get.js";
 import { registerList } from "./routes/k8s_list.js";
+import { registerNamespaces } from "./routes/k8s_namespaces.js";
 import { registerNodes } from "./routes/k8s_nodes.js";
 import { registerPatch } from "./routes/k8s_patch.js";
 import { registerPods } from "./routes/k8s_pods.js";
@@ -55,6 +56,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerPods(app, deps);
   registerEndpoints(app, deps);
   registerEvents(app, deps);
+  registerNamespaces(app, deps);
   registerNodes(app, deps);
   registerAdminTenants(app, deps);
 

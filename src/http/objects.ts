@@ -1,10 +1,10 @@
 import { canonicalJson } from "../core/hash.js";
 import { newId, newUid } from "../core/ids.js";
 import { ConflictError, NotFoundError, type ObjectRef, type StoredObject, type StoreOps } from "../db/types.js";
-import type { Manifest } from "../manifest/index.js";
+import { type ExpandedManifest, podRequests } from "../manifest/index.js";
 import type { ApiDeps } from "./context.js";
 import { ApiError } from "./errors.js";
-import { isDnsLabel, RESERVED_NAMESPACES } from "./resources.js";
+import { isDnsLabel, OPERATOR_ONLY_KINDS, RESERVED_NAMESPACES, TOP_LEVEL_KINDS } from "./resources.js";
 
 /**
  * Writes of desired state: create, replace, delete and apply. Each commits the
@@ -38,7 +38,7 @@ export function checkNamespace(namespace: string): string {
 /** The desired object of a manifest; the namespace comes from the manifest, else from the request. */
 export function desiredOf(
   tenantId: string,
-  manifest: Manifest,
+  manifest: ExpandedManifest,
   requestNamespace: string,
   strictNamespace: boolean,
 ): Desired {
@@ -49,15 +49,28 @@ export function desiredOf(
       `the namespace of the object (${meta.namespace}) does not match the namespace of the request (${requestNamespace})`,
     );
   }
-  const namespace = checkNamespace(meta.namespace ?? requestNamespace);
+  const namespace = manifest.kind === "Namespace" ? meta.name : checkNamespace(meta.namespace ?? requestNamespace);
+  const { apiVersion, kind: _kind, metadata: _metadata, ...body } = manifest as unknown as Record<string, unknown>;
+  const spec = TOP_LEVEL_KINDS.has(manifest.kind) ? body : ((body.spec as Record<string, unknown> | undefined) ?? {});
+  const resourceVersion = (meta as { resourceVersion?: string }).resourceVersion;
   return {
     ref: { tenantId, kind: manifest.kind, namespace, name: meta.name },
-    apiVersion: manifest.apiVersion,
+    apiVersion: apiVersion as string,
     labels: meta.labels ?? {},
-    annotations: meta.annotations ?? {},
-    spec: manifest.spec as Record<string, unknown>,
-    ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+    annotations: (meta as { annotations?: Record<string, string> }).annotations ?? {},
+    spec,
+    ...(resourceVersion ? { resourceVersion } : {}),
   };
+}
+
+/** DaemonSets run on every node: the operator's tool, applied with the admin key into the system tenant. */
+export function checkAllowed(kind: string, role: "tenant" | "admin"): void {
+  if (role !== "admin" && OPERATOR_ONLY_KINDS.has(kind)) {
+    throw new ApiError(
+      "FORBIDDEN",
+      `${kind} is an operator capability: it runs on every node, and tenants never see nodes`,
+    );
+  }
 }
 
 const key = (ref: ObjectRef) => `${ref.kind}/${ref.tenantId}/${ref.namespace}/${ref.name}`;
@@ -202,6 +215,82 @@ export function deleteObject(deps: ApiDeps, ref: ObjectRef, resourceVersion?: st
   });
 }
 
+async function applyObject(
+  tx: StoreOps,
+  deps: ApiDeps,
+  item: Desired,
+  dryRun: boolean,
+  ensured: Set<string>,
+): Promise<ApplyAction> {
+  const existing = await tx.getObject(item.ref);
+  const settled = settle(deps, item, existing);
+  const action: ApplyAction = !existing ? "created" : differs(settled, existing) ? "configured" : "unchanged";
+  if (!dryRun && action === "created") await create(tx, deps, settled, ensured);
+  if (!dryRun && action === "configured" && existing) await update(tx, deps, settled, existing);
+  return action;
+}
+
+async function applyNamespace(tx: StoreOps, deps: ApiDeps, item: Desired, dryRun: boolean): Promise<ApplyAction> {
+  const { tenantId, name } = item.ref;
+  checkNamespace(name);
+  if (dryRun) return (await tx.listNamespaces(tenantId)).some((n) => n.name === name) ? "unchanged" : "created";
+  return (await tx.ensureNamespace(tenantId, name, deps.clock.now())) ? "created" : "unchanged";
+}
+
+/**
+ * A bare Pod: created once and then left as it is (its spec cannot change, as in
+ * Kubernetes: delete it and apply again). Nothing replaces it when it ends.
+ */
+async function applyPod(
+  tx: StoreOps,
+  deps: ApiDeps,
+  item: Desired,
+  dryRun: boolean,
+  ensured: Set<string>,
+): Promise<ApplyAction> {
+  const { tenantId, namespace, name } = item.ref;
+  const existing = await tx.getPodByName(tenantId, namespace, name);
+  if (existing) {
+    const same =
+      canonicalJson({ l: existing.labels, s: existing.spec }) === canonicalJson({ l: item.labels, s: item.spec });
+    if (same) return "unchanged";
+    throw new ApiError("INVALID", `Pod "${name}" is invalid: a Pod's spec cannot change; delete it and apply again`, {
+      kind: "Pod",
+      name,
+      fields: [{ path: "spec", message: "field is immutable" }],
+    });
+  }
+  if (!dryRun) await createPod(tx, deps, item, ensured);
+  return "created";
+}
+
+export async function createPod(tx: StoreOps, deps: ApiDeps, item: Desired, ensured = new Set<string>()) {
+  const now = deps.clock.now();
+  if (!ensured.has(item.ref.namespace)) await tx.ensureNamespace(item.ref.tenantId, item.ref.namespace, now);
+  ensured.add(item.ref.namespace);
+  const requests = podRequests(item.spec as Parameters<typeof podRequests>[0]);
+  const pod = await tx.createPod({
+    id: newId("pod", deps.clock, deps.rng),
+    tenantId: item.ref.tenantId,
+    namespace: item.ref.namespace,
+    name: item.ref.name,
+    uid: newUid(deps.rng),
+    ownerKind: null,
+    ownerName: null,
+    ownerUid: null,
+    labels: item.labels,
+    annotations: item.annotations,
+    templateHash: null,
+    spec: item.spec,
+    cpuMillis: requests.cpuMillis,
+    memoryBytes: requests.memoryBytes,
+    createdAt: now,
+    status: { phase: "Pending", conditions: [] },
+  });
+  await tx.addOutbox("schedule", pod.id, now);
+  return pod;
+}
+
 export interface ApplyResult {
   apiVersion: string;
   kind: string;
@@ -229,11 +318,12 @@ export async function applyAll(deps: ApiDeps, desired: Desired[], dryRun: boolea
     const results: ApplyResult[] = [];
     const ensured = new Set<string>();
     for (const item of desired) {
-      const existing = await tx.getObject(item.ref);
-      const settled = settle(deps, item, existing);
-      const action: ApplyAction = !existing ? "created" : differs(settled, existing) ? "configured" : "unchanged";
-      if (!dryRun && action === "created") await create(tx, deps, settled, ensured);
-      if (!dryRun && action === "configured" && existing) await update(tx, deps, settled, existing);
+      const action =
+        item.ref.kind === "Namespace"
+          ? await applyNamespace(tx, deps, item, dryRun)
+          : item.ref.kind === "Pod"
+            ? await applyPod(tx, deps, item, dryRun, ensured)
+            : await applyObject(tx, deps, item, dryRun, ensured);
       const { kind, namespace, name } = item.ref;
       results.push({ apiVersion: item.apiVersion, kind, namespace, name, action });
     }

@@ -1,5 +1,7 @@
 import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
 
+import { TOP_LEVEL_KINDS } from "./resources.js";
+
 const iso = (ms: number) => new Date(ms).toISOString();
 const APPS_KINDS = new Set(["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]);
 
@@ -32,9 +34,8 @@ export function renderObject(object: StoredObject): Record<string, unknown> {
     ...(Object.keys(object.annotations).length ? { annotations: object.annotations } : {}),
     ...(owners ? { ownerReferences: owners } : {}),
   };
-  if (object.kind === "Endpoints") {
-    return { apiVersion: "v1", kind: "Endpoints", metadata, subsets: object.spec.subsets ?? [] };
-  }
+  if (TOP_LEVEL_KINDS.has(object.kind))
+    return { apiVersion: object.apiVersion, kind: object.kind, metadata, ...object.spec };
   return { apiVersion: object.apiVersion, kind: object.kind, metadata, spec: object.spec, status: object.status };
 }
 
@@ -93,6 +94,14 @@ export function renderNode(node: NodeRecord): Record<string, unknown> {
       nodeInfo: { provider: node.provider },
     },
   };
+}
+
+/** What a list shows of an object: a Secret's data only ever comes back one Secret at a time. */
+export function renderListItem(object: StoredObject): Record<string, unknown> {
+  const rendered = renderObject(object);
+  if (object.kind !== "Secret") return rendered;
+  const { data: _data, stringData: _stringData, ...rest } = rendered;
+  return rest;
 }
 
 export function renderList(

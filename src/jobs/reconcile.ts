@@ -19,6 +19,7 @@ export async function reconcileJob(ctx: JobContext, key: string): Promise<Handle
     case "Deployment":
       return reconcileDeploymentRef(ctx, ref);
     case "ReplicaSet":
+    case "ReplicationController":
       return reconcileReplicaSetRef(ctx, ref);
     case "Service":
       await reconcileServiceRef(ctx, ref);

@@ -10,6 +10,7 @@ import { objectKey } from "./keys.js";
 export const RECONCILED_KINDS = [
   "Deployment",
   "ReplicaSet",
+  "ReplicationController",
   "StatefulSet",
   "DaemonSet",
   "PersistentVolumeClaim",

@@ -63,8 +63,12 @@ export function deploymentView(object: StoredObject): DeploymentView {
   };
 }
 
+/** A ReplicaSet, or a ReplicationController seen as one (its equality selector becomes `matchLabels`). */
 export function replicaSetView(object: StoredObject): ReplicaSetView {
+  const spec = object.spec as unknown as ReplicaSetView["spec"];
+  const legacy = object.kind === "ReplicationController";
   return {
+    kind: legacy ? "ReplicationController" : "ReplicaSet",
     name: object.name,
     namespace: object.namespace,
     uid: object.uid,
@@ -72,7 +76,7 @@ export function replicaSetView(object: StoredObject): ReplicaSetView {
     labels: object.labels,
     annotations: object.annotations,
     createdAt: object.createdAt,
-    spec: object.spec as unknown as ReplicaSetView["spec"],
+    spec: legacy ? { ...spec, selector: { matchLabels: spec.selector as unknown as Record<string, string> } } : spec,
     status: object.status,
   };
 }

@@ -42,13 +42,15 @@ const EnvVarSource = z
   .superRefine(exactlyOne(["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"], "source"));
 
 // Kubernetes allows any printable ASCII except "=" in variable names.
-const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
+export const ENV_NAME = /^[\x20-\x3c\x3e-\x7e]+$/;
+export const ENV_NAME_MESSAGE = 'must be printable ASCII characters other than "="';
+export const ENV_VALUE_MESSAGE = 'must be a string (quote numbers and booleans, e.g. "8080")';
 
 const EnvVar = z
   .strictObject({
-    name: z.string().regex(ENV_NAME, 'must be printable ASCII characters other than "="'),
+    name: z.string().regex(ENV_NAME, ENV_NAME_MESSAGE),
     // Unquoted numbers and booleans are the most common env mistake; say how to fix it.
-    value: z.string({ error: 'must be a string (quote numbers and booleans, e.g. "8080")' }).optional(),
+    value: z.string({ error: ENV_VALUE_MESSAGE }).optional(),
     valueFrom: EnvVarSource.optional(),
   })
   .superRefine((env, ctx) => {

@@ -4,11 +4,13 @@
  * template, pods that restart, and a rollout that can make progress.
  */
 import { z } from "zod";
-import { matchesSelector } from "../core/labels.js";
 import { int32, intOrPercent } from "./fields.js";
-import { isEmptySelector, LabelSelector, objectMeta } from "./meta.js";
+import { addIssues } from "./issues.js";
+import { LabelSelector, objectMeta } from "./meta.js";
 import { dnsSubdomain } from "./names.js";
 import { PodTemplateSpec } from "./pod.js";
+import { defaultTemplate } from "./pod-defaults.js";
+import { DEFAULT_REVISION_HISTORY_LIMIT, isZero, restartAlwaysIssues, selectorIssues } from "./workload.js";
 
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 export const DEFAULT_MAX_SURGE = "25%";
@@ -36,10 +38,6 @@ const DeploymentStrategy = z
     }
   });
 
-function isZero(value: number | string): boolean {
-  return value === 0 || (typeof value === "string" && Number.parseInt(value, 10) === 0);
-}
-
 export const DeploymentSpec = z
   .strictObject({
     replicas: int32(0).optional(),
@@ -62,19 +60,17 @@ interface CheckedSpec {
 }
 
 function deploymentChecks(spec: CheckedSpec, ctx: z.core.$RefinementCtx) {
-  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-  if (isEmptySelector(spec.selector)) {
-    add(["selector"], "must not be empty");
-  } else if (!matchesSelector(spec.template.metadata?.labels ?? {}, spec.selector)) {
-    add(["template", "metadata", "labels"], "selector does not match template labels");
-  }
-  const restartPolicy = spec.template.spec.restartPolicy;
-  if (restartPolicy !== undefined && restartPolicy !== "Always") {
-    add(["template", "spec", "restartPolicy"], 'must be "Always" for a Deployment');
-  }
+  addIssues(ctx, [
+    ...selectorIssues(spec.selector, spec.template),
+    ...restartAlwaysIssues(spec.template, "Deployment"),
+  ]);
   const deadline = spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
   if (deadline <= (spec.minReadySeconds ?? 0)) {
-    add(["progressDeadlineSeconds"], "must be greater than minReadySeconds");
+    ctx.addIssue({
+      code: "custom",
+      path: ["progressDeadlineSeconds"],
+      message: "must be greater than minReadySeconds",
+    });
   }
 }
 
@@ -89,3 +85,35 @@ export const DeploymentManifest = z
   })
   .transform(({ status: _status, ...manifest }) => manifest);
 export type DeploymentManifest = z.infer<typeof DeploymentManifest>;
+
+export function defaultDeployment(deployment: DeploymentManifest): DeploymentManifest {
+  const spec = deployment.spec;
+  return {
+    ...deployment,
+    spec: {
+      ...spec,
+      replicas: spec.replicas ?? 1,
+      strategy: defaultStrategy(spec.strategy),
+      revisionHistoryLimit: spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
+      progressDeadlineSeconds: spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+      template: defaultTemplate(spec.template),
+    },
+  };
+}
+
+type Strategy = NonNullable<DeploymentSpec["strategy"]>;
+
+function defaultStrategy(strategy: Strategy | undefined): Strategy {
+  const type = strategy?.type ?? "RollingUpdate";
+  if (type === "Recreate") return { ...strategy, type };
+  const rollingUpdate = strategy?.rollingUpdate;
+  return {
+    ...strategy,
+    type,
+    rollingUpdate: {
+      ...rollingUpdate,
+      maxSurge: rollingUpdate?.maxSurge ?? DEFAULT_MAX_SURGE,
+      maxUnavailable: rollingUpdate?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
+    },
+  };
+}

@@ -77,6 +77,7 @@ export const humanErrorMap: z.core.$ZodErrorMap = (issue) => {
     case "too_big":
       return tooBig(issue);
     case "invalid_value":
+      if (issue.input === undefined) return "required";
       return `unsupported value ${JSON.stringify(issue.input)}; supported values: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "unrecognized_keys":
       return "unknown field";

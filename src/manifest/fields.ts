@@ -64,12 +64,34 @@ function isFiniteQuantity(value: string | number): boolean {
 }
 
 export const quantity = () =>
-  z.union([z.string(), z.number()], { error: QUANTITY_MESSAGE }).refine(isFiniteQuantity, QUANTITY_MESSAGE);
+  z
+    .union([z.string(), z.number()], { error: (issue) => (issue.input === undefined ? "required" : QUANTITY_MESSAGE) })
+    .refine(isFiniteQuantity, QUANTITY_MESSAGE);
 
 /** `requests`, `limits`, `overhead`: resource name → quantity. */
 export const resourceList = () => z.record(z.string(), quantity());
 
 export const stringList = () => z.array(z.string());
+
+/**
+ * A string-keyed map in which no key can vanish: zod's record drops a
+ * "__proto__" key without a word, and a tenant's data must never silently
+ * lose an entry, so that key is refused at its path instead.
+ */
+export const keyedMap = <V extends z.ZodType>(value: V) =>
+  z
+    .unknown()
+    .superRefine((input, ctx) => {
+      if (typeof input === "object" && input !== null && Object.hasOwn(input, "__proto__")) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["__proto__"],
+          message: 'key "__proto__" is not supported',
+          continue: false,
+        });
+      }
+    })
+    .pipe(z.record(z.string(), value));
 
 /** Keys of `value` among `keys` that are set; used by the "exactly one of" checks. */
 export function presentKeys(value: object, keys: readonly string[]): string[] {

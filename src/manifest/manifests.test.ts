@@ -17,7 +17,7 @@ describe("parseManifests", () => {
     const text = yamlOf(
       withField(deploymentDoc(), "spec.template.spec.containers.0.imag", "x"),
       serviceDoc(),
-      { apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "db" } },
+      { apiVersion: "batch/v1", kind: "CronJob", metadata: { name: "db" } },
       withField(withField(serviceDoc(), "spec.ports", undefined), "metadata.name", "Bad"),
     );
     const result = parseManifests(text, "yaml");

@@ -1,14 +1,19 @@
-/** Text to typed manifests: parse, then validate every document, reporting every error of every document. */
+/**
+ * Text to typed manifests: parse, then validate every document, reporting
+ * every error of every document. App documents are expanded in place, so
+ * callers (and dry runs) see the Deployment, Service and Ingress that are stored.
+ */
 import type { FieldError } from "./errors.js";
-import type { Manifest } from "./kinds.js";
+import { expandAppChecked } from "./expand-app.js";
+import type { ExpandedManifest } from "./kinds.js";
 import { DEFAULT_LIMITS, type ParseLimits } from "./limits.js";
 import { type ManifestFormat, parseDocuments } from "./parse.js";
 import { validateManifest } from "./validate.js";
 
-export type ParseManifestsResult = { ok: true; manifests: Manifest[] } | { ok: false; errors: FieldError[] };
+export type ParseManifestsResult = { ok: true; manifests: ExpandedManifest[] } | { ok: false; errors: FieldError[] };
 
 /**
- * parseDocuments + validateManifest on each document. Nothing is returned
+ * parseDocuments + validateManifest on each document (+ expandApp on Apps). Nothing is returned
  * unless everything is valid, so a caller can never apply half a file.
  */
 export function parseManifests(
@@ -18,12 +23,17 @@ export function parseManifests(
 ): ParseManifestsResult {
   const parsed = parseDocuments(text, format, limits);
   if (!parsed.ok) return parsed;
-  const manifests: Manifest[] = [];
+  const manifests: ExpandedManifest[] = [];
   const errors: FieldError[] = [];
   for (const [index, document] of parsed.documents.entries()) {
     const result = validateManifest(document, index);
-    if (result.ok) manifests.push(result.manifest);
-    else errors.push(...result.errors);
+    if (!result.ok) errors.push(...result.errors);
+    else if (result.manifest.kind !== "App") manifests.push(result.manifest);
+    else {
+      const expanded = expandAppChecked(result.manifest, index);
+      if (expanded.ok) manifests.push(...expanded.manifests);
+      else errors.push(...expanded.errors);
+    }
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, manifests };
 }

@@ -15,7 +15,7 @@ export const LABEL_MESSAGE =
   'must be a valid DNS-1123 label (lowercase letters, digits and "-", starting and ending with a letter or digit)';
 export const SUBDOMAIN_MESSAGE =
   'must be a valid DNS-1123 subdomain (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit)';
-const DNS1035_MESSAGE =
+export const DNS1035_MESSAGE =
   'must be a valid DNS-1035 label (lowercase letters, digits and "-", starting with a letter and ending with a letter or digit)';
 const PORT_NAME_MESSAGE =
   'must be a valid port name (at most 15 lowercase letters, digits and "-", with at least one letter, no "--", not starting or ending with "-")';
@@ -24,6 +24,10 @@ const LABEL_VALUE_MESSAGE =
 
 export function isDns1123Label(value: string): boolean {
   return value.length <= 63 && DNS1123_LABEL.test(value);
+}
+
+export function isDns1035Label(value: string): boolean {
+  return value.length <= 63 && DNS1035_LABEL.test(value);
 }
 
 export function isDns1123Subdomain(value: string): boolean {

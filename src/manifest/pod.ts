@@ -20,58 +20,58 @@ const DNSConfig = z.strictObject({
 
 const nameRef = () => z.strictObject({ name: z.string().min(1) });
 
-export const PodSpec = z
-  .strictObject({
-    containers: z.array(Container).min(1, "must have at least one container"),
-    initContainers: z.array(Container).optional(),
-    volumes: z.array(Volume).optional(),
-    restartPolicy: z.enum(["Always", "OnFailure", "Never"]).optional(),
-    terminationGracePeriodSeconds: int64(0).optional(),
-    activeDeadlineSeconds: int64(1).optional(),
-    dnsPolicy: z.enum(["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]).optional(),
-    dnsConfig: DNSConfig.optional(),
-    nodeSelector: z.record(z.string(), z.string()).optional(),
-    // Tenants never see nodes (DESIGN.md, Tenancy), so they cannot name one.
-    nodeName: z.never({ error: "nodeName cannot be set; the platform places pods" }).optional(),
-    affinity: Affinity.optional(),
-    tolerations: z.array(Toleration).optional(),
-    topologySpreadConstraints: z.array(TopologySpreadConstraint).optional(),
-    serviceAccountName: dnsSubdomain().optional(),
-    serviceAccount: z.string().optional(),
-    automountServiceAccountToken: z.boolean().optional(),
-    securityContext: PodSecurityContext.optional(),
-    imagePullSecrets: z.array(nameRef()).optional(),
-    hostname: dnsLabel().optional(),
-    subdomain: dnsLabel().optional(),
-    setHostnameAsFQDN: z.boolean().optional(),
-    hostAliases: z.array(z.strictObject({ ip: z.string().min(1), hostnames: stringList().optional() })).optional(),
-    hostNetwork: z.boolean().optional(),
-    hostPID: z.boolean().optional(),
-    hostIPC: z.boolean().optional(),
-    hostUsers: z.boolean().optional(),
-    shareProcessNamespace: z.boolean().optional(),
-    priorityClassName: z.string().optional(),
-    priority: int32().optional(),
-    preemptionPolicy: z.enum(["PreemptLowerPriority", "Never"]).optional(),
-    schedulerName: z.string().optional(),
-    schedulingGates: z.array(nameRef()).optional(),
-    enableServiceLinks: z.boolean().optional(),
-    runtimeClassName: z.string().optional(),
-    overhead: resourceList().optional(),
-    resources: ResourceRequirements.optional(),
-    readinessGates: z.array(z.strictObject({ conditionType: z.string().min(1) })).optional(),
-    resourceClaims: z
-      .array(
-        z.strictObject({
-          name: z.string().min(1),
-          resourceClaimName: z.string().optional(),
-          resourceClaimTemplateName: z.string().optional(),
-        }),
-      )
-      .optional(),
-    os: z.strictObject({ name: z.enum(["linux", "windows"]) }).optional(),
-  })
-  .superRefine(podChecks);
+const podSpecFields = z.strictObject({
+  containers: z.array(Container).min(1, "must have at least one container"),
+  initContainers: z.array(Container).optional(),
+  volumes: z.array(Volume).optional(),
+  restartPolicy: z.enum(["Always", "OnFailure", "Never"]).optional(),
+  terminationGracePeriodSeconds: int64(0).optional(),
+  activeDeadlineSeconds: int64(1).optional(),
+  dnsPolicy: z.enum(["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]).optional(),
+  dnsConfig: DNSConfig.optional(),
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  // Tenants never see nodes (DESIGN.md, Tenancy), so they cannot name one.
+  nodeName: z.never({ error: "nodeName cannot be set; the platform places pods" }).optional(),
+  affinity: Affinity.optional(),
+  tolerations: z.array(Toleration).optional(),
+  topologySpreadConstraints: z.array(TopologySpreadConstraint).optional(),
+  serviceAccountName: dnsSubdomain().optional(),
+  serviceAccount: z.string().optional(),
+  automountServiceAccountToken: z.boolean().optional(),
+  securityContext: PodSecurityContext.optional(),
+  imagePullSecrets: z.array(nameRef()).optional(),
+  hostname: dnsLabel().optional(),
+  subdomain: dnsLabel().optional(),
+  setHostnameAsFQDN: z.boolean().optional(),
+  hostAliases: z.array(z.strictObject({ ip: z.string().min(1), hostnames: stringList().optional() })).optional(),
+  hostNetwork: z.boolean().optional(),
+  hostPID: z.boolean().optional(),
+  hostIPC: z.boolean().optional(),
+  hostUsers: z.boolean().optional(),
+  shareProcessNamespace: z.boolean().optional(),
+  priorityClassName: z.string().optional(),
+  priority: int32().optional(),
+  preemptionPolicy: z.enum(["PreemptLowerPriority", "Never"]).optional(),
+  schedulerName: z.string().optional(),
+  schedulingGates: z.array(nameRef()).optional(),
+  enableServiceLinks: z.boolean().optional(),
+  runtimeClassName: z.string().optional(),
+  overhead: resourceList().optional(),
+  resources: ResourceRequirements.optional(),
+  readinessGates: z.array(z.strictObject({ conditionType: z.string().min(1) })).optional(),
+  resourceClaims: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        resourceClaimName: z.string().optional(),
+        resourceClaimTemplateName: z.string().optional(),
+      }),
+    )
+    .optional(),
+  os: z.strictObject({ name: z.enum(["linux", "windows"]) }).optional(),
+});
+
+export const PodSpec = podSpecFields.superRefine((pod, ctx) => podChecks(pod, ctx, true));
 export type PodSpec = z.infer<typeof PodSpec>;
 
 export const PodTemplateSpec = z.strictObject({
@@ -79,6 +79,15 @@ export const PodTemplateSpec = z.strictObject({
   spec: PodSpec,
 });
 export type PodTemplateSpec = z.infer<typeof PodTemplateSpec>;
+
+/**
+ * A StatefulSet's pods may also mount its volumeClaimTemplates by name, which
+ * the pod alone cannot know; the StatefulSet checks those mounts (mountIssues).
+ */
+export const StatefulPodTemplateSpec = z.strictObject({
+  metadata: TemplateMeta.optional(),
+  spec: podSpecFields.superRefine((pod, ctx) => podChecks(pod, ctx, false)),
+});
 
 type Issue = { path: (string | number)[]; message: string };
 interface CheckedPod {
@@ -89,8 +98,9 @@ interface CheckedPod {
   dnsConfig?: { nameservers?: string[] };
 }
 
-function podChecks(pod: CheckedPod, ctx: z.core.$RefinementCtx) {
-  const issues = [...uniqueNames(pod), ...mountReferences(pod), ...initOnlyFields(pod), ...dnsChecks(pod)];
+function podChecks(pod: CheckedPod, ctx: z.core.$RefinementCtx, checkMounts: boolean) {
+  const mounts = checkMounts ? mountIssues(pod) : [];
+  const issues = [...uniqueNames(pod), ...mounts, ...initOnlyFields(pod), ...dnsChecks(pod)];
   for (const issue of issues) ctx.addIssue({ code: "custom", ...issue });
 }
 
@@ -118,16 +128,20 @@ function uniqueNames(pod: CheckedPod): Issue[] {
   return issues;
 }
 
-function mountReferences(pod: CheckedPod): Issue[] {
+/** Every mount names a pod volume, or one of `claimNames` (a StatefulSet's volumeClaimTemplates). */
+export function mountIssues(pod: CheckedPod, claimNames: readonly string[] = []): Issue[] {
   const issues: Issue[] = [];
-  const volumes = new Set((pod.volumes ?? []).map((volume) => volume.name));
+  const volumes = new Set([...(pod.volumes ?? []).map((volume) => volume.name), ...claimNames]);
   for (const [field, index, container] of containerEntries(pod)) {
     for (const list of ["volumeMounts", "volumeDevices"] as const) {
       for (const [mountIndex, mount] of (container[list] ?? []).entries()) {
         if (volumes.has(mount.name)) continue;
         issues.push({
           path: [field, index, list, mountIndex, "name"],
-          message: `volume "${mount.name}" is not defined in the pod's volumes`,
+          message:
+            claimNames.length > 0
+              ? `volume "${mount.name}" is not defined in the pod's volumes or the volumeClaimTemplates`
+              : `volume "${mount.name}" is not defined in the pod's volumes`,
         });
       }
     }

@@ -126,3 +126,38 @@ export const ServiceManifest = z
   })
   .transform(({ status: _status, ...manifest }) => manifest);
 export type ServiceManifest = z.infer<typeof ServiceManifest>;
+
+export function defaultService(service: ServiceManifest): ServiceManifest {
+  return { ...service, spec: defaultServiceSpec(service.spec) };
+}
+
+function defaultServiceSpec(spec: ServiceSpec): ServiceSpec {
+  const type = spec.type ?? "ClusterIP";
+  const external = type === "NodePort" || type === "LoadBalancer";
+  const sessionAffinity = spec.sessionAffinity ?? "None";
+  return {
+    ...spec,
+    type,
+    sessionAffinity,
+    ...(sessionAffinity === "ClientIP" && { sessionAffinityConfig: defaultClientIPConfig(spec) }),
+    ...(spec.ports && {
+      ports: spec.ports.map((port) => ({
+        ...port,
+        protocol: port.protocol ?? "TCP",
+        targetPort: port.targetPort ?? port.port,
+      })),
+    }),
+    ...(external && { externalTrafficPolicy: spec.externalTrafficPolicy ?? "Cluster" }),
+    ...(type === "LoadBalancer" && { allocateLoadBalancerNodePorts: spec.allocateLoadBalancerNodePorts ?? true }),
+    // Kubernetes leaves ExternalName services without a traffic policy: no proxying happens for them.
+    ...(type !== "ExternalName" && { internalTrafficPolicy: spec.internalTrafficPolicy ?? "Cluster" }),
+  };
+}
+
+function defaultClientIPConfig(spec: ServiceSpec): NonNullable<ServiceSpec["sessionAffinityConfig"]> {
+  const clientIP = spec.sessionAffinityConfig?.clientIP;
+  return {
+    ...spec.sessionAffinityConfig,
+    clientIP: { ...clientIP, timeoutSeconds: clientIP?.timeoutSeconds ?? DEFAULT_CLIENT_IP_TIMEOUT_SECONDS },
+  };
+}

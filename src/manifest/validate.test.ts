@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { deploymentDoc, serviceDoc, withField } from "./fixtures.js";
+import { type ExpandedManifest, SUPPORTED_KINDS } from "./kinds.js";
 import { validateManifest } from "./validate.js";
 
 function errorsOf(doc: unknown, index?: number) {
@@ -8,9 +9,10 @@ function errorsOf(doc: unknown, index?: number) {
   return result.errors;
 }
 
-function manifestOf(doc: unknown) {
+function manifestOf(doc: unknown): ExpandedManifest {
   const result = validateManifest(doc);
   if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  if (result.manifest.kind === "App") throw new Error("expected a Kubernetes kind");
   return result.manifest;
 }
 
@@ -20,19 +22,40 @@ describe("validateManifest: kind and apiVersion", () => {
     expect(manifestOf(serviceDoc()).kind).toBe("Service");
   });
 
-  it("refuses an unsupported kind with one error listing the supported ones", () => {
-    const doc = { apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "db" }, spec: { bogus: true } };
+  it("refuses an unsupported kind with one error listing every supported one", () => {
+    const doc = { apiVersion: "batch/v1", kind: "CronJob", metadata: { name: "db" }, spec: { bogus: true } };
+    const supported = SUPPORTED_KINDS.map(({ kind, apiVersion }) => `${kind} (${apiVersion})`).join(", ");
     expect(errorsOf(doc)).toEqual([
-      {
-        path: "kind",
-        message: 'kind "StatefulSet" is not supported; supported kinds: Deployment (apps/v1), Service (v1)',
-      },
+      { path: "kind", message: `kind "CronJob" is not supported; supported kinds: ${supported}` },
     ]);
+    expect(supported).toContain("StatefulSet (apps/v1), DaemonSet (apps/v1)");
+    expect(supported).toContain("App (kubernease.dev/v1)");
+  });
+
+  it.each(["StorageClass", "PersistentVolume", "ClusterRole", "CustomResourceDefinition", "IngressClass"])(
+    "refuses the cluster-scoped %s with one error saying it is the operator's",
+    (kind) => {
+      const doc = { apiVersion: "whatever/v1", kind, metadata: { name: "x" }, provisioner: "y", spec: { z: 1 } };
+      expect(errorsOf(doc, 2)).toEqual([
+        {
+          path: "kind",
+          message: `kind "${kind}" is cluster-scoped and belongs to the platform operator; tenants cannot apply it`,
+          document: 2,
+        },
+      ]);
+    },
+  );
+
+  it("accepts Namespace, the one cluster-scoped kind a tenant owns", () => {
+    expect(manifestOf({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } }).kind).toBe("Namespace");
   });
 
   it("suggests the right spelling of a kind", () => {
     expect(errorsOf(withField(deploymentDoc(), "kind", "deployment"))[0]?.message).toContain(
       'did you mean "Deployment"?',
+    );
+    expect(errorsOf(withField(deploymentDoc(), "kind", "pvc"))[0]?.message).toContain(
+      'did you mean "PersistentVolumeClaim"?',
     );
   });
 

@@ -1,15 +1,14 @@
 /**
  * One document to one typed manifest: kind and apiVersion first (so a tenant
- * who sends a StatefulSet hears that once, not a list of field errors), then
- * the strict schema of the kind, then Kubernetes' defaults.
+ * who sends a CronJob or a StorageClass hears that once, not a list of field
+ * errors), then the strict schema of the kind, then Kubernetes' defaults.
  */
 
 import { applyDefaults } from "./defaults.js";
-import { DeploymentManifest } from "./deployment.js";
 import { type FieldError, humanErrorMap, issuesToFieldErrors, withDocument } from "./errors.js";
-import { type Manifest, SUPPORTED_KINDS } from "./kinds.js";
+import { type Manifest, nearKind, OPERATOR_KINDS, SUPPORTED_KINDS, type SupportedKind } from "./kinds.js";
 import { dropNulls, isPlainObject } from "./object.js";
-import { ServiceManifest } from "./service.js";
+import { KIND_SCHEMAS } from "./schemas.js";
 
 export type ValidateResult = { ok: true; manifest: Manifest } | { ok: false; errors: FieldError[] };
 
@@ -24,17 +23,25 @@ function validateFields(doc: unknown): ValidateResult {
   if (!isPlainObject(doc)) return { ok: false, errors: [{ path: "", message: "document must be an object" }] };
   const kindErrors = checkKind(doc);
   if (kindErrors.length > 0) return { ok: false, errors: kindErrors };
-  const input = dropNulls(doc);
-  const parsed =
-    doc.kind === "Deployment"
-      ? DeploymentManifest.safeParse(input, { error: humanErrorMap })
-      : ServiceManifest.safeParse(input, { error: humanErrorMap });
+  const schema = KIND_SCHEMAS[doc.kind as SupportedKind];
+  const parsed = schema.safeParse(dropNulls(doc), { error: humanErrorMap });
   if (!parsed.success) return { ok: false, errors: issuesToFieldErrors(parsed.error.issues) };
   return { ok: true, manifest: parsed.data };
 }
 
 function describeSupported(): string {
   return SUPPORTED_KINDS.map(({ kind, apiVersion }) => `${kind} (${apiVersion})`).join(", ");
+}
+
+function unsupportedKind(kind: string): FieldError {
+  if (OPERATOR_KINDS.includes(kind)) {
+    const message = `kind ${JSON.stringify(kind)} is cluster-scoped and belongs to the platform operator; tenants cannot apply it`;
+    return { path: "kind", message };
+  }
+  const near = nearKind(kind);
+  const hint = near ? ` (did you mean "${near.kind}"?)` : "";
+  const message = `kind ${JSON.stringify(kind)} is not supported; supported kinds: ${describeSupported()}${hint}`;
+  return { path: "kind", message };
 }
 
 function requiredString(path: string, value: unknown): FieldError[] {
@@ -48,16 +55,7 @@ function checkKind(doc: Record<string, unknown>): FieldError[] {
   const kindErrors = requiredString("kind", kind);
   if (kindErrors.length > 0) return [...kindErrors, ...requiredString("apiVersion", apiVersion)];
   const supported = SUPPORTED_KINDS.find((entry) => entry.kind === kind);
-  if (!supported) {
-    const near = SUPPORTED_KINDS.find((entry) => entry.kind.toLowerCase() === String(kind).toLowerCase());
-    const hint = near ? ` (did you mean "${near.kind}"?)` : "";
-    return [
-      {
-        path: "kind",
-        message: `kind ${JSON.stringify(kind)} is not supported; supported kinds: ${describeSupported()}${hint}`,
-      },
-    ];
-  }
+  if (!supported) return [unsupportedKind(String(kind))];
   const versionErrors = requiredString("apiVersion", apiVersion);
   if (versionErrors.length > 0) return versionErrors;
   if (apiVersion !== supported.apiVersion) {

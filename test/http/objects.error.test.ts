@@ -36,14 +36,19 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
     expect(res.body.message).toContain("spec.template.spec.containers[0].imag");
   });
 
-  it("an unsupported kind is 422 naming the kind and the supported ones", async () => {
+  it("an unsupported kind is 422 naming the kind and the supported ones; a cluster-scoped one names its owner", async () => {
     const res = await api.call("POST", "/v1/apply", {
-      body: "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec: {}\n",
+      body: "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\nspec: {}\n",
     });
     expect(res.status).toBe(422);
-    expect(res.body.error.message).toMatch(/StatefulSet/);
+    expect(res.body.error.message).toMatch(/HorizontalPodAutoscaler/);
     expect(res.body.error.message).toMatch(/Deployment/);
     expect(res.body.error.message).toMatch(/Service/);
+    const cluster = await api.call("POST", "/v1/apply", {
+      body: "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: fast\nprovisioner: x\n",
+    });
+    expect(cluster.status).toBe(422);
+    expect(cluster.body.error.message).toMatch(/StorageClass.*operator/);
   });
 
   it("a kind that does not belong to the path is 400", async () => {
@@ -125,9 +130,17 @@ describe("errors on the Kubernetes paths are Kubernetes Status objects with a 4x
     expectStatus(bad, 422, "Invalid");
   });
 
-  it("scale refuses a negative count; pods refuse writes", async () => {
+  it("scale refuses a negative count; a pod's spec cannot change in place", async () => {
     expectStatus(await api.call("PUT", `${DEP}/web/scale`, { body: { spec: { replicas: -2 } } }), 422, "Invalid");
-    expectStatus(await api.call("DELETE", "/api/v1/namespaces/default/pods/whatever"), 405, "MethodNotAllowed");
+    expectStatus(
+      await api.call("PATCH", "/api/v1/namespaces/default/pods/whatever", {
+        body: {},
+        contentType: "application/merge-patch+json",
+      }),
+      405,
+      "MethodNotAllowed",
+    );
+    expectStatus(await api.call("DELETE", "/api/v1/namespaces/default/pods/whatever"), 404, "NotFound");
   });
 
   it("a changed cluster IP is 422: the field is immutable", async () => {
@@ -159,12 +172,12 @@ describe("a failing apply writes nothing", () => {
     const file = [
       DEPLOYMENT.replace("name: web\n  labels", "name: ok\n  labels"),
       "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n  - port: 99999\n",
-      "kind: Pod\napiVersion: v1\nmetadata:\n  name: p\n",
+      "kind: CronJob\napiVersion: batch/v1\nmetadata:\n  name: p\n",
     ].join("\n---\n");
     const res = await api.call("POST", "/v1/apply", { body: file });
     expect(res.status).toBe(422);
     expect(res.body.error.message).toMatch(/document 1: spec\.ports\[0\]\.port/);
-    expect(res.body.error.message).toMatch(/document 2: .*Pod/);
+    expect(res.body.error.message).toMatch(/document 2: .*CronJob/);
     expect(
       await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "ok" }),
     ).toBeUndefined();

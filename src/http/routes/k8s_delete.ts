@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { deleteObject } from "../objects.js";
 import { RESOURCES } from "../resources.js";
-import { pathRef } from "./shared.js";
+import { operatorGuard, pathRef } from "./shared.js";
 
 /**
  * `DELETE …/{plural}/{name}`: the object goes at once; what it owned (pods,
@@ -11,7 +11,7 @@ import { pathRef } from "./shared.js";
  */
 export function registerDelete(app: Hono<AppEnv>, deps: ApiDeps): void {
   for (const resource of RESOURCES) {
-    app.delete(`${resource.prefix}/namespaces/:ns/${resource.plural}/:name`, async (c) => {
+    app.delete(`${resource.prefix}/namespaces/:ns/${resource.plural}/:name`, operatorGuard(resource), async (c) => {
       const ref = pathRef(c, resource);
       const options = (await c.req.json().catch(() => ({}))) as { preconditions?: { resourceVersion?: string } };
       const deleted = await deleteObject(deps, ref, options?.preconditions?.resourceVersion);

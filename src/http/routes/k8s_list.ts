@@ -3,7 +3,7 @@ import { type LabelSelector, matchesSelector, parseSelectorString } from "../../
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
 import { checkNamespace } from "../objects.js";
-import { renderList, renderObject } from "../render.js";
+import { renderList, renderListItem } from "../render.js";
 import { RESOURCES } from "../resources.js";
 import { type Ctx, listVersion, tenantId } from "./shared.js";
 
@@ -24,7 +24,7 @@ export function registerList(app: Hono<AppEnv>, deps: ApiDeps): void {
       const objects = (await deps.store.listObjects({ kind: resource.kind, tenantId: tenantId(c), namespace })).filter(
         (o) => !selector || matchesSelector(o.labels, selector),
       );
-      return c.json(renderList(resource.kind, resource.apiVersion, objects.map(renderObject), listVersion(objects)));
+      return c.json(renderList(resource.kind, resource.apiVersion, objects.map(renderListItem), listVersion(objects)));
     };
     app.get(`${resource.prefix}/namespaces/:ns/${resource.plural}`, (c) => list(c, checkNamespace(c.req.param("ns"))));
     app.get(`${resource.prefix}/${resource.plural}`, (c) => list(c));

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { validateManifest } from "../../manifest/index.js";
+import { type ExpandedManifest, validateManifest } from "../../manifest/index.js";
 import { mediaType } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
@@ -7,7 +7,7 @@ import { desiredOf, replaceObject } from "../objects.js";
 import { applyPatchBody } from "../patch.js";
 import { renderObject } from "../render.js";
 import { RESOURCES } from "../resources.js";
-import { invalid, pathRef, tenantId } from "./shared.js";
+import { invalid, operatorGuard, pathRef, tenantId } from "./shared.js";
 
 /**
  * `PATCH …/{plural}/{name}` with a JSON merge patch or a JSON patch. The patch
@@ -16,7 +16,7 @@ import { invalid, pathRef, tenantId } from "./shared.js";
  */
 export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
   for (const resource of RESOURCES) {
-    app.patch(`${resource.prefix}/namespaces/:ns/${resource.plural}/:name`, async (c) => {
+    app.patch(`${resource.prefix}/namespaces/:ns/${resource.plural}/:name`, operatorGuard(resource), async (c) => {
       const ref = pathRef(c, resource);
       const type = mediaType(c);
       const body = await c.req.json().catch(() => {
@@ -32,7 +32,9 @@ export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
         const patched = applyPatchBody(type, renderObject(current), body);
         const validated = validateManifest(patched);
         if (!validated.ok) throw invalid(validated.errors, `the patched ${resource.kind}`);
-        const desired = desiredOf(tenantId(c), validated.manifest, ref.namespace, true);
+        if (validated.manifest.kind !== resource.kind)
+          throw new ApiError("BAD_REQUEST", "a patch cannot change the kind");
+        const desired = desiredOf(tenantId(c), validated.manifest as ExpandedManifest, ref.namespace, true);
         if (desired.ref.name !== ref.name) throw new ApiError("BAD_REQUEST", "a patch cannot rename an object");
         try {
           return c.json(renderObject(await replaceObject(deps, desired)));

@@ -1,11 +1,10 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ObjectRef } from "../../db/types.js";
-import { DEFAULT_LIMITS, type FieldError, type Manifest, parseManifests } from "../../manifest/index.js";
+import { DEFAULT_LIMITS, type ExpandedManifest, type FieldError, parseManifests } from "../../manifest/index.js";
 import { manifestFormat } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError, fieldErrorsMessage } from "../errors.js";
-import { checkNamespace } from "../objects.js";
-import type { ResourceType } from "../resources.js";
+import { checkAllowed, checkNamespace } from "../objects.js";
 
 export type Ctx = Context<AppEnv>;
 
@@ -27,7 +26,7 @@ export function invalid(errors: FieldError[], what = "the manifest"): ApiError {
 }
 
 /** Every manifest of the body, validated: all problems are reported together, with their field paths. */
-export async function readManifests(c: Ctx, deps: ApiDeps): Promise<Manifest[]> {
+export async function readManifests(c: Ctx, deps: ApiDeps): Promise<ExpandedManifest[]> {
   const format = manifestFormat(c);
   const text = await c.req.text();
   const limits = { ...DEFAULT_LIMITS, maxBytes: deps.maxBodyBytes ?? DEFAULT_LIMITS.maxBytes };
@@ -37,7 +36,7 @@ export async function readManifests(c: Ctx, deps: ApiDeps): Promise<Manifest[]> 
 }
 
 /** The one manifest of a REST write, which must be of the path's kind. */
-export async function readManifest(c: Ctx, deps: ApiDeps, resource: ResourceType): Promise<Manifest> {
+export async function readManifest(c: Ctx, deps: ApiDeps, resource: { kind: string }): Promise<ExpandedManifest> {
   const manifests = await readManifests(c, deps);
   const [manifest] = manifests;
   if (!manifest || manifests.length !== 1) throw new ApiError("BAD_REQUEST", "send exactly one object to this path");
@@ -45,6 +44,14 @@ export async function readManifest(c: Ctx, deps: ApiDeps, resource: ResourceType
     throw new ApiError("BAD_REQUEST", `this path takes a ${resource.kind}, not a ${manifest.kind}`);
   }
   return manifest;
+}
+
+/** Writes of an operator-only kind (DaemonSet) need the admin key. */
+export function operatorGuard(resource: { kind: string }): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    checkAllowed(resource.kind, c.get("principal").role);
+    return next();
+  };
 }
 
 /** The highest resourceVersion among items, as a list's resourceVersion. */

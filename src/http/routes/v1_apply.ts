@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import type { ApiDeps, AppEnv } from "../context.js";
-import { applyAll, desiredOf } from "../objects.js";
+import { applyAll, checkAllowed, desiredOf } from "../objects.js";
 import { readManifests, tenantId } from "./shared.js";
 
 /**
@@ -13,6 +13,8 @@ export function registerApply(app: Hono<AppEnv>, deps: ApiDeps): void {
     const manifests = await readManifests(c, deps);
     const namespace = c.req.query("namespace") ?? "default";
     const dryRun = ["true", "all", "1"].includes(c.req.query("dryRun") ?? "");
+    const role = c.get("principal").role;
+    for (const m of manifests) checkAllowed(m.kind, role);
     const desired = manifests.map((m) => desiredOf(tenantId(c), m, namespace, false));
     const results = await applyAll(deps, desired, dryRun);
     return c.json({ kind: "ApplyResult", dryRun, results });
