@@ -1,38 +1,59 @@
 import { readFile } from "node:fs/promises";
 import { stringify } from "yaml";
-import { parseDocuments } from "../manifest/index.js";
+import { KINDS, parseDocuments } from "../manifest/index.js";
 import { ApiClient, type ClientConfig, configPath, loadConfig, saveConfig } from "./client.js";
 import { formatTable, rowsFor } from "./table.js";
 
 export type Flags = Record<string, string | boolean | undefined>;
 
-/** kubectl's names and short names for each resource, and where it lives in the API. */
-const KINDS: Record<string, { plural: string; base: string; namespaced: boolean; kind: string }> = {
-  deployments: { plural: "deployments", base: "/apis/apps/v1", namespaced: true, kind: "Deployment" },
-  services: { plural: "services", base: "/api/v1", namespaced: true, kind: "Service" },
-  pods: { plural: "pods", base: "/api/v1", namespaced: true, kind: "Pod" },
-  events: { plural: "events", base: "/api/v1", namespaced: true, kind: "Event" },
-  nodes: { plural: "nodes", base: "/api/v1", namespaced: false, kind: "Node" },
-};
-const ALIASES: Record<string, string> = {
-  deployment: "deployments",
-  deploy: "deployments",
-  "deployment.apps": "deployments",
-  "deployments.apps": "deployments",
-  service: "services",
-  svc: "services",
-  pod: "pods",
-  po: "pods",
-  event: "events",
-  ev: "events",
-  node: "nodes",
-  no: "nodes",
-};
+interface CliKind {
+  plural: string;
+  base: string;
+  namespaced: boolean;
+  kind: string;
+}
 
-export function resource(name: string | undefined) {
-  const plural = ALIASES[name?.toLowerCase() ?? ""] ?? name?.toLowerCase() ?? "";
-  const found = KINDS[plural];
-  if (!found) throw new Error(`unknown resource type "${name}": use one of ${Object.keys(KINDS).join(", ")}`);
+/** kubectl's names and short names for each resource, and where it lives in the API: the manifest kinds, and a few read-only ones. */
+const CLI_KINDS: CliKind[] = [
+  ...KINDS.filter((k) => k.kind !== "App").map((k) => ({
+    plural: k.plural,
+    base: apiBase(k.apiVersion),
+    namespaced: k.namespaced,
+    kind: k.kind,
+  })),
+  { plural: "events", base: "/api/v1", namespaced: true, kind: "Event" },
+  { plural: "endpoints", base: "/api/v1", namespaced: true, kind: "Endpoints" },
+  { plural: "nodes", base: "/api/v1", namespaced: false, kind: "Node" },
+];
+const ALIASES = new Map<string, CliKind>();
+for (const k of CLI_KINDS) {
+  const info = KINDS.find((i) => i.kind === k.kind);
+  const names = [
+    k.plural,
+    k.kind.toLowerCase(),
+    ...(info?.shortNames ?? []),
+    `${k.plural}.apps`,
+    `${k.kind.toLowerCase()}.apps`,
+  ];
+  for (const name of names) ALIASES.set(name, k);
+}
+for (const [alias, plural] of [
+  ["ev", "events"],
+  ["ep", "endpoints"],
+  ["no", "nodes"],
+] as const) {
+  const k = CLI_KINDS.find((c) => c.plural === plural);
+  if (k) ALIASES.set(alias, k);
+}
+
+function apiBase(apiVersion: string): string {
+  return apiVersion === "v1" ? "/api/v1" : `/apis/${apiVersion}`;
+}
+
+export function resource(name: string | undefined): CliKind {
+  const found = ALIASES.get(name?.toLowerCase() ?? "");
+  if (!found)
+    throw new Error(`unknown resource type "${name}": use one of ${CLI_KINDS.map((k) => k.plural).join(", ")}`);
   return found;
 }
 
@@ -105,7 +126,7 @@ export async function get(args: string[], flags: Flags): Promise<string> {
 }
 
 export async function del(args: string[], flags: Flags): Promise<string> {
-  const targets: { plural: string; base: string; name: string; namespace: string }[] = [];
+  const targets: (CliKind & { name: string; namespace: string })[] = [];
   if (typeof flags.filename === "string") {
     const parsed = parseDocuments(await readInput(flags.filename), flags.filename.endsWith(".json") ? "json" : "yaml");
     if (!parsed.ok) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
@@ -125,7 +146,7 @@ export async function del(args: string[], flags: Flags): Promise<string> {
     const lines: string[] = [];
     for (const t of targets) {
       await client.call("DELETE", `${t.base}/namespaces/${t.namespace}/${t.plural}/${t.name}`);
-      lines.push(`${t.plural.replace(/s$/, "")}/${t.name} deleted`);
+      lines.push(`${t.kind.toLowerCase()}/${t.name} deleted`);
     }
     return lines.join("\n");
   });
