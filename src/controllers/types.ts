@@ -45,7 +45,7 @@ export interface PodView {
   restartCount: number;
   /** A container waits in CrashLoopBackOff. */
   crashLooping: boolean;
-  /** The node it is bound to: only node-aware controllers (DaemonSet) look; nothing of it reaches tenants. */
+  /** The node it is bound or pinned to: only node-aware controllers (DaemonSet) look; nothing of it reaches tenants. */
   nodeName?: string;
 }
 

@@ -43,7 +43,14 @@ export function renderObject(object: StoredObject): Record<string, unknown> {
 export function renderPod(pod: PodRecord): Record<string, unknown> {
   const owners = ownerReferences(pod);
   const { nodeName: _nodeName, ...spec } = pod.spec as Record<string, unknown>;
-  const { hostIP: _hostIP, hostIPs: _hostIPs, nominatedNodeName: _nominated, ...status } = pod.status;
+  // Where the pod runs, and the restart bookkeeping of the control plane, are the platform's business.
+  const {
+    hostIP: _hostIP,
+    hostIPs: _hostIPs,
+    nominatedNodeName: _nominated,
+    restartBackOff: _restartBackOff,
+    ...status
+  } = pod.status;
   return {
     apiVersion: "v1",
     kind: "Pod",

@@ -1,3 +1,4 @@
+import type { BackOffSettings } from "../controllers/podLifecycle.js";
 import type { Clock } from "../core/clock.js";
 import type { Rng } from "../core/rng.js";
 import type { Store } from "../db/types.js";
@@ -16,4 +17,6 @@ export interface JobContext {
   /** How long an unschedulable pod waits before it is tried again (changes in capacity also retry it). */
   unschedulableRetryMs: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /** Container restart back-off (CrashLoopBackOff); the kubelet's (10 s doubling to 5 min, reset after 10 min) when absent. */
+  restartBackOff?: BackOffSettings;
 }

@@ -1,6 +1,8 @@
 import type { JobContext } from "./context.js";
+import { lifecycleJob } from "./lifecycle.js";
 import { syncNodes } from "./nodes.js";
 import { Observer } from "./observe.js";
+import { Prober } from "./prober.js";
 import { reconcileJob } from "./reconcile.js";
 import { OutboxRelay } from "./relay.js";
 import { resyncAll } from "./resync.js";
@@ -12,6 +14,9 @@ export interface ControlPlaneOptions {
   outboxPollMs?: number;
   resyncMs?: number;
   heartbeatMs?: number;
+  /** How often the prober looks for due probes (500 ms when absent), and how many probes run at once at most (100). */
+  probeTickMs?: number;
+  maxProbesPerTick?: number;
 }
 
 /**
@@ -22,6 +27,7 @@ export interface ControlPlaneOptions {
 export class ControlPlane {
   private readonly relay: OutboxRelay;
   private readonly observer: Observer;
+  private readonly prober: Prober;
   private readonly cancels: (() => void)[] = [];
   private stopped = false;
 
@@ -36,6 +42,10 @@ export class ControlPlane {
       onError,
     });
     this.observer = new Observer(ctx);
+    this.prober = new Prober(ctx, {
+      tickMs: options.probeTickMs ?? 500,
+      maxProbesPerTick: options.maxProbesPerTick ?? 100,
+    });
   }
 
   async start(): Promise<void> {
@@ -46,11 +56,28 @@ export class ControlPlane {
     queue.register("pod", (key) => syncPodJob(this.ctx, key), { concurrency });
     queue.register("observe", this.observer.job, { concurrency });
     this.cancels.push(this.ctx.provider.subscribe(this.observer.onProviderEvent));
+    // A node that joins or leaves is registered at once, not at the next heartbeat.
+    this.cancels.push(
+      this.ctx.provider.subscribe((event) => {
+        if (event.type === "node" || event.type === "nodeGone") this.syncNodesSoon();
+      }),
+    );
+    queue.register("lifecycle", (key) => lifecycleJob(this.ctx, key), { concurrency });
+    this.prober.start();
     await syncNodes(this.ctx);
     this.every(this.options.heartbeatMs ?? 2_000, () => syncNodes(this.ctx));
     this.relay.start();
     await resyncAll(this.ctx);
     this.every(this.options.resyncMs ?? 30_000, () => resyncAll(this.ctx));
+  }
+
+  private nodeSync: Promise<void> = Promise.resolve();
+
+  /** One node sync after another, never two at once. */
+  private syncNodesSoon(): void {
+    this.nodeSync = this.nodeSync
+      .then(() => (this.stopped ? undefined : syncNodes(this.ctx)))
+      .catch((error) => this.ctx.log("node sync failed", { error: String(error) }));
   }
 
   /** Called after a commit that wrote outbox rows, so the work starts without waiting for the next poll. */
@@ -62,6 +89,7 @@ export class ControlPlane {
     this.stopped = true;
     for (const cancel of this.cancels) cancel();
     await this.relay.stop();
+    await this.prober.stop();
     await this.ctx.queue.close();
   }
 

@@ -6,7 +6,7 @@
  * run is harmless (a periodic resync catches what an enqueue missed).
  * In-process here; BullMQ implements the same interface when `REDIS_URL` is set.
  */
-export type QueueName = "reconcile" | "schedule" | "pod" | "observe";
+export type QueueName = "reconcile" | "schedule" | "pod" | "observe" | "lifecycle";
 
 export interface HandlerResult {
   /** Run this key again after the delay (for example, to retry scheduling). */

@@ -32,7 +32,10 @@ export function podView(pod: PodRecord): PodView {
     readySinceMs: pod.ready ? readySince(pod) : undefined,
     restartCount: containerStatuses(pod).reduce((n, c) => n + (c.restartCount ?? 0), 0),
     crashLooping: containerStatuses(pod).some((c) => c.state?.waiting?.reason === "CrashLoopBackOff"),
-    ...(pod.nodeName ? { nodeName: pod.nodeName } : {}),
+    // Bound, or pinned by its controller (a daemon's pod knows its node before it is bound).
+    ...(pod.nodeName || typeof pod.spec.nodeName === "string"
+      ? { nodeName: pod.nodeName ?? (pod.spec.nodeName as string) }
+      : {}),
   };
 }
 

@@ -1,8 +1,14 @@
 /**
  * The seam between the control plane and whatever runs containers. Small on
  * purpose, so that another runtime is one file: list nodes, start, stop and
- * observe pods, and report what changes. Every call is idempotent: starting a
- * pod that runs, or stopping one that is gone, does nothing.
+ * observe pods, probe and restart containers, and report what changes. Every
+ * call is idempotent: starting a pod that runs, or stopping one that is gone,
+ * does nothing.
+ *
+ * A provider reports runtime facts only — which run of a container is current
+ * and whether it is waiting, running or terminated. Readiness, restart counts,
+ * back-off and the restart policy are the control plane's (src/controllers/
+ * podLifecycle.ts, probes.ts): a provider never restarts a container on its own.
  */
 export type Json = Record<string, unknown>;
 
@@ -28,21 +34,37 @@ export interface PodRuntimeSpec {
   spec: Json;
 }
 
+/** Why a run ended: `Completed` (exit 0), `Error`, or `OOMKilled`. */
+export type TerminationReason = "Completed" | "Error" | "OOMKilled";
+
+/** The state of a container's current run, in Kubernetes' shape (times are RFC 3339 with milliseconds). */
+export type ContainerRuntimeState =
+  | { waiting: { reason: string; message?: string } }
+  | { running: { startedAt: string } }
+  | {
+      terminated: {
+        exitCode: number;
+        reason: TerminationReason | string;
+        message?: string;
+        startedAt?: string;
+        finishedAt: string;
+      };
+    };
+
 export interface ObservedContainer {
   name: string;
   image: string;
-  ready: boolean;
-  started: boolean;
-  restartCount: number;
-  state: Json;
+  /** One id per run: a restarted container has a new one. Absent before the first run. */
+  containerID?: string;
+  state: ContainerRuntimeState;
 }
 
 /** What a provider sees of one pod it runs. */
 export interface ObservedPod {
   podId: string;
   nodeName: string;
+  /** Pending until the pod's sandbox is up, then Running; Failed when the pod as a whole failed. */
   phase: "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
-  ready: boolean;
   podIP?: string;
   startedAt?: number;
   reason?: string;
@@ -53,14 +75,44 @@ export interface ObservedPod {
 export type ProviderEvent =
   | { type: "pod"; pod: ObservedPod }
   | { type: "podGone"; podId: string; nodeName: string }
-  | { type: "node"; node: ProviderNode; atMs: number };
+  | { type: "node"; node: ProviderNode; atMs: number }
+  | { type: "nodeGone"; nodeName: string; atMs: number };
+
+export type ProbeKind = "readiness" | "liveness" | "startup";
+
+export interface ProbeResult {
+  ok: boolean;
+  /** Why it failed, as Kubernetes words it ("HTTP probe failed with statuscode: 500"). */
+  message?: string;
+}
 
 export interface NodeProvider {
   readonly name: string;
   listNodes(): Promise<ProviderNode[]>;
+  /** Starts a pod; for a pod it runs already, reports its current state (an observation) and changes nothing. */
   startPod(pod: PodRuntimeSpec): Promise<void>;
   stopPod(nodeName: string, podId: string): Promise<void>;
   listPods(nodeName?: string): Promise<ObservedPod[]>;
+  /**
+   * Runs one probe (the container's `livenessProbe`, `readinessProbe` or
+   * `startupProbe` as written: httpGet, tcpSocket, exec or grpc) against the
+   * container's current run. A failed probe is `{ ok: false }`; a probe that
+   * could not be run at all (the runtime is unreachable) rejects, and the
+   * control plane counts it as neither success nor failure.
+   */
+  probe(nodeName: string, podId: string, containerName: string, kind: ProbeKind, probe: Json): Promise<ProbeResult>;
+  /**
+   * Kills a container's current run (a failed liveness or startup probe): it turns
+   * terminated (exit 137) and an observation follows. With `containerID`, only that
+   * run is killed, so a retried kill never hits the run after it.
+   */
+  killContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void>;
+  /**
+   * Starts a terminated container again, as a new run with a new `containerID`.
+   * Does nothing while it runs or starts, or when `containerID` is given and the
+   * current run is another one, so a retried restart never skips a back-off.
+   */
+  restartContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void>;
   /** Observations as they happen; returns the unsubscribe function. */
   subscribe(listener: (event: ProviderEvent) => void): () => void;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { bootstrap } from "../../src/cli/bootstrap.js";
+import type { BackOffSettings } from "../../src/controllers/podLifecycle.js";
 import { systemClock } from "../../src/core/clock.js";
 import { seededRng } from "../../src/core/rng.js";
 import { openStore } from "../../src/db/index.js";
@@ -9,7 +10,7 @@ import type { AppEnv } from "../../src/http/context.js";
 import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
 import { ControlPlane } from "../../src/jobs/controlPlane.js";
 import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
-import { SimulatedProvider } from "../../src/providers/simulated/index.js";
+import { type ImageBehaviour, type NodePool, SimulatedProvider } from "../../src/providers/simulated/index.js";
 import { assertNoNodeLeak } from "./leaks.js";
 
 export const ADMIN_KEY = "kn_test_admin_key_for_the_suite_only_0123456789";
@@ -37,13 +38,28 @@ export interface TestApi {
   /** Polls `check` until it returns a value (bounded by `timeoutMs`). */
   until<T>(check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
+  /** The simulated nodes, for test controls (`setImageBehaviour`, `addNode`, `removeNode`). */
+  provider: SimulatedProvider;
+}
+
+export interface TestApiOptions {
+  store?: Store;
+  nodes?: number;
+  /** The simulated node pools (else `nodes` nodes of 4 CPU and 8 GiB). */
+  pools?: NodePool[];
+  /** What simulated images do (probe outcomes, crashes), by image, repository or `*`. */
+  images?: Record<string, ImageBehaviour>;
+  /** Container restart back-off; the kubelet's (10 s … 300 s) when absent. */
+  restartBackOff?: BackOffSettings;
+  /** How often the prober looks for due probes. */
+  probeTickMs?: number;
 }
 
 /**
  * The API in-process (Hono's `app.request`, no sockets) over a store of choice,
  * with the workers and simulated nodes running, two tenants and an admin key.
  */
-export async function createTestApi(options: { store?: Store; nodes?: number } = {}): Promise<TestApi> {
+export async function createTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const store = options.store ?? (await openStore({ memory: true }));
   const rng = seededRng("test-api");
   const clock = systemClock;
@@ -57,7 +73,8 @@ export async function createTestApi(options: { store?: Store; nodes?: number } =
     clock,
     rng: rng.fork("provider"),
     startLatencyMs: { min: 5, max: 30 },
-    pools: [{ name: "default", count: options.nodes ?? 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }],
+    pools: options.pools ?? [{ name: "default", count: options.nodes ?? 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }],
+    images: options.images,
   });
   const controlPlane = new ControlPlane(
     {
@@ -69,8 +86,9 @@ export async function createTestApi(options: { store?: Store; nodes?: number } =
       schedulingPolicy: "spread",
       unschedulableRetryMs: 500,
       log: () => {},
+      ...(options.restartBackOff ? { restartBackOff: options.restartBackOff } : {}),
     },
-    { outboxPollMs: 50 },
+    { outboxPollMs: 50, ...(options.probeTickMs ? { probeTickMs: options.probeTickMs } : {}) },
   );
   await controlPlane.start();
   const app = createApp({ store, clock, rng: rng.fork("api"), onCommitted: () => controlPlane.kick() });
@@ -117,6 +135,7 @@ export async function createTestApi(options: { store?: Store; nodes?: number } =
     other: globex,
     call,
     until,
+    provider,
     async close() {
       await controlPlane.stop();
       await provider.close();

@@ -1,6 +1,19 @@
 import type { Clock } from "../../core/clock.js";
 import type { Rng } from "../../core/rng.js";
-import type { NodeProvider, ObservedPod, PodRuntimeSpec, ProviderEvent, ProviderNode } from "../types.js";
+import type {
+  ContainerRuntimeState,
+  Json,
+  NodeProvider,
+  ObservedPod,
+  PodRuntimeSpec,
+  ProbeKind,
+  ProbeResult,
+  ProviderEvent,
+  ProviderNode,
+} from "../types.js";
+import { behaviourOf, exitOf, type ImageBehaviour, probeOutcome } from "./behaviour.js";
+
+export type { ImageBehaviour, ProbeBehaviour } from "./behaviour.js";
 
 export interface NodePool {
   name: string;
@@ -15,58 +28,83 @@ export interface SimulatedProviderOptions {
   clock: Clock;
   rng: Rng;
   pools?: NodePool[];
-  /** A pod's start latency is drawn uniformly from this range. */
+  /** A pod's start latency is drawn uniformly from this range (an image's behaviour may override it). */
   startLatencyMs?: { min: number; max: number };
+  /** What images do when they run, by exact reference, by repository (no tag), or `*`; see `ImageBehaviour`. */
+  images?: Record<string, ImageBehaviour>;
 }
+
+/** A node to add at run time; unset fields get a 4 CPU, 8 GiB node's values. */
+export type NewSimulatedNode = Partial<ProviderNode> & { name: string };
 
 /** Three nodes of 4 CPU and 8 GiB, one per zone. */
 export const DEFAULT_POOLS: NodePool[] = [
   { name: "default", count: 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30, maxPods: 110 },
 ];
 
+/** Exit code of a killed run (SIGKILL), as the kubelet reports it. */
+const KILLED_EXIT_CODE = 137;
+
+interface SimContainer {
+  name: string;
+  image: string;
+  runs: number;
+  containerID?: string;
+  state: ContainerRuntimeState;
+  startedAtMs?: number;
+  /** A (re)start is under way: the run begins when its latency has passed. */
+  starting: boolean;
+  cancelStart?: () => void;
+  cancelExit?: () => void;
+}
+
 interface SimPod {
   spec: PodRuntimeSpec;
-  observed: ObservedPod;
+  phase: "Pending" | "Running";
+  podIP?: string;
+  startedAt?: number;
+  containers: SimContainer[];
   cancelStart?: () => void;
 }
 
 /**
- * In-memory nodes that "run" pods: a started pod turns Running and Ready after a
- * seeded latency. Time and chance come from the injected Clock and Rng, so the
- * same seed gives the same run, in real time in the server or virtual time in
- * the simulator. Node addresses come from TEST-NET-1 (192.0.2.0/24) and are never dialled.
+ * In-memory nodes that "run" pods. A started pod's containers run after a
+ * seeded latency; what each image does then — probe outcomes, exits — comes from
+ * its `ImageBehaviour`, set at construction and changeable at run time
+ * (`setImageBehaviour`). Like a real runtime, it never restarts a container on
+ * its own: the control plane decides, and calls `restartContainer`.
+ * Time and chance come from the injected Clock and Rng (one fork per purpose),
+ * so the same seed gives the same run, in real time in the server or virtual
+ * time in the simulator. Node addresses come from TEST-NET-1 (192.0.2.0/24) and
+ * are never dialled.
  */
 export class SimulatedProvider implements NodeProvider {
   readonly name = "simulated";
   private readonly nodes = new Map<string, ProviderNode>();
   private readonly pods = new Map<string, SimPod>();
   private readonly listeners = new Set<(event: ProviderEvent) => void>();
+  private readonly images = new Map<string, ImageBehaviour>();
   private readonly latencyRng: Rng;
+  private readonly restartLatencyRng: Rng;
   private readonly ipRng: Rng;
+  private readonly probeRng: Rng;
   private readonly latency: { min: number; max: number };
+  private addressIndex = 0;
 
   constructor(private readonly options: SimulatedProviderOptions) {
     this.latencyRng = options.rng.fork("start-latency");
+    this.restartLatencyRng = options.rng.fork("restart-latency");
     this.ipRng = options.rng.fork("pod-ip");
+    this.probeRng = options.rng.fork("probe-outcomes");
     this.latency = options.startLatencyMs ?? { min: 100, max: 600 };
-    let index = 0;
+    for (const [image, behaviour] of Object.entries(options.images ?? {})) this.images.set(image, behaviour);
     for (const pool of options.pools ?? DEFAULT_POOLS) {
       for (let i = 1; i <= pool.count; i++) {
-        index++;
         const zone = pool.zone ?? `zone-${String.fromCharCode(96 + (((i - 1) % 3) + 1))}`;
-        this.nodes.set(`sim-${pool.name}-${i}`, {
-          name: `sim-${pool.name}-${i}`,
-          address: `192.0.2.${index}`,
-          labels: {
-            "kubernetes.io/hostname": `sim-${pool.name}-${i}`,
-            "topology.kubernetes.io/zone": zone,
-            "kubernease.dev/pool": pool.name,
-          },
-          cpuMillis: pool.cpuMillis,
-          memoryBytes: pool.memoryBytes,
-          maxPods: pool.maxPods ?? 110,
-          ready: true,
-        });
+        this.nodes.set(
+          `sim-${pool.name}-${i}`,
+          this.nodeOf({ ...pool, name: `sim-${pool.name}-${i}` }, zone, pool.name),
+        );
       }
     }
   }
@@ -76,30 +114,34 @@ export class SimulatedProvider implements NodeProvider {
   }
 
   async startPod(spec: PodRuntimeSpec): Promise<void> {
-    if (this.pods.has(spec.podId)) return;
+    const existing = this.pods.get(spec.podId);
+    if (existing) {
+      // Level-triggered: a resync that asks again re-learns whatever changed while nobody listened.
+      this.emitPod(existing);
+      return;
+    }
     if (!this.nodes.get(spec.nodeName)?.ready) throw new Error(`simulated node ${spec.nodeName} is not ready`);
-    const containers = this.containersOf(spec).map((c) => ({
-      name: c.name,
-      image: c.image,
-      ready: false,
-      started: false,
-      restartCount: 0,
-      state: { waiting: { reason: "ContainerCreating" } },
-    }));
-    const pod: SimPod = {
-      spec,
-      observed: { podId: spec.podId, nodeName: spec.nodeName, phase: "Pending", ready: false, containers },
-    };
+    const containers = this.containersOf(spec).map(
+      (c): SimContainer => ({
+        name: c.name,
+        image: c.image,
+        runs: 0,
+        starting: true,
+        state: { waiting: { reason: "ContainerCreating" } },
+      }),
+    );
+    const pod: SimPod = { spec, phase: "Pending", containers };
     this.pods.set(spec.podId, pod);
-    this.emit({ type: "pod", pod: structuredClone(pod.observed) });
-    const latencyMs = this.latency.min + this.latencyRng.int(this.latency.max - this.latency.min + 1);
-    pod.cancelStart = this.options.clock.setTimer(latencyMs, () => this.markRunning(pod));
+    this.emitPod(pod);
+    const range = this.podLatency(containers);
+    const latencyMs = range.min + this.latencyRng.int(range.max - range.min + 1);
+    pod.cancelStart = this.options.clock.setTimer(latencyMs, () => this.sandboxUp(pod));
   }
 
   async stopPod(_nodeName: string, podId: string): Promise<void> {
     const pod = this.pods.get(podId);
     if (!pod) return;
-    pod.cancelStart?.();
+    this.cancelTimers(pod);
     this.pods.delete(podId);
     this.emit({ type: "podGone", podId, nodeName: pod.spec.nodeName });
   }
@@ -107,7 +149,47 @@ export class SimulatedProvider implements NodeProvider {
   async listPods(nodeName?: string): Promise<ObservedPod[]> {
     return [...this.pods.values()]
       .filter((p) => nodeName === undefined || p.spec.nodeName === nodeName)
-      .map((p) => structuredClone(p.observed));
+      .map((p) => this.observe(p));
+  }
+
+  async probe(
+    nodeName: string,
+    podId: string,
+    containerName: string,
+    kind: ProbeKind,
+    probe: Json,
+  ): Promise<ProbeResult> {
+    const found = this.container(nodeName, podId, containerName);
+    const startedAtMs = found?.container.startedAtMs;
+    if (!found || !("running" in found.container.state) || startedAtMs === undefined) {
+      return { ok: false, message: `container ${containerName} is not running` };
+    }
+    const { pod, container } = found;
+    const behaviour = behaviourOf(this.images, container.image)[kind];
+    const ranMs = this.options.clock.now() - startedAtMs;
+    return probeOutcome(behaviour, ranMs, this.probeRng, kind, probe, pod.podIP);
+  }
+
+  async killContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void> {
+    const found = this.container(nodeName, podId, containerName);
+    if (!found || !("running" in found.container.state)) return;
+    if (containerID !== undefined && found.container.containerID !== containerID) return;
+    this.exit(found.pod, found.container, { exitCode: KILLED_EXIT_CODE, reason: "Error" });
+  }
+
+  async restartContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void> {
+    const found = this.container(nodeName, podId, containerName);
+    if (!found || found.container.starting || !("terminated" in found.container.state)) return;
+    const { pod, container } = found;
+    if (containerID !== undefined && container.containerID !== containerID) return;
+    container.starting = true;
+    const range = behaviourOf(this.images, container.image).startLatencyMs ?? this.latency;
+    const latencyMs = range.min + this.restartLatencyRng.int(range.max - range.min + 1);
+    container.cancelStart = this.options.clock.setTimer(latencyMs, () => {
+      if (this.pods.get(pod.spec.podId) !== pod) return;
+      this.startRun(pod, container);
+      this.emitPod(pod);
+    });
   }
 
   subscribe(listener: (event: ProviderEvent) => void): () => void {
@@ -116,33 +198,175 @@ export class SimulatedProvider implements NodeProvider {
   }
 
   async close(): Promise<void> {
-    for (const pod of this.pods.values()) pod.cancelStart?.();
+    for (const pod of this.pods.values()) this.cancelTimers(pod);
     this.listeners.clear();
   }
 
-  private markRunning(pod: SimPod): void {
-    if (this.pods.get(pod.spec.podId) !== pod) return;
-    const startedAt = this.options.clock.now();
-    const startedAtIso = new Date(startedAt).toISOString();
-    pod.observed = {
-      ...pod.observed,
-      phase: "Running",
+  /**
+   * Test and scenario control: what an image does from now on. Running
+   * containers of the image follow at once (probes, and an exit timed from the
+   * start of their run); `undefined` restores the defaults.
+   */
+  setImageBehaviour(image: string, behaviour: ImageBehaviour | undefined): void {
+    if (behaviour) this.images.set(image, behaviour);
+    else this.images.delete(image);
+    for (const pod of this.pods.values()) {
+      for (const container of pod.containers) {
+        if ("running" in container.state) this.armExit(pod, container);
+      }
+    }
+  }
+
+  /** Test and scenario control: a node joins (an observation follows). */
+  addNode(node: NewSimulatedNode): ProviderNode {
+    if (this.nodes.has(node.name)) throw new Error(`simulated node ${node.name} exists`);
+    const base = this.nodeOf({ name: node.name, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
+    const added = { ...base, ...node, labels: { ...base.labels, ...node.labels } };
+    this.nodes.set(node.name, added);
+    this.emit({ type: "node", node: { ...added, labels: { ...added.labels } }, atMs: this.options.clock.now() });
+    return added;
+  }
+
+  /** Test and scenario control: a node vanishes with every pod on it (each reported gone). */
+  removeNode(name: string): void {
+    if (!this.nodes.delete(name)) return;
+    for (const pod of [...this.pods.values()]) {
+      if (pod.spec.nodeName !== name) continue;
+      this.cancelTimers(pod);
+      this.pods.delete(pod.spec.podId);
+      this.emit({ type: "podGone", podId: pod.spec.podId, nodeName: name });
+    }
+    this.emit({ type: "nodeGone", nodeName: name, atMs: this.options.clock.now() });
+  }
+
+  /** Test and scenario control: a node turns NotReady or Ready; its pods keep running, as on a partitioned node. */
+  setNodeReady(name: string, ready: boolean): void {
+    const node = this.nodes.get(name);
+    if (!node || node.ready === ready) return;
+    node.ready = ready;
+    this.emit({ type: "node", node: { ...node, labels: { ...node.labels } }, atMs: this.options.clock.now() });
+  }
+
+  private nodeOf(
+    shape: { name: string; cpuMillis: number; memoryBytes: number; maxPods?: number },
+    zone = "zone-a",
+    pool = "default",
+  ): ProviderNode {
+    this.addressIndex++;
+    return {
+      name: shape.name,
+      address: `192.0.2.${this.addressIndex}`,
+      labels: {
+        "kubernetes.io/hostname": shape.name,
+        "topology.kubernetes.io/zone": zone,
+        "kubernease.dev/pool": pool,
+      },
+      cpuMillis: shape.cpuMillis,
+      memoryBytes: shape.memoryBytes,
+      maxPods: shape.maxPods ?? 110,
       ready: true,
-      startedAt,
-      podIP: `10.244.${this.ipRng.int(256)}.${1 + this.ipRng.int(254)}`,
-      containers: pod.observed.containers.map((c) => ({
-        ...c,
-        ready: true,
-        started: true,
-        state: { running: { startedAt: startedAtIso } },
-      })),
     };
-    this.emit({ type: "pod", pod: structuredClone(pod.observed) });
+  }
+
+  /** The widest start latency of the pod's images: the pod is up when its slowest container could be. */
+  private podLatency(containers: SimContainer[]): { min: number; max: number } {
+    const ranges = containers.map((c) => behaviourOf(this.images, c.image).startLatencyMs ?? this.latency);
+    if (ranges.length === 0) return this.latency;
+    return { min: Math.max(...ranges.map((r) => r.min)), max: Math.max(...ranges.map((r) => r.max)) };
+  }
+
+  private sandboxUp(pod: SimPod): void {
+    if (this.pods.get(pod.spec.podId) !== pod) return;
+    pod.phase = "Running";
+    pod.startedAt = this.options.clock.now();
+    pod.podIP = `10.244.${this.ipRng.int(256)}.${1 + this.ipRng.int(254)}`;
+    for (const container of pod.containers) this.startRun(pod, container);
+    this.emitPod(pod);
+  }
+
+  private startRun(pod: SimPod, container: SimContainer): void {
+    const now = this.options.clock.now();
+    container.runs++;
+    container.starting = false;
+    container.cancelStart = undefined;
+    container.containerID = `simulated://${pod.spec.podId}-${container.name}-${container.runs}`;
+    container.startedAtMs = now;
+    container.state = { running: { startedAt: new Date(now).toISOString() } };
+    this.armExit(pod, container);
+  }
+
+  /** Schedules the run's own exit, if its image has one, timed from the start of the run. */
+  private armExit(pod: SimPod, container: SimContainer): void {
+    container.cancelExit?.();
+    container.cancelExit = undefined;
+    const crashAfterMs = behaviourOf(this.images, container.image).crashAfterMs;
+    if (crashAfterMs === undefined || container.startedAtMs === undefined) return;
+    const delayMs = Math.max(0, container.startedAtMs + crashAfterMs - this.options.clock.now());
+    const containerID = container.containerID;
+    container.cancelExit = this.options.clock.setTimer(delayMs, () => {
+      if (this.pods.get(pod.spec.podId) !== pod || container.containerID !== containerID) return;
+      if (!("running" in container.state)) return;
+      this.exit(pod, container, exitOf(behaviourOf(this.images, container.image)));
+    });
+  }
+
+  private exit(pod: SimPod, container: SimContainer, how: { exitCode: number; reason: string }): void {
+    container.cancelExit?.();
+    container.cancelExit = undefined;
+    const now = this.options.clock.now();
+    container.state = {
+      terminated: {
+        exitCode: how.exitCode,
+        reason: how.reason,
+        ...(container.startedAtMs !== undefined ? { startedAt: new Date(container.startedAtMs).toISOString() } : {}),
+        finishedAt: new Date(now).toISOString(),
+      },
+    };
+    this.emitPod(pod);
+  }
+
+  private container(
+    nodeName: string,
+    podId: string,
+    containerName: string,
+  ): { pod: SimPod; container: SimContainer } | undefined {
+    const pod = this.pods.get(podId);
+    if (!pod || pod.spec.nodeName !== nodeName) return undefined;
+    const container = pod.containers.find((c) => c.name === containerName);
+    return container ? { pod, container } : undefined;
+  }
+
+  private cancelTimers(pod: SimPod): void {
+    pod.cancelStart?.();
+    for (const container of pod.containers) {
+      container.cancelStart?.();
+      container.cancelExit?.();
+    }
+  }
+
+  private observe(pod: SimPod): ObservedPod {
+    return structuredClone({
+      podId: pod.spec.podId,
+      nodeName: pod.spec.nodeName,
+      phase: pod.phase,
+      ...(pod.podIP ? { podIP: pod.podIP } : {}),
+      ...(pod.startedAt !== undefined ? { startedAt: pod.startedAt } : {}),
+      containers: pod.containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        ...(c.containerID ? { containerID: c.containerID } : {}),
+        state: c.state,
+      })),
+    });
   }
 
   private containersOf(spec: PodRuntimeSpec): { name: string; image: string }[] {
     const containers = (spec.spec.containers as { name: string; image?: string }[] | undefined) ?? [];
     return containers.map((c) => ({ name: c.name, image: c.image ?? "" }));
+  }
+
+  private emitPod(pod: SimPod): void {
+    this.emit({ type: "pod", pod: this.observe(pod) });
   }
 
   private emit(event: ProviderEvent): void {

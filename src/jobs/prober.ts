@@ -1,0 +1,251 @@
+import {
+  backOffsOf,
+  type ContainerStatus,
+  containerStatusesOf,
+  formatDuration,
+  podStatusFor,
+  withProbeVerdict,
+} from "../controllers/podLifecycle.js";
+import {
+  type ContainerProbeSettings,
+  type ContainerProbeState,
+  dueProbes,
+  isReady,
+  isStarted,
+  killMessage,
+  newContainerProbeState,
+  type ProbeKind,
+  type ProbeSettings,
+  probeFailedMessage,
+  probeSettingsOf,
+  recordProbe,
+} from "../controllers/probes.js";
+import type { Json } from "../controllers/types.js";
+import { ConflictError, type PodRecord } from "../db/types.js";
+import type { ProbeResult } from "../providers/types.js";
+import { recordEvent } from "./apply.js";
+import type { JobContext } from "./context.js";
+import { enqueuePodDependents, enqueueRestarts } from "./observe.js";
+
+export interface ProberOptions {
+  /** How often the prober re-reads the running pods and starts the probes that are due. */
+  tickMs: number;
+  /** Bound on probes running at once, hence on probes started per tick; the most overdue go first. */
+  maxProbesPerTick: number;
+}
+
+/** One run of one container being probed. */
+interface Tracked {
+  key: string;
+  pod: PodRecord;
+  containerName: string;
+  settings: ContainerProbeSettings;
+  state: ContainerProbeState;
+  /** A kill was decided but the provider has not yet confirmed it: the next tick asks again. */
+  killPending: boolean;
+}
+
+/**
+ * The kubelet's prober, run by the control plane: every tick it re-reads the
+ * running pods, starts the probes that are due (bounded), feeds each result to
+ * the pure rules (src/controllers/probes.ts) and applies the verdict — readiness
+ * and `started` written to the pod's status with a conditional write, its owner
+ * and Services told; a run that failed liveness or startup killed, after which
+ * the observed exit is restarted per the restartPolicy and back-off
+ * (src/jobs/observe.ts, lifecycle.ts). Probe counters live in memory, as in the
+ * kubelet; what they decided lives in the store, and is where a restarted
+ * prober starts from. Every timer goes through the injected Clock.
+ */
+export class Prober {
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private cancelTimer: (() => void) | undefined;
+  private ticking: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly options: ProberOptions,
+  ) {}
+
+  start(): void {
+    this.arm();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelTimer?.();
+    await this.ticking;
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** One look: re-read what runs, then start the probes that are due. */
+  async tick(): Promise<void> {
+    await this.refresh();
+    if (!this.stopped) this.launchDue();
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    this.cancelTimer = this.ctx.clock.setTimer(this.options.tickMs, () => {
+      this.ticking = this.tick()
+        .catch((error) => this.ctx.log("prober tick failed", { error: String(error) }))
+        .finally(() => {
+          this.ticking = undefined;
+          this.arm();
+        });
+    });
+  }
+
+  /** Tracks every running container that has a probe; forgets runs that ended; repairs what a failed write left. */
+  private async refresh(): Promise<void> {
+    const now = this.ctx.clock.now();
+    const seen = new Set<string>();
+    for (const pod of await this.ctx.store.listPods({})) {
+      if (!pod.nodeName || pod.deletionRequestedAt !== null) continue;
+      // Level-triggered catch-up: a back-off whose lifecycle job was lost (a restart of the process) still ends.
+      await enqueueRestarts(this.ctx, pod.id, pod, now);
+      if (pod.phase !== "Running") continue;
+      for (const status of containerStatusesOf(pod.status)) {
+        const tracked = this.track(pod, status);
+        if (!tracked) continue;
+        seen.add(tracked.key);
+        await this.repair(tracked, status);
+      }
+    }
+    for (const key of this.tracked.keys()) if (!seen.has(key)) this.tracked.delete(key);
+  }
+
+  private track(pod: PodRecord, status: ContainerStatus): Tracked | undefined {
+    if (!("running" in status.state) || !status.containerID) return undefined;
+    const spec = ((pod.spec.containers as Json[] | undefined) ?? []).find((c) => c.name === status.name);
+    const settings = spec ? probeSettingsOf(spec) : {};
+    if (Object.keys(settings).length === 0) return undefined;
+    const key = `${pod.id}/${status.name}`;
+    const known = this.tracked.get(key);
+    if (known && known.state.containerID === status.containerID) {
+      known.pod = pod;
+      return known;
+    }
+    const startedAtMs = Date.parse(status.state.running.startedAt);
+    const prior = { ready: status.ready, started: status.started };
+    const state = newContainerProbeState(settings, status.containerID, startedAtMs, prior);
+    const tracked = { key, pod, containerName: status.name, settings, state, killPending: false };
+    this.tracked.set(key, tracked);
+    return tracked;
+  }
+
+  /** The stored verdict should match the prober's; a write or kill that failed is tried again. */
+  private async repair(tracked: Tracked, status: ContainerStatus): Promise<void> {
+    if (tracked.killPending) await this.kill(tracked);
+    const verdict = { ready: isReady(tracked.state), started: isStarted(tracked.state) };
+    if (verdict.ready !== status.ready || verdict.started !== status.started) await this.writeVerdict(tracked);
+  }
+
+  private launchDue(): void {
+    const now = this.ctx.clock.now();
+    const due: { tracked: Tracked; kind: ProbeKind; atMs: number }[] = [];
+    for (const tracked of this.tracked.values()) {
+      for (const kind of dueProbes(tracked.state, now)) {
+        if (this.inFlight.has(`${tracked.key}/${kind}`)) continue;
+        due.push({ tracked, kind, atMs: tracked.state.probes[kind]?.nextDueAtMs ?? now });
+      }
+    }
+    due.sort((a, b) => a.atMs - b.atMs || (a.tracked.key < b.tracked.key ? -1 : 1));
+    const room = Math.max(0, this.options.maxProbesPerTick - this.inFlight.size);
+    for (const { tracked, kind } of due.slice(0, room)) {
+      const flightKey = `${tracked.key}/${kind}`;
+      const run = this.probe(tracked, kind)
+        .catch((error) => this.ctx.log("probe handling failed", { pod: tracked.pod.id, kind, error: String(error) }))
+        .finally(() => this.inFlight.delete(flightKey));
+      this.inFlight.set(flightKey, run);
+    }
+  }
+
+  private async probe(tracked: Tracked, kind: ProbeKind): Promise<void> {
+    const settings = tracked.settings[kind] as ProbeSettings;
+    const containerID = tracked.state.containerID;
+    const result = await this.runProbe(tracked, kind, settings);
+    const current = this.tracked.get(tracked.key);
+    // The run ended or was replaced while the probe ran: its result means nothing now.
+    if (!current || current.state.containerID !== containerID) return;
+    const before = { ready: isReady(current.state), started: isStarted(current.state) };
+    const outcome = recordProbe(current.settings, current.state, kind, result?.ok, this.ctx.clock.now());
+    current.state = outcome.state;
+    const involved = podInvolved(current.pod);
+    if (result && !result.ok) {
+      await recordEvent(this.ctx, involved, "Warning", "Unhealthy", probeFailedMessage(kind, result.message));
+    }
+    if (isReady(current.state) !== before.ready || isStarted(current.state) !== before.started) {
+      await this.writeVerdict(current);
+    }
+    if (outcome.kill) {
+      await recordEvent(this.ctx, involved, "Normal", "Killing", killMessage(current.containerName, outcome.kill));
+      current.killPending = true;
+      await this.kill(current);
+    }
+  }
+
+  /** The provider's answer, a failure when it does not come within the probe's timeout, undefined when it cannot run. */
+  private async runProbe(tracked: Tracked, kind: ProbeKind, settings: ProbeSettings): Promise<ProbeResult | undefined> {
+    const { pod } = tracked;
+    let cancel = () => {};
+    const timeout = new Promise<ProbeResult>((resolve) => {
+      cancel = this.ctx.clock.setTimer(settings.timeoutMs, () =>
+        resolve({ ok: false, message: `probe timed out after ${formatDuration(settings.timeoutMs)}` }),
+      );
+    });
+    const answer = this.ctx.provider
+      .probe(pod.nodeName as string, pod.id, tracked.containerName, kind, settings.spec)
+      .catch((error): undefined => {
+        this.ctx.log("probe could not run", { pod: pod.id, kind, error: String(error) });
+        return undefined;
+      });
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      cancel();
+    }
+  }
+
+  private async kill(tracked: Tracked): Promise<void> {
+    const { pod, containerName, state } = tracked;
+    try {
+      await this.ctx.provider.killContainer(pod.nodeName as string, pod.id, containerName, state.containerID);
+      tracked.killPending = false;
+    } catch (error) {
+      this.ctx.log("kill failed; will retry", { pod: pod.id, container: containerName, error: String(error) });
+    }
+  }
+
+  /** Writes the run's `ready` and `started`, and the pod's readiness that follows, with a conditional write. */
+  private async writeVerdict(tracked: Tracked): Promise<void> {
+    const verdict = { ready: isReady(tracked.state), started: isStarted(tracked.state) };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const pod = await this.ctx.store.getPod(tracked.pod.id);
+      if (!pod || pod.deletionRequestedAt !== null || pod.phase === "Failed" || pod.phase === "Succeeded") return;
+      const containers = containerStatusesOf(pod.status);
+      const next = withProbeVerdict(containers, tracked.containerName, tracked.state.containerID, verdict);
+      if (!next) return;
+      const now = this.ctx.clock.now();
+      const change = podStatusFor(pod.status, pod.spec, next, backOffsOf(pod.status), now);
+      try {
+        await this.ctx.store.updatePodStatus(pod.id, change, {
+          expectedResourceVersion: pod.resourceVersion,
+          nowMs: now,
+        });
+      } catch (error) {
+        if (error instanceof ConflictError) continue;
+        throw error;
+      }
+      if (change.ready !== pod.ready || change.phase !== pod.phase) await enqueuePodDependents(this.ctx, pod);
+      return;
+    }
+    // The next tick compares again and retries (`repair`).
+    this.ctx.log("pod kept changing while its readiness was written", { pod: tracked.pod.id });
+  }
+}
+
+function podInvolved(pod: PodRecord) {
+  return { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
+}

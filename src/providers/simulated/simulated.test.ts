@@ -1,0 +1,195 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../core/clock.js";
+import { seededRng } from "../../core/rng.js";
+import type { ObservedPod, PodRuntimeSpec, ProviderEvent } from "../types.js";
+import { behaviourOf, repositoryOf } from "./behaviour.js";
+import { type ImageBehaviour, SimulatedProvider } from "./index.js";
+
+const NODE = "sim-default-1";
+const http = { httpGet: { path: "/healthz", port: 80 } };
+
+function setup(images: Record<string, ImageBehaviour> = {}, seed = "sim") {
+  const clock = new ManualClock(0);
+  const provider = new SimulatedProvider({
+    clock,
+    rng: seededRng(seed),
+    startLatencyMs: { min: 10, max: 10 },
+    pools: [{ name: "default", count: 2, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }],
+    images,
+  });
+  const events: ProviderEvent[] = [];
+  provider.subscribe((e) => events.push(e));
+  const pods = () => events.filter((e): e is { type: "pod"; pod: ObservedPod } => e.type === "pod").map((e) => e.pod);
+  const last = () => pods().at(-1) as ObservedPod;
+  return { clock, provider, events, pods, last };
+}
+
+function pod(image: string, id = "pod_1", node = NODE): PodRuntimeSpec {
+  return {
+    podId: id,
+    uid: "u",
+    tenantId: "t",
+    namespace: "default",
+    name: id,
+    nodeName: node,
+    spec: { containers: [{ name: "web", image }] },
+  };
+}
+
+describe("image behaviours", () => {
+  it("are found by exact image, then by repository without tag or digest, then `*`", () => {
+    const images = new Map<string, ImageBehaviour>([
+      ["web:bad", { readiness: "fail" }],
+      ["web", { crashAfterMs: 5 }],
+      ["*", { liveness: "fail" }],
+    ]);
+    expect(behaviourOf(images, "web:bad")).toEqual({ readiness: "fail" });
+    expect(behaviourOf(images, "web:1.2")).toEqual({ crashAfterMs: 5 });
+    expect(behaviourOf(images, "web@sha256:abc")).toEqual({ crashAfterMs: 5 });
+    expect(behaviourOf(images, "nginx:1.27")).toEqual({ liveness: "fail" });
+    expect(behaviourOf(new Map(), "nginx")).toEqual({});
+    expect(repositoryOf("registry:5000/team/web:1.2")).toBe("registry:5000/team/web");
+    expect(repositoryOf("registry:5000/team/web")).toBe("registry:5000/team/web");
+  });
+});
+
+describe("SimulatedProvider", () => {
+  it("runs a pod's containers after the start latency, passing every probe by default", async () => {
+    const { clock, provider, last } = setup();
+    await provider.startPod(pod("nginx:1.27"));
+    expect(last().containers[0]?.state).toEqual({ waiting: { reason: "ContainerCreating" } });
+    clock.advance(10);
+    expect(last()).toMatchObject({ phase: "Running", containers: [{ containerID: expect.any(String) }] });
+    expect(last().containers[0]?.state).toEqual({ running: { startedAt: new Date(10).toISOString() } });
+    for (const kind of ["readiness", "liveness", "startup"] as const) {
+      expect(await provider.probe(NODE, "pod_1", "web", kind, http)).toEqual({ ok: true });
+    }
+    // Starting it again changes nothing but reports its state again, for a resync to re-learn.
+    const before = last();
+    await provider.startPod(pod("nginx:1.27"));
+    expect(last()).toEqual(before);
+    expect(last()).not.toBe(before);
+  });
+
+  it("fails the probes an image is told to fail, and changes at run time", async () => {
+    const { clock, provider } = setup({ "web:bad": { readiness: "fail", liveness: { failAfterMs: 100 } } });
+    await provider.startPod(pod("web:bad"));
+    clock.advance(10);
+    expect(await provider.probe(NODE, "pod_1", "web", "readiness", http)).toEqual({
+      ok: false,
+      message: "HTTP probe failed with statuscode: 500",
+    });
+    expect((await provider.probe(NODE, "pod_1", "web", "liveness", http)).ok).toBe(true);
+    clock.advance(100);
+    expect((await provider.probe(NODE, "pod_1", "web", "liveness", http)).ok).toBe(false);
+    provider.setImageBehaviour("web:bad", { readiness: "pass" });
+    expect((await provider.probe(NODE, "pod_1", "web", "readiness", http)).ok).toBe(true);
+    expect((await provider.probe(NODE, "pod_1", "web", "liveness", http)).ok).toBe(true);
+  });
+
+  it("passes a slow starter's probe only after passAfterMs of its run, and says why a tcp probe failed", async () => {
+    const { clock, provider } = setup({ slow: { startup: { passAfterMs: 500 } } });
+    await provider.startPod(pod("slow:1"));
+    clock.advance(10);
+    const tcp = { tcpSocket: { port: 8080 } };
+    const early = await provider.probe(NODE, "pod_1", "web", "startup", tcp);
+    expect(early.ok).toBe(false);
+    expect(early.message).toMatch(/^dial tcp 10\.244\.\d+\.\d+:8080: connect: connection refused$/);
+    clock.advance(500);
+    expect((await provider.probe(NODE, "pod_1", "web", "startup", tcp)).ok).toBe(true);
+  });
+
+  it("draws failRate outcomes from its seed: the same seed, the same outcomes", async () => {
+    const outcomes = async (seed: string) => {
+      const { clock, provider } = setup({ flaky: { readiness: { failRate: 0.5 } } }, seed);
+      await provider.startPod(pod("flaky:1"));
+      clock.advance(10);
+      const results: boolean[] = [];
+      for (let i = 0; i < 40; i++) results.push((await provider.probe(NODE, "pod_1", "web", "readiness", http)).ok);
+      return results;
+    };
+    const a = await outcomes("s1");
+    expect(await outcomes("s1")).toEqual(a);
+    expect(a.filter(Boolean).length).toBeGreaterThan(5);
+    expect(a.filter((ok) => !ok).length).toBeGreaterThan(5);
+  });
+
+  it("a crashing container exits after crashAfterMs and stays down until restarted, as a new run", async () => {
+    const { clock, provider, last } = setup({ crash: { crashAfterMs: 50, exitCode: 3 } });
+    await provider.startPod(pod("crash:1"));
+    clock.advance(10);
+    const firstId = last().containers[0]?.containerID;
+    clock.advance(50);
+    expect(last().containers[0]).toMatchObject({
+      containerID: firstId,
+      state: {
+        terminated: {
+          exitCode: 3,
+          reason: "Error",
+          startedAt: new Date(10).toISOString(),
+          finishedAt: new Date(60).toISOString(),
+        },
+      },
+    });
+    clock.advance(1_000);
+    expect(last().containers[0]?.state).toHaveProperty("terminated");
+    // A restart that names another run does nothing; the right one starts a new run after the latency.
+    await provider.restartContainer(NODE, "pod_1", "web", "another-run");
+    await provider.restartContainer(NODE, "pod_1", "web", firstId);
+    await provider.restartContainer(NODE, "pod_1", "web", firstId);
+    clock.advance(10);
+    const second = last().containers[0];
+    expect(second?.state).toEqual({ running: { startedAt: new Date(1_070).toISOString() } });
+    expect(second?.containerID).not.toBe(firstId);
+    clock.advance(50);
+    expect(last().containers[0]?.state).toHaveProperty("terminated");
+  });
+
+  it("kills only the run it is asked to, with exit code 137", async () => {
+    const { clock, provider, last } = setup();
+    await provider.startPod(pod("nginx"));
+    clock.advance(10);
+    const id = last().containers[0]?.containerID;
+    await provider.killContainer(NODE, "pod_1", "web", "stale-run");
+    expect(last().containers[0]?.state).toHaveProperty("running");
+    await provider.killContainer(NODE, "pod_1", "web", id);
+    expect(last().containers[0]?.state).toMatchObject({ terminated: { exitCode: 137, reason: "Error" } });
+    expect((await provider.probe(NODE, "pod_1", "web", "liveness", http)).ok).toBe(false);
+  });
+
+  it("completes a container whose image exits 0, and reports OOMKilled when told", async () => {
+    const { clock, provider, last } = setup({
+      job: { crashAfterMs: 5, exitCode: 0 },
+      hog: { crashAfterMs: 5, exitReason: "OOMKilled" },
+    });
+    await provider.startPod(pod("job:1"));
+    clock.advance(15);
+    expect(last().containers[0]?.state).toMatchObject({ terminated: { exitCode: 0, reason: "Completed" } });
+    await provider.startPod(pod("hog:1", "pod_2"));
+    clock.advance(15);
+    expect(last().containers[0]?.state).toMatchObject({ terminated: { exitCode: 137, reason: "OOMKilled" } });
+  });
+
+  it("adds and removes nodes at run time; a removed node's pods are reported gone", async () => {
+    const { clock, provider, events } = setup();
+    provider.addNode({ name: "sim-extra-1", labels: { "topology.kubernetes.io/zone": "zone-c" } });
+    const nodes = await provider.listNodes();
+    expect(nodes.map((n) => n.name)).toEqual(["sim-default-1", "sim-default-2", "sim-extra-1"]);
+    expect(nodes[2]).toMatchObject({
+      address: "192.0.2.3",
+      ready: true,
+      cpuMillis: 4000,
+      labels: { "kubernetes.io/hostname": "sim-extra-1", "topology.kubernetes.io/zone": "zone-c" },
+    });
+    await provider.startPod(pod("nginx", "pod_a", "sim-extra-1"));
+    await provider.startPod(pod("nginx", "pod_b", NODE));
+    clock.advance(10);
+    provider.removeNode("sim-extra-1");
+    expect(events).toContainEqual({ type: "podGone", podId: "pod_a", nodeName: "sim-extra-1" });
+    expect(events.at(-1)).toEqual({ type: "nodeGone", nodeName: "sim-extra-1", atMs: 10 });
+    expect((await provider.listPods()).map((p) => p.podId)).toEqual(["pod_b"]);
+    await expect(provider.startPod(pod("nginx", "pod_c", "sim-extra-1"))).rejects.toThrow(/not ready/);
+    provider.setNodeReady(NODE, false);
+    expect((await provider.listNodes())[0]?.ready).toBe(false);
+  });
+});
