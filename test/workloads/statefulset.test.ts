@@ -131,7 +131,7 @@ describe("StatefulSets through the API", () => {
     await api.call("POST", "/v1/apply", { body: statefulSet("cache", "redis:7", "network", 1) });
     await api.until(async () => (await readyOrdinals("cache")).length === 1);
     const [claim] = Object.entries(await claims()).filter(([name]) => name === "data-cache-0");
-    const volume = (claim?.[1] as any).volume as string;
+    const volume = (claim?.[1] as { volume: string } | undefined)?.volume as string;
     const firstNode = (await pods("cache"))[0]?.nodeName as string;
     expect(await volumeNode(volume)).toBe(firstNode);
     api.provider.removeNode(firstNode);
