@@ -39,8 +39,13 @@ spec:
 
 /** Pods of the app that ever turned Ready, seen by a checker beside the store on every pod write. */
 const everReady = new Map<string, number>();
+/** The back-off the control plane chose before each restart, per pod, in order. */
+const backOffs = new Map<string, number[]>();
 function watch(pods: PodRecord[]): void {
   for (const pod of pods) {
+    const delay = (pod.status.restartBackOff as Record<string, { delayMs?: number }> | undefined)?.web?.delayMs;
+    const seen = backOffs.get(pod.name) ?? [];
+    if (delay !== undefined && seen.at(-1) !== delay) backOffs.set(pod.name, [...seen, delay]);
     const app = pod.labels.app;
     if (app && pod.ready) everReady.set(app, (everReady.get(app) ?? 0) + 1);
   }
@@ -189,5 +194,10 @@ describe("liveness probes", () => {
       message: "Container web failed liveness probe, will be restarted",
     });
     expect(killing.count).toBeGreaterThanOrEqual(2);
+    // Each restart waited longer than the one before, as the kubelet's back-off grows.
+    const delays = backOffs.get(pod.metadata.name) ?? [];
+    expect(delays.length).toBeGreaterThanOrEqual(2);
+    expect(delays).toEqual([...delays].sort((a, b) => a - b));
+    expect(delays[1]).toBeGreaterThan(delays[0] as number);
   });
 });
