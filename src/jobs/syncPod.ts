@@ -1,7 +1,10 @@
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
+import { markConfigError, podConfig } from "./podConfig.js";
 import type { HandlerResult } from "./queue.js";
 import { enqueueServices } from "./reconcile.js";
+
+const CONFIG_RETRY_MS = 1_000;
 
 /**
  * The `pod` job: make the provider match one pod row. A bound pod is started
@@ -26,6 +29,12 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     await ctx.queue.enqueue("schedule", pod.id);
     return undefined;
   }
+  const config = await podConfig(ctx, pod);
+  if (!config.ok) {
+    // Like the kubelet, try again a little later: the missing ConfigMap or Secret may be on its way.
+    await markConfigError(ctx, pod, config.message);
+    return { requeueAfterMs: CONFIG_RETRY_MS };
+  }
   await ctx.provider.startPod({
     podId: pod.id,
     uid: pod.uid,
@@ -34,6 +43,8 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     name: pod.name,
     nodeName: pod.nodeName,
     spec: pod.spec,
+    env: config.env,
+    files: config.files,
   });
   return undefined;
 }

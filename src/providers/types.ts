@@ -32,6 +32,10 @@ export interface PodRuntimeSpec {
   nodeName: string;
   /** The Kubernetes pod spec. */
   spec: Json;
+  /** Environment per container, with ConfigMap and Secret references resolved. */
+  env?: Record<string, Record<string, string>>;
+  /** Files per volume (ConfigMap and Secret volumes), by path inside the volume. */
+  files?: Record<string, Record<string, string>>;
 }
 
 /** Why a run ended: `Completed` (exit 0), `Error`, or `OOMKilled`. */

@@ -113,6 +113,12 @@ export class SimulatedProvider implements NodeProvider {
     return [...this.nodes.values()].map((n) => ({ ...n, labels: { ...n.labels } }));
   }
 
+  /** Test control: what the pod was started with (its resolved environment and files), as a runtime would see it. */
+  runtimeSpec(podId: string): PodRuntimeSpec | undefined {
+    const pod = this.pods.get(podId);
+    return pod && structuredClone(pod.spec);
+  }
+
   async startPod(spec: PodRuntimeSpec): Promise<void> {
     const existing = this.pods.get(spec.podId);
     if (existing) {
