@@ -9,6 +9,7 @@ import { registerCreate } from "./routes/k8s_create.js";
 import { registerDelete } from "./routes/k8s_delete.js";
 import { registerEndpoints } from "./routes/k8s_endpoints.js";
 import { registerEvents } from "./routes/k8s_events.js";
+import { registerEviction } from "./routes/k8s_eviction.js";
 import { registerGet } from "./routes/k8s_get.js";
 import { registerList } from "./routes/k8s_list.js";
 import { registerNamespaces } from "./routes/k8s_namespaces.js";
@@ -54,6 +55,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerPatch(app, deps);
   registerDelete(app, deps);
   registerPods(app, deps);
+  registerEviction(app, deps);
   registerEndpoints(app, deps);
   registerEvents(app, deps);
   registerNamespaces(app, deps);

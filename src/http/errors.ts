@@ -12,10 +12,11 @@ export type ErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
   | "INVALID"
+  | "TOO_MANY_REQUESTS"
   | "INTERNAL_SERVER_ERROR"
   | "SERVICE_UNAVAILABLE";
 
-export function codeToStatus(code: ErrorCode): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 500 | 503 {
+export function codeToStatus(code: ErrorCode): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503 {
   switch (code) {
     case "BAD_REQUEST":
       return 400;
@@ -36,6 +37,8 @@ export function codeToStatus(code: ErrorCode): 400 | 401 | 403 | 404 | 405 | 409
       return 415;
     case "INVALID":
       return 422;
+    case "TOO_MANY_REQUESTS":
+      return 429;
     case "INTERNAL_SERVER_ERROR":
       return 500;
     case "SERVICE_UNAVAILABLE":
@@ -56,6 +59,7 @@ export function codeToReason(code: ErrorCode): string {
     PAYLOAD_TOO_LARGE: "RequestEntityTooLarge",
     UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
     INVALID: "Invalid",
+    TOO_MANY_REQUESTS: "TooManyRequests",
     INTERNAL_SERVER_ERROR: "InternalError",
     SERVICE_UNAVAILABLE: "ServiceUnavailable",
   };

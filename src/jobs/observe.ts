@@ -18,7 +18,7 @@ import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
-import { enqueueServices } from "./reconcile.js";
+import { enqueueSelecting } from "./reconcile.js";
 
 type Observation = { gone: false; pod: ObservedPod } | { gone: true; nodeName: string };
 
@@ -165,5 +165,5 @@ export async function enqueuePodDependents(ctx: JobContext, pod: PodRecord): Pro
     const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
     await ctx.queue.enqueue("reconcile", objectKey(owner));
   }
-  await enqueueServices(ctx, pod.tenantId, pod.namespace);
+  await enqueueSelecting(ctx, pod.tenantId, pod.namespace);
 }

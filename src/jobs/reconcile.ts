@@ -1,7 +1,9 @@
 import { reconcileDeployment } from "../controllers/deployment.js";
+import { disruptionStatus } from "../controllers/disruption.js";
 import { reconcileReplicaSet } from "../controllers/replicaset.js";
 import { reconcileService } from "../controllers/service.js";
 import type { EndpointSubset, PodView } from "../controllers/types.js";
+import { canonicalJson } from "../core/hash.js";
 import type { ObjectRef, StoredObject } from "../db/types.js";
 import { applyActions } from "./apply.js";
 import type { JobContext } from "./context.js";
@@ -30,6 +32,9 @@ export async function reconcileJob(ctx: JobContext, key: string): Promise<Handle
       return reconcileDaemonSetRef(ctx, ref);
     case "PersistentVolumeClaim":
       await reconcileClaimRef(ctx, ref);
+      return undefined;
+    case "PodDisruptionBudget":
+      await reconcileBudgetRef(ctx, ref);
       return undefined;
     default:
       return undefined;
@@ -85,6 +90,20 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
   return result;
 }
 
+/** A budget's status: how many pods it covers, how many are healthy, and how many may go now. */
+async function reconcileBudgetRef(ctx: JobContext, ref: ObjectRef): Promise<void> {
+  const budget = await ctx.store.getObject(ref);
+  if (!budget) return;
+  const pods = (await ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace })).map(podView);
+  const status = {
+    ...disruptionStatus({ name: budget.name, spec: budget.spec }, pods),
+    observedGeneration: budget.generation,
+  };
+  if (canonicalJson(status) !== canonicalJson(budget.status)) {
+    await ctx.store.updateObjectStatus(budget, status, { nowMs: ctx.clock.now() });
+  }
+}
+
 async function reconcileServiceRef(ctx: JobContext, ref: ObjectRef): Promise<void> {
   const endpointsRef = { ...ref, kind: "Endpoints" };
   const [service, endpoints] = await Promise.all([ctx.store.getObject(ref), ctx.store.getObject(endpointsRef)]);
@@ -97,9 +116,11 @@ async function reconcileServiceRef(ctx: JobContext, ref: ObjectRef): Promise<voi
   await applyActions(ctx, service, reconcileService(serviceView(service), pods.map(podView), current));
 }
 
-/** Every Service of a namespace: its endpoints may have changed with one pod. */
-export async function enqueueServices(ctx: JobContext, tenantId: string, namespace: string): Promise<void> {
-  const services = await ctx.store.listObjects({ kind: "Service", tenantId, namespace });
-  for (const service of services)
-    await ctx.queue.enqueue("reconcile", `Service/${tenantId}/${namespace}/${service.name}`);
+/** Every object of a namespace that selects pods (Services, disruption budgets): what one pod changes may change them. */
+export async function enqueueSelecting(ctx: JobContext, tenantId: string, namespace: string): Promise<void> {
+  for (const kind of ["Service", "PodDisruptionBudget"]) {
+    for (const object of await ctx.store.listObjects({ kind, tenantId, namespace })) {
+      await ctx.queue.enqueue("reconcile", `${kind}/${tenantId}/${namespace}/${object.name}`);
+    }
+  }
 }

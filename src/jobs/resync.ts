@@ -14,6 +14,7 @@ export const RECONCILED_KINDS = [
   "StatefulSet",
   "DaemonSet",
   "PersistentVolumeClaim",
+  "PodDisruptionBudget",
   "Service",
 ];
 

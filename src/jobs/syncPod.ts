@@ -2,7 +2,7 @@ import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { markConfigError, podConfig } from "./podConfig.js";
 import type { HandlerResult } from "./queue.js";
-import { enqueueServices } from "./reconcile.js";
+import { enqueueSelecting } from "./reconcile.js";
 
 const CONFIG_RETRY_MS = 1_000;
 
@@ -21,7 +21,7 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
       const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
       await ctx.queue.enqueue("reconcile", objectKey(owner));
     }
-    await enqueueServices(ctx, pod.tenantId, pod.namespace);
+    await enqueueSelecting(ctx, pod.tenantId, pod.namespace);
     if (pod.nodeName) await enqueueUnbound(ctx);
     return undefined;
   }

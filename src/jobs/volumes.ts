@@ -2,6 +2,7 @@ import { placementFor, reconcileClaim, type VolumeView, volumeNameFor } from "..
 import { newId, newUid } from "../core/ids.js";
 import { SYSTEM_TENANT } from "../core/tenancy.js";
 import { ConflictError, type ObjectRef, type PodRecord, type StoredObject } from "../db/types.js";
+import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { claimView } from "./views.js";
@@ -50,6 +51,16 @@ export async function reconcileClaimRef(ctx: JobContext, ref: ObjectRef): Promis
       }
     } else {
       await ctx.store.updateObjectStatus(claim, action.status, { nowMs: ctx.clock.now() });
+      if (claim.status.phase !== "Bound") {
+        const involved = { ...ref, uid: claim.uid };
+        await recordEvent(
+          ctx,
+          involved,
+          "Normal",
+          "ProvisioningSucceeded",
+          `Bound to volume ${action.status.volumeName}`,
+        );
+      }
       // Pods that waited for this claim may be placed now.
       for (const pod of await ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, unbound: true })) {
         if (claimsOf(pod).includes(ref.name)) await ctx.queue.enqueue("schedule", pod.id);

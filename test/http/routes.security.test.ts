@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RESOURCES } from "../../src/http/resources.js";
 import { ADMIN_KEY, createTestApi, type TestApi } from "../helpers/api.js";
 import { findLeaks, recorder } from "../helpers/leaks.js";
 
@@ -70,13 +71,16 @@ const routes = (): Route[] => [
   { method: "GET", path: "/api/v1/namespaces/default/endpoints/web", owned: true },
   { method: "GET", path: "/api/v1/namespaces/default/events" },
   { method: "POST", path: "/v1/apply", body: WEB },
+  { method: "POST", path: `/api/v1/namespaces/default/pods/${podName}/eviction`, body: {}, owned: true },
+  { method: "GET", path: "/api/v1/namespaces" },
+  ...RESOURCES.map((r) => ({ method: "GET", path: `${r.prefix}/namespaces/default/${r.plural}` })),
   { method: "GET", path: "/api/v1/nodes", admin: true },
   { method: "GET", path: "/api/v1/nodes/sim-default-1", admin: true },
   { method: "GET", path: "/v1/admin/tenants", admin: true },
   { method: "POST", path: "/v1/admin/tenants", body: { name: "initech" }, admin: true },
 ];
 
-const label = (r: Route) => `${r.method} ${r.path.replace(/pods\/[^/]+$/, "pods/{name}")}`;
+const label = (r: Route) => `${r.method} ${r.path.replace(/pods\/[^/]+/, "pods/{name}")}`;
 
 describe("every route refuses a missing or bad key", () => {
   it.each(routes().map((r) => [label(r), r] as const))("%s: no key → 401, bad key → 401", async (_name, route) => {
@@ -102,7 +106,7 @@ describe("tenants see only their own", () => {
       .map((r) => [label(r), r] as const),
   )("%s as another tenant → 404, and the object is untouched", async (_name, route) => {
     const before = await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id });
-    const res = await api.call(route.method, route.path.replace(/pods\/.*/, `pods/${podName}`), {
+    const res = await api.call(route.method, route.path.replace(/pods\/[^/]+/, `pods/${podName}`), {
       body: route.body,
       contentType: route.contentType,
       key: api.other.key,
