@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,6 +54,31 @@ describe("the kubernease client verbs, over HTTPS", () => {
     const json = JSON.parse(await cli("get", "deployment", "hello", "-o", "json"));
     expect(json).toMatchObject({ kind: "Deployment", metadata: { name: "hello" }, spec: { replicas: 3 } });
     expect(await cli("get", "svc", "-o", "yaml")).toMatch(/kind: ServiceList/);
+  });
+
+  it("rollout status follows a new template; history lists revisions; undo goes back; describe tells the story", async () => {
+    expect(await cli("rollout", "status", "deployment/hello", "--timeout", "60")).toBe(
+      'deployment "hello" successfully rolled out',
+    );
+    const v2 = join(dir, "hello-v2.yaml");
+    writeFileSync(v2, readFileSync(EXAMPLE, "utf8").replace("image: nginx:1.27", "image: nginx:1.28"));
+    expect(await cli("apply", "-f", v2)).toBe("deployment/hello configured\nservice/hello unchanged");
+    expect(await cli("rollout", "status", "deployment/hello", "--timeout", "60")).toMatch(
+      /deployment "hello" successfully rolled out$/,
+    );
+    expect(await cli("rollout", "history", "deployment/hello")).toBe(
+      "deployment.apps/hello\nREVISION  IMAGES\n1         nginx:1.27\n2         nginx:1.28",
+    );
+    expect(await cli("rollout", "undo", "deployment/hello")).toBe("deployment.apps/hello rolled back");
+    expect(await cli("rollout", "status", "deployment/hello", "--timeout", "60")).toMatch(/successfully rolled out$/);
+    const described = await cli("describe", "deployment", "hello");
+    expect(described).toMatch(/^Name: +hello$/m);
+    expect(described).toMatch(/^Replicas: +3 desired \| 3 updated \| 3 total \| 3 available \| 0 unavailable$/m);
+    expect(described).toMatch(/ScalingReplicaSet +.*Scaled up replica set hello-/);
+    expect(described).toMatch(/DeploymentRollback +Rolled back to revision 1/);
+    const pods = await cli("get", "pods", "-o", "json");
+    const name = JSON.parse(pods).items[0].metadata.name as string;
+    expect(await cli("describe", "pod", name)).toMatch(/^Controlled by: +ReplicaSet\/hello-/m);
   });
 
   it("scale and delete", async () => {
