@@ -95,10 +95,85 @@ export function rowsFor(kind: string, items: Obj[], nowMs: number, allNamespaces
           o.message,
         ]),
       ];
+    case "statefulsets":
+      return [
+        [...nsHead, "NAME", "READY", "AGE"],
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          `${o.status?.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`,
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
+      ];
+    case "replicasets":
+    case "replicationcontrollers":
+      return [
+        [...nsHead, "NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          String(o.spec?.replicas ?? 0),
+          String(o.status?.replicas ?? 0),
+          String(o.status?.readyReplicas ?? 0),
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
+      ];
+    case "daemonsets":
+      return [
+        [...nsHead, "NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          ...[
+            "desiredNumberScheduled",
+            "currentNumberScheduled",
+            "numberReady",
+            "updatedNumberScheduled",
+            "numberAvailable",
+          ].map((f) => String(o.status?.[f] ?? 0)),
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
+      ];
+    case "persistentvolumeclaims":
+      return [
+        [...nsHead, "NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"],
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          o.status?.phase ?? "Pending",
+          o.status?.volumeName ?? "",
+          o.status?.capacity?.storage ?? "",
+          (o.spec?.accessModes ?? []).join(","),
+          o.spec?.storageClassName ?? "",
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
+      ];
+    case "configmaps":
+      return [
+        [...nsHead, "NAME", "DATA", "AGE"],
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          String(Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length),
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
+      ];
+    case "ingresses":
+      return [
+        [...nsHead, "NAME", "CLASS", "HOSTS", "PORTS", "AGE"],
+        ...items.map((o) => [
+          ...ns(o),
+          o.metadata.name,
+          o.spec?.ingressClassName ?? "<none>",
+          (o.spec?.rules ?? []).map((r: Obj) => r.host ?? "*").join(",") || "*",
+          o.spec?.tls?.length ? "80, 443" : "80",
+          age(o.metadata.creationTimestamp, nowMs),
+        ]),
+      ];
     default:
       return [
-        ["NAME", "AGE"],
-        ...items.map((o) => [o.metadata?.name ?? "", age(o.metadata?.creationTimestamp, nowMs)]),
+        [...nsHead, "NAME", "AGE"],
+        ...items.map((o) => [...ns(o), o.metadata?.name ?? "", age(o.metadata?.creationTimestamp, nowMs)]),
       ];
   }
 }
