@@ -84,6 +84,18 @@ export function claimsOf(pod: PodRecord): string[] {
   return volumes.flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
 }
 
+/** A pod's claim by name, and the volume behind it when it has one. */
+async function claimAndVolume(ctx: JobContext, systemId: string, pod: PodRecord, name: string) {
+  const claim = await ctx.store.getObject({
+    tenantId: pod.tenantId,
+    kind: "PersistentVolumeClaim",
+    namespace: pod.namespace,
+    name,
+  });
+  const volume = claim && (await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim))));
+  return { claim, volume };
+}
+
 export interface Placement {
   requiredNodes: { node: string; why: "pinned" | "volume" }[];
   /** Why the pod cannot be placed yet, whatever the nodes (a missing or unbound claim, a volume still held). */
@@ -99,14 +111,8 @@ export async function placementOf(ctx: JobContext, pod: PodRecord): Promise<Plac
   const systemId = await systemTenantId(ctx);
   const neighbours = await ctx.store.listPods({ tenantId: pod.tenantId, namespace: pod.namespace });
   for (const name of claims) {
-    const claim = await ctx.store.getObject({
-      tenantId: pod.tenantId,
-      kind: "PersistentVolumeClaim",
-      namespace: pod.namespace,
-      name,
-    });
+    const { claim, volume } = await claimAndVolume(ctx, systemId, pod, name);
     if (!claim) return { requiredNodes, waiting: `persistentvolumeclaim "${name}" not found` };
-    const volume = await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim)));
     if (!volume || claim.status.phase !== "Bound")
       return { requiredNodes, waiting: `persistentvolumeclaim "${name}" is not bound yet` };
     const holders = neighbours
@@ -125,13 +131,7 @@ export async function pinVolumes(ctx: JobContext, pod: PodRecord, nodeName: stri
   if (claims.length === 0) return;
   const systemId = await systemTenantId(ctx);
   for (const name of claims) {
-    const claim = await ctx.store.getObject({
-      tenantId: pod.tenantId,
-      kind: "PersistentVolumeClaim",
-      namespace: pod.namespace,
-      name,
-    });
-    const volume = claim && (await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim))));
+    const { volume } = await claimAndVolume(ctx, systemId, pod, name);
     if (!volume || volume.spec.nodeName === nodeName) continue;
     const change = {
       apiVersion: volume.apiVersion,
