@@ -39,4 +39,15 @@ describe("disruption budgets", () => {
     expect(blockingBudgets(pods[3] as PodView, tight, pods)).toEqual([]);
     expect(blockingBudgets(pods[4] as PodView, tight, pods)).toEqual([]);
   });
+
+  it("counts a pod being stopped as expected but not healthy, so back-to-back evictions cannot both pass", () => {
+    const selector = { matchLabels: { app: "web" } };
+    const leaving = { ...pod("a"), deleting: true };
+    const status = disruptionStatus({ name: "p", spec: { selector, maxUnavailable: 1 } }, [
+      leaving,
+      pod("b"),
+      pod("c"),
+    ]);
+    expect(status).toEqual({ expectedPods: 3, currentHealthy: 2, desiredHealthy: 2, disruptionsAllowed: 0 });
+  });
 });

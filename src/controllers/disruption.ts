@@ -23,9 +23,11 @@ export interface DisruptionStatus {
  */
 export function disruptionStatus(pdb: DisruptionBudgetView, pods: PodView[]): DisruptionStatus {
   const selector = pdb.spec.selector ?? {};
-  const covered = pods.filter((p) => !p.deleting && matchesSelector(p.labels, selector));
+  // A pod on its way out still counts as expected but no longer as healthy, as Kubernetes counts in-flight
+  // evictions: two evictions in a row cannot both take the one disruption a budget allows.
+  const covered = pods.filter((p) => matchesSelector(p.labels, selector));
   const expectedPods = covered.length;
-  const currentHealthy = covered.filter((p) => p.ready).length;
+  const currentHealthy = covered.filter((p) => p.ready && !p.deleting).length;
   const desiredHealthy =
     pdb.spec.minAvailable !== undefined
       ? resolveIntOrPercent(pdb.spec.minAvailable, expectedPods, true)

@@ -19,6 +19,7 @@ import { registerPods } from "./routes/k8s_pods.js";
 import { registerReplace } from "./routes/k8s_replace.js";
 import { registerRollback } from "./routes/k8s_rollback.js";
 import { registerScale } from "./routes/k8s_scale.js";
+import { registerAdminNodes } from "./routes/v1_admin_nodes.js";
 import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
 import { registerApply } from "./routes/v1_apply.js";
 
@@ -61,6 +62,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerNamespaces(app, deps);
   registerNodes(app, deps);
   registerAdminTenants(app, deps);
+  registerAdminNodes(app, deps);
 
   app.notFound(() => {
     throw new ApiError("NOT_FOUND", "no such path");

@@ -1,8 +1,7 @@
 import type { Hono } from "hono";
-import { blockingBudgets, type DisruptionBudgetView } from "../../controllers/disruption.js";
-import { podView } from "../../jobs/views.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
+import { evict } from "../eviction.js";
 import { checkNamespace } from "../objects.js";
 import { tenantId } from "./shared.js";
 
@@ -19,12 +18,7 @@ export function registerEviction(app: Hono<AppEnv>, deps: ApiDeps): void {
     const evicted = await deps.store.transaction(async (tx) => {
       const pod = await tx.getPodByName(tenant, namespace, name);
       if (!pod) throw new ApiError("NOT_FOUND", `pods "${name}" not found`, { kind: "Pod", name });
-      if (pod.deletionRequestedAt !== null) return pod;
-      const budgets = (await tx.listObjects({ kind: "PodDisruptionBudget", tenantId: tenant, namespace })).map(
-        (b) => ({ name: b.name, spec: b.spec }) as DisruptionBudgetView,
-      );
-      const pods = (await tx.listPods({ tenantId: tenant, namespace })).map(podView);
-      const blocking = blockingBudgets(podView(pod), budgets, pods);
+      const blocking = await evict(tx, deps, pod);
       if (blocking.length > 0) {
         throw new ApiError(
           "TOO_MANY_REQUESTS",
@@ -32,8 +26,6 @@ export function registerEviction(app: Hono<AppEnv>, deps: ApiDeps): void {
           { kind: "Pod", name },
         );
       }
-      await tx.markPodDeleting(pod.id, deps.clock.now());
-      await tx.addOutbox("pod", pod.id, deps.clock.now());
       return pod;
     });
     deps.onCommitted?.();
