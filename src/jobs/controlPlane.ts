@@ -1,5 +1,6 @@
 import type { JobContext } from "./context.js";
 import { lifecycleJob } from "./lifecycle.js";
+import { NodeMonitor } from "./nodeMonitor.js";
 import { syncNodes } from "./nodes.js";
 import { Observer } from "./observe.js";
 import { Prober } from "./prober.js";
@@ -14,6 +15,10 @@ export interface ControlPlaneOptions {
   outboxPollMs?: number;
   resyncMs?: number;
   heartbeatMs?: number;
+  /** A node silent this long goes NotReady and its pods are declared lost (Kubernetes waits ~40 s, then 5 min). */
+  nodeGracePeriodMs?: number;
+  /** How often the node monitor looks. */
+  nodeMonitorMs?: number;
   /** How often the prober looks for due probes (500 ms when absent), and how many probes run at once at most (100). */
   probeTickMs?: number;
   maxProbesPerTick?: number;
@@ -28,6 +33,7 @@ export class ControlPlane {
   private readonly relay: OutboxRelay;
   private readonly observer: Observer;
   private readonly prober: Prober;
+  private readonly monitor: NodeMonitor;
   private readonly cancels: (() => void)[] = [];
   private stopped = false;
 
@@ -42,6 +48,7 @@ export class ControlPlane {
       onError,
     });
     this.observer = new Observer(ctx);
+    this.monitor = new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000);
     this.prober = new Prober(ctx, {
       tickMs: options.probeTickMs ?? 500,
       maxProbesPerTick: options.maxProbesPerTick ?? 100,
@@ -65,13 +72,25 @@ export class ControlPlane {
     queue.register("lifecycle", (key) => lifecycleJob(this.ctx, key), { concurrency });
     this.prober.start();
     await syncNodes(this.ctx);
-    this.every(this.options.heartbeatMs ?? 2_000, () => syncNodes(this.ctx));
+    this.every(this.options.heartbeatMs ?? 2_000, () => this.heartbeat());
+    this.every(this.options.nodeMonitorMs ?? 1_000, () => this.monitor.look());
     this.relay.start();
     await resyncAll(this.ctx);
     this.every(this.options.resyncMs ?? 30_000, () => resyncAll(this.ctx));
   }
 
   private nodeSync: Promise<void> = Promise.resolve();
+
+  /** Heartbeats, and whether they worked: the monitor holds back while they did not. */
+  private async heartbeat(): Promise<void> {
+    try {
+      await syncNodes(this.ctx);
+      this.monitor.heartbeat(true);
+    } catch (error) {
+      this.monitor.heartbeat(false);
+      throw error;
+    }
+  }
 
   /** One node sync after another, never two at once. */
   private syncNodesSoon(): void {

@@ -2,13 +2,16 @@ import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { enqueueUnbound } from "./syncPod.js";
 
-/** Registers the provider's nodes in the store (capacity, labels, readiness) and stamps their heartbeat. */
+/** Registers the provider's nodes in the store (capacity, labels) and stamps the heartbeat of each that answers. */
 export async function syncNodes(ctx: JobContext): Promise<void> {
   const now = ctx.clock.now();
   let changed = false;
   const listed = await ctx.provider.listNodes();
   for (const node of listed) {
     const before = await ctx.store.getNode(node.name);
+    // A node that answers is Ready (a returning one too); one that does not keeps its state until the node
+    // monitor has waited out the grace period: silence is judged there, not here.
+    const ready = node.ready || (before?.ready ?? false);
     await ctx.store.upsertNode(
       {
         name: node.name,
@@ -18,13 +21,14 @@ export async function syncNodes(ctx: JobContext): Promise<void> {
         cpuMillis: node.cpuMillis,
         memoryBytes: node.memoryBytes,
         maxPods: node.maxPods,
-        ready: node.ready,
+        ready,
         unschedulable: before?.unschedulable ?? false,
-        lastHeartbeatAt: now,
+        lastHeartbeatAt: node.ready ? now : (before?.lastHeartbeatAt ?? null),
       },
       now,
     );
-    changed ||= !before || before.ready !== node.ready || before.cpuMillis !== node.cpuMillis;
+    if (before && node.ready) await ctx.store.updateNode(node.name, { lastHeartbeatAt: now }, now);
+    changed ||= !before || before.ready !== ready || before.cpuMillis !== node.cpuMillis;
   }
   changed = (await forgetRemoved(ctx, new Set(listed.map((n) => n.name)))) || changed;
   if (!changed) return;

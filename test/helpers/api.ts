@@ -8,7 +8,7 @@ import type { Store } from "../../src/db/types.js";
 import { createApp } from "../../src/http/app.js";
 import type { AppEnv } from "../../src/http/context.js";
 import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
-import { ControlPlane } from "../../src/jobs/controlPlane.js";
+import { ControlPlane, type ControlPlaneOptions } from "../../src/jobs/controlPlane.js";
 import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
 import { type ImageBehaviour, type NodePool, SimulatedProvider } from "../../src/providers/simulated/index.js";
 import { assertNoNodeLeak } from "./leaks.js";
@@ -45,6 +45,8 @@ export interface TestApi {
 export interface TestApiOptions {
   store?: Store;
   nodes?: number;
+  /** Timings of the workers (heartbeats, node grace period, …). */
+  controlPlane?: ControlPlaneOptions;
   /** The simulated node pools (else `nodes` nodes of 4 CPU and 8 GiB). */
   pools?: NodePool[];
   /** What simulated images do (probe outcomes, crashes), by image, repository or `*`. */
@@ -88,7 +90,7 @@ export async function createTestApi(options: TestApiOptions = {}): Promise<TestA
       log: () => {},
       ...(options.restartBackOff ? { restartBackOff: options.restartBackOff } : {}),
     },
-    { outboxPollMs: 50, ...(options.probeTickMs ? { probeTickMs: options.probeTickMs } : {}) },
+    { outboxPollMs: 50, ...(options.probeTickMs ? { probeTickMs: options.probeTickMs } : {}), ...options.controlPlane },
   );
   await controlPlane.start();
   const app = createApp({ store, clock, rng: rng.fork("api"), onCommitted: () => controlPlane.kick() });

@@ -55,7 +55,7 @@ describe("DaemonSets", () => {
     const status = await api.until(async () => {
       const path = "/apis/apps/v1/namespaces/agents/daemonsets/node-agent";
       const ds = (await api.call("GET", path, { key: ADMIN_KEY })).body;
-      return ds.status?.numberReady === 3 && ds.status;
+      return ds.status?.numberReady === 3 && ds.status?.desiredNumberScheduled === 3 && ds.status;
     });
     expect(status).toMatchObject({ desiredNumberScheduled: 3, currentNumberScheduled: 3, numberMisscheduled: 0 });
   });
