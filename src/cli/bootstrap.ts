@@ -6,8 +6,6 @@ import type { Store } from "../db/types.js";
 import { generateApiKey, hashApiKey, keyPrefix } from "../http/keys.js";
 import { createTenantWithKey } from "../http/routes/v1_admin_tenants.js";
 
-export { SYSTEM_TENANT };
-
 export interface BootstrapResult {
   /** A newly generated admin key, shown once. */
   newAdminKey?: string;

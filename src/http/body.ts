@@ -18,8 +18,3 @@ export function manifestFormat(c: Context): ManifestFormat {
     `unsupported Content-Type "${type || "(none)"}": send application/yaml or application/json`,
   );
 }
-
-/** The body as text; the size limit is enforced before this by the body-limit middleware. */
-export async function bodyText(c: Context): Promise<string> {
-  return c.req.text();
-}
