@@ -1,7 +1,7 @@
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
 import { canonicalJson } from "../core/hash.js";
 import { ConflictError, type PodRecord } from "../db/types.js";
-import { schedule, type Unschedulable } from "../scheduler/index.js";
+import { type PlacedPod, type PodDemand, schedule, type Unschedulable } from "../scheduler/index.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import type { HandlerResult } from "./queue.js";
@@ -21,15 +21,10 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
     return { requeueAfterMs: ctx.unschedulableRetryMs };
   }
   const nodes = await ctx.store.listNodes();
-  const nodeSelector = pod.spec.nodeSelector as Record<string, string> | undefined;
-  const demand = {
-    id: pod.id,
-    cpuMillis: pod.cpuMillis,
-    memoryBytes: pod.memoryBytes,
-    nodeSelector,
-    requiredNodes: placement.requiredNodes,
-  };
-  const result = schedule(demand, nodes, { policy: ctx.schedulingPolicy });
+  const result = schedule(demandOf(pod, placement.requiredNodes), nodes, {
+    policy: ctx.schedulingPolicy,
+    placed: await placedPods(ctx, pod.tenantId),
+  });
   if (!result.ok) {
     await markUnschedulable(ctx, pod, result);
     return { requeueAfterMs: ctx.unschedulableRetryMs };
@@ -43,6 +38,40 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
   }
   // Another binder took the room (or the node went) between our read and our write: place again on fresh state.
   return bind === "pod-gone" ? undefined : { requeueAfterMs: 10 };
+}
+
+type Placing = Pick<PodDemand, "nodeSelector" | "affinity" | "topologySpreadConstraints">;
+
+function demandOf(pod: PodRecord, requiredNodes: PodDemand["requiredNodes"]): PodDemand {
+  const spec = pod.spec as Placing;
+  return {
+    id: pod.id,
+    namespace: pod.namespace,
+    labels: pod.labels,
+    cpuMillis: pod.cpuMillis,
+    memoryBytes: pod.memoryBytes,
+    nodeSelector: spec.nodeSelector,
+    affinity: spec.affinity,
+    topologySpreadConstraints: spec.topologySpreadConstraints,
+    requiredNodes,
+  };
+}
+
+/**
+ * The tenant's bound, live pods, for affinity and spread. Only the tenant's own:
+ * tenants never attract, repel or skew each other. Pods on their way out do not
+ * count, as Kubernetes leaves terminating pods out.
+ */
+async function placedPods(ctx: JobContext, tenantId: string): Promise<PlacedPod[]> {
+  const pods = await ctx.store.listPods({ tenantId });
+  return pods
+    .filter((p) => p.nodeName !== null && p.deletionRequestedAt === null)
+    .map((p) => ({
+      namespace: p.namespace,
+      labels: p.labels,
+      nodeName: p.nodeName as string,
+      affinity: (p.spec as Placing).affinity,
+    }));
 }
 
 async function markScheduled(ctx: JobContext, podId: string): Promise<void> {

@@ -1,41 +1,29 @@
 import { describe, expect, it } from "vitest";
 import { schedule } from "./index.js";
-import { type NodeView, Reason } from "./types.js";
+import { GiB, node } from "./testkit.js";
+import { type PodDemand, Reason } from "./types.js";
 
-const GiB = 2 ** 30;
-
-function node(name: string, over: Partial<NodeView> = {}): NodeView {
-  return {
-    name,
-    labels: { "topology.kubernetes.io/zone": "zone-a" },
-    cpuMillis: 4000,
-    memoryBytes: 8 * GiB,
-    maxPods: 110,
-    allocatedCpuMillis: 0,
-    allocatedMemoryBytes: 0,
-    allocatedPods: 0,
-    ready: true,
-    unschedulable: false,
-    ...over,
-  };
+/** The pods of these tests have no labels and no affinity: only resources and node constraints. */
+function demand(p: Omit<PodDemand, "namespace" | "labels">): PodDemand {
+  return { namespace: "default", labels: {}, ...p };
 }
 
 describe("schedule", () => {
   it("places on the emptiest node under spread, and the fullest under binpack", () => {
     const nodes = [node("n1", { allocatedCpuMillis: 3000 }), node("n2", { allocatedCpuMillis: 1000 })];
-    const pod = { id: "pod_a", cpuMillis: 500, memoryBytes: GiB };
+    const pod = demand({ id: "pod_a", cpuMillis: 500, memoryBytes: GiB });
     expect(schedule(pod, nodes)).toMatchObject({ ok: true, nodeName: "n2" });
     expect(schedule(pod, nodes, { policy: "binpack" })).toMatchObject({ ok: true, nodeName: "n1" });
   });
 
   it("breaks ties with a PRNG seeded by the pod id: same pod, same node; pods spread over tied nodes", () => {
     const nodes = [node("n1"), node("n2"), node("n3")];
-    const first = schedule({ id: "pod_x", cpuMillis: 100, memoryBytes: 0 }, nodes);
-    const again = schedule({ id: "pod_x", cpuMillis: 100, memoryBytes: 0 }, [...nodes].reverse());
+    const first = schedule(demand({ id: "pod_x", cpuMillis: 100, memoryBytes: 0 }), nodes);
+    const again = schedule(demand({ id: "pod_x", cpuMillis: 100, memoryBytes: 0 }), [...nodes].reverse());
     expect(again).toEqual(first);
     const picks = new Set<string>();
     for (let i = 0; i < 30; i++) {
-      const r = schedule({ id: `pod_${i}`, cpuMillis: 100, memoryBytes: 0 }, nodes);
+      const r = schedule(demand({ id: `pod_${i}`, cpuMillis: 100, memoryBytes: 0 }), nodes);
       if (r.ok) picks.add(r.nodeName);
     }
     expect(picks.size).toBe(3);
@@ -49,7 +37,7 @@ describe("schedule", () => {
       node("other-pool", { labels: { pool: "b" } }),
       node("ok", { labels: { pool: "a" } }),
     ];
-    const r = schedule({ id: "p", cpuMillis: 100, memoryBytes: 0, nodeSelector: { pool: "a" } }, nodes);
+    const r = schedule(demand({ id: "p", cpuMillis: 100, memoryBytes: 0, nodeSelector: { pool: "a" } }), nodes);
     expect(r).toMatchObject({ ok: true, nodeName: "ok" });
   });
 
@@ -59,7 +47,7 @@ describe("schedule", () => {
       node("sim-a-2", { allocatedMemoryBytes: 7.5 * GiB }),
       node("sim-a-3", { ready: false }),
     ];
-    const r = schedule({ id: "p", cpuMillis: 1000, memoryBytes: 4 * GiB }, nodes);
+    const r = schedule(demand({ id: "p", cpuMillis: 1000, memoryBytes: 4 * GiB }), nodes);
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const reasons = r.constraints.map((c) => c.reason);
@@ -75,14 +63,14 @@ describe("schedule", () => {
   });
 
   it("asks for more capacity when no node could take the pod by lowering one request", () => {
-    const r = schedule({ id: "p", cpuMillis: 16_000, memoryBytes: 64 * GiB }, [node("n1"), node("n2")]);
+    const r = schedule(demand({ id: "p", cpuMillis: 16_000, memoryBytes: 64 * GiB }), [node("n1"), node("n2")]);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.tenantMessage).toContain("the platform needs more capacity of this shape");
   });
 
   it("places a pod with a local volume only where the volume lives, and explains the wait without naming it", () => {
     const nodes = [node("n1"), node("n2", { allocatedCpuMillis: 3900 })];
-    const pod = { id: "p", cpuMillis: 500, memoryBytes: 0, requiredNodes: [{ node: "n2", why: "volume" as const }] };
+    const pod = demand({ id: "p", cpuMillis: 500, memoryBytes: 0, requiredNodes: [{ node: "n2", why: "volume" }] });
     const r = schedule(pod, nodes);
     expect(r.ok).toBe(false);
     if (r.ok) return;
