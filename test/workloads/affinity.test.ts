@@ -38,7 +38,7 @@ describe("placement constraints through the API", () => {
       const waiting = list.find((p: any) =>
         p.status.conditions?.some((c: any) => c.type === "PodScheduled" && c.status === "False"),
       );
-      return waiting && waiting.status.conditions.find((c: any) => c.type === "PodScheduled");
+      return waiting?.status.conditions.find((c: any) => c.type === "PodScheduled");
     });
     expect(pending.reason).toBe("Unschedulable");
     expect(pending.message).toMatch(/anti-affinity/);
