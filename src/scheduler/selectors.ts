@@ -1,5 +1,11 @@
 import { canonicalJson } from "../core/hash.js";
-import { type LabelSelector, type Labels, matchesSelector, type SelectorRequirement } from "../core/labels.js";
+import {
+  type LabelSelector,
+  type Labels,
+  matchesRequirement,
+  matchesSelector,
+  type SelectorRequirement,
+} from "../core/labels.js";
 import type { NodeSelectorRequirement, NodeSelectorTerm, NodeView, PodAffinityTerm } from "./types.js";
 
 /** The label Kubernetes puts on every namespace; the only namespace label a `namespaceSelector` can see here. */
@@ -11,26 +17,13 @@ function integerOf(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+/** A label selector's operators, plus the node-only Gt and Lt. */
 export function matchesNodeRequirement(labels: Labels, req: NodeSelectorRequirement): boolean {
-  const has = Object.hasOwn(labels, req.key);
-  const value = labels[req.key];
-  switch (req.operator) {
-    case "In":
-      return has && (req.values ?? []).includes(value as string);
-    case "NotIn":
-      return !has || !(req.values ?? []).includes(value as string);
-    case "Exists":
-      return has;
-    case "DoesNotExist":
-      return !has;
-    case "Gt":
-    case "Lt": {
-      const bound = req.values?.length === 1 ? integerOf(req.values[0]) : undefined;
-      const actual = has ? integerOf(value) : undefined;
-      if (bound === undefined || actual === undefined) return false;
-      return req.operator === "Gt" ? actual > bound : actual < bound;
-    }
-  }
+  if (req.operator !== "Gt" && req.operator !== "Lt") return matchesRequirement(labels, req as SelectorRequirement);
+  const bound = req.values?.length === 1 ? integerOf(req.values[0]) : undefined;
+  const actual = Object.hasOwn(labels, req.key) ? integerOf(labels[req.key]) : undefined;
+  if (bound === undefined || actual === undefined) return false;
+  return req.operator === "Gt" ? actual > bound : actual < bound;
 }
 
 /** `matchFields` knows one field, `metadata.name`, with In and NotIn. */
