@@ -10,6 +10,7 @@ import { registerDelete } from "./routes/k8s_delete.js";
 import { registerEndpoints } from "./routes/k8s_endpoints.js";
 import { registerEvents } from "./routes/k8s_events.js";
 import { registerEviction } from "./routes/k8s_eviction.js";
+import { registerExplain } from "./routes/k8s_explain.js";
 import { registerGet } from "./routes/k8s_get.js";
 import { registerList } from "./routes/k8s_list.js";
 import { registerNamespaces } from "./routes/k8s_namespaces.js";
@@ -57,6 +58,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerDelete(app, deps);
   registerPods(app, deps);
   registerEviction(app, deps);
+  registerExplain(app, deps);
   registerEndpoints(app, deps);
   registerEvents(app, deps);
   registerNamespaces(app, deps);

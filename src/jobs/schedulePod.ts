@@ -42,7 +42,7 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
 
 type Placing = Pick<PodDemand, "nodeSelector" | "affinity" | "topologySpreadConstraints">;
 
-function demandOf(pod: PodRecord, requiredNodes: PodDemand["requiredNodes"]): PodDemand {
+export function demandOf(pod: PodRecord, requiredNodes: PodDemand["requiredNodes"]): PodDemand {
   const spec = pod.spec as Placing;
   return {
     id: pod.id,
@@ -62,7 +62,7 @@ function demandOf(pod: PodRecord, requiredNodes: PodDemand["requiredNodes"]): Po
  * tenants never attract, repel or skew each other. Pods on their way out do not
  * count, as Kubernetes leaves terminating pods out.
  */
-async function placedPods(ctx: JobContext, tenantId: string): Promise<PlacedPod[]> {
+export async function placedPods(ctx: Pick<JobContext, "store">, tenantId: string): Promise<PlacedPod[]> {
   const pods = await ctx.store.listPods({ tenantId });
   return pods
     .filter((p) => p.nodeName !== null && p.deletionRequestedAt === null)

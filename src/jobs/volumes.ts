@@ -10,7 +10,7 @@ import { claimView } from "./views.js";
 /** Volumes are the platform's: they live in the reserved `system` tenant, cluster-wide (empty namespace). */
 const VOLUME_KIND = "PersistentVolume";
 
-async function systemTenantId(ctx: JobContext): Promise<string> {
+async function systemTenantId(ctx: Pick<JobContext, "store">): Promise<string> {
   const tenant = await ctx.store.getTenantByName(SYSTEM_TENANT);
   if (!tenant) throw new Error("the system tenant is missing; the platform was not bootstrapped");
   return tenant.id;
@@ -85,7 +85,7 @@ export function claimsOf(pod: PodRecord): string[] {
 }
 
 /** A pod's claim by name, and the volume behind it when it has one. */
-async function claimAndVolume(ctx: JobContext, systemId: string, pod: PodRecord, name: string) {
+async function claimAndVolume(ctx: Pick<JobContext, "store">, systemId: string, pod: PodRecord, name: string) {
   const claim = await ctx.store.getObject({
     tenantId: pod.tenantId,
     kind: "PersistentVolumeClaim",
@@ -103,7 +103,7 @@ export interface Placement {
 }
 
 /** What a pod's own node pin and its volumes require of its placement. */
-export async function placementOf(ctx: JobContext, pod: PodRecord): Promise<Placement> {
+export async function placementOf(ctx: Pick<JobContext, "store">, pod: PodRecord): Promise<Placement> {
   const requiredNodes: Placement["requiredNodes"] = [];
   if (typeof pod.spec.nodeName === "string") requiredNodes.push({ node: pod.spec.nodeName, why: "pinned" });
   const claims = claimsOf(pod);

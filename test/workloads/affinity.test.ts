@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApi, type TestApi } from "../helpers/api.js";
+import { ADMIN_KEY, createTestApi, type TestApi } from "../helpers/api.js";
 
 const spreadOut = (replicas: number) => `apiVersion: apps/v1
 kind: Deployment
@@ -44,6 +44,29 @@ describe("placement constraints through the API", () => {
     expect(pending.message).toMatch(/anti-affinity/);
     expect(pending.message).toMatch(/app=web/);
     expect(pending.message).not.toMatch(/sim-default|\d+\s*nodes?\b|\d+\s*\/\s*\d+/);
+  });
+
+  it("explains the waiting pod on request: every constraint for the tenant, the nodes for the operator only", async () => {
+    const waiting = (await pods()).find((p) => p.nodeName === null);
+    const path = `/api/v1/namespaces/default/pods/${waiting?.name}/explain`;
+    const mine = await api.call("GET", path);
+    expect(mine.body).toMatchObject({
+      kind: "PodExplanation",
+      state: "unschedulable",
+      message: expect.stringMatching(/anti-affinity/),
+    });
+    expect(mine.body.constraints.length).toBeGreaterThan(0);
+    expect(mine.body.operator).toBeUndefined();
+    const operator = await api.call("GET", `${path}?tenant=acme`, { key: ADMIN_KEY });
+    const ruledOut = new Set(operator.body.operator.flatMap((o: any) => o.nodes));
+    expect([...ruledOut].sort()).toEqual(["sim-default-1", "sim-default-2", "sim-default-3"]);
+    expect(operator.body.operator.every((o: any) => o.count === o.nodes.length)).toBe(true);
+    expect((await api.call("GET", `${path}?tenant=acme`)).status).toBe(403);
+    expect((await api.call("GET", path, { key: api.other.key })).status).toBe(404);
+    expect((await api.call("GET", path, { key: null })).status).toBe(401);
+    const placed = (await pods()).find((p) => p.nodeName !== null);
+    const ok = await api.call("GET", `/api/v1/namespaces/default/pods/${placed?.name}/explain`);
+    expect(ok.body).toMatchObject({ state: "placed" });
   });
 
   it("adding a node places the waiting replica there", async () => {
