@@ -2,12 +2,13 @@ import type {
   Action,
   ClaimDraft,
   EndpointSubset,
+  OwnerRef,
   PodDraft,
   PodTemplate,
   ReplicaSetDraft,
 } from "../controllers/types.js";
 import { nameSuffix, newId, newUid } from "../core/ids.js";
-import { ConflictError, NotFoundError, type StoredObject } from "../db/types.js";
+import { ConflictError, type Json, NotFoundError, type ObjectRef, type StoredObject } from "../db/types.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
@@ -77,25 +78,39 @@ export async function applyActions(
   return result;
 }
 
-async function createReplicaSet(ctx: JobContext, owner: StoredObject, draft: ReplicaSetDraft): Promise<void> {
-  const ref = { tenantId: owner.tenantId, kind: "ReplicaSet", namespace: owner.namespace, name: draft.name };
+/**
+ * Creates an object the platform makes (a ReplicaSet, a claim, endpoints, a volume),
+ * with its id, uid and time drawn here. Answers false when one of that name
+ * already exists, which callers treat as done or as a collection still under way.
+ */
+export async function createPlatformObject(
+  ctx: JobContext,
+  ref: ObjectRef,
+  body: { apiVersion: string; labels: Record<string, string>; annotations: Record<string, string>; spec: Json },
+  owner?: OwnerRef,
+): Promise<boolean> {
   try {
     await ctx.store.createObject({
       ...ref,
+      ...body,
       id: newId("obj", ctx.clock, ctx.rng),
       uid: newUid(ctx.rng),
-      apiVersion: "apps/v1",
-      labels: draft.labels,
-      annotations: draft.annotations,
-      spec: draft.spec as unknown as Record<string, unknown>,
       createdAt: ctx.clock.now(),
-      ownerKind: draft.owner.kind,
-      ownerName: draft.owner.name,
-      ownerUid: draft.owner.uid,
+      ...(owner ? { ownerKind: owner.kind, ownerName: owner.name, ownerUid: owner.uid } : {}),
     });
+    return true;
   } catch (error) {
-    // A ReplicaSet of that name from an earlier owner still stands; its collection is under way.
     if (!(error instanceof ConflictError)) throw error;
+    return false;
+  }
+}
+
+async function createReplicaSet(ctx: JobContext, owner: StoredObject, draft: ReplicaSetDraft): Promise<void> {
+  const ref = { tenantId: owner.tenantId, kind: "ReplicaSet", namespace: owner.namespace, name: draft.name };
+  const { labels, annotations } = draft;
+  const spec = draft.spec as unknown as Json;
+  // A ReplicaSet of that name from an earlier owner still stands when this fails; its collection is under way.
+  if (!(await createPlatformObject(ctx, ref, { apiVersion: "apps/v1", labels, annotations, spec }, draft.owner))) {
     await ctx.queue.enqueue("reconcile", objectKey(owner), 100);
   }
   await ctx.queue.enqueue("reconcile", objectKey(ref));
@@ -129,21 +144,8 @@ async function scaleReplicaSet(
 /** A claim for one ordinal: created once, kept across pod restarts; its volume is provisioned by its own reconcile. */
 async function createClaim(ctx: JobContext, owner: StoredObject, draft: ClaimDraft): Promise<void> {
   const ref = { tenantId: owner.tenantId, kind: "PersistentVolumeClaim", namespace: owner.namespace, name: draft.name };
-  try {
-    await ctx.store.createObject({
-      ...ref,
-      id: newId("obj", ctx.clock, ctx.rng),
-      uid: newUid(ctx.rng),
-      apiVersion: "v1",
-      labels: draft.labels,
-      annotations: draft.annotations,
-      spec: draft.spec,
-      createdAt: ctx.clock.now(),
-      ...(draft.owner ? { ownerKind: draft.owner.kind, ownerName: draft.owner.name, ownerUid: draft.owner.uid } : {}),
-    });
-  } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
-  }
+  const { labels, annotations, spec } = draft;
+  await createPlatformObject(ctx, ref, { apiVersion: "v1", labels, annotations, spec }, draft.owner);
   await ctx.queue.enqueue("reconcile", objectKey(ref));
 }
 
@@ -241,11 +243,5 @@ async function setEndpoints(ctx: JobContext, service: StoredObject, subsets: End
     });
     return;
   }
-  await ctx.store.createObject({
-    ...ref,
-    ...change,
-    id: newId("obj", ctx.clock, ctx.rng),
-    uid: newUid(ctx.rng),
-    createdAt: ctx.clock.now(),
-  });
+  await createPlatformObject(ctx, ref, change);
 }

@@ -1,8 +1,7 @@
 import { placementFor, reconcileClaim, type VolumeView, volumeNameFor } from "../controllers/volume.js";
-import { newId, newUid } from "../core/ids.js";
 import { SYSTEM_TENANT } from "../core/tenancy.js";
-import { ConflictError, type ObjectRef, type PodRecord, type StoredObject } from "../db/types.js";
-import { recordEvent } from "./apply.js";
+import type { ObjectRef, PodRecord, StoredObject } from "../db/types.js";
+import { createPlatformObject, recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { claimView } from "./views.js";
@@ -35,20 +34,13 @@ export async function reconcileClaimRef(ctx: JobContext, ref: ObjectRef): Promis
   const existing = await ctx.store.getObject(volumeRef(systemId, volumeNameFor(claim)));
   for (const action of reconcileClaim(claimView(claim), existing && volumeView(existing))) {
     if (action.type === "provisionVolume") {
-      try {
-        await ctx.store.createObject({
-          ...volumeRef(systemId, action.name),
-          id: newId("obj", ctx.clock, ctx.rng),
-          uid: newUid(ctx.rng),
-          apiVersion: "v1",
-          labels: {},
-          annotations: {},
-          spec: { ...action.spec, claimRef: { ...(action.spec.claimRef as object), tenantId: ref.tenantId } },
-          createdAt: ctx.clock.now(),
-        });
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-      }
+      const spec = { ...action.spec, claimRef: { ...(action.spec.claimRef as object), tenantId: ref.tenantId } };
+      await createPlatformObject(ctx, volumeRef(systemId, action.name), {
+        apiVersion: "v1",
+        labels: {},
+        annotations: {},
+        spec,
+      });
     } else {
       await ctx.store.updateObjectStatus(claim, action.status, { nowMs: ctx.clock.now() });
       if (claim.status.phase !== "Bound") {
