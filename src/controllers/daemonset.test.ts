@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reconcileDaemonSet } from "./daemonset.js";
+import { testPod } from "./testkit.js";
 import type { DaemonNode, DaemonSetView, PodView } from "./types.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -41,23 +42,9 @@ class World {
       if (a.type === "createPod") {
         const id = `pod-${++this.seq}`;
         const spec = a.pod.spec as { nodeName: string; containers: { image: string }[] };
-        this.pods.set(id, {
-          id,
-          name: `agent-${this.seq}`,
-          uid: id,
-          labels: a.pod.labels,
-          templateHash: a.pod.templateHash,
-          phase: "Pending",
-          ready: false,
-          bound: true,
-          deleting: false,
-          createdAt: this.now,
-          namedPorts: {},
-          restartCount: 0,
-          crashLooping: false,
-          nodeName: spec.nodeName,
-          image: spec.containers[0]?.image ?? "",
-        });
+        const fields = { id, name: `agent-${this.seq}`, labels: a.pod.labels, templateHash: a.pod.templateHash };
+        const pod = testPod({ ...fields, createdAt: this.now, nodeName: spec.nodeName });
+        this.pods.set(id, { ...pod, image: spec.containers[0]?.image ?? "" });
       }
       if (a.type === "deletePod") {
         const pod = this.pods.get(a.podId);

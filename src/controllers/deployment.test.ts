@@ -4,6 +4,7 @@ import { reconcileDeployment, TEMPLATE_HASH_LABEL } from "./deployment.js";
 import { reconcileReplicaSet } from "./replicaset.js";
 import { REVISION_ANNOTATION } from "./revision.js";
 import { AUTO_ROLLBACK_ANNOTATION } from "./rollback.js";
+import { testPod } from "./testkit.js";
 import type { Action, DeploymentView, PodView, ReplicaSetView } from "./types.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -112,20 +113,9 @@ class World {
   private addPod(rs: ReplicaSetView, hash: string): void {
     const id = `pod-${++this.seq}`;
     this.pods.set(id, {
-      id,
-      name: `${rs.name}-${this.seq}`,
-      uid: `uid-${id}`,
+      ...testPod({ id, name: `${rs.name}-${this.seq}`, templateHash: hash, createdAt: this.now }),
       owner: rs.uid,
       labels: { ...(rs.spec.template.metadata?.labels ?? {}) },
-      templateHash: hash,
-      phase: "Pending",
-      ready: false,
-      bound: true,
-      deleting: false,
-      createdAt: this.now,
-      namedPorts: {},
-      restartCount: 0,
-      crashLooping: false,
     });
   }
 

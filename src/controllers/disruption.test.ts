@@ -1,22 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { blockingBudgets, disruptionStatus } from "./disruption.js";
+import { testPod } from "./testkit.js";
 import type { PodView } from "./types.js";
 
-const pod = (name: string, ready = true, labels: Record<string, string> = { app: "web" }): PodView => ({
-  id: name,
-  name,
-  uid: name,
-  labels,
-  templateHash: "h",
-  phase: "Running",
-  ready,
-  bound: true,
-  deleting: false,
-  createdAt: 0,
-  namedPorts: {},
-  restartCount: 0,
-  crashLooping: false,
-});
+const pod = (name: string, ready = true, labels: Record<string, string> = { app: "web" }): PodView =>
+  testPod({ id: name, name, labels, phase: "Running", ready });
 
 describe("disruption budgets", () => {
   const pods = [pod("a"), pod("b"), pod("c"), pod("d", false), pod("x", true, { app: "other" })];

@@ -1,25 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { reconcileService } from "./service.js";
+import { testPod } from "./testkit.js";
 import type { PodView, ServiceView } from "./types.js";
 
 function pod(name: string, over: Partial<PodView> = {}): PodView {
-  return {
+  return testPod({
     id: `pod_${name}`,
     name,
     uid: `uid-${name}`,
     labels: { app: "redis" },
-    templateHash: "h",
     phase: "Running",
     ready: true,
-    bound: true,
-    deleting: false,
-    createdAt: 0,
     podIP: `10.244.0.${name.length}`,
     namedPorts: { redis: 6379 },
-    restartCount: 0,
-    crashLooping: false,
     ...over,
-  };
+  });
 }
 
 const svc: ServiceView = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { claimName, ordinalOf, reconcileStatefulSet } from "./statefulset.js";
+import { testPod } from "./testkit.js";
 import type { Action, PodView, StatefulSetView } from "./types.js";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -57,22 +58,9 @@ class World {
         const volumes = (a.pod.spec.volumes as { persistentVolumeClaim?: { claimName: string } }[]) ?? [];
         for (const v of volumes)
           if (v.persistentVolumeClaim) expect(this.claims.has(v.persistentVolumeClaim.claimName)).toBe(true);
-        this.pods.set(name, {
-          id: `pod-${name}`,
-          name,
-          uid: `uid-${name}-${this.now}`,
-          labels: a.pod.labels,
-          templateHash: a.pod.templateHash,
-          phase: "Pending",
-          ready: false,
-          bound: true,
-          deleting: false,
-          createdAt: this.now,
-          namedPorts: {},
-          restartCount: 0,
-          crashLooping: false,
-          spec: a.pod.spec,
-        });
+        const fields = { id: `pod-${name}`, name, uid: `uid-${name}-${this.now}`, labels: a.pod.labels };
+        const pod = testPod({ ...fields, templateHash: a.pod.templateHash, createdAt: this.now });
+        this.pods.set(name, { ...pod, spec: a.pod.spec });
         this.log.push(`create ${name}`);
       }
       if (a.type === "deletePod") {
