@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type MonitoredNode, monitorNodes } from "./nodeLifecycle.js";
+import { fateOnSilentNode, isFenced, type MonitoredNode, monitorNodes } from "./nodeLifecycle.js";
 
 const NOW = 100_000;
 const node = (name: string, secondsSilent: number, pods = 2, ready = true): MonitoredNode => ({
@@ -35,5 +35,29 @@ describe("monitorNodes", () => {
     expect(most.evict).toEqual(["a"]);
     const all = monitorNodes({ ...base, nodes: [node("a", 9), node("b", 9), node("c", 9)] });
     expect(all).toEqual({ notReady: ["a", "b", "c"], evict: [], holdingBack: "all-nodes-silent" });
+  });
+});
+
+describe("fateOnSilentNode", () => {
+  const pod = (ownerKind: string | null, volumes: object[] = []) => ({
+    ownerKind,
+    spec: { containers: [], volumes },
+    phase: "Running",
+    status: {},
+  });
+
+  it("declares a replaceable pod lost, and fences a StatefulSet replica or a pod with a claim", () => {
+    expect(fateOnSilentNode(pod("ReplicaSet"))).toBe("lost");
+    expect(fateOnSilentNode(pod(null, [{ name: "c", configMap: { name: "c" } }]))).toBe("lost");
+    expect(fateOnSilentNode(pod("StatefulSet"))).toBe("fenced");
+    expect(fateOnSilentNode(pod("ReplicaSet", [{ name: "d", persistentVolumeClaim: { claimName: "d" } }]))).toBe(
+      "fenced",
+    );
+  });
+
+  it("knows a pod it has fenced already", () => {
+    expect(isFenced({ ...pod("StatefulSet"), phase: "Unknown", status: { reason: "NodeLost" } })).toBe(true);
+    expect(isFenced({ ...pod("StatefulSet"), phase: "Unknown", status: {} })).toBe(false);
+    expect(isFenced(pod("StatefulSet"))).toBe(false);
   });
 });

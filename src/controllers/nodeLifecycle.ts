@@ -53,3 +53,35 @@ export function monitorNodes(input: MonitorInput): MonitorDecision {
     return { notReady, evict: candidates.slice(0, 1) };
   return { notReady, evict: candidates };
 }
+
+/** The fields of a pod its fate on a silent node depends on. */
+export interface PodOnSilentNode {
+  ownerKind: string | null;
+  spec: Record<string, unknown>;
+  phase: string;
+  status: Record<string, unknown>;
+}
+
+/** The reason a fenced pod carries while it waits for its node's fate to be known. */
+export const NODE_LOST = "NodeLost";
+
+/**
+ * What becomes of a live pod on a node that stopped answering. Most are declared
+ * lost and replaced elsewhere at once. A pod with an identity or a volume of its
+ * own (a StatefulSet replica, a pod with a claim) is fenced instead: marked
+ * Unknown and not ready, so no traffic reaches it, but kept, because a
+ * partitioned node may still run it, and two copies of one ordinal or two writers
+ * of one volume are worse than a wait. As in Kubernetes, it is replaced once its
+ * node is confirmed gone (the provider no longer lists it, or reports the pod
+ * gone), and it simply resumes if its node comes back.
+ */
+export function fateOnSilentNode(pod: PodOnSilentNode): "lost" | "fenced" {
+  if (pod.ownerKind === "StatefulSet") return "fenced";
+  const volumes = (pod.spec.volumes as { persistentVolumeClaim?: unknown }[] | undefined) ?? [];
+  return volumes.some((v) => v.persistentVolumeClaim !== undefined) ? "fenced" : "lost";
+}
+
+/** A pod already fenced: nothing more to do for it until its node's fate is known. */
+export function isFenced(pod: PodOnSilentNode): boolean {
+  return pod.phase === "Unknown" && pod.status.reason === NODE_LOST;
+}

@@ -1,4 +1,5 @@
-import { monitorNodes } from "../controllers/nodeLifecycle.js";
+import { fateOnSilentNode, isFenced, monitorNodes, NODE_LOST } from "../controllers/nodeLifecycle.js";
+import { conditionsOf, setCondition } from "../controllers/podStatus.js";
 import { ConflictError, type PodRecord } from "../db/types.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
@@ -10,7 +11,8 @@ import { enqueueSelecting } from "./reconcile.js";
  * NotReady after the grace period, and declares the pods of NotReady nodes lost
  * so their owners replace them elsewhere. The rules are pure (`nodeLifecycle.ts`);
  * this applies them. When a lost node comes back, the pods it still runs are
- * unknown to the store and are stopped by the observer: never doubled.
+ * unknown to the store and are stopped by the observer: never doubled. Fenced
+ * pods (StatefulSet replicas, pods with claims) wait for their node's fate.
  */
 export class NodeMonitor {
   private lastLookMs: number | undefined;
@@ -36,7 +38,8 @@ export class NodeMonitor {
       (p) => p.nodeName && p.deletionRequestedAt === null && p.phase !== "Failed" && p.phase !== "Succeeded",
     );
     const decision = monitorNodes({
-      nodes: nodes.map((n) => ({ ...n, pods: live.filter((p) => p.nodeName === n.name).length })),
+      // Fenced pods need nothing more until their node's fate is known, so they do not make a node a candidate.
+      nodes: nodes.map((n) => ({ ...n, pods: live.filter((p) => p.nodeName === n.name && !isFenced(p)).length })),
       nowMs,
       gracePeriodMs: this.gracePeriodMs,
       lastLookMs: this.lastLookMs,
@@ -46,44 +49,49 @@ export class NodeMonitor {
     if (decision.holdingBack) this.ctx.log("node monitor holding back", { why: decision.holdingBack });
     for (const name of decision.notReady) await this.ctx.store.updateNode(name, { ready: false }, nowMs);
     for (const name of decision.evict) {
-      for (const pod of live.filter((p) => p.nodeName === name)) await this.declareLost(pod);
+      for (const pod of live.filter((p) => p.nodeName === name)) await declareLost(this.ctx, pod, "silent");
     }
   }
+}
 
-  private async declareLost(pod: PodRecord): Promise<void> {
-    const nowMs = this.ctx.clock.now();
-    const status = {
-      ...pod.status,
-      phase: "Failed",
-      reason: "NodeLost",
-      message: "The pod's node stopped responding.",
-    };
-    try {
-      await this.ctx.store.updatePodStatus(
-        pod.id,
-        { phase: "Failed", ready: false, status },
-        { expectedResourceVersion: pod.resourceVersion, nowMs },
-      );
-    } catch (error) {
-      // Changed meanwhile: the next look decides again on fresh state.
-      if (error instanceof ConflictError) return;
-      throw error;
-    }
-    const involved = { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
-    const replaced = pod.ownerKind ? "; its controller replaces it" : "";
-    await recordEvent(
-      this.ctx,
-      involved,
-      "Warning",
-      "NodeLost",
-      `The pod's node stopped responding: the pod was declared lost${replaced}`,
+const LOST_MESSAGES = {
+  silent: "The pod's node stopped responding",
+  gone: "The pod's node is gone",
+} as const;
+
+/**
+ * Declares a pod on a silent or vanished node lost, so that its owner replaces
+ * it. On a silent node, a pod that must never run twice is fenced instead
+ * (`fateOnSilentNode`): Unknown and not ready until the node is back or gone.
+ */
+export async function declareLost(ctx: JobContext, pod: PodRecord, node: "silent" | "gone"): Promise<void> {
+  const fenced = node === "silent" && fateOnSilentNode(pod) === "fenced";
+  if (fenced && isFenced(pod)) return;
+  const nowMs = ctx.clock.now();
+  const phase = fenced ? "Unknown" : "Failed";
+  const message = fenced
+    ? `${LOST_MESSAGES[node]}; the pod is kept, not ready, until its node returns or is confirmed gone, so it never runs twice`
+    : `${LOST_MESSAGES[node]}: the pod was declared lost${pod.ownerKind ? "; its controller replaces it" : ""}`;
+  const conditions = setCondition(conditionsOf(pod.status), "Ready", false, nowMs, { reason: NODE_LOST });
+  const status = { ...pod.status, phase, reason: NODE_LOST, message: `${message}.`, conditions };
+  try {
+    await ctx.store.updatePodStatus(
+      pod.id,
+      { phase, ready: false, status },
+      { expectedResourceVersion: pod.resourceVersion, nowMs },
     );
-    if (pod.ownerKind && pod.ownerName) {
-      await this.ctx.queue.enqueue(
-        "reconcile",
-        objectKey({ tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName }),
-      );
-    }
-    await enqueueSelecting(this.ctx, pod.tenantId, pod.namespace);
+  } catch (error) {
+    // Changed meanwhile: the next look decides again on fresh state.
+    if (error instanceof ConflictError) return;
+    throw error;
   }
+  const involved = { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
+  await recordEvent(ctx, involved, "Warning", NODE_LOST, message);
+  if (pod.ownerKind && pod.ownerName) {
+    await ctx.queue.enqueue(
+      "reconcile",
+      objectKey({ tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName }),
+    );
+  }
+  await enqueueSelecting(ctx, pod.tenantId, pod.namespace);
 }

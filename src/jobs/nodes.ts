@@ -1,11 +1,13 @@
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
+import { declareLost } from "./nodeMonitor.js";
 import { enqueueUnbound } from "./syncPod.js";
 
 /** Registers the provider's nodes in the store (capacity, labels) and stamps the heartbeat of each that answers. */
 export async function syncNodes(ctx: JobContext): Promise<void> {
   const now = ctx.clock.now();
   let changed = false;
+  const returning: string[] = [];
   const listed = await ctx.provider.listNodes();
   for (const node of listed) {
     const before = await ctx.store.getNode(node.name);
@@ -29,6 +31,11 @@ export async function syncNodes(ctx: JobContext): Promise<void> {
     );
     if (before && node.ready) await ctx.store.updateNode(node.name, { lastHeartbeatAt: now }, now);
     changed ||= !before || before.ready !== ready || before.cpuMillis !== node.cpuMillis;
+    if (before && !before.ready && node.ready) returning.push(node.name);
+  }
+  // A node back from silence: its pods are looked at again, so fenced ones resume and stale ones are stopped.
+  for (const name of returning) {
+    for (const pod of await ctx.store.listPods({ nodeName: name })) await ctx.queue.enqueue("pod", pod.id);
   }
   changed = (await forgetRemoved(ctx, new Set(listed.map((n) => n.name)))) || changed;
   if (!changed) return;
@@ -39,17 +46,26 @@ export async function syncNodes(ctx: JobContext): Promise<void> {
 }
 
 /**
- * Nodes of this provider it no longer lists: gone once their pods are (a node
- * that still holds pods is marked not ready until then). Returns whether any changed.
+ * Nodes of this provider it no longer lists: gone once their pods are. The
+ * provider confirms such a node gone, so the pods still bound to it, fenced ones
+ * included, are declared lost and replaced; the node is marked not ready until
+ * they have gone. Returns whether any changed.
  */
 async function forgetRemoved(ctx: JobContext, listed: Set<string>): Promise<boolean> {
   let changed = false;
   for (const node of await ctx.store.listNodes()) {
     if (node.provider !== ctx.provider.name || listed.has(node.name)) continue;
-    if (await ctx.store.deleteNode(node.name)) changed = true;
-    else if (node.ready) {
+    if (await ctx.store.deleteNode(node.name)) {
+      changed = true;
+      continue;
+    }
+    if (node.ready) {
       await ctx.store.updateNode(node.name, { ready: false }, ctx.clock.now());
       changed = true;
+    }
+    for (const pod of await ctx.store.listPods({ nodeName: node.name })) {
+      const ended = pod.phase === "Failed" || pod.phase === "Succeeded";
+      if (pod.deletionRequestedAt === null && !ended) await declareLost(ctx, pod, "gone");
     }
   }
   return changed;

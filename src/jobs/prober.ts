@@ -223,7 +223,8 @@ export class Prober {
     const verdict = { ready: isReady(tracked.state), started: isStarted(tracked.state) };
     for (let attempt = 0; attempt < 5; attempt++) {
       const pod = await this.ctx.store.getPod(tracked.pod.id);
-      if (!pod || pod.deletionRequestedAt !== null || pod.phase === "Failed" || pod.phase === "Succeeded") return;
+      // Only a running pod's readiness follows its probes: a fenced pod (Unknown) stays not ready until its node is back.
+      if (!pod || pod.deletionRequestedAt !== null || pod.phase !== "Running") return;
       const containers = containerStatusesOf(pod.status);
       const next = withProbeVerdict(containers, tracked.containerName, tracked.state.containerID, verdict);
       if (!next) return;
