@@ -58,7 +58,12 @@ describe("node failure", () => {
       const ready = await readyOn();
       return ready.length === 6 && ready.every((p) => p.nodeName !== lostNode);
     }, 30_000);
-    expect(Date.now() - silentAt).toBeGreaterThanOrEqual(GRACE_MS);
+    // The grace period counts from the node's last heartbeat: no pod was declared lost before it ran out.
+    const lastHeartbeat = (await api.store.getNode(lostNode))?.lastHeartbeatAt as number;
+    expect(lastHeartbeat).toBeLessThanOrEqual(silentAt);
+    const lost = (await api.store.listEvents({ tenantId: api.tenant.id })).filter((e) => e.reason === "NodeLost");
+    expect(lost.length).toBeGreaterThan(0);
+    expect(Math.min(...lost.map((e) => e.firstSeenAt)) - lastHeartbeat).toBeGreaterThanOrEqual(GRACE_MS);
     expect((await api.store.getNode(lostNode))?.ready).toBe(false);
     const node = (await api.call("GET", `/api/v1/nodes/${lostNode}`, { key: ADMIN_KEY })).body;
     expect(node.status.conditions[0]).toMatchObject({ type: "Ready", status: "False" });
