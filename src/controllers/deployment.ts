@@ -115,7 +115,7 @@ export function reconcileDeployment(
   );
   actions.push(...rollback);
 
-  const status = deploymentStatus(dep, counts, progress, nowMs);
+  const status = deploymentStatus(dep, counts, progress, nowMs, sets);
   if (statusChanged(dep.status, status)) actions.push({ type: "updateStatus", status });
 
   for (const rs of expiredRevisions(old, dep.spec.revisionHistoryLimit ?? 10, (r) => podsOf(r).length)) {

@@ -1,7 +1,7 @@
 import { canonicalJson } from "../core/hash.js";
 import { rollingBounds } from "./intOrPercent.js";
 import { condition, type DeploymentCondition } from "./progress.js";
-import type { DeploymentView, Json } from "./types.js";
+import type { DeploymentView, Json, ReplicaSetView } from "./types.js";
 
 export interface DeploymentCounts {
   /** Live pods of every revision. */
@@ -18,6 +18,7 @@ export function deploymentStatus(
   counts: DeploymentCounts,
   progressing: DeploymentCondition,
   nowMs: number,
+  sets: ReplicaSetView[] = [],
 ): Json {
   const replicas = dep.spec.replicas ?? 1;
   // Recreate allows no unavailability by the book: Kubernetes counts it as 0 there.
@@ -42,8 +43,23 @@ export function deploymentStatus(
     readyReplicas: counts.ready,
     availableReplicas: counts.available,
     unavailableReplicas: Math.max(0, replicas - counts.available),
-    conditions: [available, progressing],
+    conditions: [available, progressing, ...replicaFailure(previous, sets, nowMs)],
   };
+}
+
+/**
+ * As Kubernetes does, a Deployment copies the `ReplicaFailure` of one of its
+ * ReplicaSets (pods refused, e.g. by quota) and drops its own once none has one.
+ */
+function replicaFailure(previous: DeploymentCondition[], sets: ReplicaSetView[], nowMs: number): DeploymentCondition[] {
+  const failing = sets
+    .flatMap(
+      (rs) => (rs.status.conditions as { type?: string; status?: string; reason?: string; message?: string }[]) ?? [],
+    )
+    .find((c) => c.type === "ReplicaFailure" && c.status === "True");
+  if (!failing) return [];
+  const before = previous.find((c) => c.type === "ReplicaFailure");
+  return [condition(before, "ReplicaFailure", "True", failing.reason ?? "FailedCreate", failing.message ?? "", nowMs)];
 }
 
 export function previousConditions(status: Json): DeploymentCondition[] {

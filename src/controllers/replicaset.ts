@@ -2,6 +2,7 @@ import { isAvailable, msUntilNextAvailable } from "./availability.js";
 import { statusChanged } from "./deploymentStatus.js";
 import { cheapestFirst, isFinished } from "./podRank.js";
 import { podDraft } from "./pods.js";
+import { QUOTA_RETRY_MS, type QuotaHeadroom, quotaAllowance, replicaFailure } from "./quota.js";
 import type { Action, PodView, ReplicaSetView } from "./types.js";
 
 export const TEMPLATE_HASH_LABEL = "pod-template-hash";
@@ -11,25 +12,21 @@ export const TEMPLATE_HASH_LABEL = "pod-template-hash";
  * finished pods are replaced, missing ones created, extra ones deleted cheapest
  * first; status counts ready and available (ready for `minReadySeconds`) pods.
  */
-export function reconcileReplicaSet(rs: ReplicaSetView, pods: PodView[], nowMs: number): Action[] {
+export function reconcileReplicaSet(
+  rs: ReplicaSetView,
+  pods: PodView[],
+  nowMs: number,
+  headroom?: QuotaHeadroom,
+): Action[] {
   const replicas = rs.spec.replicas ?? 1;
   const finished = pods.filter((p) => !p.deleting && isFinished(p));
   const live = pods.filter((p) => !p.deleting && !isFinished(p));
   const actions: Action[] = finished.map((p) => ({ type: "deletePod", podId: p.id, reason: `pod ${p.phase}` }));
 
   const missing = replicas - live.length;
+  let refusal: string | undefined;
   if (missing > 0) {
-    const owner = { kind: rs.kind ?? "ReplicaSet", name: rs.name, uid: rs.uid };
-    const hash = rs.labels[TEMPLATE_HASH_LABEL] ?? rs.spec.template.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? "";
-    for (let i = 0; i < missing; i++) {
-      actions.push({ type: "createPod", pod: podDraft(owner, rs.namespace, rs.spec.template, `${rs.name}-`, hash) });
-    }
-    actions.push({
-      type: "recordEvent",
-      eventType: "Normal",
-      reason: "SuccessfulCreate",
-      message: `Created ${missing} pod(s)`,
-    });
+    refusal = createPods(rs, missing, headroom, actions);
   } else if (missing < 0) {
     for (const pod of cheapestFirst(live).slice(0, -missing)) {
       actions.push({ type: "deletePod", podId: pod.id, reason: "scaled down" });
@@ -49,9 +46,45 @@ export function reconcileReplicaSet(rs: ReplicaSetView, pods: PodView[], nowMs: 
     readyReplicas: live.filter((p) => p.ready).length,
     availableReplicas: live.filter((p) => isAvailable(p, minReadySeconds, nowMs)).length,
     observedGeneration: rs.generation,
+    ...withFailure(replicaFailure(rs.status, refusal, nowMs)),
   };
   if (statusChanged(rs.status, status)) actions.push({ type: "updateStatus", status });
   const wait = msUntilNextAvailable(live, minReadySeconds, nowMs);
   if (wait !== undefined) actions.push({ type: "requeue", afterMs: wait });
+  if (refusal) actions.push({ type: "requeue", afterMs: QUOTA_RETRY_MS });
   return actions;
+}
+
+/**
+ * Creates up to `missing` pods, as many as the tenant's quota leaves room for;
+ * answers why the rest were refused (a `FailedCreate`, as Kubernetes reports it).
+ */
+function createPods(rs: ReplicaSetView, missing: number, headroom: QuotaHeadroom | undefined, actions: Action[]) {
+  const owner = { kind: rs.kind ?? "ReplicaSet", name: rs.name, uid: rs.uid };
+  const hash = rs.labels[TEMPLATE_HASH_LABEL] ?? rs.spec.template.metadata?.labels?.[TEMPLATE_HASH_LABEL] ?? "";
+  const draft = () => podDraft(owner, rs.namespace, rs.spec.template, `${rs.name}-`, hash);
+  const { allowed, refusal } = quotaAllowance(headroom, draft(), missing, `${rs.name}-`);
+  for (let i = 0; i < allowed; i++) actions.push({ type: "createPod", pod: draft() });
+  if (allowed > 0) {
+    actions.push({
+      type: "recordEvent",
+      eventType: "Normal",
+      reason: "SuccessfulCreate",
+      message: `Created ${allowed} pod(s)`,
+    });
+  }
+  if (refusal) {
+    actions.push({
+      type: "recordEvent",
+      eventType: "Warning",
+      reason: "FailedCreate",
+      message: `Error creating: ${refusal}`,
+    });
+  }
+  return refusal;
+}
+
+/** A ReplicaSet's only condition is `ReplicaFailure`, present while pods cannot be created. */
+function withFailure(failure: ReturnType<typeof replicaFailure>) {
+  return failure ? { conditions: [failure] } : {};
 }

@@ -13,6 +13,7 @@ import {
   type NewNode,
   type NewObject,
   type NewPod,
+  type NewTenant,
   type NodeChange,
   type NodeRecord,
   NotFoundError,
@@ -23,9 +24,11 @@ import {
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
+  type PodUsage,
   type Store,
   type StoredObject,
   type StoreOps,
+  type TenantQuota,
   type TenantRecord,
 } from "./types.js";
 
@@ -183,15 +186,16 @@ export class MemoryStore implements Store {
     return String(this.lastResourceVersion);
   }
 
-  createTenant(tenant: TenantRecord): Promise<TenantRecord> {
+  createTenant(tenant: NewTenant): Promise<TenantRecord> {
     return this.exclusive(() => {
       const { id, name, createdAt } = tenant;
       if (this.t.tenants.has(id) || this.t.tenantIdsByName.has(name)) {
         throw new ConflictError("exists", `tenant ${name} already exists`);
       }
-      this.put(this.t.tenants, id, { id, name, createdAt });
+      const record = { id, name, quota: clone(tenant.quota ?? null), createdAt };
+      this.put(this.t.tenants, id, record);
       this.put(this.t.tenantIdsByName, name, id);
-      return clone({ id, name, createdAt });
+      return clone(record);
     });
   }
 
@@ -208,6 +212,35 @@ export class MemoryStore implements Store {
 
   listTenants(): Promise<TenantRecord[]> {
     return this.exclusive(() => clone([...this.t.tenants.values()].sort(byName)));
+  }
+
+  setTenantQuota(tenantId: string, quota: TenantQuota | null): Promise<TenantRecord | undefined> {
+    return this.exclusive(() => {
+      const current = this.t.tenants.get(tenantId);
+      if (!current) return undefined;
+      const next = { ...current, quota: clone(quota) };
+      this.put(this.t.tenants, tenantId, next);
+      return clone(next);
+    });
+  }
+
+  /** Transactions here already run one at a time (the store's mutex), so holding one is holding every tenant's lock. */
+  lockTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    return this.getTenant(tenantId);
+  }
+
+  tenantPodUsage(tenantId: string): Promise<PodUsage> {
+    return this.exclusive(() => {
+      const usage: PodUsage = { pods: 0, cpuMillis: 0, memoryBytes: 0 };
+      for (const pod of this.t.pods.values()) {
+        if (pod.tenantId !== tenantId || pod.deletionRequestedAt !== null) continue;
+        if (pod.phase === "Succeeded" || pod.phase === "Failed") continue;
+        usage.pods += 1;
+        usage.cpuMillis += pod.cpuMillis;
+        usage.memoryBytes += pod.memoryBytes;
+      }
+      return usage;
+    });
   }
 
   createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord> {
@@ -533,7 +566,8 @@ function podMatches(pod: PodRecord, query: PodQuery): boolean {
     (query.ownerKind === undefined || pod.ownerKind === query.ownerKind) &&
     (query.ownerName === undefined || pod.ownerName === query.ownerName) &&
     (query.nodeName === undefined || pod.nodeName === query.nodeName) &&
-    (!query.unbound || pod.nodeName === null)
+    (!query.unbound || pod.nodeName === null) &&
+    (!query.ownerless || pod.ownerKind === null)
   );
 }
 

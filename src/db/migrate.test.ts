@@ -31,7 +31,7 @@ describe("PGlite in a data folder", () => {
     await first.createTenant({ id: "ten_1", name: "acme", createdAt: 1 });
     await first.close();
     const second = await openStore({ dataDir });
-    expect(await second.getTenantByName("acme")).toEqual({ id: "ten_1", name: "acme", createdAt: 1 });
+    expect(await second.getTenantByName("acme")).toEqual({ id: "ten_1", name: "acme", quota: null, createdAt: 1 });
     await second.close();
   });
 });

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { and, asc, eq, inArray, isNull, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, notInArray, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { eventDedupeKey } from "./eventKey.js";
 import type * as schema from "./schema/index.js";
@@ -26,6 +26,7 @@ import {
   type NewNode,
   type NewObject,
   type NewPod,
+  type NewTenant,
   type NodeChange,
   type NodeRecord,
   NotFoundError,
@@ -37,9 +38,11 @@ import {
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
+  type PodUsage,
   type Store,
   type StoredObject,
   type StoreOps,
+  type TenantQuota,
   type TenantRecord,
 } from "./types.js";
 
@@ -134,12 +137,13 @@ export class SqlOps implements StoreOps {
     return this.handle();
   }
 
-  async createTenant(tenant: TenantRecord): Promise<TenantRecord> {
+  async createTenant(tenant: NewTenant): Promise<TenantRecord> {
     const { id, name, createdAt } = tenant;
+    const quota = tenant.quota ?? null;
     // ON CONFLICT DO NOTHING rather than catching 23505: a failed statement
     // would abort an enclosing Postgres transaction, and the caller may want to
     // carry on after a ConflictError.
-    const rows = await this.db.insert(tenants).values({ id, name, createdAt }).onConflictDoNothing().returning();
+    const rows = await this.db.insert(tenants).values({ id, name, quota, createdAt }).onConflictDoNothing().returning();
     if (!rows[0]) throw new ConflictError("exists", `tenant ${name} already exists`);
     return rows[0];
   }
@@ -156,6 +160,38 @@ export class SqlOps implements StoreOps {
 
   listTenants(): Promise<TenantRecord[]> {
     return this.db.select().from(tenants).orderBy(byText(tenants.name));
+  }
+
+  async setTenantQuota(tenantId: string, quota: TenantQuota | null): Promise<TenantRecord | undefined> {
+    const rows = await this.db.update(tenants).set({ quota }).where(eq(tenants.id, tenantId)).returning();
+    return rows[0];
+  }
+
+  async lockTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    const rows = await this.db.select().from(tenants).where(eq(tenants.id, tenantId)).for("update");
+    return rows[0];
+  }
+
+  async tenantPodUsage(tenantId: string): Promise<PodUsage> {
+    const counted = and(
+      eq(pods.tenantId, tenantId),
+      notInArray(pods.phase, ["Succeeded", "Failed"]),
+      isNull(pods.deletionRequestedAt),
+    );
+    // Sums of bigint come back as numeric (a string); the casts keep them numbers.
+    const [row] = await this.db
+      .select({
+        pods: sql<number>`count(*)::integer`,
+        cpuMillis: sql<string>`coalesce(sum(${pods.cpuMillis}), 0)::bigint`,
+        memoryBytes: sql<string>`coalesce(sum(${pods.memoryBytes}), 0)::bigint`,
+      })
+      .from(pods)
+      .where(counted);
+    return {
+      pods: Number(row?.pods ?? 0),
+      cpuMillis: Number(row?.cpuMillis ?? 0),
+      memoryBytes: Number(row?.memoryBytes ?? 0),
+    };
   }
 
   async createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord> {
@@ -300,6 +336,7 @@ export class SqlOps implements StoreOps {
       optional(pods.ownerName, query.ownerName),
       optional(pods.nodeName, query.nodeName),
       query.unbound ? isNull(pods.nodeName) : undefined,
+      query.ownerless ? isNull(pods.ownerKind) : undefined,
     );
     const order = [byText(pods.namespace), byText(pods.name), byText(pods.tenantId)];
     const rows = await this.db

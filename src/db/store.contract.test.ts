@@ -180,6 +180,92 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
     });
   });
 
+  describe("quotas", () => {
+    it("creates a tenant without a quota, sets one, reads it back everywhere, and clears it", async () => {
+      const tenant = await store.createTenant({ id: unique("ten"), name: unique("quota"), createdAt: 1 });
+      expect(tenant.quota).toBeNull();
+      const quota = { cpuMillis: 8_000, memoryBytes: 16 * GiB, pods: 50, storageBytes: 100 * GiB };
+      expect(await store.setTenantQuota(tenant.id, quota)).toEqual({ ...tenant, quota });
+      expect((await store.getTenant(tenant.id))?.quota).toEqual(quota);
+      expect((await store.getTenantByName(tenant.name))?.quota).toEqual(quota);
+      expect((await store.listTenants()).find((t) => t.id === tenant.id)?.quota).toEqual(quota);
+      expect(await store.setTenantQuota(tenant.id, { pods: 3 })).toEqual({ ...tenant, quota: { pods: 3 } });
+      expect(await store.setTenantQuota(tenant.id, null)).toEqual(tenant);
+      expect(await store.setTenantQuota("ten-missing", { pods: 1 })).toBeUndefined();
+      const made = await store.createTenant({ id: unique("ten"), name: unique("quota"), quota, createdAt: 1 });
+      expect(made.quota).toEqual(quota);
+    });
+
+    it("counts a tenant's pods and their requests, leaving out finished, deleting and other tenants' pods", async () => {
+      const tenantId = unique("ten");
+      expect(await store.tenantPodUsage(tenantId)).toEqual({ pods: 0, cpuMillis: 0, memoryBytes: 0 });
+      await store.createPod(newPod(tenantId, "a", { cpuMillis: 250, memoryBytes: 3 * GiB }));
+      await store.createPod(newPod(tenantId, "no-requests", { cpuMillis: 0, memoryBytes: 0 }));
+      const running = await store.createPod(newPod(tenantId, "running", { namespace: "other" }));
+      await store.updatePodStatus(running.id, { phase: "Running", ready: true, status: {} }, { nowMs: 2 });
+      for (const phase of ["Succeeded", "Failed"] as const) {
+        const done = await store.createPod(newPod(tenantId, phase.toLowerCase(), { cpuMillis: 4_000 }));
+        await store.updatePodStatus(done.id, { phase, ready: false, status: {} }, { nowMs: 2 });
+      }
+      const deleting = await store.createPod(newPod(tenantId, "deleting", { cpuMillis: 4_000 }));
+      await store.markPodDeleting(deleting.id, 3);
+      await store.createPod(newPod(unique("ten"), "a", { cpuMillis: 4_000 }));
+      expect(await store.tenantPodUsage(tenantId)).toEqual({
+        pods: 3,
+        cpuMillis: 250 + 100,
+        memoryBytes: 3 * GiB + 128 * MiB,
+      });
+    });
+
+    it("lists only the pods no controller owns when asked", async () => {
+      const tenantId = unique("ten");
+      const bare = await store.createPod(newPod(tenantId, "bare"));
+      await store.createPod(newPod(tenantId, "owned", { ownerKind: "ReplicaSet", ownerName: "web", ownerUid: "u" }));
+      expect((await store.listPods({ tenantId, ownerless: true })).map((p) => p.id)).toEqual([bare.id]);
+    });
+
+    it("answers the tenant as it is from lockTenant, inside a transaction and out", async () => {
+      const tenant = await store.createTenant({ id: unique("ten"), name: unique("lock"), createdAt: 1 });
+      await store.setTenantQuota(tenant.id, { pods: 2 });
+      expect(await store.lockTenant(tenant.id)).toEqual({ ...tenant, quota: { pods: 2 } });
+      expect(await store.transaction((tx) => tx.lockTenant(tenant.id))).toEqual({ ...tenant, quota: { pods: 2 } });
+      expect(await store.transaction((tx) => tx.lockTenant("ten-missing"))).toBeUndefined();
+    });
+
+    it("lets only one of two concurrent quota-checked creates pass when one pod is left", async () => {
+      const tenant = await store.createTenant({
+        id: unique("ten"),
+        name: unique("race"),
+        quota: { pods: 1 },
+        createdAt: 1,
+      });
+      let counted!: () => void;
+      const firstCounted = new Promise<void>((resolve) => {
+        counted = resolve;
+      });
+      // Each locks, counts, and creates only if the count leaves room. The first
+      // waits after counting, so that without the lock the second would count the
+      // same empty tenant and both would create.
+      const attempt = async (name: string, afterCount: () => Promise<void>) =>
+        store.transaction(async (tx) => {
+          const locked = await tx.lockTenant(tenant.id);
+          const usage = await tx.tenantPodUsage(tenant.id);
+          await afterCount();
+          if (usage.pods + 1 > (locked?.quota?.pods ?? Number.POSITIVE_INFINITY)) return false;
+          await tx.createPod(newPod(tenant.id, name));
+          return true;
+        });
+      const first = attempt("first", async () => {
+        counted();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      });
+      await firstCounted;
+      const second = attempt("second", async () => {});
+      expect(await Promise.all([first, second])).toEqual([true, false]);
+      expect((await store.listPods({ tenantId: tenant.id })).map((p) => p.name)).toEqual(["first"]);
+    });
+  });
+
   describe("api keys", () => {
     it("finds an active key by hash, never a revoked one, and lists keys per tenant", async () => {
       const tenantId = unique("ten");

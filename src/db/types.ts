@@ -8,10 +8,33 @@
  */
 export type Json = Record<string, unknown>;
 
+/**
+ * The operator's limits for one tenant, in the platform's integer units; an
+ * absent key is unlimited. Counted as Kubernetes' ResourceQuota counts: the
+ * requests of the tenant's pods, and the storage its claims ask for.
+ */
+export interface TenantQuota {
+  cpuMillis?: number;
+  memoryBytes?: number;
+  pods?: number;
+  storageBytes?: number;
+}
+
 export interface TenantRecord {
   id: string;
   name: string;
+  quota: TenantQuota | null;
   createdAt: number;
+}
+
+/** A tenant is created without a quota unless one is given. */
+export type NewTenant = Omit<TenantRecord, "quota"> & { quota?: TenantQuota | null };
+
+/** What a tenant's pods take now: those not finished and not being deleted. */
+export interface PodUsage {
+  pods: number;
+  cpuMillis: number;
+  memoryBytes: number;
 }
 
 export type ApiKeyRole = "tenant" | "admin";
@@ -130,6 +153,8 @@ export interface PodQuery {
   nodeName?: string;
   /** Only pods not yet bound to a node. */
   unbound?: boolean;
+  /** Only pods no controller owns (bare Pods). */
+  ownerless?: boolean;
 }
 
 export interface PodStatusChange {
@@ -225,10 +250,24 @@ export interface ConditionalWrite {
 
 /** Every operation of the store; the same inside and outside a transaction. */
 export interface StoreOps {
-  createTenant(tenant: TenantRecord): Promise<TenantRecord>;
+  createTenant(tenant: NewTenant): Promise<TenantRecord>;
   getTenant(id: string): Promise<TenantRecord | undefined>;
   getTenantByName(name: string): Promise<TenantRecord | undefined>;
   listTenants(): Promise<TenantRecord[]>;
+  /** Sets (or, with null, clears) the tenant's quota; answers the tenant, or undefined when there is none. */
+  setTenantQuota(tenantId: string, quota: TenantQuota | null): Promise<TenantRecord | undefined>;
+  /**
+   * Takes the tenant's lock until the enclosing transaction ends, and answers the
+   * tenant as it is now. Writes checked against the tenant's quota take it first,
+   * so two of them cannot both count the same headroom. Outside a transaction it
+   * serialises nothing.
+   */
+  lockTenant(tenantId: string): Promise<TenantRecord | undefined>;
+  /**
+   * What the tenant's pods take, counted as Kubernetes' ResourceQuota counts: pods
+   * not finished (Succeeded, Failed) and not being deleted, with their requests.
+   */
+  tenantPodUsage(tenantId: string): Promise<PodUsage>;
 
   createApiKey(key: ApiKeyRecord): Promise<ApiKeyRecord>;
   /** Active (not revoked) key with this hash. */

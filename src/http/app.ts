@@ -22,7 +22,9 @@ import { registerRollback } from "./routes/k8s_rollback.js";
 import { registerScale } from "./routes/k8s_scale.js";
 import { registerAdminNodes } from "./routes/v1_admin_nodes.js";
 import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
+import { registerAdminTenantQuota } from "./routes/v1_admin_tenants_quota.js";
 import { registerApply } from "./routes/v1_apply.js";
+import { registerQuota } from "./routes/v1_quota.js";
 
 /** The HTTP API: Kubernetes REST paths for tenants, `/v1/...` for apply and administration. */
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
@@ -64,6 +66,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerNamespaces(app, deps);
   registerNodes(app, deps);
   registerAdminTenants(app, deps);
+  registerAdminTenantQuota(app, deps);
+  registerQuota(app, deps);
   registerAdminNodes(app, deps);
 
   app.notFound(() => {
@@ -77,7 +81,8 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
         : new ApiError("INTERNAL_SERVER_ERROR", "internal error; quote the request id to the operator");
     if (!(error instanceof ApiError)) console.error(`[${requestId}]`, error);
     const status = codeToStatus(apiError.code);
-    const body = { error: { code: apiError.code, message: apiError.message, requestId } };
+    const causes = apiError.details.causes ? { causes: apiError.details.causes } : {};
+    const body = { error: { code: apiError.code, message: apiError.message, requestId, ...causes } };
     if (!/^\/apis?(\/|$)/.test(c.req.path)) return c.json(body, status);
     return c.json({ ...kubernetesStatus(apiError, status), ...body }, status);
   });
@@ -86,7 +91,9 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
 /** The error as a Kubernetes `Status`, so Kubernetes clients show it as they show their own. */
 function kubernetesStatus(error: ApiError, code: number): Record<string, unknown> {
-  const causes = error.details.fields?.map((f) => ({ reason: "FieldValueInvalid", message: f.message, field: f.path }));
+  const causes =
+    error.details.causes ??
+    error.details.fields?.map((f) => ({ reason: "FieldValueInvalid", message: f.message, field: f.path }));
   const details = {
     ...(error.details.name ? { name: error.details.name } : {}),
     ...(error.details.kind ? { kind: error.details.kind.toLowerCase() } : {}),

@@ -66,12 +66,22 @@ export function codeToReason(code: ErrorCode): string {
   return reasons[code];
 }
 
-/** The one error the API throws. `fields` carries every offending field with its path. */
+/** One reason of a refusal, as a Kubernetes `Status` cause (e.g. `ExceededQuota` on `cpu`). */
+export interface ErrorCause {
+  reason: string;
+  message: string;
+  field?: string;
+}
+
+/**
+ * The one error the API throws. `fields` carries every offending field with its
+ * path; `causes`, when a refusal is not about fields (a quota), its reasons.
+ */
 export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { kind?: string; name?: string; fields?: FieldError[] } = {},
+    readonly details: { kind?: string; name?: string; fields?: FieldError[]; causes?: ErrorCause[] } = {},
   ) {
     super(message);
     this.name = "ApiError";

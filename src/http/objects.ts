@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, type ObjectRef, type StoredObject, type S
 import { type ExpandedManifest, podRequests } from "../manifest/index.js";
 import type { ApiDeps } from "./context.js";
 import { ApiError } from "./errors.js";
+import { admitQuota } from "./quota.js";
 import { isDnsLabel, OPERATOR_ONLY_KINDS, RESERVED_NAMESPACES, TOP_LEVEL_KINDS } from "./resources.js";
 
 /**
@@ -190,7 +191,10 @@ async function committed<T>(deps: ApiDeps, ref: ObjectRef, fn: (tx: StoreOps) =>
 }
 
 export function createObject(deps: ApiDeps, desired: Desired): Promise<StoredObject> {
-  return committed(deps, desired.ref, (tx) => create(tx, deps, settle(deps, desired, undefined)));
+  return committed(deps, desired.ref, async (tx) => {
+    await admitQuota(tx, desired.ref.tenantId, [desired]);
+    return create(tx, deps, settle(deps, desired, undefined));
+  });
 }
 
 export function replaceObject(deps: ApiDeps, desired: Desired): Promise<StoredObject> {
@@ -201,7 +205,9 @@ export function replaceObject(deps: ApiDeps, desired: Desired): Promise<StoredOb
       throw new ConflictError("stale", "stale resourceVersion");
     }
     const settled = settle(deps, desired, existing);
-    return differs(settled, existing) ? update(tx, deps, settled, existing) : existing;
+    if (!differs(settled, existing)) return existing;
+    await admitQuota(tx, desired.ref.tenantId, [settled]);
+    return update(tx, deps, settled, existing);
   });
 }
 
@@ -260,11 +266,17 @@ async function applyPod(
       fields: [{ path: "spec", message: "field is immutable" }],
     });
   }
-  if (!dryRun) await createPod(tx, deps, item, ensured);
+  if (!dryRun) await insertPod(tx, deps, item, ensured);
   return "created";
 }
 
-export async function createPod(tx: StoreOps, deps: ApiDeps, item: Desired, ensured = new Set<string>()) {
+/** A bare Pod of `POST …/pods`, admitted against the tenant's quota first. */
+export async function createPod(tx: StoreOps, deps: ApiDeps, item: Desired) {
+  await admitQuota(tx, item.ref.tenantId, [item]);
+  return insertPod(tx, deps, item);
+}
+
+async function insertPod(tx: StoreOps, deps: ApiDeps, item: Desired, ensured = new Set<string>()) {
   const now = deps.clock.now();
   if (!ensured.has(item.ref.namespace)) await tx.ensureNamespace(item.ref.tenantId, item.ref.namespace, now);
   ensured.add(item.ref.namespace);
@@ -315,6 +327,8 @@ export async function applyAll(deps: ApiDeps, desired: Desired[], dryRun: boolea
     seen.add(key(d.ref));
   });
   const pass = async (tx: StoreOps) => {
+    // The whole file's steady state against the quota, before anything of it is written.
+    if (desired[0]) await admitQuota(tx, desired[0].ref.tenantId, desired);
     const results: ApplyResult[] = [];
     const ensured = new Set<string>();
     for (const item of desired) {

@@ -1,3 +1,4 @@
+import { fitsQuota, podQuotaMessage, QUOTA_RETRY_MS } from "../controllers/quota.js";
 import type {
   Action,
   ClaimDraft,
@@ -8,7 +9,14 @@ import type {
   ReplicaSetDraft,
 } from "../controllers/types.js";
 import { nameSuffix, newId, newUid } from "../core/ids.js";
-import { ConflictError, type Json, NotFoundError, type ObjectRef, type StoredObject } from "../db/types.js";
+import {
+  ConflictError,
+  type Json,
+  NotFoundError,
+  type ObjectRef,
+  type PodRecord,
+  type StoredObject,
+} from "../db/types.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
@@ -58,7 +66,9 @@ export async function applyActions(
         break;
       }
       case "createPod":
-        await createPod(ctx, owner, action.pod);
+        // Refused by quota: look again later, as a controller does after a failed create.
+        if (!(await createPod(ctx, owner, action.pod)))
+          result = { requeueAfterMs: Math.min(QUOTA_RETRY_MS, result?.requeueAfterMs ?? Number.POSITIVE_INFINITY) };
         break;
       case "deletePod":
         if (await ctx.store.markPodDeleting(action.podId, ctx.clock.now()))
@@ -168,11 +178,37 @@ async function rollback(ctx: JobContext, deployment: StoredObject, template: Pod
   await ctx.queue.enqueue("reconcile", objectKey(deployment));
 }
 
-async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft): Promise<void> {
+/**
+ * Creates a controller's pod. For a tenant with a quota, the check and the
+ * create are one transaction under the tenant's lock, so racing controllers
+ * cannot both take the last room; a refusal is a `FailedCreate` event on the
+ * owner, and the answer is false so the owner looks again later. The operator's
+ * DaemonSets are not held to quotas.
+ */
+async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft): Promise<boolean> {
+  const quota = draft.owner.kind === "DaemonSet" ? null : (await ctx.store.getTenant(owner.tenantId))?.quota;
+  const created = quota
+    ? await ctx.store.transaction(async (tx) => {
+        const hard = (await tx.lockTenant(owner.tenantId))?.quota;
+        const violations = hard ? fitsQuota(hard, await tx.tenantPodUsage(owner.tenantId), draft) : [];
+        return violations.length > 0 ? violations : insertPod(ctx, owner, draft);
+      })
+    : await insertPod(ctx, owner, draft);
+  if (Array.isArray(created)) {
+    const message = `Error creating: pods "${draft.name ?? draft.generateName}" is forbidden: ${podQuotaMessage(created)}`;
+    await recordEvent(ctx, owner, "Warning", "FailedCreate", message);
+    return false;
+  }
+  if (created) await ctx.queue.enqueue("schedule", created.id);
+  return true;
+}
+
+/** Inserts the pod row (joining the caller's transaction, if any); undefined when its fixed name is taken. */
+async function insertPod(ctx: JobContext, owner: StoredObject, draft: PodDraft): Promise<PodRecord | undefined> {
   // A name clash of the random suffix is rare; a few tries settle it.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const pod = await ctx.store.createPod({
+      return await ctx.store.createPod({
         id: newId("pod", ctx.clock, ctx.rng),
         tenantId: owner.tenantId,
         namespace: draft.namespace,
@@ -190,12 +226,10 @@ async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft):
         createdAt: ctx.clock.now(),
         status: { phase: "Pending", conditions: [] },
       });
-      await ctx.queue.enqueue("schedule", pod.id);
-      return;
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       // A fixed name (a StatefulSet ordinal) that is taken means the pod exists: nothing to do.
-      if (draft.name) return;
+      if (draft.name) return undefined;
     }
   }
   throw new Error(`could not find a free name for a pod of ${draft.generateName}`);

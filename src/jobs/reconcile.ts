@@ -1,5 +1,6 @@
 import { reconcileDeployment } from "../controllers/deployment.js";
 import { disruptionStatus } from "../controllers/disruption.js";
+import type { QuotaHeadroom } from "../controllers/quota.js";
 import { reconcileReplicaSet } from "../controllers/replicaset.js";
 import { reconcileService } from "../controllers/service.js";
 import type { EndpointSubset, PodView } from "../controllers/types.js";
@@ -82,12 +83,20 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
   );
   if (!rs) return undefined;
   const owned = pods.filter((p) => p.ownerUid === rs.uid).map(podView);
-  const result = await applyActions(ctx, rs, reconcileReplicaSet(replicaSetView(rs), owned, ctx.clock.now()));
+  const headroom = await quotaHeadroom(ctx, ref.tenantId);
+  const actions = reconcileReplicaSet(replicaSetView(rs), owned, ctx.clock.now(), headroom);
+  const result = await applyActions(ctx, rs, actions);
   // The owning Deployment counts this ReplicaSet's pods: let it look again.
   if (rs.ownerKind && rs.ownerName) {
     await ctx.queue.enqueue("reconcile", objectKey({ ...ref, kind: rs.ownerKind, name: rs.ownerName }));
   }
   return result;
+}
+
+/** The tenant's quota and what its pods take now, when it has a quota: the ReplicaSet creates only what fits. */
+async function quotaHeadroom(ctx: JobContext, tenantId: string): Promise<QuotaHeadroom | undefined> {
+  const quota = (await ctx.store.getTenant(tenantId))?.quota;
+  return quota ? { hard: quota, used: await ctx.store.tenantPodUsage(tenantId) } : undefined;
 }
 
 /** A budget's status: how many pods it covers, how many are healthy, and how many may go now. */

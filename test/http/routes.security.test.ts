@@ -78,6 +78,9 @@ const routes = (): Route[] => [
   { method: "GET", path: "/api/v1/nodes/sim-default-1", admin: true },
   { method: "GET", path: "/v1/admin/tenants", admin: true },
   { method: "POST", path: "/v1/admin/tenants", body: { name: "initech" }, admin: true },
+  { method: "GET", path: "/v1/quota" },
+  { method: "GET", path: "/v1/admin/tenants/acme/quota", admin: true },
+  { method: "PUT", path: "/v1/admin/tenants/acme/quota", body: { pods: 50 }, admin: true },
 ];
 
 const label = (r: Route) => `${r.method} ${r.path.replace(/pods\/[^/]+/, "pods/{name}")}`;
@@ -127,6 +130,19 @@ describe("tenants see only their own", () => {
       expect(res.status, path).toBe(200);
       expect(res.body.items, path).toEqual([]);
     }
+  });
+
+  it("a quota is seen by its own tenant only; another tenant's by name is refused, the operator's answer is the same", async () => {
+    const mine = await api.call("GET", "/v1/quota");
+    expect(mine.status).toBe(200);
+    expect(mine.body.tenant).toBe("acme");
+    const theirs = await api.call("GET", "/v1/quota", { key: api.other.key });
+    expect(theirs.body.tenant).toBe("globex");
+    const peek = await api.call("GET", "/v1/quota?tenant=acme", { key: api.other.key });
+    expect(peek.status).toBe(403);
+    expect(peek.text).not.toContain('"used"');
+    expect((await api.call("GET", "/v1/quota?tenant=acme", { key: ADMIN_KEY })).body).toEqual(mine.body);
+    expect((await api.call("GET", "/v1/quota?tenant=nobody", { key: ADMIN_KEY })).status).toBe(404);
   });
 
   it("an apply by another tenant of the same names creates its own objects, leaving the first tenant's alone", async () => {

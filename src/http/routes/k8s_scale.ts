@@ -39,23 +39,37 @@ async function load(c: Ctx, deps: ApiDeps): Promise<StoredObject> {
   return object;
 }
 
-/** Sets `spec.replicas` from a Scale object, conditionally on its resourceVersion when it carries one. */
-async function setReplicas(deps: ApiDeps, object: StoredObject, scale: unknown): Promise<StoredObject> {
-  const s = scale as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
-  const replicas = s?.spec?.replicas;
-  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-    throw new ApiError("INVALID", "Scale is invalid: spec.replicas: must be a whole number ≥ 0", {
-      fields: [{ path: "spec.replicas", message: "must be a whole number ≥ 0" }],
-    });
+/**
+ * Sets `spec.replicas` from the Scale `scaleOf` makes of the Deployment, conditionally
+ * on the resourceVersion the Scale carries. When that is the version read (the
+ * client pinned none), a write that lost a race (the controller wrote status
+ * meanwhile) reads the Deployment again and retries, as a patch does.
+ */
+async function setReplicas(c: Ctx, deps: ApiDeps, scaleOf: (object: StoredObject) => unknown): Promise<StoredObject> {
+  for (let attempt = 1; ; attempt++) {
+    const object = await load(c, deps);
+    const s = scaleOf(object) as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
+    const replicas = s?.spec?.replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError("INVALID", "Scale is invalid: spec.replicas: must be a whole number ≥ 0", {
+        fields: [{ path: "spec.replicas", message: "must be a whole number ≥ 0" }],
+      });
+    }
+    const resourceVersion = s.metadata?.resourceVersion ?? object.resourceVersion;
+    try {
+      return await replaceObject(deps, {
+        ref: object,
+        apiVersion: object.apiVersion,
+        labels: object.labels,
+        annotations: object.annotations,
+        spec: { ...object.spec, replicas },
+        resourceVersion,
+      });
+    } catch (error) {
+      const conflict = error instanceof ApiError && error.code === "CONFLICT";
+      if (!conflict || resourceVersion !== object.resourceVersion || attempt >= 3) throw error;
+    }
   }
-  return replaceObject(deps, {
-    ref: object,
-    apiVersion: object.apiVersion,
-    labels: object.labels,
-    annotations: object.annotations,
-    spec: { ...object.spec, replicas },
-    resourceVersion: s.metadata?.resourceVersion ?? object.resourceVersion,
-  });
 }
 
 /** `GET|PUT|PATCH …/deployments/{name}/scale`: the autoscaling/v1 Scale subresource. */
@@ -66,14 +80,13 @@ export function registerScale(app: Hono<AppEnv>, deps: ApiDeps): void {
     if (mediaType(c) !== "application/json")
       throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "send the Scale as application/json");
     const body = await c.req.json().catch(() => undefined);
-    return c.json(renderScale(await setReplicas(deps, await load(c, deps), body)));
+    return c.json(renderScale(await setReplicas(c, deps, () => body)));
   });
   app.patch(path, async (c) => {
     const body = await c.req.json().catch(() => {
       throw new ApiError("BAD_REQUEST", "the patch is not valid JSON");
     });
-    const object = await load(c, deps);
-    const patched = applyPatchBody(mediaType(c), renderScale(object), body);
-    return c.json(renderScale(await setReplicas(deps, object, patched)));
+    const patch = (object: StoredObject) => applyPatchBody(mediaType(c), renderScale(object), body);
+    return c.json(renderScale(await setReplicas(c, deps, patch)));
   });
 }
