@@ -10,7 +10,8 @@ export const TEMPLATE_HASH_LABEL = "pod-template-hash";
 /**
  * Keeps `spec.replicas` pods of a ReplicaSet's template alive. Pure:
  * finished pods are replaced, missing ones created, extra ones deleted cheapest
- * first; status counts ready and available (ready for `minReadySeconds`) pods.
+ * first; a pod marked for a move is replaced before it goes. Status counts
+ * ready and available (ready for `minReadySeconds`) pods.
  */
 export function reconcileReplicaSet(
   rs: ReplicaSetView,
@@ -23,12 +24,15 @@ export function reconcileReplicaSet(
   const live = pods.filter((p) => !p.deleting && !isFinished(p));
   const actions: Action[] = finished.map((p) => ({ type: "deletePod", podId: p.id, reason: `pod ${p.phase}` }));
 
-  const missing = replicas - live.length;
+  // A pod being moved (rebalancing) counts as gone: its replacement starts first, and it goes once that is available.
+  const moving = live.filter((p) => p.moving);
+  const staying = moving.length > 0 ? live.filter((p) => !p.moving) : live;
+  const missing = replicas - staying.length;
   let refusal: string | undefined;
   if (missing > 0) {
     refusal = createPods(rs, missing, headroom, actions);
   } else if (missing < 0) {
-    for (const pod of cheapestFirst(live).slice(0, -missing)) {
+    for (const pod of cheapestFirst(staying).slice(0, -missing)) {
       actions.push({ type: "deletePod", podId: pod.id, reason: "scaled down" });
     }
     actions.push({
@@ -40,6 +44,11 @@ export function reconcileReplicaSet(
   }
 
   const minReadySeconds = rs.spec.minReadySeconds ?? 0;
+  const availableStaying = staying.filter((p) => isAvailable(p, minReadySeconds, nowMs)).length;
+  if (moving.length > 0 && missing <= 0 && availableStaying >= replicas) {
+    for (const pod of moving)
+      actions.push({ type: "deletePod", podId: pod.id, reason: "moved: its replacement is available" });
+  }
   const status = {
     replicas: live.length,
     fullyLabeledReplicas: live.length,

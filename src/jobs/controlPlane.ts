@@ -4,6 +4,7 @@ import { NodeMonitor } from "./nodeMonitor.js";
 import { syncNodes } from "./nodes.js";
 import { Observer } from "./observe.js";
 import { Prober } from "./prober.js";
+import { rebalance } from "./rebalance.js";
 import { reconcileJob } from "./reconcile.js";
 import { OutboxRelay } from "./relay.js";
 import { resyncAll } from "./resync.js";
@@ -22,6 +23,9 @@ export interface ControlPlaneOptions {
   /** How often the prober looks for due probes (500 ms when absent), and how many probes run at once at most (100). */
   probeTickMs?: number;
   maxProbesPerTick?: number;
+  /** How often the rebalancer looks for skewed topology spread (10 s), and how many pods one look moves at most (2; 0 turns it off). */
+  rebalanceMs?: number;
+  maxMovesPerRebalance?: number;
 }
 
 /**
@@ -77,6 +81,9 @@ export class ControlPlane {
     this.relay.start();
     await resyncAll(this.ctx);
     this.every(this.options.resyncMs ?? 30_000, () => resyncAll(this.ctx));
+    const maxMoves = this.options.maxMovesPerRebalance ?? 2;
+    if (maxMoves > 0)
+      this.every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));
   }
 
   private nodeSync: Promise<void> = Promise.resolve();

@@ -1,3 +1,4 @@
+import { isMoving } from "../controllers/podStatus.js";
 import type {
   DaemonSetView,
   DeploymentView,
@@ -32,6 +33,7 @@ export function podView(pod: PodRecord): PodView {
     readySinceMs: pod.ready ? readySince(pod) : undefined,
     restartCount: containerStatuses(pod).reduce((n, c) => n + (c.restartCount ?? 0), 0),
     crashLooping: containerStatuses(pod).some((c) => c.state?.waiting?.reason === "CrashLoopBackOff"),
+    ...(isMoving(pod.status) ? { moving: true } : {}),
     // Bound, or pinned by its controller (a daemon's pod knows its node before it is bound).
     ...(pod.nodeName || typeof pod.spec.nodeName === "string"
       ? { nodeName: pod.nodeName ?? (pod.spec.nodeName as string) }

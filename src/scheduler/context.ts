@@ -49,12 +49,7 @@ export interface PodContext {
 }
 
 export function podContext(pod: PodDemand, cluster: ClusterIndex): PodContext {
-  const base = {
-    pod,
-    cluster,
-    nodeSelector: Object.entries(pod.nodeSelector ?? {}),
-    requiredTerms: pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
-  };
+  const base = { pod, cluster, ...nodeSelectionOf(pod) };
   const hard = (pod.topologySpreadConstraints ?? []).filter((c) => c.whenUnsatisfiable === "DoNotSchedule");
   return {
     ...base,
@@ -62,6 +57,14 @@ export function podContext(pod: PodDemand, cluster: ClusterIndex): PodContext {
     affinity: affinityState(pod, cluster),
     repelling: repellingGroups(pod, cluster),
     spread: hard.length > 0 ? spreadStates(base, hard, true) : [],
+  };
+}
+
+/** The pod's node selector and required node affinity, in the shape the filters read. */
+export function nodeSelectionOf(pod: PodDemand): Pick<PodContext, "nodeSelector" | "requiredTerms"> {
+  return {
+    nodeSelector: Object.entries(pod.nodeSelector ?? {}),
+    requiredTerms: pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
   };
 }
 
