@@ -10,6 +10,7 @@ const USAGE = `kubernease — here's some stuff to run, please run it, thank you
 Platform:
   kubernease serve [--port 8443] [--host 127.0.0.1] [--data-dir ./.kubernease] [--insecure-http]
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
+                   [--autoscale-max N]
 Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
   kubernease apply -f FILE [--dry-run] [-n NAMESPACE]
@@ -31,6 +32,7 @@ const OPTIONS = {
   nodes: { type: "string" },
   "node-cpu": { type: "string" },
   "node-memory": { type: "string" },
+  "autoscale-max": { type: "string" },
   seed: { type: "string" },
   server: { type: "string" },
   ca: { type: "string" },
@@ -48,7 +50,7 @@ const OPTIONS = {
 
 async function serve(flags: Record<string, string | boolean | undefined>): Promise<void> {
   const config = serveConfig(flags, process.env);
-  const platform = await startPlatform(config);
+  const platform = await startPlatform({ ...config, autoscaleMax: autoscaleMax(flags, config.nodes.count) });
   const lines = [`kubernease is serving at ${platform.url}`];
   if (platform.caPath) lines.push(`  CA certificate: ${platform.caPath}`);
   lines.push(`  store: ${platform.store.backend}${config.databaseUrl ? "" : ` (${config.dataDir})`}`);
@@ -70,6 +72,18 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** `--autoscale-max N` (or KUBERNEASE_AUTOSCALE_MAX): the simulated pool scales between `--nodes` and N nodes. */
+function autoscaleMax(flags: Record<string, string | boolean | undefined>, nodes: number): number | undefined {
+  const flag = flags["autoscale-max"];
+  const value = typeof flag === "string" ? flag : process.env.KUBERNEASE_AUTOSCALE_MAX || undefined;
+  if (value === undefined) return undefined;
+  const max = Number(value);
+  if (!Number.isInteger(max) || max < Math.max(1, nodes)) {
+    throw new Error(`--autoscale-max must be a whole number of nodes, at least --nodes (${nodes}), got "${value}"`);
+  }
+  return max;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -13,6 +13,12 @@ import { SimulatedProvider } from "../providers/simulated/index.js";
 import { type BootstrapResult, bootstrap } from "./bootstrap.js";
 import type { ServeConfig } from "./config.js";
 
+/** What `serve` runs with: its configuration, and the node autoscaling turned on by `--autoscale-max`. */
+export interface PlatformConfig extends ServeConfig {
+  /** The simulated pool scales between `nodes.count` and this many nodes; fixed when absent. */
+  autoscaleMax?: number;
+}
+
 export interface Platform {
   url: string;
   caPath?: string;
@@ -30,7 +36,7 @@ function log(message: string, fields: Record<string, unknown> = {}): void {
  * `DATABASE_URL`, else PGlite in the data folder), the in-process queue, the
  * simulated nodes, the workers, and the HTTPS API, in one process.
  */
-export async function startPlatform(config: ServeConfig): Promise<Platform> {
+export async function startPlatform(config: PlatformConfig): Promise<Platform> {
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const seed = config.seed ?? randomSeed();
@@ -52,19 +58,25 @@ export async function startPlatform(config: ServeConfig): Promise<Platform> {
         count: config.nodes.count,
         cpuMillis: config.nodes.cpuMillis,
         memoryBytes: config.nodes.memoryBytes,
+        ...(config.autoscaleMax !== undefined
+          ? { autoscale: { min: config.nodes.count, max: config.autoscaleMax } }
+          : {}),
       },
     ],
   });
-  const controlPlane = new ControlPlane({
-    store,
-    queue,
-    provider,
-    clock,
-    rng: rng.fork("workers"),
-    schedulingPolicy: "spread",
-    unschedulableRetryMs: 5_000,
-    log,
-  });
+  const controlPlane = new ControlPlane(
+    {
+      store,
+      queue,
+      provider,
+      clock,
+      rng: rng.fork("workers"),
+      schedulingPolicy: "spread",
+      unschedulableRetryMs: 5_000,
+      log,
+    },
+    config.autoscaleMax !== undefined ? { autoscale: { maxNodes: config.autoscaleMax } } : {},
+  );
   await controlPlane.start();
 
   const tls = config.insecureHttp

@@ -1,3 +1,4 @@
+import { type AutoscaleOptions, autoscalerFor } from "./autoscaler.js";
 import type { JobContext } from "./context.js";
 import { lifecycleJob } from "./lifecycle.js";
 import { NodeMonitor } from "./nodeMonitor.js";
@@ -23,6 +24,8 @@ export interface ControlPlaneOptions {
   /** How often the prober looks for due probes (500 ms when absent), and how many probes run at once at most (100). */
   probeTickMs?: number;
   maxProbesPerTick?: number;
+  /** Node autoscaling, when the provider can add and remove nodes; off when absent. */
+  autoscale?: AutoscaleOptions;
   /** How often the rebalancer looks for skewed topology spread (10 s), and how many pods one look moves at most (2; 0 turns it off). */
   rebalanceMs?: number;
   maxMovesPerRebalance?: number;
@@ -81,6 +84,8 @@ export class ControlPlane {
     this.relay.start();
     await resyncAll(this.ctx);
     this.every(this.options.resyncMs ?? 30_000, () => resyncAll(this.ctx));
+    const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
+    if (autoscaler) this.every(autoscaler.intervalMs, autoscaler.look);
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;
     if (maxMoves > 0)
       this.every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));

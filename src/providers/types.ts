@@ -90,8 +90,41 @@ export interface ProbeResult {
   message?: string;
 }
 
+/** The label every node of a pool carries, with the pool's name: how a node is known to belong to its pool. */
+export const POOL_LABEL = "kubernease.dev/pool";
+
+/** What a node added to a pool now would be like, and how many nodes the pool may have. */
+export interface NodePoolShape {
+  name: string;
+  cpuMillis: number;
+  memoryBytes: number;
+  maxPods: number;
+  /**
+   * The labels the next node added to the pool will carry (its zone, `POOL_LABEL`), without its
+   * hostname: what node selectors, affinity and spread constraints would see of it.
+   */
+  labels: Record<string, string>;
+  min: number;
+  max: number;
+}
+
+/** A provider that can add and remove nodes (autoscaling), pool by pool. */
+export interface NodeScaling {
+  /** The pools that scale, with the shape of their next node. */
+  pools(): NodePoolShape[];
+  /**
+   * Adds one node to the pool and resolves once `listNodes` lists it (a `node` event announces it);
+   * rejects when the pool is at its max.
+   */
+  addNode(pool: string): Promise<ProviderNode>;
+  /** Removes a node of a scaling pool with whatever still runs on it (a `nodeGone` event follows); absent: nothing. */
+  removeNode(name: string): Promise<void>;
+}
+
 export interface NodeProvider {
   readonly name: string;
+  /** Present when the provider can add and remove nodes. */
+  readonly scaling?: NodeScaling;
   listNodes(): Promise<ProviderNode[]>;
   /** Starts a pod; for a pod it runs already, reports its current state (an observation) and changes nothing. */
   startPod(pod: PodRuntimeSpec): Promise<void>;

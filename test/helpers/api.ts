@@ -55,6 +55,8 @@ export interface TestApiOptions {
   restartBackOff?: BackOffSettings;
   /** How often the prober looks for due probes. */
   probeTickMs?: number;
+  /** Where the workers' log lines go (nowhere when absent). */
+  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function createTestApi(options: TestApiOptions = {}): Promise<TestA
       rng: rng.fork("workers"),
       schedulingPolicy: "spread",
       unschedulableRetryMs: 500,
-      log: () => {},
+      log: options.log ?? (() => {}),
       ...(options.restartBackOff ? { restartBackOff: options.restartBackOff } : {}),
     },
     { outboxPollMs: 50, ...(options.probeTickMs ? { probeTickMs: options.probeTickMs } : {}), ...options.controlPlane },

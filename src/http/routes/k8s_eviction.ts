@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
+import { evict } from "../../jobs/drain.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
-import { evict } from "../eviction.js";
 import { checkNamespace } from "../objects.js";
 import { tenantId } from "./shared.js";
 

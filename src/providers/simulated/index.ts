@@ -3,7 +3,9 @@ import type { Rng } from "../../core/rng.js";
 import type {
   ContainerRuntimeState,
   Json,
+  NodePoolShape,
   NodeProvider,
+  NodeScaling,
   ObservedPod,
   PodRuntimeSpec,
   ProbeKind,
@@ -11,6 +13,7 @@ import type {
   ProviderEvent,
   ProviderNode,
 } from "../types.js";
+import { POOL_LABEL } from "../types.js";
 import { behaviourOf, exitOf, type ImageBehaviour, probeOutcome } from "./behaviour.js";
 
 export type { ImageBehaviour, ProbeBehaviour } from "./behaviour.js";
@@ -21,7 +24,10 @@ export interface NodePool {
   cpuMillis: number;
   memoryBytes: number;
   maxPods?: number;
+  /** All of the pool's nodes in this zone; absent: spread over zone-a, zone-b and zone-c. */
   zone?: string;
+  /** The pool scales (`scaling.addNode`/`removeNode`) between these node counts. */
+  autoscale?: { min: number; max: number };
 }
 
 export interface SimulatedProviderOptions {
@@ -41,6 +47,9 @@ export type NewSimulatedNode = Partial<ProviderNode> & { name: string };
 export const DEFAULT_POOLS: NodePool[] = [
   { name: "default", count: 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30, maxPods: 110 },
 ];
+
+const ZONE_LABEL = "topology.kubernetes.io/zone";
+const SPREAD_ZONES = ["zone-a", "zone-b", "zone-c"];
 
 /** Exit code of a killed run (SIGKILL), as the kubelet reports it. */
 const KILLED_EXIT_CODE = 137;
@@ -90,6 +99,11 @@ export class SimulatedProvider implements NodeProvider {
   private readonly probeRng: Rng;
   private readonly latency: { min: number; max: number };
   private addressIndex = 0;
+  private readonly pools = new Map<string, NodePool>();
+  /** Per pool, the highest node number handed out, so an added node never takes a removed one's name. */
+  private readonly lastIndex = new Map<string, number>();
+  /** Present when a pool has `autoscale`. */
+  readonly scaling: NodeScaling | undefined;
 
   constructor(private readonly options: SimulatedProviderOptions) {
     this.latencyRng = options.rng.fork("start-latency");
@@ -99,14 +113,24 @@ export class SimulatedProvider implements NodeProvider {
     this.latency = options.startLatencyMs ?? { min: 100, max: 600 };
     for (const [image, behaviour] of Object.entries(options.images ?? {})) this.images.set(image, behaviour);
     for (const pool of options.pools ?? DEFAULT_POOLS) {
+      checkAutoscale(pool);
+      this.pools.set(pool.name, pool);
+      this.lastIndex.set(pool.name, pool.count);
+      const zones = zonesOf(pool);
       for (let i = 1; i <= pool.count; i++) {
-        const zone = pool.zone ?? `zone-${String.fromCharCode(96 + (((i - 1) % 3) + 1))}`;
+        const zone = zones[(i - 1) % zones.length] as string;
         this.nodes.set(
           `sim-${pool.name}-${i}`,
           this.nodeOf({ ...pool, name: `sim-${pool.name}-${i}` }, zone, pool.name),
         );
       }
     }
+    const scaling: NodeScaling = {
+      pools: () => this.scalingPools(),
+      addNode: async (pool) => this.addPoolNode(pool),
+      removeNode: async (name) => this.removePoolNode(name),
+    };
+    this.scaling = [...this.pools.values()].some((p) => p.autoscale) ? scaling : undefined;
   }
 
   async listNodes(): Promise<ProviderNode[]> {
@@ -227,10 +251,7 @@ export class SimulatedProvider implements NodeProvider {
   addNode(node: NewSimulatedNode): ProviderNode {
     if (this.nodes.has(node.name)) throw new Error(`simulated node ${node.name} exists`);
     const base = this.nodeOf({ name: node.name, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
-    const added = { ...base, ...node, labels: { ...base.labels, ...node.labels } };
-    this.nodes.set(node.name, added);
-    this.emit({ type: "node", node: { ...added, labels: { ...added.labels } }, atMs: this.options.clock.now() });
-    return added;
+    return this.join({ ...base, ...node, labels: { ...base.labels, ...node.labels } });
   }
 
   /** Test and scenario control: a node vanishes with every pod on it (each reported gone). */
@@ -253,6 +274,67 @@ export class SimulatedProvider implements NodeProvider {
     this.emit({ type: "node", node: { ...node, labels: { ...node.labels } }, atMs: this.options.clock.now() });
   }
 
+  private join(node: ProviderNode): ProviderNode {
+    this.nodes.set(node.name, node);
+    this.emit({ type: "node", node: { ...node, labels: { ...node.labels } }, atMs: this.options.clock.now() });
+    return { ...node, labels: { ...node.labels } };
+  }
+
+  private scalingPools(): NodePoolShape[] {
+    return [...this.pools.values()].flatMap((pool) =>
+      pool.autoscale
+        ? [
+            {
+              name: pool.name,
+              cpuMillis: pool.cpuMillis,
+              memoryBytes: pool.memoryBytes,
+              maxPods: pool.maxPods ?? 110,
+              labels: { [ZONE_LABEL]: this.nextZone(pool), [POOL_LABEL]: pool.name },
+              min: pool.autoscale.min,
+              max: pool.autoscale.max,
+            },
+          ]
+        : [],
+    );
+  }
+
+  private poolNodes(pool: string): ProviderNode[] {
+    return [...this.nodes.values()].filter((n) => n.labels[POOL_LABEL] === pool);
+  }
+
+  /** The pool's zone with the fewest of its nodes (the first such, in zone order): added nodes spread over zones. */
+  private nextZone(pool: NodePool): string {
+    const zones = zonesOf(pool);
+    const counts = zones.map((zone) => this.poolNodes(pool.name).filter((n) => n.labels[ZONE_LABEL] === zone).length);
+    const fewest = Math.min(...counts);
+    return zones[counts.indexOf(fewest)] as string;
+  }
+
+  private addPoolNode(poolName: string): ProviderNode {
+    const pool = this.pools.get(poolName);
+    if (!pool?.autoscale) throw new Error(`simulated pool ${poolName} does not scale`);
+    if (this.poolNodes(poolName).length >= pool.autoscale.max) {
+      throw new Error(`simulated pool ${poolName} is at its max of ${pool.autoscale.max} nodes`);
+    }
+    let index = (this.lastIndex.get(poolName) ?? 0) + 1;
+    while (this.nodes.has(`sim-${poolName}-${index}`)) index++;
+    this.lastIndex.set(poolName, index);
+    const name = `sim-${poolName}-${index}`;
+    return this.join(this.nodeOf({ ...pool, name }, this.nextZone(pool), poolName));
+  }
+
+  private removePoolNode(name: string): void {
+    const node = this.nodes.get(name);
+    if (!node) return;
+    const poolName = node.labels[POOL_LABEL] ?? "";
+    const pool = this.pools.get(poolName);
+    if (!pool?.autoscale) throw new Error(`simulated node ${name} is not in a scaling pool`);
+    if (this.poolNodes(poolName).length <= pool.autoscale.min) {
+      throw new Error(`simulated pool ${poolName} is at its min of ${pool.autoscale.min} nodes`);
+    }
+    this.removeNode(name);
+  }
+
   private nodeOf(
     shape: { name: string; cpuMillis: number; memoryBytes: number; maxPods?: number },
     zone = "zone-a",
@@ -264,8 +346,8 @@ export class SimulatedProvider implements NodeProvider {
       address: `192.0.2.${this.addressIndex}`,
       labels: {
         "kubernetes.io/hostname": shape.name,
-        "topology.kubernetes.io/zone": zone,
-        "kubernease.dev/pool": pool,
+        [ZONE_LABEL]: zone,
+        [POOL_LABEL]: pool,
       },
       cpuMillis: shape.cpuMillis,
       memoryBytes: shape.memoryBytes,
@@ -377,5 +459,17 @@ export class SimulatedProvider implements NodeProvider {
 
   private emit(event: ProviderEvent): void {
     for (const listener of this.listeners) listener(event);
+  }
+}
+
+function zonesOf(pool: NodePool): string[] {
+  return pool.zone ? [pool.zone] : SPREAD_ZONES;
+}
+
+function checkAutoscale(pool: NodePool): void {
+  const range = pool.autoscale;
+  if (!range) return;
+  if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 0 || range.max < range.min) {
+    throw new Error(`simulated pool ${pool.name}: autoscale needs whole numbers 0 <= min <= max`);
   }
 }

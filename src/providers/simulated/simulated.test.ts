@@ -193,3 +193,82 @@ describe("SimulatedProvider", () => {
     expect((await provider.listNodes())[0]?.ready).toBe(false);
   });
 });
+
+describe("SimulatedProvider scaling", () => {
+  function scalingSetup() {
+    const clock = new ManualClock(0);
+    const provider = new SimulatedProvider({
+      clock,
+      rng: seededRng("scaling"),
+      pools: [
+        { name: "fixed", count: 1, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 },
+        {
+          name: "web",
+          count: 1,
+          cpuMillis: 2000,
+          memoryBytes: 4 * 2 ** 30,
+          maxPods: 30,
+          autoscale: { min: 1, max: 4 },
+        },
+      ],
+    });
+    const events: ProviderEvent[] = [];
+    provider.subscribe((e) => events.push(e));
+    return { clock, provider, events, scaling: provider.scaling as NonNullable<typeof provider.scaling> };
+  }
+
+  it("is absent when no pool scales", () => {
+    expect(setup().provider.scaling).toBeUndefined();
+  });
+
+  it("lists the scaling pools with the shape and labels of the node each would add next", () => {
+    const { scaling } = scalingSetup();
+    expect(scaling.pools()).toEqual([
+      {
+        name: "web",
+        cpuMillis: 2000,
+        memoryBytes: 4 * 2 ** 30,
+        maxPods: 30,
+        labels: { "topology.kubernetes.io/zone": "zone-b", "kubernease.dev/pool": "web" },
+        min: 1,
+        max: 4,
+      },
+    ]);
+  });
+
+  it("adds nodes named after the pool, spread over the zones and announced, up to the pool's max", async () => {
+    const { clock, provider, events, scaling } = scalingSetup();
+    clock.advance(5);
+    const added = [await scaling.addNode("web"), await scaling.addNode("web"), await scaling.addNode("web")];
+    expect(
+      added.map((n) => [n.name, n.labels["topology.kubernetes.io/zone"], n.labels["kubernease.dev/pool"]]),
+    ).toEqual([
+      ["sim-web-2", "zone-b", "web"],
+      ["sim-web-3", "zone-c", "web"],
+      ["sim-web-4", "zone-a", "web"],
+    ]);
+    expect(added[0]).toMatchObject({ cpuMillis: 2000, memoryBytes: 4 * 2 ** 30, maxPods: 30, ready: true });
+    expect(events.filter((e) => e.type === "node").map((e) => e.type === "node" && e.node.name)).toEqual([
+      "sim-web-2",
+      "sim-web-3",
+      "sim-web-4",
+    ]);
+    expect(events[0]).toMatchObject({ type: "node", atMs: 5 });
+    await expect(scaling.addNode("web")).rejects.toThrow(/at its max of 4/);
+    await expect(scaling.addNode("fixed")).rejects.toThrow(/does not scale/);
+    expect((await provider.listNodes()).map((n) => n.name)).toContain("sim-web-4");
+  });
+
+  it("removes a scaling pool's node with its pods, never below the min, and never reuses a removed node's name", async () => {
+    const { provider, events, scaling } = scalingSetup();
+    await scaling.addNode("web");
+    await provider.startPod(pod("nginx", "pod_a", "sim-web-2"));
+    await scaling.removeNode("sim-web-2");
+    expect(events).toContainEqual({ type: "podGone", podId: "pod_a", nodeName: "sim-web-2" });
+    expect(events.at(-1)).toMatchObject({ type: "nodeGone", nodeName: "sim-web-2" });
+    await scaling.removeNode("sim-web-2");
+    await expect(scaling.removeNode("sim-web-1")).rejects.toThrow(/at its min of 1/);
+    await expect(scaling.removeNode("sim-fixed-1")).rejects.toThrow(/not in a scaling pool/);
+    expect((await scaling.addNode("web")).name).toBe("sim-web-3");
+  });
+});
