@@ -1,8 +1,10 @@
 import {
   checkQuota,
   formatUsage,
+  podQuotaMessage,
   type QuotaObject,
   quotaMessage,
+  specRequests,
   steadyState,
   type Violation,
 } from "../controllers/quota.js";
@@ -69,17 +71,34 @@ export async function admitQuota(tx: StoreOps, tenantId: string, changes: readon
       spec,
     });
   }
+  const single = changes.length === 1 ? changes[0]?.ref : undefined;
   const violations = checkQuota(hard, steadyState(objects), steadyState([...next.values()]));
-  if (violations.length === 0) return;
-  throw quotaError(violations, changes.length === 1 ? changes[0]?.ref : undefined);
+  if (violations.length > 0) throw quotaError(violations, single);
+  // A bare pod starts at once, so it must also fit beside the pods that exist now (surge pods included).
+  const newPods = changes.filter((c) => c.ref.kind === "Pod" && !podNames.has(keyOf(c.ref)));
+  if (newPods.length === 0) return;
+  const live = { ...(await tx.tenantPodUsage(tenantId)), storageBytes: 0 };
+  const added = { ...live };
+  for (const change of newPods) {
+    const requests = specRequests(change.spec);
+    added.pods += 1;
+    added.cpuMillis += requests.cpuMillis;
+    added.memoryBytes += requests.memoryBytes;
+  }
+  const now = checkQuota(hard, live, added);
+  if (now.length > 0) throw quotaError(now, single, podQuotaMessage);
 }
 
 /** 403, as Kubernetes answers "exceeded quota", with one `ExceededQuota` cause per resource. */
-function quotaError(violations: Violation[], single: ObjectRef | undefined): ApiError {
+function quotaError(
+  violations: Violation[],
+  single: ObjectRef | undefined,
+  message: (violations: Violation[]) => string = quotaMessage,
+): ApiError {
   const prefix = single ? `${single.kind} "${single.name}" is forbidden: ` : "";
-  return new ApiError("FORBIDDEN", `${prefix}${quotaMessage(violations)}`, {
+  return new ApiError("FORBIDDEN", `${prefix}${message(violations)}`, {
     ...(single ? { kind: single.kind, name: single.name } : {}),
-    causes: violations.map((v) => ({ reason: "ExceededQuota", message: quotaMessage([v]), field: v.resource })),
+    causes: violations.map((v) => ({ reason: "ExceededQuota", message: message([v]), field: v.resource })),
   });
 }
 

@@ -215,6 +215,39 @@ describe("quotas through the API on simulated nodes", () => {
       return pods.length === 2 && (await images()).size === 1 && (await images()).has("app:2");
     });
   }, 30_000);
+
+  it("refuses a bare pod that fits the steady state but not beside the pods that exist now (a surge pod)", async () => {
+    const t = await tenant("surger", { pods: 2 });
+    const rollTo = (selector: string) =>
+      api.call("POST", "/v1/apply", {
+        body: deployment("web", 1, "100m", "app:1", ROLLING).replace(
+          "    spec:\n      containers:",
+          `    spec:\n      nodeSelector: { kubernease.dev/pool: ${selector} }\n      containers:`,
+        ),
+        key: t.key,
+      });
+    const nodes = await api.store.listNodes();
+    expect((await rollTo(nodes[0]?.labels["kubernease.dev/pool"] ?? "default")).status).toBe(200);
+    await api.until(async () => (await podsOf(api.store, t.id)).filter((p) => p.ready).length === 1);
+    // The new revision's surge pod can never be placed, so it stays: two pods exist, the steady state is one.
+    expect((await rollTo("nowhere")).status).toBe(200);
+    await api.until(async () => (await podsOf(api.store, t.id)).length === 2);
+
+    const bare = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "extra" },
+      spec: { containers: [{ name: "a", image: "app:1" }] },
+    };
+    const refused = await api.call("POST", "/api/v1/namespaces/default/pods", { body: bare, key: t.key });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toBe(
+      'Pod "extra" is forbidden: exceeded quota: requested: pods=1, used: pods=2, limited: pods=2',
+    );
+    const applied = await api.call("POST", "/v1/apply", { body: bare, key: t.key });
+    expect(applied.status).toBe(403);
+    expect(await api.store.getPodByName(t.id, "default", "extra")).toBeUndefined();
+  });
 });
 
 describe("the operator's quota", () => {
