@@ -33,7 +33,7 @@ export async function syncNodes(ctx: JobContext): Promise<void> {
     changed ||= !before || before.ready !== ready || before.cpuMillis !== node.cpuMillis;
     if (before && !before.ready && node.ready) returning.push(node.name);
   }
-  // A node back from silence: its pods are looked at again, so fenced ones resume and stale ones are stopped.
+  // A node back from silence: its pods are looked at again, so fenced ones resume and lost ones are stopped.
   for (const name of returning) {
     for (const pod of await ctx.store.listPods({ nodeName: name })) await ctx.queue.enqueue("pod", pod.id);
   }

@@ -57,6 +57,8 @@ export class Observer {
           return undefined;
         }
         if (pod.deletionRequestedAt !== null) return undefined;
+        // An ended pod stays ended: a late report of a lost pod's containers never brings it back.
+        if (!observation.gone && (pod.phase === "Failed" || pod.phase === "Succeeded")) return undefined;
         try {
           await this.record(pod, observation);
           return undefined;

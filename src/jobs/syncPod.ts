@@ -1,3 +1,4 @@
+import { NODE_LOST } from "../controllers/nodeLifecycle.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { markConfigError, podConfig } from "./podConfig.js";
@@ -8,8 +9,9 @@ const CONFIG_RETRY_MS = 1_000;
 
 /**
  * The `pod` job: make the provider match one pod row. A bound pod is started
- * (idempotent); a pod marked for deletion is stopped, then its row goes and its
- * node's capacity returns, and whoever waits on that is told.
+ * (idempotent) unless it has ended or its node does not answer; a pod declared
+ * lost is stopped; a pod marked for deletion is stopped, then its row goes and
+ * its node's capacity returns, and whoever waits on that is told.
  */
 export async function syncPodJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
@@ -29,6 +31,13 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     await ctx.queue.enqueue("schedule", pod.id);
     return undefined;
   }
+  if (pod.phase === "Failed" || pod.phase === "Succeeded") {
+    // A pod declared lost must not run on when its node returns; other ended pods keep their exited containers.
+    if (pod.status.reason === NODE_LOST) await ctx.provider.stopPod(pod.nodeName, pod.id);
+    return undefined;
+  }
+  // A node that does not answer can start nothing; its pods are looked at again when it returns.
+  if ((await ctx.store.getNode(pod.nodeName))?.ready === false) return undefined;
   const config = await podConfig(ctx, pod);
   if (!config.ok) {
     // Like the kubelet, try again a little later: the missing ConfigMap or Secret may be on its way.
