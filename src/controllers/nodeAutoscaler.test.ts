@@ -249,6 +249,14 @@ describe("node autoscaler: scale-down", () => {
     expect(out.memory.unneededSinceMs).toEqual({ n1: NOW });
   });
 
+  it("keeps an empty node that still holds a local volume (a claim kept after a scale-down)", () => {
+    const memory = { unneededSinceMs: { n1: 0, n2: 0 } };
+    const holding = { ...node("n2", "default"), localVolumes: 1 };
+    const out = plan(input({ nodes: [node("n1", "default", [bound("a", 100)]), holding], memory }));
+    expect(out.drain).toEqual(["n1"]);
+    expect(out.memory.unneededSinceMs).not.toHaveProperty("n2");
+  });
+
   it("holds back while pods wait for room or a scale-up is fresh, and forgets the unneeded timers", () => {
     const memory = { unneededSinceMs: { n1: 0, n2: 0 } };
     const atMax = [pool("default", { max: 2 })];

@@ -45,6 +45,8 @@ export interface AutoscaledNode extends NodeView {
   daemons: { cpuMillis: number; memoryBytes: number; pods: number };
   /** Non-daemon pods on their way out: the node is not empty until they are gone. */
   terminatingPods: number;
+  /** Local volumes that live on it: their data would go with the node, so it stays (absent: none). */
+  localVolumes?: number;
 }
 
 /** A pool that scales, with the shape and labels (no hostname) of the node it would add next. */
@@ -363,7 +365,7 @@ function planScaleDown(input: AutoscalerInput, plan: AutoscalerPlan, scheduler: 
 }
 
 function isUnneeded(input: AutoscalerInput, node: AutoscaledNode, scheduler: Scheduler): boolean {
-  if (!node.ready || node.unschedulable) return false;
+  if (!node.ready || node.unschedulable || (node.localVolumes ?? 0) > 0) return false;
   if (utilisation(node) >= input.settings.scaleDownUtilization) return false;
   if (node.pods.some((p) => !p.replaceable)) return false;
   return podsFitElsewhere(input.nodes, node, scheduler);

@@ -41,4 +41,14 @@ describe("reconcileReplicaSet moves a pod replacement first", () => {
     expect(actions).toContainEqual(expect.objectContaining({ type: "deletePod", podId: "c" }));
     expect(kinds(actions)).toEqual(["deletePod"]);
   });
+
+  it("lets moved pods go one at a time as replacements become available, even when not all can be replaced", async () => {
+    // Two marked, room (quota, capacity) for one replacement only: the first goes once it is available.
+    const pods = [ready("a"), ready("b", { moving: true }), ready("c", { moving: true }), ready("d")];
+    const actions = reconcileReplicaSet(rs, pods, 1_000);
+    expect(actions.filter((a) => a.type === "deletePod")).toEqual([expect.objectContaining({ podId: "b" })]);
+    // Then the one marked pod left is replaced in turn.
+    const next = reconcileReplicaSet(rs, [ready("a"), ready("c", { moving: true }), ready("d")], 1_000);
+    expect(kinds(next)).toEqual(["createPod"]);
+  });
 });

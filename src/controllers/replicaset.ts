@@ -44,10 +44,13 @@ export function reconcileReplicaSet(
   }
 
   const minReadySeconds = rs.spec.minReadySeconds ?? 0;
-  const availableStaying = staying.filter((p) => isAvailable(p, minReadySeconds, nowMs)).length;
-  if (moving.length > 0 && missing <= 0 && availableStaying >= replicas) {
-    for (const pod of moving)
+  if (moving.length > 0) {
+    // Moved pods go one by one as replacements become available, never taking the available pods below the replicas.
+    const going = new Set(actions.flatMap((a) => (a.type === "deletePod" ? [a.podId] : [])));
+    const available = live.filter((p) => !going.has(p.id) && isAvailable(p, minReadySeconds, nowMs)).length;
+    for (const pod of moving.slice(0, Math.max(0, available - replicas))) {
       actions.push({ type: "deletePod", podId: pod.id, reason: "moved: its replacement is available" });
+    }
   }
   const status = {
     replicas: live.length,

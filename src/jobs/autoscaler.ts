@@ -18,10 +18,10 @@ import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { evictNodePods } from "./drain.js";
 import { syncNodes } from "./nodes.js";
-import { canMove, markMoving, roomToMove } from "./rebalance.js";
+import { cancelMove, canMove, markMoving, roomToMove } from "./rebalance.js";
 import { demandOf } from "./schedulePod.js";
 import { enqueueUnbound } from "./syncPod.js";
-import { placementOf } from "./volumes.js";
+import { localVolumesByNode, placementOf } from "./volumes.js";
 
 /** How the control plane runs the node autoscaler; unset fields take `DEFAULT_AUTOSCALER_SETTINGS`. */
 export interface AutoscaleOptions {
@@ -85,8 +85,14 @@ export class NodeAutoscaler {
       list.push(pod);
       byNode.set(pod.nodeName, list);
     }
+    const volumes = await localVolumesByNode(this.ctx);
     const input = {
-      nodes: await Promise.all(nodes.map((node) => this.nodeOf(node, byNode.get(node.name) ?? [], poolNames))),
+      nodes: await Promise.all(
+        nodes.map(async (node) => ({
+          ...(await this.nodeOf(node, byNode.get(node.name) ?? [], poolNames)),
+          localVolumes: volumes.get(node.name) ?? 0,
+        })),
+      ),
       pending: await this.pendingOf(pods),
       pools,
       nowMs,
@@ -105,6 +111,11 @@ export class NodeAutoscaler {
     const nowMs = this.ctx.clock.now();
     for (const name of plan.uncordon) {
       await this.ctx.store.updateNode(name, { unschedulable: false }, nowMs);
+      // Its pods not yet moved stay: their marks go, so their workloads are not left half-moved.
+      for (const pod of pods) {
+        if (pod.nodeName === name && pod.deletionRequestedAt === null && isMoving(pod.status))
+          await cancelMove(this.ctx, pod);
+      }
       this.ctx.log("autoscaler uncordoned a node it had drained", { node: name });
     }
     if (plan.uncordon.length > 0) await enqueueUnbound(this.ctx);

@@ -110,3 +110,10 @@ export async function markMoving(ctx: JobContext, pod: PodRecord, message: strin
     await ctx.queue.enqueue("reconcile", objectKey(owner));
   }
 }
+
+/** Takes back a move that has not happened (a drain given up or cancelled): the pod stays where it is. */
+export async function cancelMove(ctx: JobContext, pod: PodRecord): Promise<void> {
+  await updatePodConditions(ctx, pod.id, (conditions) =>
+    setCondition(conditions, "DisruptionTarget", false, ctx.clock.now(), { reason: "MoveCancelled" }),
+  );
+}

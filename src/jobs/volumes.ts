@@ -141,3 +141,14 @@ export async function pinVolumes(ctx: JobContext, pod: PodRecord, nodeName: stri
     );
   }
 }
+
+/** How many `local` volumes each node holds: data that lives there, with or without a pod on it now. */
+export async function localVolumesByNode(ctx: Pick<JobContext, "store">): Promise<Map<string, number>> {
+  const systemId = await systemTenantId(ctx);
+  const counts = new Map<string, number>();
+  for (const volume of await ctx.store.listObjects({ kind: VOLUME_KIND, tenantId: systemId })) {
+    const { nodeName, storageClassName } = volumeView(volume).spec;
+    if (storageClassName === "local" && nodeName) counts.set(nodeName, (counts.get(nodeName) ?? 0) + 1);
+  }
+  return counts;
+}
