@@ -285,16 +285,61 @@ ensure_redis() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Docker Engine (the first engine, on /var/run/docker.sock) and the local test images
+# ---------------------------------------------------------------------------------------------
 
-# Every service the tests need. Later: ensure_docker, ensure_registry, ensure_haproxy.
+DOCKER_SOCKET="${DOCKER_SOCKET:-/var/run/docker.sock}"
+DOCKERD_LOG="${DOCKERD_LOG:-/var/log/kubernease-dockerd.log}"
+
+_docker_ready() {
+  timeout 5 docker -H "unix://$DOCKER_SOCKET" version >/dev/null 2>&1
+}
+
+# Finds or starts the Docker Engine the provider tests use, then builds the test images
+# (scripts/images.sh). Started here with dockerd's defaults (overlay2, iptables, the docker0
+# bridge) because this machine supports them; the extra engines that stand in for nodes are the
+# tests' own (test/helpers/docker.ts), with their own bridges and no iptables rules of theirs.
+ensure_docker() {
+  if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1 || [[ ! -x /bin/busybox ]]; then
+    _svc_apt_install docker.io busybox-static || {
+      _svc_fail "Docker is not installed and could not be installed: run 'apt-get install docker.io busybox-static' as root."
+      return 1
+    }
+  fi
+  if ! _docker_ready; then
+    # The first engine's pid file (dockerd's default), not `pgrep dockerd`: the tests' node engines are dockerds too.
+    if [[ -f /var/run/docker.pid ]] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+      _svc_log "waiting for the running dockerd to answer on $DOCKER_SOCKET"
+    else
+      _svc_log "starting dockerd on $DOCKER_SOCKET (log: $DOCKERD_LOG)"
+      _svc_as_root bash -c 'setsid dockerd --host "unix://$1" >>"$2" 2>&1 </dev/null &' _ "$DOCKER_SOCKET" "$DOCKERD_LOG"
+    fi
+    if ! _svc_wait_until _docker_ready; then
+      _svc_fail "dockerd did not answer on $DOCKER_SOCKET within ${SERVICES_WAIT_SECONDS}s; see $DOCKERD_LOG."
+      return 1
+    fi
+  fi
+  _svc_log "docker answers on $DOCKER_SOCKET"
+  export DOCKER_HOST="unix://$DOCKER_SOCKET"
+  bash "$(dirname "${BASH_SOURCE[0]}")/images.sh" || {
+    _svc_fail "building the local test images failed (scripts/images.sh); see the output above."
+    return 1
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+
+# Every service the tests need. Later: ensure_registry, ensure_haproxy.
 ensure_services() {
   ensure_postgres || return 1
   ensure_redis || return 1
+  # Without CI=true a machine without Docker still runs everything else; its Docker tests say they were skipped.
+  ensure_docker || [[ "${CI:-}" != true ]] || return 1
 }
 
 # Executed rather than sourced: check/start, then print the URLs for `eval "$(bash scripts/services.sh)"`.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   ensure_services || exit 1
-  printf 'export DATABASE_URL=%q\nexport REDIS_URL=%q\n' "$DATABASE_URL" "$REDIS_URL"
+  printf 'export DATABASE_URL=%q\nexport REDIS_URL=%q\nexport DOCKER_HOST=%q\n' "$DATABASE_URL" "$REDIS_URL" "${DOCKER_HOST:-}"
 fi

@@ -1,4 +1,5 @@
 import { memoryBytes } from "../core/quantity.js";
+import type { DockerHostConfig } from "../providers/docker/index.js";
 
 /** Everything `serve` can be told, by flag or by environment (flags win). */
 export interface ServeConfig {
@@ -13,6 +14,8 @@ export interface ServeConfig {
   tlsKeyPath?: string;
   seed?: string;
   nodes: { count: number; cpuMillis: number; memoryBytes: number };
+  /** Docker Engines to run pods on instead of the simulated nodes (`--docker`), one node each. */
+  docker?: DockerHostConfig[];
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -49,5 +52,34 @@ export function serveConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig {
       cpuMillis: Math.round(cpu * 1000),
       memoryBytes: memoryBytes(memory),
     },
+    ...dockerOption(text(flags, "docker", env.KUBERNEASE_DOCKER)),
   };
+}
+
+function dockerOption(value: string | undefined): { docker?: DockerHostConfig[] } {
+  return value === undefined ? {} : { docker: dockerHosts(value) };
+}
+
+/**
+ * `--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:2375,…`: one node per Engine, named
+ * NAME or `docker-N`. Pods' ports are published on 127.0.0.1 for a socket, on HOST for tcp.
+ */
+export function dockerHosts(value: string): DockerHostConfig[] {
+  const hosts = value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "")
+    .map((part, i): DockerHostConfig => {
+      const at = part.indexOf("=");
+      const name = at > 0 ? part.slice(0, at) : `docker-${i + 1}`;
+      const endpoint = at > 0 ? part.slice(at + 1) : part;
+      if (endpoint.startsWith("unix://")) return { name, socketPath: endpoint.slice("unix://".length) };
+      const tcp = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(endpoint);
+      if (tcp) return { name, host: tcp[1] as string, port: Number(tcp[2]), address: tcp[1] as string };
+      throw new Error(`--docker: "${endpoint}" is neither unix:///path/to/docker.sock nor tcp://host:port`);
+    });
+  if (hosts.length === 0) throw new Error("--docker needs at least one Engine, e.g. unix:///var/run/docker.sock");
+  const names = hosts.map((h) => h.name);
+  if (new Set(names).size !== names.length) throw new Error(`--docker: node names must differ (${names.join(", ")})`);
+  return hosts;
 }

@@ -10,7 +10,7 @@ const USAGE = `kubernease — here's some stuff to run, please run it, thank you
 Platform:
   kubernease serve [--port 8443] [--host 127.0.0.1] [--data-dir ./.kubernease] [--insecure-http]
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
-                   [--autoscale-max N]
+                   [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
 Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
   kubernease apply -f FILE [--dry-run] [-n NAMESPACE]
@@ -33,6 +33,7 @@ const OPTIONS = {
   "node-cpu": { type: "string" },
   "node-memory": { type: "string" },
   "autoscale-max": { type: "string" },
+  docker: { type: "string" },
   seed: { type: "string" },
   server: { type: "string" },
   ca: { type: "string" },

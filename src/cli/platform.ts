@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.js";
-import { randomSeed, seededRng } from "../core/rng.js";
+import { type Rng, randomSeed, seededRng } from "../core/rng.js";
 import { openStore } from "../db/index.js";
 import type { Store } from "../db/types.js";
 import { createApp } from "../http/app.js";
@@ -9,7 +9,9 @@ import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
+import { DockerProvider } from "../providers/docker/index.js";
 import { SimulatedProvider } from "../providers/simulated/index.js";
+import type { NodeProvider } from "../providers/types.js";
 import { type BootstrapResult, bootstrap } from "./bootstrap.js";
 import type { ServeConfig } from "./config.js";
 
@@ -49,21 +51,11 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     clock,
     onError: (queueName, key, error) => log("job failed; retrying", { queue: queueName, key, error: String(error) }),
   });
-  const provider = new SimulatedProvider({
-    clock,
-    rng: rng.fork("provider"),
-    pools: [
-      {
-        name: "default",
-        count: config.nodes.count,
-        cpuMillis: config.nodes.cpuMillis,
-        memoryBytes: config.nodes.memoryBytes,
-        ...(config.autoscaleMax !== undefined
-          ? { autoscale: { min: config.nodes.count, max: config.autoscaleMax } }
-          : {}),
-      },
-    ],
-  });
+  if (config.docker && config.autoscaleMax !== undefined)
+    throw new Error("--autoscale-max works with simulated nodes only");
+  const provider: NodeProvider = config.docker
+    ? new DockerProvider({ clock, hosts: config.docker, log })
+    : simulatedProvider(config, rng);
   const controlPlane = new ControlPlane(
     {
       store,
@@ -110,4 +102,23 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       await store.close();
     },
   };
+}
+
+/** The simulated node pool of `--nodes`, `--node-cpu`, `--node-memory` and `--autoscale-max`. */
+function simulatedProvider(config: PlatformConfig, rng: Rng): SimulatedProvider {
+  return new SimulatedProvider({
+    clock: systemClock,
+    rng: rng.fork("provider"),
+    pools: [
+      {
+        name: "default",
+        count: config.nodes.count,
+        cpuMillis: config.nodes.cpuMillis,
+        memoryBytes: config.nodes.memoryBytes,
+        ...(config.autoscaleMax !== undefined
+          ? { autoscale: { min: config.nodes.count, max: config.autoscaleMax } }
+          : {}),
+      },
+    ],
+  });
 }

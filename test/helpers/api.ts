@@ -11,6 +11,7 @@ import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
 import { ControlPlane, type ControlPlaneOptions } from "../../src/jobs/controlPlane.js";
 import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
 import { type ImageBehaviour, type NodePool, SimulatedProvider } from "../../src/providers/simulated/index.js";
+import type { NodeProvider } from "../../src/providers/types.js";
 import { assertNoNodeLeak } from "./leaks.js";
 
 export const ADMIN_KEY = "kn_test_admin_key_for_the_suite_only_0123456789";
@@ -28,7 +29,7 @@ export interface CallResult {
   text: string;
 }
 
-export interface TestApi {
+export interface TestApi<P extends NodeProvider = SimulatedProvider> {
   app: Hono<AppEnv>;
   store: Store;
   tenant: { id: string; key: string };
@@ -38,11 +39,13 @@ export interface TestApi {
   /** Polls `check` until it returns a value (bounded by `timeoutMs`). */
   until<T>(check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
-  /** The simulated nodes, for test controls (`setImageBehaviour`, `addNode`, `removeNode`). */
-  provider: SimulatedProvider;
+  /** The simulated nodes, for test controls (`setImageBehaviour`, `addNode`, `removeNode`), or the provider given. */
+  provider: P;
 }
 
-export interface TestApiOptions {
+export interface TestApiOptions<P extends NodeProvider = SimulatedProvider> {
+  /** Another provider (Docker) instead of the simulated nodes; `close()` closes it. */
+  provider?: P;
   store?: Store;
   nodes?: number;
   /** Timings of the workers (heartbeats, node grace period, …). */
@@ -63,7 +66,9 @@ export interface TestApiOptions {
  * The API in-process (Hono's `app.request`, no sockets) over a store of choice,
  * with the workers and simulated nodes running, two tenants and an admin key.
  */
-export async function createTestApi(options: TestApiOptions = {}): Promise<TestApi> {
+export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
+  options: TestApiOptions<P> = {},
+): Promise<TestApi<P>> {
   const store = options.store ?? (await openStore({ memory: true }));
   const rng = seededRng("test-api");
   const clock = systemClock;
@@ -73,13 +78,16 @@ export async function createTestApi(options: TestApiOptions = {}): Promise<TestA
   );
   const [acme, globex] = made.map((m) => ({ id: m.tenant.id, key: m.key })) as [TestApi["tenant"], TestApi["tenant"]];
   const queue = new InProcessQueue({ clock });
-  const provider = new SimulatedProvider({
-    clock,
-    rng: rng.fork("provider"),
-    startLatencyMs: { min: 5, max: 30 },
-    pools: options.pools ?? [{ name: "default", count: options.nodes ?? 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }],
-    images: options.images,
-  });
+  const provider = (options.provider ??
+    new SimulatedProvider({
+      clock,
+      rng: rng.fork("provider"),
+      startLatencyMs: { min: 5, max: 30 },
+      pools: options.pools ?? [
+        { name: "default", count: options.nodes ?? 3, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 },
+      ],
+      images: options.images,
+    })) as P;
   const controlPlane = new ControlPlane(
     {
       store,

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the local test images, idempotently, into the engine at $DOCKER_HOST (the default one when
+# unset). No public registry is reachable from the test machines, so each image is a rootfs tarball
+# holding Debian's static busybox, imported with `docker import`:
+#   kubernease-test/web:1, :2  — `httpd -f -p 8080 -h /www` serving /_health ("ok") and /index.html ("web N")
+#   kubernease-test/web:bad    — the same server without /_health, so a health check on it fails (404)
+# An image is rebuilt only when missing or when this script's recipe changed (the recipe hash is a label).
+# `IMAGES_FORCE=1` rebuilds all of them.
+set -euo pipefail
+
+BUSYBOX="${BUSYBOX:-/bin/busybox}"
+# The applets a test or probe may run inside the containers (sh for exec probes, nc for reachability).
+APPLETS=(sh ash httpd nc sleep cat echo ls ps kill true false env id hostname ip ifconfig wget mkdir rm touch test)
+
+log() { printf 'images: %s\n' "$*" >&2; }
+
+[[ -x "$BUSYBOX" ]] || {
+  log "FAILED: $BUSYBOX is missing: apt-get install busybox-static"
+  exit 1
+}
+recipe="$(cat "${BASH_SOURCE[0]}" "$BUSYBOX" | sha256sum | cut -c1-16)"
+
+build() {
+  local tag="$1" version="$2" health="$3"
+  local have
+  have="$(docker image inspect -f '{{index .Config.Labels "kubernease.recipe"}}' "$tag" 2>/dev/null || true)"
+  if [[ "$have" == "$recipe" && -z "${IMAGES_FORCE:-}" ]]; then
+    log "$tag is up to date"
+    return 0
+  fi
+  local root
+  root="$(mktemp -d)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$root'" RETURN
+  mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc" "$root/data"
+  chmod 1777 "$root/tmp"
+  cp "$BUSYBOX" "$root/bin/busybox"
+  local applet
+  for applet in "${APPLETS[@]}"; do ln -s busybox "$root/bin/$applet"; done
+  printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  printf '%s\n' "$version" >"$root/www/index.html"
+  [[ "$health" == yes ]] && printf 'ok\n' >"$root/www/_health"
+  log "building $tag"
+  tar -C "$root" --owner=0 --group=0 -c . | docker import \
+    --change 'CMD ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]' \
+    --change 'EXPOSE 8080' \
+    --change 'ENV PATH=/bin' \
+    --change "LABEL kubernease.recipe=$recipe" \
+    - "$tag" >/dev/null
+}
+
+build kubernease-test/web:1 "web 1" yes
+build kubernease-test/web:2 "web 2" yes
+build kubernease-test/web:bad "web bad" no

@@ -1,0 +1,356 @@
+import { randomBytes } from "node:crypto";
+import Docker from "dockerode";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { DOCKER_SOCKET, describeDocker, isDockerReachable, waitFor } from "../../../test/helpers/docker.js";
+import { systemClock } from "../../core/clock.js";
+import type { Json, ObservedPod, PodRuntimeSpec, ProviderEvent } from "../types.js";
+import { DockerProvider, LABELS, tenantNetworkName } from "./index.js";
+import { pauseBinary, tarOf } from "./pause.js";
+
+const NODE = "docker-main";
+const WEB = "kubernease-test/web:1";
+const run = randomBytes(4).toString("hex");
+const owner = `test-${run}`;
+const tenantA = `ta${run}`;
+const tenantB = `tb${run}`;
+const reachable = await isDockerReachable();
+
+const health = { httpGet: { path: "/_health", port: "http" }, timeoutSeconds: 2 };
+
+function podSpec(id: string, options: { image?: string; tenant?: string; container?: Json } = {}): PodRuntimeSpec {
+  return {
+    podId: `${id}-${run}`,
+    uid: `uid-${id}`,
+    tenantId: options.tenant ?? tenantA,
+    namespace: "default",
+    name: id,
+    nodeName: NODE,
+    spec: {
+      containers: [
+        {
+          name: "web",
+          image: options.image ?? WEB,
+          ports: [{ containerPort: 8080, name: "http" }],
+          resources: { limits: { cpu: "250m", memory: "64Mi" } },
+          readinessProbe: health,
+          ...options.container,
+        },
+      ],
+    },
+    env: { web: { GREETING: "hello" } },
+  };
+}
+
+describeDocker("DockerProvider on a real engine", reachable, () => {
+  const docker = new Docker({ socketPath: DOCKER_SOCKET });
+  let provider: DockerProvider;
+  const events: ProviderEvent[] = [];
+
+  const newProvider = () =>
+    new DockerProvider({ clock: systemClock, owner, hosts: [{ name: NODE, socketPath: DOCKER_SOCKET }] });
+
+  /** The latest observation of a pod that satisfies `check`, waiting for it (bounded). */
+  async function observed(podId: string, check: (pod: ObservedPod) => boolean, timeoutMs = 10_000) {
+    let found: ObservedPod | undefined;
+    const ok = await waitFor(async () => {
+      const latest = events.filter((e) => e.type === "pod" && e.pod.podId === podId).at(-1);
+      found = latest?.type === "pod" && check(latest.pod) ? latest.pod : undefined;
+      return found !== undefined;
+    }, timeoutMs);
+    if (!ok) throw new Error(`no matching observation of ${podId}; last: ${JSON.stringify(events.at(-1))}`);
+    return found as ObservedPod;
+  }
+
+  const running = (pod: ObservedPod) => pod.phase === "Running" && pod.containers.every((c) => "running" in c.state);
+
+  async function publishedPort(podId: string): Promise<number> {
+    const [sandbox] = await docker.listContainers({
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${podId}`, `${LABELS.role}=sandbox`] }),
+    });
+    const port = sandbox?.Ports.find((p) => p.PrivatePort === 8080)?.PublicPort;
+    if (!port) throw new Error(`no published port for ${podId}`);
+    return port;
+  }
+
+  async function execIn(podId: string, command: string[]): Promise<number> {
+    const [app] = await docker.listContainers({
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${podId}`, `${LABELS.role}=app`] }),
+    });
+    const exec = await docker.getContainer(app?.Id ?? "none").exec({ Cmd: command, AttachStdout: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    await new Promise((resolve) => {
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.resume();
+    });
+    return (await exec.inspect()).ExitCode ?? -1;
+  }
+
+  beforeAll(() => {
+    provider = newProvider();
+    provider.subscribe((e) => events.push(e));
+  });
+
+  afterAll(async () => {
+    await provider?.close();
+    const ours = await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${LABELS.owner}=${owner}`] }),
+    });
+    await Promise.all(ours.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    const volumes = await docker.listVolumes({ filters: JSON.stringify({ label: [`${LABELS.owner}=${owner}`] }) });
+    await Promise.all((volumes.Volumes ?? []).map((v) => docker.getVolume(v.Name).remove()));
+    for (const tenant of [tenantA, tenantB]) {
+      await docker
+        .getNetwork(tenantNetworkName(tenant))
+        .remove()
+        .catch(() => {});
+    }
+  });
+
+  it("lists the engine as a ready node with its capacity from docker info", async () => {
+    const [node] = await provider.listNodes();
+    expect(node).toMatchObject({ name: NODE, address: "127.0.0.1", ready: true, maxPods: 110 });
+    expect(node?.cpuMillis).toBeGreaterThanOrEqual(1000);
+    expect(node?.memoryBytes).toBeGreaterThan(2 ** 28);
+    const dead = new DockerProvider({
+      clock: systemClock,
+      owner,
+      hosts: [{ name: "gone", socketPath: "/run/kn-no-such-engine.sock", cpuMillis: 2000 }],
+    });
+    expect(await dead.listNodes()).toEqual([expect.objectContaining({ name: "gone", ready: false, cpuMillis: 2000 })]);
+    await dead.close();
+  });
+
+  it("runs a pod: Running with a containerID, its port published on 127.0.0.1, env and limits applied", async () => {
+    const spec = podSpec("web");
+    const startedMs = Date.now();
+    await provider.startPod(spec);
+    const pod = await observed(spec.podId, running);
+    const readyMs = Date.now() - startedMs;
+    expect(pod.containers[0]?.containerID).toMatch(/^docker:\/\/[0-9a-f]{64}$/);
+    expect(pod.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const port = await publishedPort(spec.podId);
+    const response = await fetch(`http://127.0.0.1:${port}/index.html`);
+    expect((await response.text()).trim()).toBe("web 1");
+    expect((await fetch(`http://127.0.0.1:${port}/_health`)).status).toBe(200);
+
+    const [app] = await docker.listContainers({
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`, `${LABELS.role}=app`] }),
+    });
+    const info = await docker.getContainer(app?.Id ?? "").inspect();
+    expect(info.Config.Env).toContain("GREETING=hello");
+    expect(info.HostConfig).toMatchObject({
+      NanoCpus: 250_000_000,
+      Memory: 64 * 2 ** 20,
+      RestartPolicy: { Name: "no" },
+      SecurityOpt: ["no-new-privileges"],
+      PidsLimit: 1024,
+      Privileged: false,
+    });
+    expect(info.HostConfig.CapDrop).toContain("NET_RAW");
+    expect(info.Config.Labels).toMatchObject({
+      [LABELS.tenant]: tenantA,
+      [LABELS.name]: "web",
+      [LABELS.container]: "web",
+    });
+    console.log(`docker provider: pod started → running in ${readyMs} ms`);
+
+    // Started again: reported, not doubled.
+    const before = events.length;
+    await provider.startPod(spec);
+    expect(events.length).toBeGreaterThan(before);
+    const all = await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`] }),
+    });
+    expect(all).toHaveLength(2);
+  });
+
+  it("probes for real: httpGet by port name, tcpSocket and exec, passing and failing", async () => {
+    const spec = podSpec("web");
+    const probe = (p: Json) => provider.probe(NODE, spec.podId, "web", "readiness", p);
+    expect(await probe(health)).toEqual({ ok: true });
+    expect(await probe({ httpGet: { path: "/missing", port: 8080 } })).toEqual({
+      ok: false,
+      message: "HTTP probe failed with statuscode: 404",
+    });
+    expect(await probe({ tcpSocket: { port: "http" } })).toEqual({ ok: true });
+    expect(await probe({ tcpSocket: { port: 9999 } })).toMatchObject({
+      ok: false,
+      message: "port 9999 is not published",
+    });
+    expect(await probe({ exec: { command: ["sh", "-c", "test -f /www/_health"] } })).toEqual({ ok: true });
+    const failed = await probe({ exec: { command: ["sh", "-c", "echo nope; exit 3"] } });
+    expect(failed).toMatchObject({ ok: false });
+    expect(failed.message).toMatch(/exited with 3: nope/);
+
+    const bad = podSpec("bad", { image: "kubernease-test/web:bad" });
+    await provider.startPod(bad);
+    await observed(bad.podId, running);
+    expect(await provider.probe(NODE, bad.podId, "web", "readiness", health)).toEqual({
+      ok: false,
+      message: "HTTP probe failed with statuscode: 404",
+    });
+  });
+
+  it("kills a run (exit 137) and restarts it as a new run, only when asked with the current run's id", async () => {
+    const spec = podSpec("web");
+    const first = (await observed(spec.podId, running)).containers[0]?.containerID as string;
+    await provider.killContainer(NODE, spec.podId, "web", "docker://another-run");
+    expect((await provider.probe(NODE, spec.podId, "web", "readiness", health)).ok).toBe(true);
+    await provider.killContainer(NODE, spec.podId, "web", first);
+    const killed = await observed(spec.podId, (p) => "terminated" in (p.containers[0]?.state ?? {}));
+    expect(killed.containers[0]).toMatchObject({
+      containerID: first,
+      state: { terminated: { exitCode: 137, reason: "Error" } },
+    });
+    expect(await provider.probe(NODE, spec.podId, "web", "readiness", health)).toEqual({
+      ok: false,
+      message: "container web is not running",
+    });
+    await provider.restartContainer(NODE, spec.podId, "web", "docker://another-run");
+    expect(killed.containers[0]?.state).toHaveProperty("terminated");
+    await provider.restartContainer(NODE, spec.podId, "web", first);
+    const second = await observed(spec.podId, (p) => running(p) && p.containers[0]?.containerID !== first);
+    expect(second.containers[0]?.containerID).toMatch(/^docker:\/\//);
+    // The pod kept its sandbox: same address, same published port, answering again.
+    expect(second.podIP).toBe(killed.podIP);
+    const port = await publishedPort(spec.podId);
+    expect(await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/_health`)).ok, 5_000)).toBe(true);
+    // The new run copies the old one's configuration.
+    const [app] = await docker.listContainers({
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`, `${LABELS.role}=app`] }),
+    });
+    expect(app?.Labels[LABELS.run]).toBe("2");
+    expect((await docker.getContainer(app?.Id ?? "").inspect()).Config.Env).toContain("GREETING=hello");
+    // Restarting a running container does nothing.
+    await provider.restartContainer(NODE, spec.podId, "web");
+    expect((await observed(spec.podId, running)).containers[0]?.containerID).toBe(second.containers[0]?.containerID);
+  });
+
+  it("reports exit codes and reasons: Completed and Error", async () => {
+    const done = podSpec("job", { container: { command: ["sh", "-c", "exit 0"], readinessProbe: undefined } });
+    const crash = podSpec("crash", { container: { command: ["sh", "-c", "exit 3"], readinessProbe: undefined } });
+    await provider.startPod(done);
+    await provider.startPod(crash);
+    const terminated = (p: ObservedPod) => "terminated" in (p.containers[0]?.state ?? {});
+    expect((await observed(done.podId, terminated)).containers[0]?.state).toMatchObject({
+      terminated: { exitCode: 0, reason: "Completed" },
+    });
+    expect((await observed(crash.podId, terminated)).containers[0]?.state).toMatchObject({
+      terminated: { exitCode: 3, reason: "Error" },
+    });
+  });
+
+  it("waits with ErrImageNeverPull / ErrImagePull when an image is missing, not a crash", async () => {
+    const never = podSpec("never", { image: "kubernease-test/absent:1", container: { imagePullPolicy: "Never" } });
+    await provider.startPod(never);
+    const waiting = await observed(
+      never.podId,
+      (p) => "waiting" in (p.containers[0]?.state ?? {}) && p.phase === "Running",
+    );
+    expect(waiting.containers[0]?.state).toMatchObject({ waiting: { reason: "ErrImageNeverPull" } });
+    const pull = podSpec("pull", { image: "127.0.0.1:1/absent:1" });
+    await provider.startPod(pull);
+    const failed = await observed(pull.podId, (p) => JSON.stringify(p).includes("ErrImagePull"));
+    expect(failed.containers[0]?.state).toMatchObject({ waiting: { reason: "ErrImagePull" } });
+  });
+
+  it("mounts configMap and secret files, emptyDir, and a claim's volume that outlives the pod", async () => {
+    const volumes = (id: string): PodRuntimeSpec => {
+      const base = podSpec(id, {
+        container: {
+          readinessProbe: undefined,
+          volumeMounts: [
+            { name: "config", mountPath: "/etc/app" },
+            { name: "creds", mountPath: "/etc/creds" },
+            { name: "scratch", mountPath: "/scratch" },
+            { name: "data", mountPath: "/data" },
+          ],
+        },
+      });
+      base.spec.volumes = [
+        { name: "config", configMap: { name: "app" } },
+        { name: "creds", secret: { secretName: "creds" } },
+        { name: "scratch", emptyDir: {} },
+        { name: "data", persistentVolumeClaim: { claimName: `data-${run}` } },
+      ];
+      base.files = { config: { "app.conf": "mode=fast\n", "sub/x.txt": "x" }, creds: { token: "s3cr\u00e9t" } };
+      return base;
+    };
+    const first = volumes("vol1");
+    await provider.startPod(first);
+    await observed(first.podId, running);
+    const sh = (podId: string, script: string) => execIn(podId, ["sh", "-c", script]);
+    expect(await sh(first.podId, "grep -qx mode=fast /etc/app/app.conf && test -f /etc/app/sub/x.txt")).toBe(0);
+    expect(await sh(first.podId, 'test "$(cat /etc/creds/token | wc -c)" = 6')).toBe(0);
+    expect(await sh(first.podId, "touch /etc/app/new")).not.toBe(0);
+    expect(await sh(first.podId, "echo kept > /data/file && touch /scratch/tmp")).toBe(0);
+    await provider.stopPod(NODE, first.podId);
+    const podVolumes = await docker.listVolumes({
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${first.podId}`] }),
+    });
+    expect(podVolumes.Volumes ?? []).toEqual([]);
+
+    const second = volumes("vol2");
+    await provider.startPod(second);
+    await observed(second.podId, running);
+    expect(await sh(second.podId, "grep -qx kept /data/file && ! test -f /scratch/tmp")).toBe(0);
+    await provider.stopPod(NODE, second.podId);
+    await docker.getVolume(`kn-pvc-${tenantA}-default-data-${run}`).remove();
+  });
+
+  it("isolates tenants: a pod cannot reach another tenant's pod, but reaches its own tenant's", async () => {
+    const mine = podSpec("web");
+    const sibling = podSpec("sibling");
+    const other = podSpec("other", { tenant: tenantB });
+    await provider.startPod(sibling);
+    await provider.startPod(other);
+    const siblingIP = (await observed(sibling.podId, running)).podIP as string;
+    const otherIP = (await observed(other.podId, running)).podIP as string;
+    const get = (ip: string) => [
+      "sh",
+      "-c",
+      `printf 'GET /_health HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 8080 | grep -q 200`,
+    ];
+    expect(await execIn(mine.podId, get(siblingIP))).toBe(0);
+    expect(await execIn(mine.podId, get(otherIP))).not.toBe(0);
+  });
+
+  it("is adopted by a restarted provider, which reports what runs; stopPod removes every container", async () => {
+    const spec = podSpec("web");
+    const again = newProvider();
+    const seen: ProviderEvent[] = [];
+    again.subscribe((e) => seen.push(e));
+    const listed = await again.listPods(NODE);
+    const pod = listed.find((p) => p.podId === spec.podId);
+    expect(pod).toMatchObject({ phase: "Running", containers: [{ name: "web", state: { running: {} } }] });
+    // Its first heartbeat connects to the events stream and reports every pod, for the observer to adopt or remove.
+    await again.listNodes();
+    expect(await waitFor(async () => seen.some((e) => e.type === "pod" && e.pod.podId === spec.podId), 5_000)).toBe(
+      true,
+    );
+
+    await again.stopPod(NODE, spec.podId);
+    expect(seen).toContainEqual({ type: "podGone", podId: spec.podId, nodeName: NODE });
+    const left = await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`] }),
+    });
+    expect(left).toEqual([]);
+    expect((await again.listPods(NODE)).some((p) => p.podId === spec.podId)).toBe(false);
+    await again.stopPod(NODE, spec.podId);
+    await again.close();
+  });
+});
+
+it("builds a 129-byte static pause binary and valid tar headers", () => {
+  const elf = pauseBinary();
+  expect(elf.length).toBe(129);
+  expect(elf.subarray(0, 4).toString("latin1")).toBe("\x7fELF");
+  const tar = tarOf([{ path: "/a/b", content: "hi" }]);
+  expect(tar.length).toBe(512 * 2 + 1024);
+  expect(tar.subarray(0, 3).toString()).toBe("a/b");
+  expect(tar.subarray(257, 262).toString()).toBe("ustar");
+});

@@ -1,0 +1,742 @@
+import { Readable } from "node:stream";
+import Docker from "dockerode";
+import type { Clock } from "../../core/clock.js";
+import type {
+  Json,
+  NodeProvider,
+  ObservedPod,
+  PodRuntimeSpec,
+  ProbeKind,
+  ProbeResult,
+  ProviderEvent,
+  ProviderNode,
+} from "../types.js";
+import {
+  groupByPod,
+  isRunning,
+  observePod,
+  type PodContainers,
+  runOf,
+  specContainersOf,
+  type Waiting,
+} from "./observe.js";
+import { PAUSE_IMAGE, pauseImageTar, tarOf } from "./pause.js";
+import { execProbe, httpProbe, probeTimeoutMs, tcpProbe, within } from "./probe.js";
+import {
+  appCreateOptions,
+  appName,
+  containersOf,
+  LABELS,
+  type PodContainerSpec,
+  podVolumes,
+  resolvePort,
+  SANDBOX_VOLUMES_DIR,
+  sandboxCreateOptions,
+  tenantBridgeName,
+  tenantNetworkName,
+} from "./spec.js";
+
+export { PAUSE_IMAGE } from "./pause.js";
+export { LABELS, tenantNetworkName } from "./spec.js";
+
+/** One Docker Engine: a node. */
+export interface DockerHostConfig {
+  name: string;
+  /** A unix socket (`/var/run/docker.sock`)… */
+  socketPath?: string;
+  /** …or a TCP endpoint, with TLS when `protocol` is https (PEM contents, not paths). */
+  host?: string;
+  port?: number;
+  protocol?: "http" | "https";
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** Where the node's published ports are reached; 127.0.0.1 when absent. */
+  address?: string;
+  labels?: Record<string, string>;
+  /** Capacity; from `docker info` when absent. */
+  cpuMillis?: number;
+  memoryBytes?: number;
+  maxPods?: number;
+}
+
+export interface DockerProviderOptions {
+  clock: Clock;
+  hosts: DockerHostConfig[];
+  /**
+   * The value of the `kubernease.owner` label on everything this provider creates, and the only
+   * containers it lists, adopts or removes: two platforms (or two test runs) can share an Engine.
+   */
+  owner?: string;
+  /** How long a node's Engine has to answer `/_ping` before the node is not ready (1 s). */
+  pingTimeoutMs?: number;
+  /** How long an image pull may take before the container waits with ErrImagePull (120 s). */
+  pullTimeoutMs?: number;
+  /** The pids limit of each container (1024). */
+  pidsLimit?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+const KILL_WAIT_MS = 10_000;
+
+interface Host {
+  config: DockerHostConfig;
+  docker: Docker;
+  /** The same Engine with a socket timeout, for pings: a hung Engine never piles up requests. */
+  quick: Docker;
+  address: string;
+  ready: boolean | undefined;
+  capacity?: { cpuMillis: number; memoryBytes: number };
+  events?: NodeJS.ReadableStream & { destroy?: () => void };
+  watching?: Promise<void>;
+  networks: Map<string, Promise<string>>;
+  pauseImage?: Promise<void>;
+  /** Pods whose stop found the Engine unreachable: removed when it answers again. */
+  pendingStops: Set<string>;
+}
+
+/**
+ * Pods as containers on one or many Docker Engines (dockerode), one Engine per node.
+ *
+ * A pod is a sandbox — a tiny pause container that holds the pod's network namespace on its
+ * tenant's network (`kubernease-<tenantId>`, one per tenant per host, created on demand) and
+ * publishes the pod's ports on the node's address with ports Docker picks — plus one container
+ * per pod container, in the sandbox's namespace (`NetworkMode: container:<sandbox>`).
+ *
+ * Runs: every run of a container is a Docker container of its own (`kn-<pod>-<container>-<run>`,
+ * label `kubernease.run`), as in Kubernetes, so `containerID` is simply `docker://<id>` and a
+ * restart (`restartContainer`) creates run n+1 and removes run n once it started. Restarting never
+ * touches the sandbox, so the pod keeps its address and published ports.
+ *
+ * Facts only: restart policy "no" on everything, so a run that ends stays ended until the control
+ * plane restarts it. Everything created carries `kubernease.*` labels; the Engine is the record,
+ * so a restarted provider lists (and reports) what runs, and the control plane's observer removes
+ * the pods it does not know. Observations come from each Engine's events stream (filtered by
+ * label); when a stream (re)connects every pod on that host is reported again.
+ */
+export class DockerProvider implements NodeProvider {
+  readonly name = "docker";
+  private readonly hosts = new Map<string, Host>();
+  private readonly listeners = new Set<(event: ProviderEvent) => void>();
+  /** Per pod, the chain of operations on it: one at a time, in order. */
+  private readonly podOps = new Map<string, Promise<unknown>>();
+  private readonly refreshes = new Map<string, { again: boolean }>();
+  private readonly waiting = new Map<string, Map<string, Waiting>>();
+  /** Pods being removed: their containers' own events are not reported, the end (podGone) is. */
+  private readonly stopping = new Set<string>();
+  /**
+   * The latest look at each pod, kept fresh by its events: probes read it rather than asking the
+   * Engine three questions per probe. A stale entry is harmless: the probe itself dials the run.
+   */
+  private readonly latest = new Map<string, PodContainers>();
+  private readonly owner: string;
+  private closed = false;
+
+  constructor(private readonly options: DockerProviderOptions) {
+    this.owner = options.owner ?? "kubernease";
+    for (const config of options.hosts) {
+      if (this.hosts.has(config.name)) throw new Error(`docker host ${config.name} is listed twice`);
+      this.hosts.set(config.name, {
+        config,
+        docker: clientOf(config),
+        quick: clientOf(config, options.pingTimeoutMs ?? 1_000),
+        address: config.address ?? "127.0.0.1",
+        ready: undefined,
+        networks: new Map(),
+        pendingStops: new Set(),
+      });
+    }
+  }
+
+  async listNodes(): Promise<ProviderNode[]> {
+    return Promise.all([...this.hosts.values()].map((host) => this.heartbeat(host)));
+  }
+
+  async startPod(pod: PodRuntimeSpec): Promise<void> {
+    // A job still running when the control plane stopped must not leave a container behind.
+    if (this.closed) throw new Error("the docker provider is closed");
+    const host = this.hostOf(pod.nodeName);
+    await this.serially(pod.podId, () => this.start(host, pod));
+  }
+
+  async stopPod(nodeName: string, podId: string): Promise<void> {
+    const host = this.hosts.get(nodeName);
+    if (!host) return;
+    await this.serially(podId, () => this.stop(host, podId));
+  }
+
+  async listPods(nodeName?: string): Promise<ObservedPod[]> {
+    const hosts = [...this.hosts.values()].filter((h) => nodeName === undefined || h.config.name === nodeName);
+    const lists = await Promise.all(
+      hosts.map(async (host) => {
+        try {
+          return [...(await this.podsOn(host)).values()].map((found) => this.observe(host, found));
+        } catch (error) {
+          this.log("listing pods failed", host, error);
+          return [];
+        }
+      }),
+    );
+    return lists.flat().sort((a, b) => (a.podId < b.podId ? -1 : a.podId > b.podId ? 1 : 0));
+  }
+
+  async probe(
+    nodeName: string,
+    podId: string,
+    containerName: string,
+    _kind: ProbeKind,
+    probe: Json,
+  ): Promise<ProbeResult> {
+    const host = this.hostOf(nodeName);
+    const found = this.latest.get(`${nodeName}/${podId}`) ?? (await this.find(host, podId));
+    const run = found.apps.get(containerName);
+    if (!run || !isRunning(run)) return { ok: false, message: `container ${containerName} is not running` };
+    const timeoutMs = probeTimeoutMs(probe);
+    const timedOut = (): ProbeResult => ({ ok: false, message: `probe timed out after ${timeoutMs} ms` });
+    if (probe.exec) {
+      const command = ((probe.exec as Json).command as string[] | undefined) ?? [];
+      return within(this.options.clock, timeoutMs, execProbe(host.docker.getContainer(run.Id), command), timedOut);
+    }
+    const action = (probe.httpGet ?? probe.tcpSocket) as Json | undefined;
+    if (!action) return { ok: false, message: "the docker provider runs httpGet, tcpSocket and exec probes only" };
+    const spec = specContainersOf(found.sandbox).find((c) => c.name === containerName);
+    const containerPort = resolvePort(spec, action.port);
+    const hostPort = publishedPort(found, containerPort);
+    if (hostPort === undefined) return { ok: false, message: `port ${String(action.port)} is not published` };
+    return probe.httpGet
+      ? httpProbe(host.address, hostPort, action, timeoutMs)
+      : tcpProbe(host.address, hostPort, timeoutMs);
+  }
+
+  async killContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void> {
+    const host = this.hostOf(nodeName);
+    await this.serially(podId, async () => {
+      const run = (await this.find(host, podId)).apps.get(containerName);
+      if (!run || !isRunning(run) || (containerID !== undefined && `docker://${run.Id}` !== containerID)) return;
+      const container = host.docker.getContainer(run.Id);
+      await container.kill({ signal: "SIGKILL" }).catch(ignoreGone);
+      await within(this.options.clock, KILL_WAIT_MS, container.wait({ condition: "not-running" }), () => undefined);
+      await this.refresh(host, podId);
+    });
+  }
+
+  async restartContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void> {
+    const host = this.hostOf(nodeName);
+    await this.serially(podId, async () => {
+      const found = await this.find(host, podId);
+      const run = found.apps.get(containerName);
+      if (!run || !found.sandbox || !isRunning(found.sandbox)) return;
+      if (run.State.Status !== "exited" && run.State.Status !== "dead") return;
+      if (containerID !== undefined && `docker://${run.Id}` !== containerID) return;
+      await this.cloneRun(host, run, runOf(run) + 1);
+      // The ended run goes once its successor exists, so a crash in between never loses the container.
+      await host.docker.getContainer(run.Id).remove({ force: true }).catch(ignoreGone);
+      await this.refresh(host, podId);
+    });
+  }
+
+  subscribe(listener: (event: ProviderEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const host of this.hosts.values()) {
+      host.events?.destroy?.();
+      host.events = undefined;
+    }
+    await Promise.allSettled([...this.podOps.values()]);
+    this.listeners.clear();
+  }
+
+  // --- nodes ------------------------------------------------------------------------------
+
+  private async heartbeat(host: Host): Promise<ProviderNode> {
+    const pingMs = this.options.pingTimeoutMs ?? 1_000;
+    const ready = await within(
+      this.options.clock,
+      pingMs,
+      host.quick.ping().then(
+        () => true,
+        () => false,
+      ),
+      () => false,
+    );
+    if (ready && !host.capacity) {
+      const info = await within(this.options.clock, pingMs, host.quick.info().catch(noInfo), noInfo);
+      if (info) host.capacity = { cpuMillis: Number(info.NCPU) * 1000, memoryBytes: Number(info.MemTotal) };
+    }
+    const changed = host.ready !== undefined && host.ready !== ready;
+    host.ready = ready;
+    const node = this.nodeOf(host);
+    if (changed) this.emit({ type: "node", node, atMs: this.options.clock.now() });
+    if (ready && !host.events && !this.closed) void this.watch(host);
+    return node;
+  }
+
+  private nodeOf(host: Host): ProviderNode {
+    const { config } = host;
+    return {
+      name: config.name,
+      address: host.address,
+      labels: { "kubernetes.io/hostname": config.name, ...config.labels },
+      cpuMillis: config.cpuMillis ?? host.capacity?.cpuMillis ?? 0,
+      memoryBytes: config.memoryBytes ?? host.capacity?.memoryBytes ?? 0,
+      maxPods: config.maxPods ?? 110,
+      ready: host.ready === true,
+    };
+  }
+
+  /**
+   * Follows the Engine's events for our containers; on (re)connection reports every pod on the
+   * host again and finishes the stops that found the Engine down. When the stream ends the Engine
+   * is pinged at once, so a dead Engine shows as a not-ready node without waiting for a heartbeat.
+   */
+  private watch(host: Host): Promise<void> {
+    if (host.watching) return host.watching;
+    host.watching = (async () => {
+      const filters = {
+        type: ["container"],
+        label: [`${LABELS.owner}=${this.owner}`],
+        event: ["start", "die", "oom", "destroy"],
+      };
+      const stream = (await host.docker.getEvents({ filters: JSON.stringify(filters) })) as Host["events"] & {};
+      host.events = stream;
+      let buffered = "";
+      stream.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString("utf8");
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) this.onEngineEvent(host, line);
+      });
+      const ended = () => {
+        if (host.events !== stream) return;
+        host.events = undefined;
+        if (!this.closed) void this.heartbeat(host);
+      };
+      stream.on("end", ended);
+      stream.on("error", ended);
+      stream.on("close", ended);
+      await this.resume(host);
+    })()
+      .catch((error) => this.log("watching the engine failed", host, error))
+      .finally(() => {
+        host.watching = undefined;
+      });
+    return host.watching;
+  }
+
+  private onEngineEvent(host: Host, line: string): void {
+    if (line.trim() === "") return;
+    try {
+      const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+      const podId = event.Actor?.Attributes?.[LABELS.pod];
+      if (podId) void this.refresh(host, podId);
+    } catch {
+      // A malformed line is skipped: the next event of that pod reports it anyway.
+    }
+  }
+
+  /** After a (re)connection: finish pending stops, then report every pod the host runs. */
+  private async resume(host: Host): Promise<void> {
+    for (const podId of [...host.pendingStops]) {
+      await this.serially(podId, () => this.stop(host, podId));
+    }
+    for (const found of (await this.podsOn(host)).values()) {
+      this.emit({ type: "pod", pod: this.observe(host, found) });
+    }
+  }
+
+  // --- pods -------------------------------------------------------------------------------
+
+  private async start(host: Host, pod: PodRuntimeSpec): Promise<void> {
+    if (!host.events) await this.watch(host);
+    let found = await this.find(host, pod.podId);
+    const specs = containersOf(pod.spec);
+    const complete = found.sandbox && specs.every((c) => found.apps.has(c.name));
+    if (complete) {
+      // Level-triggered: asked again, it reports what runs and changes nothing.
+      this.emit({ type: "pod", pod: this.observe(host, found) });
+      return;
+    }
+    if (!found.sandbox) {
+      this.emit({ type: "pod", pod: pendingPod(pod) });
+      await this.ensurePauseImage(host);
+      const network = await this.ensureNetwork(host, pod.tenantId);
+      const options = sandboxCreateOptions(pod, {
+        image: PAUSE_IMAGE,
+        networkName: network,
+        address: host.address,
+        owner: this.owner,
+      });
+      const created = await createOrGet(host.docker, options);
+      await this.writeFiles(created, pod);
+      found = await this.find(host, pod.podId);
+    }
+    const sandbox = found.sandbox as Docker.ContainerInspectInfo;
+    // The sandbox's start (its network) is the slow part: the containers are created meanwhile.
+    const sandboxUp =
+      sandbox.State.Status === "created"
+        ? host.docker.getContainer(sandbox.Id).start().catch(ignoreStarted)
+        : undefined;
+    const created: Docker.Container[] = [];
+    const { unsupported } = podVolumes(pod);
+    try {
+      for (const spec of specs) {
+        if (unsupported.length > 0) {
+          const message = `volumes ${unsupported.join(", ")}: only emptyDir, configMap, secret and persistentVolumeClaim volumes are supported on Docker`;
+          this.setWaiting(pod.podId, spec.name, { reason: "CreateContainerConfigError", message });
+          continue;
+        }
+        if (found.apps.has(spec.name)) continue;
+        if (!(await this.ensureImage(host, pod.podId, spec))) continue;
+        const pidsLimit = this.options.pidsLimit ?? 1024;
+        const options = appCreateOptions(pod, spec, { sandboxId: sandbox.Id, owner: this.owner, run: 1, pidsLimit });
+        created.push(await createOrGet(host.docker, options));
+      }
+    } finally {
+      await sandboxUp;
+    }
+    for (const container of created) await container.start().catch(ignoreStarted);
+    await this.refresh(host, pod.podId);
+  }
+
+  /**
+   * A new run of a container: a copy of the ended run's configuration (image, command, environment,
+   * limits, security options, the sandbox's namespace) under the next run number.
+   */
+  private async cloneRun(host: Host, ended: Docker.ContainerInspectInfo, run: number): Promise<void> {
+    // Hostname and exposed ports belong to the sandbox, whose network namespace the run joins.
+    const { Hostname: _hostname, Domainname: _domain, ExposedPorts: _ports, ...config } = ended.Config;
+    const name = ended.Config.Labels?.[LABELS.container] ?? "";
+    const options = {
+      ...config,
+      name: appName(ended.Config.Labels?.[LABELS.pod] ?? "", name, run),
+      Labels: { ...ended.Config.Labels, [LABELS.run]: String(run) },
+      HostConfig: ended.HostConfig,
+    };
+    const container = await createOrGet(host.docker, options as unknown as Json);
+    await container.start().catch(ignoreStarted);
+  }
+
+  /** ConfigMap and Secret volumes' files, written into their volumes through the (not yet started) sandbox. */
+  private async writeFiles(sandbox: Docker.Container, pod: PodRuntimeSpec): Promise<void> {
+    for (const volume of podVolumes(pod).volumes) {
+      const files = pod.files?.[volume.name];
+      if (!volume.files || !files || Object.keys(files).length === 0) continue;
+      const entries = Object.entries(files).map(([path, content]) => ({
+        path,
+        content: Buffer.from(content, volume.binary ? "latin1" : "utf8"),
+      }));
+      await sandbox.putArchive(tarOf(entries), { path: `${SANDBOX_VOLUMES_DIR}/${volume.name}` });
+    }
+  }
+
+  private async stop(host: Host, podId: string): Promise<void> {
+    this.waiting.delete(podId);
+    let found: PodContainers;
+    try {
+      found = await this.find(host, podId);
+    } catch (error) {
+      // The Engine is down: the pod goes when it answers again (its containers are ours, by label).
+      host.pendingStops.add(podId);
+      this.log("stopping a pod on an unreachable engine: deferred", host, error);
+      return;
+    }
+    host.pendingStops.delete(podId);
+    this.stopping.add(podId);
+    try {
+      await this.removeAll(host, podId, found);
+    } finally {
+      this.stopping.delete(podId);
+      this.latest.delete(`${host.config.name}/${podId}`);
+    }
+    this.emit({ type: "podGone", podId, nodeName: host.config.name });
+  }
+
+  private async removeAll(host: Host, podId: string, found: PodContainers): Promise<void> {
+    const ids = [...found.apps.values()].map((c) => c.Id);
+    // Every run, not only the latest: a restart interrupted between create and remove leaves two.
+    const all = await host.docker.listContainers({ all: true, filters: this.podFilter(podId) });
+    for (const c of all) if (!ids.includes(c.Id) && c.Id !== found.sandbox?.Id) ids.push(c.Id);
+    if (found.sandbox) ids.push(found.sandbox.Id);
+    for (const id of ids) {
+      await host.docker.getContainer(id).remove({ force: true }).catch(ignoreGone);
+    }
+    // The pod's own volumes (emptyDir, configMap, secret) go with it; claims' volumes stay.
+    const volumes = await host.docker.listVolumes({ filters: this.podFilter(podId) });
+    for (const volume of volumes.Volumes ?? []) {
+      await host.docker.getVolume(volume.Name).remove().catch(ignoreGone);
+    }
+  }
+
+  /** Re-reads one pod and reports it (or that it is gone); concurrent asks for one pod coalesce. */
+  private async refresh(host: Host, podId: string): Promise<void> {
+    const key = `${host.config.name}/${podId}`;
+    const pending = this.refreshes.get(key);
+    if (pending) {
+      pending.again = true;
+      return;
+    }
+    const state = { again: true };
+    this.refreshes.set(key, state);
+    try {
+      for (let i = 0; i < 10 && state.again && !this.closed && !this.stopping.has(podId); i++) {
+        state.again = false;
+        const found = await this.find(host, podId);
+        if (!found.sandbox && found.apps.size === 0) {
+          this.emit({ type: "podGone", podId, nodeName: host.config.name });
+        } else {
+          this.emit({ type: "pod", pod: this.observe(host, found) });
+        }
+      }
+    } catch (error) {
+      this.log("observing a pod failed", host, error, { podId });
+    } finally {
+      this.refreshes.delete(key);
+    }
+  }
+
+  private observe(host: Host, found: PodContainers): ObservedPod {
+    return observePod(host.config.name, found, this.waiting.get(found.podId));
+  }
+
+  private podFilter(podId: string): string {
+    return JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, `${LABELS.pod}=${podId}`] });
+  }
+
+  /** The pod's sandbox and the latest run of each of its containers, inspected. */
+  private async find(host: Host, podId: string): Promise<PodContainers> {
+    const list = await host.docker.listContainers({ all: true, filters: this.podFilter(podId) });
+    const infos = await inspectAll(host.docker, list);
+    const found: PodContainers = groupByPod(infos).get(podId) ?? { podId, apps: new Map() };
+    const key = `${host.config.name}/${podId}`;
+    if (this.stopping.has(podId) || (!found.sandbox && found.apps.size === 0)) this.latest.delete(key);
+    else this.latest.set(key, found);
+    return found;
+  }
+
+  private async podsOn(host: Host): Promise<Map<string, PodContainers>> {
+    const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, LABELS.pod] });
+    const list = await host.docker.listContainers({ all: true, filters });
+    const pods = groupByPod(await inspectAll(host.docker, list));
+    for (const key of this.latest.keys()) if (key.startsWith(`${host.config.name}/`)) this.latest.delete(key);
+    for (const [podId, found] of pods) this.latest.set(`${host.config.name}/${podId}`, found);
+    return pods;
+  }
+
+  // --- images and networks -----------------------------------------------------------------
+
+  /** The image is there, or pulled now; when it cannot be, the container waits with the reason. */
+  private async ensureImage(host: Host, podId: string, spec: PodContainerSpec): Promise<boolean> {
+    const present = await host.docker
+      .getImage(spec.image)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+    const policy =
+      spec.imagePullPolicy ?? (spec.image.endsWith(":latest") || !spec.image.includes(":") ? "Always" : "IfNotPresent");
+    if (present && policy !== "Always") return this.clearWaiting(podId, spec.name);
+    if (!present && policy === "Never") {
+      const message = `Container image "${spec.image}" is not present with pull policy of Never`;
+      return this.setWaiting(podId, spec.name, { reason: "ErrImageNeverPull", message });
+    }
+    const pullMs = this.options.pullTimeoutMs ?? 120_000;
+    const pulled = await within(this.options.clock, pullMs, pull(host.docker, spec.image), () => "timed out");
+    if (pulled === undefined || present) return this.clearWaiting(podId, spec.name);
+    const message = `Failed to pull image "${spec.image}": ${pulled}`;
+    return this.setWaiting(podId, spec.name, { reason: "ErrImagePull", message });
+  }
+
+  private setWaiting(podId: string, container: string, why: Waiting): false {
+    const map = this.waiting.get(podId) ?? new Map<string, Waiting>();
+    map.set(container, why);
+    this.waiting.set(podId, map);
+    return false;
+  }
+
+  private clearWaiting(podId: string, container: string): true {
+    this.waiting.get(podId)?.delete(container);
+    return true;
+  }
+
+  private ensurePauseImage(host: Host): Promise<void> {
+    host.pauseImage ??= (async () => {
+      const present = await host.docker
+        .getImage(PAUSE_IMAGE)
+        .inspect()
+        .then(
+          () => true,
+          () => false,
+        );
+      if (present) return;
+      const [repo, tag] = PAUSE_IMAGE.split(":") as [string, string];
+      const progress = await host.docker.importImage(
+        Readable.from(pauseImageTar()) as unknown as NodeJS.ReadableStream,
+        {
+          repo,
+          tag,
+        },
+      );
+      await followProgress(host.docker, progress);
+    })().catch((error) => {
+      host.pauseImage = undefined;
+      throw error;
+    });
+    return host.pauseImage;
+  }
+
+  /** The tenant's own network on this host: pods of other tenants are on other bridges, unreachable. */
+  private ensureNetwork(host: Host, tenantId: string): Promise<string> {
+    const name = tenantNetworkName(tenantId);
+    let made = host.networks.get(tenantId);
+    if (!made) {
+      made = (async () => {
+        const exists = async () => {
+          const list = await host.docker.listNetworks({ filters: JSON.stringify({ name: [name] }) });
+          return list.some((n) => n.Name === name);
+        };
+        if (await exists()) return name;
+        try {
+          await host.docker.createNetwork({
+            Name: name,
+            Driver: "bridge",
+            CheckDuplicate: true,
+            Labels: { [LABELS.owner]: this.owner, [LABELS.tenant]: tenantId },
+            Options: { "com.docker.network.bridge.name": tenantBridgeName(host.config.name, tenantId) },
+          });
+        } catch (error) {
+          if (!(await exists())) throw error;
+        }
+        return name;
+      })().catch((error) => {
+        host.networks.delete(tenantId);
+        throw error;
+      });
+      host.networks.set(tenantId, made);
+    }
+    return made;
+  }
+
+  // --- helpers ----------------------------------------------------------------------------
+
+  private hostOf(nodeName: string): Host {
+    const host = this.hosts.get(nodeName);
+    if (!host) throw new Error(`docker node ${nodeName} is not configured`);
+    return host;
+  }
+
+  private serially<T>(podId: string, task: () => Promise<T>): Promise<T> {
+    const before = this.podOps.get(podId) ?? Promise.resolve();
+    const next = before.then(task, task);
+    const settled = next.catch(() => {});
+    this.podOps.set(podId, settled);
+    void settled.then(() => {
+      if (this.podOps.get(podId) === settled) this.podOps.delete(podId);
+    });
+    return next;
+  }
+
+  private emit(event: ProviderEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private log(message: string, host: Host, error: unknown, fields: Record<string, unknown> = {}): void {
+    this.options.log?.(message, { node: host.config.name, error: String(error), ...fields });
+  }
+}
+
+/** The host port Docker published for a container port, read from the sandbox. */
+function publishedPort(found: PodContainers, containerPort: number | undefined): number | undefined {
+  if (containerPort === undefined) return undefined;
+  const bindings = found.sandbox?.NetworkSettings.Ports?.[`${containerPort}/tcp`];
+  const port = Number(bindings?.[0]?.HostPort);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+/** Pod phase before anything exists on the Engine. */
+function pendingPod(pod: PodRuntimeSpec): ObservedPod {
+  return {
+    podId: pod.podId,
+    nodeName: pod.nodeName,
+    phase: "Pending",
+    containers: containersOf(pod.spec).map((c) => ({
+      name: c.name,
+      image: c.image,
+      state: { waiting: { reason: "ContainerCreating" } },
+    })),
+  };
+}
+
+function clientOf(config: DockerHostConfig, timeoutMs?: number): Docker {
+  const timeout = timeoutMs ? { timeout: timeoutMs } : {};
+  if (config.socketPath) return new Docker({ socketPath: config.socketPath, ...timeout });
+  if (!config.host) throw new Error(`docker host ${config.name}: give socketPath, or host and port`);
+  return new Docker({
+    host: config.host,
+    port: config.port ?? (config.protocol === "https" ? 2376 : 2375),
+    protocol: config.protocol ?? "http",
+    ...(config.ca ? { ca: config.ca } : {}),
+    ...(config.cert ? { cert: config.cert } : {}),
+    ...(config.key ? { key: config.key } : {}),
+    ...timeout,
+  });
+}
+
+async function inspectAll(docker: Docker, list: Docker.ContainerInfo[]): Promise<Docker.ContainerInspectInfo[]> {
+  const infos = await Promise.all(list.map((c) => docker.getContainer(c.Id).inspect().catch(ignoreGone)));
+  return infos.filter((i): i is Docker.ContainerInspectInfo => i !== undefined);
+}
+
+/** Creates the container, or returns the one of that name that exists (an earlier, interrupted attempt). */
+async function createOrGet(docker: Docker, options: Json): Promise<Docker.Container> {
+  try {
+    return await docker.createContainer(options as Docker.ContainerCreateOptions);
+  } catch (error) {
+    if (statusOf(error) !== 409) throw error;
+    return docker.getContainer(String(options.name));
+  }
+}
+
+async function pull(docker: Docker, image: string): Promise<string | undefined> {
+  try {
+    const progress = await docker.pull(image);
+    await followProgress(docker, progress);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+function followProgress(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
+      const failed = output?.find((o) => o.error);
+      if (error) reject(error);
+      else if (failed) reject(new Error(failed.error));
+      else resolve();
+    });
+  });
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** A container removed meanwhile is what we wanted anyway. */
+function ignoreGone(error: unknown): undefined {
+  if (statusOf(error) === 404) return undefined;
+  throw error;
+}
+
+/** 304: started already. */
+function ignoreStarted(error: unknown): void {
+  if (statusOf(error) !== 304) throw error;
+}
+
+function noInfo(): undefined {
+  return undefined;
+}

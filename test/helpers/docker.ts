@@ -1,0 +1,245 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import Docker from "dockerode";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+/** The first Engine, which the tests' images are built into (scripts/images.sh). */
+export const DOCKER_SOCKET = (process.env.DOCKER_HOST || "unix:///var/run/docker.sock").replace(/^unix:\/\//, "");
+
+export const TEST_IMAGES = ["kubernease-test/web:1", "kubernease-test/web:2", "kubernease-test/web:bad"];
+
+/** Whether the first Engine answers a ping within 2 s and holds the test images. */
+export async function isDockerReachable(socketPath = DOCKER_SOCKET): Promise<boolean> {
+  const docker = new Docker({ socketPath, timeout: 2_000 });
+  try {
+    await docker.ping();
+    for (const image of TEST_IMAGES) await docker.getImage(image).inspect();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Registers a Docker suite when the Engine answered. Otherwise a stand-in: failing under
+ * `CI=true` (a missing service is never a skip), skipped elsewhere with the reason in its name.
+ */
+export function describeDocker(title: string, reachable: boolean, suite: () => void): void {
+  const why = `Docker does not answer on ${DOCKER_SOCKET} or lacks the test images (scripts/services.sh ensure_docker)`;
+  if (reachable) {
+    describe(title, suite);
+  } else if (process.env.CI === "true") {
+    describe(title, () => {
+      it("reaches Docker (required when CI=true)", () => {
+        expect.fail(`${why}; with CI=true this fails rather than skips`);
+      });
+    });
+  } else {
+    describe.skip(`${title} — skipped, ${why}`, () => {
+      it("needs Docker", () => {});
+    });
+  }
+}
+
+/** Polls `check` every 100 ms until it holds or `timeoutMs` has passed. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000; i++) {
+    if (await check().catch(() => false)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/**
+ * An extra Docker Engine on this machine that stands in for a node. Its options, chosen for this
+ * kind of machine (a container-like sandbox, cgroup v1, one kernel shared by every engine):
+ * - own `--host`, `--data-root`, `--exec-root`, `--pidfile`; dockerd starts its own containerd
+ *   under the exec root, so killing the node kills its containerd too;
+ * - its own default bridge `kn-nodeN`, created here, because a bridge of another name must exist
+ *   beforehand. Never `--bridge=none`: dockerd then deletes the link called docker0 — the first
+ *   engine's bridge;
+ * - `--iptables=false --ip-masq=false`: each dockerd that manages iptables flushes and rewrites
+ *   the shared DOCKER* chains when it starts, which would wipe the first engine's rules. Published
+ *   ports still work through docker-proxy (the userland proxy). Traffic between two bridges is
+ *   routed through FORWARD, whose policy the first engine set to DROP, so tenants' networks stay
+ *   apart; traffic within one bridge crosses FORWARD too (br_netfilter is loaded here), so one
+ *   rule, `DOCKER-USER -i kn+ -m physdev --physdev-is-bridged -j ACCEPT`, lets the pods of one
+ *   network (bridges named kn…, see src/providers/docker) reach each other;
+ * - `--default-address-pool 10.23N.0.0/17`: networks that overlap nobody else's;
+ * - cgroupfs and overlay2, which this kernel supports (vfs would copy every layer).
+ */
+export class DockerNode {
+  readonly name: string;
+  readonly socketPath: string;
+  readonly dir: string;
+  readonly bridge: string;
+  private process: ChildProcess | undefined;
+
+  constructor(readonly index: number) {
+    if (index < 1 || index > 9) throw new Error("node index must be 1..9");
+    this.name = `docker-node-${index}`;
+    this.socketPath = `/run/kn-node-${index}.sock`;
+    this.dir = `/tmp/kn-node-${index}`;
+    this.bridge = `kn-node${index}`;
+  }
+
+  client(timeoutMs?: number): Docker {
+    return new Docker({ socketPath: this.socketPath, ...(timeoutMs ? { timeout: timeoutMs } : {}) });
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.client(1_000).ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Starts the engine (a stale one of an earlier run is stopped first) and loads the test images into it. */
+  async start(): Promise<void> {
+    await this.stopStale();
+    mkdirSync(this.dir, { recursive: true });
+    await ensureBridge(this.bridge, `10.23${this.index}.255.1/24`);
+    await allowIntraBridgeTraffic();
+    const log = openSync(join(this.dir, "dockerd.log"), "a");
+    this.process = spawn(
+      "dockerd",
+      [
+        `--host=unix://${this.socketPath}`,
+        `--data-root=${join(this.dir, "data")}`,
+        `--exec-root=${join(this.dir, "exec")}`,
+        `--pidfile=${join(this.dir, "dockerd.pid")}`,
+        `--bridge=${this.bridge}`,
+        "--iptables=false",
+        "--ip-masq=false",
+        `--default-address-pool=base=10.23${this.index}.0.0/17,size=24`,
+        "--exec-opt=native.cgroupdriver=cgroupfs",
+        "--storage-driver=overlay2",
+      ],
+      { detached: true, stdio: ["ignore", log, log] },
+    );
+    this.process.unref();
+    if (!(await waitFor(() => this.ping(), 30_000))) {
+      throw new Error(`dockerd ${this.name} did not answer within 30 s; see ${this.dir}/dockerd.log`);
+    }
+    await this.loadImages();
+  }
+
+  /** Stops the engine gracefully (SIGTERM: it stops its containers first) and waits until it has exited. */
+  async stop(): Promise<void> {
+    await this.signal("SIGTERM", 30_000);
+  }
+
+  /** Kills the engine outright (SIGKILL), as a crashed host; its containerd is stopped too. */
+  async kill(): Promise<void> {
+    await this.signal("SIGKILL", 10_000);
+  }
+
+  /** Removes the node's engine, data and bridge. */
+  async destroy(): Promise<void> {
+    await this.stop().catch(() => this.kill());
+    await run("ip", ["link", "del", this.bridge]).catch(() => {});
+  }
+
+  private pid(): number | undefined {
+    const file = join(this.dir, "dockerd.pid");
+    if (!existsSync(file)) return undefined;
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  }
+
+  private async signal(signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+    const pid = this.process?.pid ?? this.pid();
+    if (pid === undefined || !isAlive(pid)) return;
+    const containerd = signal === "SIGKILL" ? this.containerdPid() : undefined;
+    process.kill(pid, signal);
+    if (containerd !== undefined) process.kill(containerd, "SIGKILL");
+    if (!(await waitFor(async () => !isAlive(pid), timeoutMs))) throw new Error(`dockerd ${this.name} did not exit`);
+    this.process = undefined;
+    rmSync(join(this.dir, "dockerd.pid"), { force: true });
+  }
+
+  private containerdPid(): number | undefined {
+    const file = join(this.dir, "exec", "containerd", "containerd.pid");
+    if (!existsSync(file)) return undefined;
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  }
+
+  /** An engine of an earlier run, recorded in this node's own pid file: ours, so it is stopped. */
+  private async stopStale(): Promise<void> {
+    const pid = this.pid();
+    if (pid === undefined) return;
+    process.kill(pid, "SIGTERM");
+    await waitFor(async () => !isAlive(pid), 30_000);
+  }
+
+  /** `docker save | docker load` of the test images it lacks: no registry needed. */
+  private async loadImages(): Promise<void> {
+    const node = this.client();
+    const missing: string[] = [];
+    for (const image of TEST_IMAGES) {
+      await node
+        .getImage(image)
+        .inspect()
+        .catch(() => missing.push(image));
+    }
+    if (missing.length === 0) return;
+    await run("bash", [
+      "-o",
+      "pipefail",
+      "-c",
+      'docker -H "unix://$1" save "$3" "$4" "$5" | docker -H "unix://$2" load -q',
+      "_",
+      DOCKER_SOCKET,
+      this.socketPath,
+      ...TEST_IMAGES,
+    ]);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ensureBridge(name: string, cidr: string): Promise<void> {
+  const exists = await run("ip", ["link", "show", name]).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) await run("ip", ["link", "add", name, "type", "bridge"]);
+  await run("ip", ["addr", "replace", cidr, "dev", name]);
+  await run("ip", ["link", "set", name, "up"]);
+}
+
+async function allowIntraBridgeTraffic(): Promise<void> {
+  const chain = await run("iptables", ["-S", "DOCKER-USER"]).then(
+    () => "DOCKER-USER",
+    () => "FORWARD",
+  );
+  const rule = ["-i", "kn+", "-m", "physdev", "--physdev-is-bridged", "-j", "ACCEPT"];
+  const present = await run("iptables", ["-C", chain, ...rule]).then(
+    () => true,
+    () => false,
+  );
+  if (!present) await run("iptables", ["-I", chain, ...rule]);
+}
+
+/** Starts `count` node engines, numbered from `first`, in parallel. */
+export async function startDockerNodes(first: number, count: number): Promise<DockerNode[]> {
+  const nodes = Array.from({ length: count }, (_, i) => new DockerNode(first + i));
+  await Promise.all(nodes.map((n) => n.start()));
+  return nodes;
+}
