@@ -1,7 +1,7 @@
 import { canonicalJson } from "../core/hash.js";
 import { newId, newUid } from "../core/ids.js";
 import { ConflictError, NotFoundError, type ObjectRef, type StoredObject, type StoreOps } from "../db/types.js";
-import { type ExpandedManifest, podRequests } from "../manifest/index.js";
+import { type ExpandedManifest, type PodSecurityLevel, podRequests } from "../manifest/index.js";
 import type { ApiDeps } from "./context.js";
 import { ApiError } from "./errors.js";
 import { admitQuota } from "./quota.js";
@@ -72,6 +72,14 @@ export function checkAllowed(kind: string, role: "tenant" | "admin"): void {
       `${kind} is an operator capability: it runs on every node, and tenants never see nodes`,
     );
   }
+}
+
+/**
+ * Tenants' pods are held to runtime isolation (no privileged, host namespaces, hostPath, hostPort or added
+ * capabilities); the operator's are not, since its node agents (DaemonSets in the system tenant) need the node.
+ */
+export function podSecurityFor(role: "tenant" | "admin"): PodSecurityLevel {
+  return role === "admin" ? "operator" : "tenant";
 }
 
 const key = (ref: ObjectRef) => `${ref.kind}/${ref.tenantId}/${ref.namespace}/${ref.name}`;

@@ -26,9 +26,14 @@ const CORPUS =
  * volume the platform cannot provide (its storage is `local` and `network`),
  * and saying so at the field beats accepting a pod that could never start.
  * Listed here, not skipped, so that the day cinder is supported this fails.
+ * cassandra adds the IPC_LOCK capability, which a tenant's container may not
+ * (runtime isolation, podSecurity.ts).
  */
 const KNOWN_REFUSALS: Record<string, Omit<FieldError, "message">[]> = {
   "databases/mysql-cinder-pd/mysql.yaml": [{ document: 0, path: "spec.volumes[0].cinder" }],
+  "databases/cassandra/cassandra-statefulset.yaml": [
+    { document: 0, path: "spec.template.spec.containers[0].securityContext.capabilities.add[0]" },
+  ],
 };
 
 function yamlFiles(dir: string): string[] {
@@ -110,15 +115,25 @@ describe("kubernetes-examples corpus", () => {
     }
   });
 
-  it("accepts the StatefulSet of cassandra (claim-template mounts) and refuses only its StorageClass", () => {
-    const result = parse(join(CORPUS, "databases/cassandra/cassandra-statefulset.yaml"));
+  it("refuses cassandra's added capability and its StorageClass; its claim-template mounts are fine", () => {
+    const file = join(CORPUS, "databases/cassandra/cassandra-statefulset.yaml");
+    const result = parse(file);
     expect(!result.ok && result.errors).toEqual([
+      {
+        document: 0,
+        path: "spec.template.spec.containers[0].securityContext.capabilities.add[0]",
+        message: 'adding capability "IPC_LOCK" is not allowed; a tenant\'s container may add only NET_BIND_SERVICE',
+        reason: "forbidden",
+      },
       {
         document: 1,
         path: "kind",
         message: 'kind "StorageClass" is cluster-scoped and belongs to the platform operator; tenants cannot apply it',
       },
     ]);
+    // Held to the operator's level, only the StorageClass remains: the claim-template mounts validate.
+    const operator = parseManifests(readFileSync(file, "utf8"), "yaml", undefined, { podSecurity: "operator" });
+    expect(!operator.ok && operator.errors.map((error) => error.path)).toEqual(["kind"]);
   });
 
   it("validates the model-serving claim, deployment and ingress with their defaults", () => {

@@ -10,6 +10,8 @@ export interface FieldError {
   message: string;
   /** 0-based index of the document in the file, when the error belongs to one. */
   document?: number;
+  /** `forbidden`: the value is well-formed but a policy refuses it (runtime isolation), not a typo. */
+  reason?: "forbidden";
 }
 
 // Keys that read naturally after a dot; anything else (label keys such as

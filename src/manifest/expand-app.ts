@@ -7,7 +7,7 @@
 import { type AppManifest, defaultApp } from "./app.js";
 import type { FieldError } from "./errors.js";
 import type { ExpandedManifest } from "./kinds.js";
-import { validateManifest } from "./validate.js";
+import { type ValidateOptions, validateManifest } from "./validate.js";
 
 export const APP_MANAGED_BY = "kubernease-app";
 const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
@@ -28,13 +28,17 @@ export function expandApp(app: AppManifest): ExpandedManifest[] {
 }
 
 /** As expandApp, with the errors returned instead of thrown, tagged with the App's document index. */
-export function expandAppChecked(app: AppManifest, documentIndex?: number): ExpandResult {
+export function expandAppChecked(
+  app: AppManifest,
+  documentIndex?: number,
+  options: ValidateOptions = {},
+): ExpandResult {
   const full = defaultApp(app);
   const documents = [deploymentDoc(full), serviceDoc(full), ...(full.spec.domain ? [ingressDoc(full)] : [])];
   const manifests: ExpandedManifest[] = [];
   const errors: FieldError[] = [];
   for (const document of documents) {
-    const result = validateManifest(document, documentIndex);
+    const result = validateManifest(document, documentIndex, options);
     if (!result.ok) errors.push(...result.errors.map((error) => expansionError(document.kind, error)));
     else if (result.manifest.kind !== "App") manifests.push(result.manifest);
   }

@@ -31,6 +31,7 @@ export { type ManifestFormat, type ParseResult, parseDocuments } from "./parse.j
 export { PodDisruptionBudgetManifest, PodDisruptionBudgetSpec } from "./pdb.js";
 export { PodSpec, PodTemplateSpec } from "./pod.js";
 export { PodManifest } from "./pod-manifest.js";
+export { ALLOWED_ADDED_CAPABILITIES, type PodSecurityLevel, podSecurityErrors } from "./podSecurity.js";
 export {
   ClaimTemplate,
   DEFAULT_STORAGE_CLASS,
@@ -45,4 +46,4 @@ export { DEFAULT_SECRET_TYPE, SecretManifest } from "./secret.js";
 export { ServiceManifest, ServicePort, ServiceSpec } from "./service.js";
 export { ServiceAccountManifest } from "./serviceaccount.js";
 export { StatefulSetManifest, StatefulSetSpec } from "./statefulset.js";
-export { type ValidateResult, validateManifest } from "./validate.js";
+export { type ValidateOptions, type ValidateResult, validateManifest } from "./validate.js";

@@ -8,7 +8,7 @@ import { expandAppChecked } from "./expand-app.js";
 import type { ExpandedManifest } from "./kinds.js";
 import { DEFAULT_LIMITS, type ParseLimits } from "./limits.js";
 import { type ManifestFormat, parseDocuments } from "./parse.js";
-import { validateManifest } from "./validate.js";
+import { type ValidateOptions, validateManifest } from "./validate.js";
 
 export type ParseManifestsResult = { ok: true; manifests: ExpandedManifest[] } | { ok: false; errors: FieldError[] };
 
@@ -20,17 +20,18 @@ export function parseManifests(
   text: string,
   format: ManifestFormat,
   limits: ParseLimits = DEFAULT_LIMITS,
+  options: ValidateOptions = {},
 ): ParseManifestsResult {
   const parsed = parseDocuments(text, format, limits);
   if (!parsed.ok) return parsed;
   const manifests: ExpandedManifest[] = [];
   const errors: FieldError[] = [];
   for (const [index, document] of parsed.documents.entries()) {
-    const result = validateManifest(document, index);
+    const result = validateManifest(document, index, options);
     if (!result.ok) errors.push(...result.errors);
     else if (result.manifest.kind !== "App") manifests.push(result.manifest);
     else {
-      const expanded = expandAppChecked(result.manifest, index);
+      const expanded = expandAppChecked(result.manifest, index, options);
       if (expanded.ok) manifests.push(...expanded.manifests);
       else errors.push(...expanded.errors);
     }

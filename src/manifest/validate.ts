@@ -8,14 +8,25 @@ import { applyDefaults } from "./defaults.js";
 import { type FieldError, humanErrorMap, issuesToFieldErrors, withDocument } from "./errors.js";
 import { type Manifest, nearKind, OPERATOR_KINDS, SUPPORTED_KINDS, type SupportedKind } from "./kinds.js";
 import { dropNulls, isPlainObject } from "./object.js";
+import { type PodSecurityLevel, podSecurityErrors } from "./podSecurity.js";
 import { KIND_SCHEMAS } from "./schemas.js";
 
 export type ValidateResult = { ok: true; manifest: Manifest } | { ok: false; errors: FieldError[] };
 
+export interface ValidateOptions {
+  /**
+   * Whose pods these are: `tenant` (the default, so a caller that forgets is safe) refuses pods that
+   * reach the node (podSecurity.ts); `operator` admits them, for node agents.
+   */
+  podSecurity?: PodSecurityLevel;
+}
+
 /** Validates one document (strict: unknown fields are errors), applies Kubernetes defaults, returns a typed manifest. */
-export function validateManifest(doc: unknown, documentIndex?: number): ValidateResult {
+export function validateManifest(doc: unknown, documentIndex?: number, options: ValidateOptions = {}): ValidateResult {
   const result = validateFields(doc);
   if (!result.ok) return { ok: false, errors: withDocument(result.errors, documentIndex) };
+  const refused = options.podSecurity === "operator" ? [] : podSecurityErrors(result.manifest);
+  if (refused.length > 0) return { ok: false, errors: withDocument(refused, documentIndex) };
   return { ok: true, manifest: applyDefaults(result.manifest) };
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApi, type TestApi } from "../helpers/api.js";
+import { ADMIN_KEY, createTestApi, type TestApi } from "../helpers/api.js";
 
 const WEB = readFileSync(new URL("../fixtures/web.yaml", import.meta.url), "utf8");
 const [DEPLOYMENT, SERVICE] = WEB.split(/^---$/m) as [string, string];
@@ -181,5 +181,93 @@ describe("a failing apply writes nothing", () => {
     expect(
       await api.store.getObject({ tenantId: api.tenant.id, kind: "Deployment", namespace: "default", name: "ok" }),
     ).toBeUndefined();
+  });
+});
+
+describe("tenants' pods never reach the node: refused at admission with the field, nothing written", () => {
+  const privileged = DEPLOYMENT.replace("name: web\n  labels", "name: root\n  labels").replace(
+    "          ports:",
+    "          securityContext:\n            privileged: true\n          ports:",
+  );
+  const hostPathPod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "peek" },
+    spec: {
+      containers: [{ name: "c", image: "busybox", ports: [{ containerPort: 80, hostPort: 80 }] }],
+      volumes: [{ name: "host", hostPath: { path: "/" } }],
+    },
+  };
+  const deployments = () => api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id });
+  const pods = () => api.store.listPods({ tenantId: api.tenant.id });
+
+  it("a privileged container on create is 422 with the path as a FieldValueForbidden cause", async () => {
+    const before = await deployments();
+    const res = await api.call("POST", DEP, { body: privileged });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.details.causes).toEqual([
+      {
+        reason: "FieldValueForbidden",
+        field: "spec.template.spec.containers[0].securityContext.privileged",
+        message: "must not be true: a tenant's container never runs privileged",
+      },
+    ]);
+    expect(res.body.message).toContain("spec.template.spec.containers[0].securityContext.privileged");
+    expect(await deployments()).toEqual(before);
+  });
+
+  it("an apply with one bad document is refused whole, naming the document and each field", async () => {
+    const before = { deployments: await deployments(), pods: await pods() };
+    const file = [DEPLOYMENT.replace("name: web\n  labels", "name: fine\n  labels"), JSON.stringify(hostPathPod)].join(
+      "\n---\n",
+    );
+    const res = await api.call("POST", "/v1/apply", { body: file });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain("document 1: spec.volumes[0].hostPath: hostPath volumes are not allowed");
+    expect(res.body.error.message).toContain("document 1: spec.containers[0].ports[0].hostPort");
+    expect({ deployments: await deployments(), pods: await pods() }).toEqual(before);
+  });
+
+  it("a bare Pod with hostPort is 422; a patch that adds hostNetwork is 422 and the object is unchanged", async () => {
+    const pod = await api.call("POST", "/api/v1/namespaces/default/pods", {
+      body: { ...hostPathPod, spec: { ...hostPathPod.spec, volumes: [] } },
+    });
+    expectStatus(pod, 422, "Invalid");
+    expect(pod.body.details.causes.map((c: { field: string }) => c.field)).toEqual([
+      "spec.containers[0].ports[0].hostPort",
+    ]);
+    const before = (await api.call("GET", `${DEP}/web`)).body;
+    const patch = await api.call("PATCH", `${DEP}/web`, {
+      body: { spec: { template: { spec: { hostNetwork: true, hostPID: true } } } },
+      contentType: "application/merge-patch+json",
+    });
+    expectStatus(patch, 422, "Invalid");
+    expect(patch.body.details.causes.map((c: { field: string }) => c.field)).toEqual([
+      "spec.template.spec.hostNetwork",
+      "spec.template.spec.hostPID",
+    ]);
+    expect((await api.call("GET", `${DEP}/web`)).body).toEqual(before);
+  });
+
+  it("the operator's node agents (admin key, system tenant) may use hostPath and hostNetwork", async () => {
+    const agent = {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "log-agent", namespace: "agents" },
+      spec: {
+        selector: { matchLabels: { app: "log-agent" } },
+        template: {
+          metadata: { labels: { app: "log-agent" } },
+          spec: {
+            hostNetwork: true,
+            containers: [{ name: "agent", image: "busybox", volumeMounts: [{ name: "logs", mountPath: "/logs" }] }],
+            volumes: [{ name: "logs", hostPath: { path: "/var/log" } }],
+          },
+        },
+      },
+    };
+    const res = await api.call("POST", "/v1/apply?dryRun=true", { body: agent, key: ADMIN_KEY });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.results.map((r: { action: string }) => r.action)).toEqual(["created"]);
   });
 });

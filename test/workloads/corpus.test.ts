@@ -130,6 +130,16 @@ describe.skipIf(!present)(`the corpus on simulated nodes${present ? "" : " (corp
     }, 90_000);
   }
 
+  it("refuses cassandra's StatefulSet for the capability it adds, at its field, writing nothing", async () => {
+    const file = join(ROOT, "databases/cassandra/cassandra-statefulset.yaml");
+    const res = await api.call("POST", "/v1/apply?namespace=isolated", { body: readFileSync(file, "utf8") });
+    expect(res.status).toBe(422);
+    expect(res.body.error.message).toContain(
+      'document 0: spec.template.spec.containers[0].securityContext.capabilities.add[0]: adding capability "IPC_LOCK" is not allowed',
+    );
+    expect(await everything("isolated")).toEqual([]);
+  });
+
   it("refuses operator kinds and kinds it does not run, naming each", async () => {
     const file = join(ROOT, "AI/vllm-deployment/hpa/prometheus-adapter.yaml");
     const res = await api.call("POST", "/v1/apply?namespace=refused", { body: readFileSync(file, "utf8") });

@@ -3,7 +3,7 @@ import { type ExpandedManifest, validateManifest } from "../../manifest/index.js
 import { mediaType } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
-import { desiredOf, replaceObject } from "../objects.js";
+import { desiredOf, podSecurityFor, replaceObject } from "../objects.js";
 import { applyPatchBody } from "../patch.js";
 import { renderObject } from "../render.js";
 import { RESOURCES } from "../resources.js";
@@ -30,7 +30,9 @@ export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
             name: ref.name,
           });
         const patched = applyPatchBody(type, renderObject(current), body);
-        const validated = validateManifest(patched);
+        const validated = validateManifest(patched, undefined, {
+          podSecurity: podSecurityFor(c.get("principal").role),
+        });
         if (!validated.ok) throw invalid(validated.errors, `the patched ${resource.kind}`);
         if (validated.manifest.kind !== resource.kind)
           throw new ApiError("BAD_REQUEST", "a patch cannot change the kind");

@@ -4,7 +4,7 @@ import { DEFAULT_LIMITS, type ExpandedManifest, type FieldError, parseManifests 
 import { manifestFormat } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError, fieldErrorsMessage } from "../errors.js";
-import { checkAllowed, checkNamespace } from "../objects.js";
+import { checkAllowed, checkNamespace, podSecurityFor } from "../objects.js";
 
 export type Ctx = Context<AppEnv>;
 
@@ -30,7 +30,7 @@ export async function readManifests(c: Ctx, deps: ApiDeps): Promise<ExpandedMani
   const format = manifestFormat(c);
   const text = await c.req.text();
   const limits = { ...DEFAULT_LIMITS, maxBytes: deps.maxBodyBytes ?? DEFAULT_LIMITS.maxBytes };
-  const parsed = parseManifests(text, format, limits);
+  const parsed = parseManifests(text, format, limits, { podSecurity: podSecurityFor(c.get("principal").role) });
   if (!parsed.ok) throw invalid(parsed.errors);
   return parsed.manifests;
 }
