@@ -72,6 +72,27 @@ export class ApiClient {
     return response.body;
   }
 
+  /** A GET whose text answer is handed to `write` as it arrives (a followed log); an error status throws. */
+  async stream(path: string, write: (text: string) => void): Promise<void> {
+    const response = await fetch(new URL(path, this.config.server), {
+      dispatcher: this.dispatcher,
+      headers: { authorization: `Bearer ${this.config.key}` },
+    });
+    if (response.status >= 400 || !response.body) {
+      const text = await response.text();
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text;
+      } catch {
+        // Not JSON: keep the text.
+      }
+      throw new Error(`${response.status}: ${message}`);
+    }
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) write(decoder.decode(chunk, { stream: true }));
+    write(decoder.decode());
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { apply, del, get, login, scale } from "./commands.js";
 import { serveConfig } from "./config.js";
 import { describe } from "./describe.js";
+import { LOGS_USAGE, logs } from "./logs.js";
 import { startPlatform } from "./platform.js";
 import { rollout } from "./rollout.js";
 
@@ -18,7 +19,8 @@ Client:
   kubernease describe KIND NAME [-n NAMESPACE]
   kubernease scale deployment NAME --replicas N [-n NAMESPACE]
   kubernease rollout status|history|undo|pause|resume deployment/NAME [--to-revision N] [--timeout SECONDS]
-  kubernease delete -f FILE | KIND NAME [-n NAMESPACE]`;
+  kubernease delete -f FILE | KIND NAME [-n NAMESPACE]
+  ${LOGS_USAGE}`;
 
 const OPTIONS = {
   port: { type: "string" },
@@ -88,6 +90,8 @@ function autoscaleMax(flags: Record<string, string | boolean | undefined>, nodes
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `logs -f` follows (kubectl's meaning), where every other command's -f names a file.
+  if (argv[0] === "logs") return logs(argv.slice(1));
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [command, ...args] = positionals;
   if (values.help || !command) {

@@ -80,6 +80,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     rng: rng.fork("api"),
     onCommitted: () => controlPlane.kick(),
     ready: async () => (await store.listTenants()).length > 0,
+    podLogs: provider,
   });
   let server: RunningServer;
   try {

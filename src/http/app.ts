@@ -16,6 +16,7 @@ import { registerList } from "./routes/k8s_list.js";
 import { registerNamespaces } from "./routes/k8s_namespaces.js";
 import { registerNodes } from "./routes/k8s_nodes.js";
 import { registerPatch } from "./routes/k8s_patch.js";
+import { registerPodLog } from "./routes/k8s_pod_log.js";
 import { registerPods } from "./routes/k8s_pods.js";
 import { registerReplace } from "./routes/k8s_replace.js";
 import { registerRollback } from "./routes/k8s_rollback.js";
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerPatch(app, deps);
   registerDelete(app, deps);
   registerPods(app, deps);
+  registerPodLog(app, deps);
   registerEviction(app, deps);
   registerExplain(app, deps);
   registerEndpoints(app, deps);
@@ -93,7 +95,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 function kubernetesStatus(error: ApiError, code: number): Record<string, unknown> {
   const causes =
     error.details.causes ??
-    error.details.fields?.map((f) => ({ reason: "FieldValueInvalid", message: f.message, field: f.path }));
+    error.details.fields?.map((f) => ({
+      reason: f.reason === "forbidden" ? "FieldValueForbidden" : "FieldValueInvalid",
+      message: f.message,
+      field: f.path,
+    }));
   const details = {
     ...(error.details.name ? { name: error.details.name } : {}),
     ...(error.details.kind ? { kind: error.details.kind.toLowerCase() } : {}),

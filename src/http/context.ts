@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { Rng } from "../core/rng.js";
 import type { Store } from "../db/types.js";
+import type { NodeProvider } from "../providers/types.js";
 
 export interface Principal {
   tenantId: string;
@@ -18,6 +19,10 @@ export interface ApiDeps {
   /** Whether the process is ready to serve (its back ends answer). */
   ready?: () => Promise<boolean>;
   maxBodyBytes?: number;
+  /** Where pod logs are read; without it the log route answers 503 (an API process with no runtime in reach). */
+  podLogs?: Pick<NodeProvider, "logs">;
+  /** The longest a followed log streams before the server ends it (the client may ask again). */
+  logFollowLimitMs?: number;
 }
 
 export type AppEnv = {
@@ -28,3 +33,5 @@ export type AppEnv = {
 };
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export const DEFAULT_LOG_FOLLOW_LIMIT_MS = 30 * 60 * 1000;

@@ -90,6 +90,29 @@ export interface ProbeResult {
   message?: string;
 }
 
+/** What `NodeProvider.logs` reads. */
+export interface LogOptions {
+  /** Only the last this many lines (then, with `follow`, what comes after). */
+  tailLines?: number;
+  /** Keep streaming what the run writes until it ends or `signal` aborts. */
+  follow?: boolean;
+  /** The run before the current one (why a container crashed), not the current run. */
+  previous?: boolean;
+  /** Ends a followed stream (the client went away, or the caller's bound ran out). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The container or the run asked for has no logs: it never started, or there is no run before the
+ * current one. A tenant's mistake, not a runtime failure.
+ */
+export class LogsNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LogsNotFoundError";
+  }
+}
+
 /** The label every node of a pool carries, with the pool's name: how a node is known to belong to its pool. */
 export const POOL_LABEL = "kubernease.dev/pool";
 
@@ -150,6 +173,12 @@ export interface NodeProvider {
    * current run is another one, so a retried restart never skips a back-off.
    */
   restartContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void>;
+  /**
+   * The output (stdout and stderr together) of a container's current run, or of the run before it
+   * with `previous`, as text chunks that end at line ends. Rejects with `LogsNotFoundError` when there
+   * is no such run. With `follow`, the iterable ends when the run ends or `signal` aborts.
+   */
+  logs(nodeName: string, podId: string, containerName: string, options?: LogOptions): Promise<AsyncIterable<string>>;
   /** Observations as they happen; returns the unsubscribe function. */
   subscribe(listener: (event: ProviderEvent) => void): () => void;
   close(): Promise<void>;

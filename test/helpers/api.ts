@@ -58,6 +58,8 @@ export interface TestApiOptions<P extends NodeProvider = SimulatedProvider> {
   restartBackOff?: BackOffSettings;
   /** How often the prober looks for due probes. */
   probeTickMs?: number;
+  /** The longest a followed pod log streams (the API's default when absent). */
+  logFollowLimitMs?: number;
   /** Where the workers' log lines go (nowhere when absent). */
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -103,7 +105,14 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
     { outboxPollMs: 50, ...(options.probeTickMs ? { probeTickMs: options.probeTickMs } : {}), ...options.controlPlane },
   );
   await controlPlane.start();
-  const app = createApp({ store, clock, rng: rng.fork("api"), onCommitted: () => controlPlane.kick() });
+  const app = createApp({
+    store,
+    clock,
+    rng: rng.fork("api"),
+    onCommitted: () => controlPlane.kick(),
+    podLogs: provider,
+    ...(options.logFollowLimitMs !== undefined ? { logFollowLimitMs: options.logFollowLimitMs } : {}),
+  });
   const tenantKeys = new Set([acme.key, globex.key]);
 
   async function call(method: string, path: string, opts: CallOptions = {}): Promise<CallResult> {

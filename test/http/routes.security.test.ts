@@ -67,6 +67,8 @@ const routes = (): Route[] => [
   { method: "GET", path: "/api/v1/namespaces/default/pods" },
   { method: "GET", path: "/api/v1/pods" },
   { method: "GET", path: `/api/v1/namespaces/default/pods/${podName}`, owned: true },
+  { method: "GET", path: `/api/v1/namespaces/default/pods/${podName}/log`, owned: true },
+  { method: "GET", path: `/api/v1/namespaces/default/pods/${podName}/log?follow=true`, owned: true },
   { method: "GET", path: "/api/v1/namespaces/default/endpoints" },
   { method: "GET", path: "/api/v1/namespaces/default/endpoints/web", owned: true },
   { method: "GET", path: "/api/v1/namespaces/default/events" },

@@ -318,6 +318,39 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     expect(await execIn(mine.podId, get(otherIP))).not.toBe(0);
   });
 
+  it("reads a run's output (stdout and stderr as written), its last lines, the previous run, and follows it", async () => {
+    const text = async (chunks: AsyncIterable<string>) => {
+      let out = "";
+      for await (const chunk of chunks) out += chunk;
+      return out;
+    };
+    const script = "echo hello; echo oops >&2; sleep 1; echo bye";
+    const talk = podSpec("talk", { container: { command: ["sh", "-c", script], readinessProbe: undefined } });
+    await provider.startPod(talk);
+    await observed(talk.podId, (p) => p.containers[0]?.containerID !== undefined);
+    expect(await text(await provider.logs(NODE, talk.podId, "web", { follow: true }))).toBe("hello\noops\nbye\n");
+    expect(await text(await provider.logs(NODE, talk.podId, "web"))).toBe("hello\noops\nbye\n");
+    expect(await text(await provider.logs(NODE, talk.podId, "web", { tailLines: 1 }))).toBe("bye\n");
+    await expect(provider.logs(NODE, talk.podId, "web", { previous: true })).rejects.toThrow(
+      'previous terminated container "web" not found',
+    );
+    // The web pod was killed and restarted above: its ended run is kept for `previous`.
+    await expect(provider.logs(NODE, podSpec("web").podId, "web", { previous: true })).resolves.toBeDefined();
+
+    const long = podSpec("long", {
+      container: { command: ["sh", "-c", "echo start; sleep 60"], readinessProbe: undefined },
+    });
+    await provider.startPod(long);
+    await observed(long.podId, running);
+    const abort = new AbortController();
+    const chunks: string[] = [];
+    for await (const chunk of await provider.logs(NODE, long.podId, "web", { follow: true, signal: abort.signal })) {
+      chunks.push(chunk);
+      abort.abort();
+    }
+    expect(chunks).toEqual(["start\n"]);
+  });
+
   it("is adopted by a restarted provider, which reports what runs; stopPod removes every container", async () => {
     const spec = podSpec("web");
     const again = newProvider();

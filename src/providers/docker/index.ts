@@ -1,16 +1,19 @@
 import { Readable } from "node:stream";
 import Docker from "dockerode";
 import type { Clock } from "../../core/clock.js";
-import type {
-  Json,
-  NodeProvider,
-  ObservedPod,
-  PodRuntimeSpec,
-  ProbeKind,
-  ProbeResult,
-  ProviderEvent,
-  ProviderNode,
+import {
+  type Json,
+  type LogOptions,
+  LogsNotFoundError,
+  type NodeProvider,
+  type ObservedPod,
+  type PodRuntimeSpec,
+  type ProbeKind,
+  type ProbeResult,
+  type ProviderEvent,
+  type ProviderNode,
 } from "../types.js";
+import { demuxAll, followLog } from "./logs.js";
 import {
   groupByPod,
   isRunning,
@@ -105,8 +108,8 @@ interface Host {
  *
  * Runs: every run of a container is a Docker container of its own (`kn-<pod>-<container>-<run>`,
  * label `kubernease.run`), as in Kubernetes, so `containerID` is simply `docker://<id>` and a
- * restart (`restartContainer`) creates run n+1 and removes run n once it started. Restarting never
- * touches the sandbox, so the pod keeps its address and published ports.
+ * restart (`restartContainer`) creates run n+1, keeps run n (its logs are `previous`) and removes the
+ * runs before it. Restarting never touches the sandbox, so the pod keeps its address and published ports.
  *
  * Facts only: restart policy "no" on everything, so a run that ends stays ended until the control
  * plane restarts it. Everything created carries `kubernease.*` labels; the Engine is the record,
@@ -229,10 +232,50 @@ export class DockerProvider implements NodeProvider {
       if (run.State.Status !== "exited" && run.State.Status !== "dead") return;
       if (containerID !== undefined && `docker://${run.Id}` !== containerID) return;
       await this.cloneRun(host, run, runOf(run) + 1);
-      // The ended run goes once its successor exists, so a crash in between never loses the container.
-      await host.docker.getContainer(run.Id).remove({ force: true }).catch(ignoreGone);
+      // The ended run stays as the previous one (its logs answer `previous`, as the kubelet keeps the last
+      // dead container); runs before it go once its successor exists, so a crash in between loses nothing.
+      for (const older of await this.runsOf(host, podId, containerName)) {
+        if (runOf(older) >= runOf(run)) continue;
+        await host.docker.getContainer(older.Id).remove({ force: true }).catch(ignoreGone);
+      }
       await this.refresh(host, podId);
     });
+  }
+
+  /** The current run's output (or the previous run's), demultiplexed; a followed log ends with the run. */
+  async logs(
+    nodeName: string,
+    podId: string,
+    containerName: string,
+    options: LogOptions = {},
+  ): Promise<AsyncIterable<string>> {
+    const host = this.hostOf(nodeName);
+    const runs = await this.runsOf(host, podId, containerName);
+    const current = runs.at(-1);
+    if (!current) throw new LogsNotFoundError(`container "${containerName}" has not started`);
+    const target = options.previous ? runs.at(-2) : current;
+    if (!target) throw new LogsNotFoundError(`previous terminated container "${containerName}" not found`);
+    const container = host.docker.getContainer(target.Id);
+    const tail = options.tailLines !== undefined ? { tail: options.tailLines } : {};
+    const tty = target.Config.Tty === true;
+    if (options.follow && !options.previous) {
+      const stream = await container.logs({ stdout: true, stderr: true, follow: true, ...tail, timestamps: false });
+      return followLog(stream, tty, options.signal);
+    }
+    const buffer = await container.logs({ stdout: true, stderr: true, follow: false, ...tail, timestamps: false });
+    const text = demuxAll(buffer, tty);
+    return (async function* () {
+      if (text !== "") yield text;
+    })();
+  }
+
+  /** Every run of one of a pod's containers, oldest first, inspected. */
+  private async runsOf(host: Host, podId: string, containerName: string): Promise<Docker.ContainerInspectInfo[]> {
+    const filters = JSON.stringify({
+      label: [`${LABELS.owner}=${this.owner}`, `${LABELS.pod}=${podId}`, `${LABELS.container}=${containerName}`],
+    });
+    const runs = await inspectAll(host.docker, await host.docker.listContainers({ all: true, filters }));
+    return runs.filter((run) => run.Config.Labels?.[LABELS.role] !== "sandbox").sort((a, b) => runOf(a) - runOf(b));
   }
 
   subscribe(listener: (event: ProviderEvent) => void): () => void {

@@ -28,6 +28,8 @@ export interface ImageBehaviour {
   exitReason?: TerminationReason;
   /** Overrides the provider's start latency for this image. */
   startLatencyMs?: { min: number; max: number };
+  /** Lines each run writes when it starts, after the provider's own start line. */
+  logLines?: string[];
 }
 
 /** The behaviour of an image: the exact reference, else its repository (no tag or digest), else `*`, else defaults. */

@@ -3,6 +3,7 @@ import type { Rng } from "../../core/rng.js";
 import type {
   ContainerRuntimeState,
   Json,
+  LogOptions,
   NodePoolShape,
   NodeProvider,
   NodeScaling,
@@ -13,7 +14,7 @@ import type {
   ProviderEvent,
   ProviderNode,
 } from "../types.js";
-import { POOL_LABEL } from "../types.js";
+import { LogsNotFoundError, POOL_LABEL } from "../types.js";
 import { behaviourOf, exitOf, type ImageBehaviour, probeOutcome } from "./behaviour.js";
 
 export type { ImageBehaviour, ProbeBehaviour } from "./behaviour.js";
@@ -54,6 +55,9 @@ const SPREAD_ZONES = ["zone-a", "zone-b", "zone-c"];
 /** Exit code of a killed run (SIGKILL), as the kubelet reports it. */
 const KILLED_EXIT_CODE = 137;
 
+/** Lines kept per run: a chatty simulated image must not grow without bound. */
+const MAX_LOG_LINES_PER_RUN = 1000;
+
 interface SimContainer {
   name: string;
   image: string;
@@ -65,6 +69,10 @@ interface SimContainer {
   starting: boolean;
   cancelStart?: () => void;
   cancelExit?: () => void;
+  /** What each run wrote, by run number; only the current run and the one before are kept. */
+  logs: Map<number, string[]>;
+  /** Followers waiting for a line or for the end of a run. */
+  logWaiters: Set<() => void>;
 }
 
 interface SimPod {
@@ -99,6 +107,7 @@ export class SimulatedProvider implements NodeProvider {
   private readonly probeRng: Rng;
   private readonly latency: { min: number; max: number };
   private addressIndex = 0;
+  private closed = false;
   private readonly pools = new Map<string, NodePool>();
   /** Per pool, the highest node number handed out, so an added node never takes a removed one's name. */
   private readonly lastIndex = new Map<string, number>();
@@ -158,6 +167,8 @@ export class SimulatedProvider implements NodeProvider {
         runs: 0,
         starting: true,
         state: { waiting: { reason: "ContainerCreating" } },
+        logs: new Map(),
+        logWaiters: new Set(),
       }),
     );
     const pod: SimPod = { spec, phase: "Pending", containers };
@@ -222,12 +233,92 @@ export class SimulatedProvider implements NodeProvider {
     });
   }
 
+  /**
+   * A run's synthetic output: a start line naming the image, the lines its behaviour defines
+   * (`logLines`), and an exit line. Stamped with the injected clock, so a seed replays them exactly.
+   */
+  async logs(
+    nodeName: string,
+    podId: string,
+    containerName: string,
+    options: LogOptions = {},
+  ): Promise<AsyncIterable<string>> {
+    const found = this.container(nodeName, podId, containerName);
+    if (!found || found.container.runs === 0) {
+      throw new LogsNotFoundError(`container "${containerName}" has not started`);
+    }
+    const { pod, container } = found;
+    const run = options.previous ? container.runs - 1 : container.runs;
+    const lines = container.logs.get(run);
+    if (!lines) throw new LogsNotFoundError(`previous terminated container "${containerName}" not found`);
+    const from = options.tailLines === undefined ? 0 : Math.max(0, lines.length - options.tailLines);
+    const follow = options.follow === true && !options.previous;
+    return this.readLog(pod, container, run, from, follow, options.signal);
+  }
+
+  private async *readLog(
+    pod: SimPod,
+    container: SimContainer,
+    run: number,
+    from: number,
+    follow: boolean,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<string> {
+    let next = from;
+    // Bounded: a run writes at most MAX_LOG_LINES_PER_RUN lines; each pass yields at least one, or waits
+    // for a write, the run's end or the signal.
+    for (let pass = 0; pass <= 2 * MAX_LOG_LINES_PER_RUN + 4; pass++) {
+      // Whether the run had ended is read before its lines, so the lines it wrote last are never missed.
+      const gone = this.closed || this.pods.get(pod.spec.podId) !== pod;
+      const ended = gone || container.runs !== run || !("running" in container.state);
+      const lines = container.logs.get(run) ?? [];
+      if (next < lines.length) {
+        const chunk = `${lines.slice(next).join("\n")}\n`;
+        next = lines.length;
+        yield chunk;
+        continue;
+      }
+      if (!follow || ended || signal?.aborted) return;
+      await this.nextLogWrite(container, signal);
+    }
+  }
+
+  /** Resolves at the container's next log write or run end, or when `signal` aborts. */
+  private async nextLogWrite(container: SimContainer, signal: AbortSignal | undefined): Promise<void> {
+    let wake = () => {};
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    container.logWaiters.add(wake);
+    signal?.addEventListener("abort", wake, { once: true });
+    try {
+      await woken;
+    } finally {
+      container.logWaiters.delete(wake);
+      signal?.removeEventListener("abort", wake);
+    }
+  }
+
+  private writeLog(container: SimContainer, line: string): void {
+    const lines = container.logs.get(container.runs);
+    if (lines && lines.length < MAX_LOG_LINES_PER_RUN)
+      lines.push(`${new Date(this.options.clock.now()).toISOString()} ${line}`);
+    this.wakeLogReaders(container);
+  }
+
+  private wakeLogReaders(container: SimContainer): void {
+    const waiters = [...container.logWaiters];
+    container.logWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
   subscribe(listener: (event: ProviderEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const pod of this.pods.values()) this.cancelTimers(pod);
     this.listeners.clear();
   }
@@ -380,6 +471,10 @@ export class SimulatedProvider implements NodeProvider {
     container.containerID = `simulated://${pod.spec.podId}-${container.name}-${container.runs}`;
     container.startedAtMs = now;
     container.state = { running: { startedAt: new Date(now).toISOString() } };
+    container.logs.set(container.runs, []);
+    container.logs.delete(container.runs - 2);
+    this.writeLog(container, `started ${container.image} (run ${container.runs})`);
+    for (const line of behaviourOf(this.images, container.image).logLines ?? []) this.writeLog(container, line);
     this.armExit(pod, container);
   }
 
@@ -410,6 +505,7 @@ export class SimulatedProvider implements NodeProvider {
         finishedAt: new Date(now).toISOString(),
       },
     };
+    this.writeLog(container, `exited with code ${how.exitCode} (${how.reason})`);
     this.emitPod(pod);
   }
 
@@ -429,6 +525,8 @@ export class SimulatedProvider implements NodeProvider {
     for (const container of pod.containers) {
       container.cancelStart?.();
       container.cancelExit?.();
+      // The pod is gone: its followers end.
+      this.wakeLogReaders(container);
     }
   }
 

@@ -272,3 +272,82 @@ describe("SimulatedProvider scaling", () => {
     expect((await scaling.addNode("web")).name).toBe("sim-web-3");
   });
 });
+
+describe("SimulatedProvider logs", () => {
+  async function text(chunks: AsyncIterable<string>): Promise<string> {
+    let out = "";
+    for await (const chunk of chunks) out += chunk;
+    return out;
+  }
+
+  it("writes a start line with the image and the image's own lines, stamped by the clock; tailLines keeps the last", async () => {
+    const { clock, provider } = setup({ web: { logLines: ["listening on :80", "ready"] } });
+    await provider.startPod(pod("web:1"));
+    await expect(provider.logs(NODE, "pod_1", "web")).rejects.toThrow(/has not started/);
+    clock.advance(10);
+    expect(await text(await provider.logs(NODE, "pod_1", "web"))).toBe(
+      [
+        "1970-01-01T00:00:00.010Z started web:1 (run 1)",
+        "1970-01-01T00:00:00.010Z listening on :80",
+        "1970-01-01T00:00:00.010Z ready",
+        "",
+      ].join("\n"),
+    );
+    expect(await text(await provider.logs(NODE, "pod_1", "web", { tailLines: 1 }))).toBe(
+      "1970-01-01T00:00:00.010Z ready\n",
+    );
+    expect(await text(await provider.logs(NODE, "pod_1", "web", { tailLines: 0 }))).toBe("");
+    await expect(provider.logs(NODE, "pod_1", "nope")).rejects.toThrow(/has not started/);
+  });
+
+  it("keeps the previous run's log, with its exit line; there is none before the first restart", async () => {
+    const { clock, provider } = setup({ web: { crashAfterMs: 5 } });
+    await provider.startPod(pod("web:1"));
+    clock.advance(10);
+    await expect(provider.logs(NODE, "pod_1", "web", { previous: true })).rejects.toThrow(
+      /previous terminated container "web" not found/,
+    );
+    clock.advance(5);
+    await provider.restartContainer(NODE, "pod_1", "web");
+    clock.advance(10);
+    expect(await text(await provider.logs(NODE, "pod_1", "web", { previous: true }))).toBe(
+      "1970-01-01T00:00:00.010Z started web:1 (run 1)\n1970-01-01T00:00:00.015Z exited with code 1 (Error)\n",
+    );
+    expect(await text(await provider.logs(NODE, "pod_1", "web"))).toBe(
+      "1970-01-01T00:00:00.025Z started web:1 (run 2)\n",
+    );
+  });
+
+  it("follows a run until it ends, or until the signal aborts", async () => {
+    const { clock, provider } = setup();
+    await provider.startPod(pod("web:1"));
+    clock.advance(10);
+    const followed = text(await provider.logs(NODE, "pod_1", "web", { follow: true }));
+    await provider.killContainer(NODE, "pod_1", "web");
+    expect(await followed).toBe(
+      "1970-01-01T00:00:00.010Z started web:1 (run 1)\n1970-01-01T00:00:00.010Z exited with code 137 (Error)\n",
+    );
+    await provider.restartContainer(NODE, "pod_1", "web");
+    clock.advance(10);
+    const abort = new AbortController();
+    const chunks: string[] = [];
+    const reading = (async () => {
+      for await (const chunk of await provider.logs(NODE, "pod_1", "web", { follow: true, signal: abort.signal })) {
+        chunks.push(chunk);
+      }
+    })();
+    await Promise.resolve();
+    abort.abort();
+    await reading;
+    expect(chunks).toEqual(["1970-01-01T00:00:00.020Z started web:1 (run 2)\n"]);
+  });
+
+  it("ends a follower when the pod stops", async () => {
+    const { clock, provider } = setup();
+    await provider.startPod(pod("web:1"));
+    clock.advance(10);
+    const followed = text(await provider.logs(NODE, "pod_1", "web", { follow: true }));
+    await provider.stopPod(NODE, "pod_1");
+    expect(await followed).toBe("1970-01-01T00:00:00.010Z started web:1 (run 1)\n");
+  });
+});
