@@ -32,7 +32,8 @@ beforeAll(async () => {
       "logger:1": { logLines: ["listening on :8080", "ready"] },
       "short:1": { crashAfterMs: 400, exitCode: 0 },
     },
-    logFollowLimitMs: 300,
+    // Well past the short run (400 ms), so a follow of it ends with the run, not at the bound.
+    logFollowLimitMs: 2_000,
   });
   for (const doc of [
     podDoc("one", [{ name: "app", image: "logger:1" }]),
