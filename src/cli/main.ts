@@ -5,6 +5,7 @@ import { describe } from "./describe.js";
 import { LOGS_USAGE, logs } from "./logs.js";
 import { startPlatform } from "./platform.js";
 import { rollout } from "./rollout.js";
+import { SIMULATE_USAGE, simulate } from "./simulate.js";
 
 const USAGE = `kubernease — here's some stuff to run, please run it, thank you.
 
@@ -20,7 +21,9 @@ Client:
   kubernease scale deployment NAME --replicas N [-n NAMESPACE]
   kubernease rollout status|history|undo|pause|resume deployment/NAME [--to-revision N] [--timeout SECONDS]
   kubernease delete -f FILE | KIND NAME [-n NAMESPACE]
-  ${LOGS_USAGE}`;
+  ${LOGS_USAGE}
+Simulation:
+  ${SIMULATE_USAGE}`;
 
 const OPTIONS = {
   port: { type: "string" },
@@ -90,6 +93,8 @@ function autoscaleMax(flags: Record<string, string | boolean | undefined>, nodes
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `simulate` has flags of its own (--seeds, --json), so it is dispatched before the shared parse.
+  if (argv[0] === "simulate") return simulate(argv.slice(1));
   // `logs -f` follows (kubectl's meaning), where every other command's -f names a file.
   if (argv[0] === "logs") return logs(argv.slice(1));
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

@@ -1,0 +1,139 @@
+import { parseArgs } from "node:util";
+import { randomSeed } from "../core/rng.js";
+import { renderText, type SimulationReport } from "../simulator/report.js";
+import { runScenario } from "../simulator/run.js";
+import { loadScenarioFile, type Scenario, ScenarioError } from "../simulator/scenario.js";
+
+export const SIMULATE_USAGE = "kubernease simulate FILE [--seed N | --seeds A..B] [--json]";
+
+const HELP = `${SIMULATE_USAGE}
+
+Runs a scenario (cluster, manifests, faults, assertions) in virtual time on the
+production control plane and reports what happened. The same seed gives the
+same run, byte for byte. Without --seed, the scenario's seed is used, else a
+random one (printed first, so the run can be replayed).
+
+  --seed N      one run with this seed
+  --seeds A..B  one run per seed from A to B (whole numbers); failures listed with their seeds
+  --json        the report as JSON on stdout, nothing else
+
+Exit code: 0 when every run passed, 1 when an assertion or invariant failed, 2 for a bad scenario or usage.`;
+
+const MAX_SEEDS = 10_000;
+
+/** `kubernease simulate …`: its own flags, so it is dispatched before the other commands' parse. */
+export async function simulate(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseFlags>;
+  try {
+    parsed = parseFlags(argv);
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\nusage: ${SIMULATE_USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let scenario: Scenario;
+  try {
+    scenario = await loadScenarioFile(parsed.file);
+  } catch (error) {
+    if (!(error instanceof ScenarioError)) throw error;
+    console.error(`invalid scenario ${error.message}`);
+    return 2;
+  }
+  const seeds = parsed.seeds ?? [parsed.seed ?? (scenario.seed !== undefined ? String(scenario.seed) : randomSeed())];
+  if (!parsed.json && seeds.length === 1) console.error(`seed: ${seeds[0]}`);
+  const reports: SimulationReport[] = [];
+  for (const seed of seeds) {
+    const report = await runScenario(scenario, {
+      seed,
+      source: parsed.file,
+      onProgress: progressBar(scenario.name, seed),
+    });
+    clearProgress();
+    reports.push(report);
+    if (!parsed.json && seeds.length > 1)
+      console.log(`seed ${seed}: ${report.ok ? "pass" : `FAIL  ${report.reproduce}`}`);
+  }
+  const failed = reports.filter((r) => !r.ok);
+  if (parsed.json) {
+    const out = seeds.length === 1 ? reports[0] : swarmSummary(scenario, reports);
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else if (seeds.length === 1) {
+    console.log(renderText(reports[0] as SimulationReport));
+  } else {
+    console.log(`${reports.length - failed.length} of ${reports.length} seeds passed`);
+    for (const r of failed) console.log(`  seed ${r.seed}: ${firstProblem(r)}\n    ${r.reproduce}`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+function parseFlags(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      seed: { type: "string" },
+      seeds: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return { help: true, file: "", json: false } as const;
+  if (positionals.length !== 1) throw new Error("simulate takes one scenario file");
+  if (values.seed !== undefined && values.seeds !== undefined) throw new Error("give --seed or --seeds, not both");
+  return {
+    help: false,
+    file: positionals[0] as string,
+    json: values.json ?? false,
+    seed: values.seed,
+    seeds: values.seeds === undefined ? undefined : seedRange(values.seeds),
+  } as const;
+}
+
+function seedRange(text: string): string[] {
+  const match = /^(\d+)\.\.(\d+)$/.exec(text.trim());
+  if (!match) throw new Error(`--seeds takes a range of whole numbers like 1..500, not "${text}"`);
+  const from = Number(match[1]);
+  const to = Number(match[2]);
+  if (to < from) throw new Error(`--seeds ${text}: the range is empty`);
+  if (to - from + 1 > MAX_SEEDS) throw new Error(`--seeds ${text}: at most ${MAX_SEEDS} seeds at once`);
+  return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+}
+
+function swarmSummary(scenario: Scenario, reports: SimulationReport[]) {
+  const failed = reports.filter((r) => !r.ok);
+  return {
+    scenario: scenario.name,
+    seeds: reports.map((r) => r.seed),
+    passed: reports.length - failed.length,
+    failed: failed.map((r) => ({ seed: r.seed, problem: firstProblem(r), reproduce: r.reproduce })),
+    reports,
+  };
+}
+
+function firstProblem(report: SimulationReport): string {
+  if (report.violations[0]) return `${report.violations[0].invariant}: ${report.violations[0].message}`;
+  if (report.stopped) return `${report.stopped.reason}: ${report.stopped.message.split("\n")[0]}`;
+  const failed = report.assertions.find((a) => !a.ok);
+  return failed ? `${failed.assertion}: ${failed.detail}` : "failed";
+}
+
+/** A one-line progress bar on stderr, only on a terminal, redrawn at most once per percent of virtual time. */
+function progressBar(name: string, seed: string): ((elapsedMs: number, durationMs: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  let shown = -1;
+  return (elapsedMs, durationMs) => {
+    const pct = Math.floor((100 * elapsedMs) / durationMs);
+    if (pct === shown) return;
+    shown = pct;
+    const bar = "#".repeat(Math.floor(pct / 5)).padEnd(20, ".");
+    process.stderr.write(`\r${name} seed ${seed} [${bar}] ${pct}%`);
+  };
+}
+
+function clearProgress(): void {
+  if (process.stderr.isTTY) process.stderr.write("\r\u001b[2K");
+}

@@ -1,0 +1,82 @@
+import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
+import type { ObservedPod, ProviderNode } from "../providers/types.js";
+import type { World } from "./world.js";
+
+/** A provider pod with the identity it was started under (the runtime's view, not the store's). */
+export interface RunningPod extends ObservedPod {
+  tenantId: string;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Everything the checkers and the metrics look at, read at one virtual instant
+ * after the system settled: the store's view and the provider's, side by side,
+ * plus what the fault injector did (which nodes it crashed). Read-only data: a
+ * checker cannot steer the run through it.
+ */
+export interface Snapshot {
+  atMs: number;
+  storeNodes: NodeRecord[];
+  pods: PodRecord[];
+  deployments: StoredObject[];
+  replicaSets: StoredObject[];
+  statefulSets: StoredObject[];
+  providerNodes: ProviderNode[];
+  running: RunningPod[];
+  crashedNodes: ReadonlySet<string>;
+}
+
+/** Runtime identities by pod id: a pod's identity never changes, so each is read from the provider once. */
+export class IdentityCache {
+  private readonly known = new Map<string, { tenantId: string; namespace: string; name: string }>();
+
+  of(world: World, podId: string): { tenantId: string; namespace: string; name: string } | undefined {
+    const cached = this.known.get(podId);
+    if (cached) return cached;
+    const spec = world.provider.runtimeSpec(podId);
+    if (!spec) return undefined;
+    const identity = { tenantId: spec.tenantId, namespace: spec.namespace, name: spec.name };
+    this.known.set(podId, identity);
+    return identity;
+  }
+
+  /** Forgets pods the provider no longer runs, so the cache stays as small as the cluster. */
+  retain(podIds: ReadonlySet<string>): void {
+    for (const id of this.known.keys()) if (!podIds.has(id)) this.known.delete(id);
+  }
+}
+
+export async function takeSnapshot(
+  world: World,
+  identities: IdentityCache,
+  crashedNodes: ReadonlySet<string>,
+): Promise<Snapshot> {
+  // Read straight from the provider (not the possibly wrapped one the control plane sees): the truth.
+  const [storeNodes, pods, deployments, replicaSets, statefulSets, providerNodes, observed] = await Promise.all([
+    world.store.listNodes(),
+    world.store.listPods({}),
+    world.store.listObjects({ kind: "Deployment" }),
+    world.store.listObjects({ kind: "ReplicaSet" }),
+    world.store.listObjects({ kind: "StatefulSet" }),
+    world.provider.listNodes(),
+    world.provider.listPods(),
+  ]);
+  const running: RunningPod[] = [];
+  for (const pod of observed) {
+    const identity = identities.of(world, pod.podId);
+    if (identity) running.push({ ...pod, ...identity });
+  }
+  identities.retain(new Set(observed.map((p) => p.podId)));
+  return {
+    atMs: world.elapsedMs(),
+    storeNodes,
+    pods,
+    deployments,
+    replicaSets,
+    statefulSets,
+    providerNodes,
+    running,
+    crashedNodes,
+  };
+}

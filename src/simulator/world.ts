@@ -1,0 +1,222 @@
+import { ManualClock } from "../core/clock.js";
+import { newId } from "../core/ids.js";
+import { type Rng, seededRng } from "../core/rng.js";
+import { SYSTEM_TENANT } from "../core/tenancy.js";
+import { MemoryStore } from "../db/index.js";
+import type { Store } from "../db/types.js";
+import { ControlPlane, type ControlPlaneOptions } from "../jobs/controlPlane.js";
+import { InProcessQueue } from "../jobs/inProcessQueue.js";
+import type { WorkQueue } from "../jobs/queue.js";
+import { type ImageBehaviour, SimulatedProvider } from "../providers/simulated/index.js";
+import type { NodeProvider } from "../providers/types.js";
+import { POOL_LABEL } from "../providers/types.js";
+import type { ApplyDeps } from "./apply.js";
+import type { ImageSpec, PoolSpec, Scenario } from "./scenario.js";
+import { Trace, tracedQueue, tracedStore } from "./trace.js";
+
+/** Virtual time starts here, whatever the seed: reports count from it. */
+export const SIMULATION_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+export const ZONE_LABEL = "topology.kubernetes.io/zone";
+
+/** Ways a test plants a bug in the system under test (never in the checkers). */
+export interface WorldHooks {
+  wrapStore?: (store: Store) => Store;
+  wrapProvider?: (provider: NodeProvider) => NodeProvider;
+  /** Every traced line (virtual time, store write or job), for tests that compare runs line by line. */
+  onTraceLine?: (line: string) => void;
+}
+
+export interface WorldOptions {
+  seed: string;
+  /** Hash every store write and job (on unless a benchmark turns it off). */
+  trace: boolean;
+  hooks?: WorldHooks;
+}
+
+/** One log line of the control plane, at its virtual time. */
+export interface LogLine {
+  atMs: number;
+  message: string;
+}
+
+/** What the control plane logged: the first lines, and how many in all. */
+export interface Journal {
+  lines: LogLine[];
+  count: number;
+}
+
+const MAX_LOG_LINES = 200;
+
+/**
+ * The system under test, whole: the production control plane (job handlers,
+ * relay, observer, prober, heartbeats, node monitor, resync, rebalancer) over
+ * the in-memory store, the in-process queue and the simulated provider, all on
+ * one `ManualClock` and one seed, forked per purpose so that a new kind of
+ * draw never shifts another's.
+ */
+export class World {
+  /** Per pool, the last node number handed out: an added node never takes a crashed one's name. */
+  readonly lastNodeIndex = new Map<string, number>();
+  /** What each image does now, as set by the scenario and its faults (exact references only). */
+  private readonly images = new Map<string, ImageBehaviour>();
+
+  /** The tenant every manifest of the scenario is applied as; set once in `build`. */
+  tenantId = "";
+
+  private constructor(
+    readonly clock: ManualClock,
+    readonly rng: { faults: Rng; ids: Rng },
+    readonly store: Store,
+    readonly provider: SimulatedProvider,
+    readonly controlPlane: ControlPlane,
+    readonly trace: Trace,
+    readonly journal: Journal,
+    readonly pools: PoolSpec[],
+  ) {}
+
+  imageBehaviour(image: string): ImageBehaviour | undefined {
+    return this.images.get(image);
+  }
+
+  /** Changes what an image does from now on; `undefined` restores the provider's defaults. */
+  setImageBehaviour(image: string, behaviour: ImageBehaviour | undefined): void {
+    if (behaviour) this.images.set(image, behaviour);
+    else this.images.delete(image);
+    this.provider.setImageBehaviour(image, behaviour);
+  }
+
+  static async build(scenario: Scenario, options: WorldOptions): Promise<World> {
+    const clock = new ManualClock(SIMULATION_EPOCH_MS);
+    const root = seededRng(options.seed);
+    const trace = new Trace(clock, { hash: options.trace, onLine: options.hooks?.onTraceLine });
+    const planted = options.hooks?.wrapStore?.(new MemoryStore()) ?? new MemoryStore();
+    const store = tracedStore(planted, trace);
+    const journal: Journal = { lines: [], count: 0 };
+    const log = (message: string, fields?: Record<string, unknown>) => {
+      journal.count++;
+      // Bounded: the first lines tell the story; the count tells the rest.
+      if (journal.lines.length < MAX_LOG_LINES) {
+        journal.lines.push({ atMs: clock.now() - SIMULATION_EPOCH_MS, message: lineOf(message, fields) });
+      }
+    };
+    const queue: WorkQueue = tracedQueue(
+      new InProcessQueue({
+        clock,
+        onError: (name, key, error) => log("job failed; retrying", { queue: name, key, error: String(error) }),
+      }),
+      trace,
+    );
+    const images = Object.fromEntries(
+      Object.entries(scenario.images).map(([image, spec]) => [image, behaviourOf(spec)]),
+    );
+    const provider = new SimulatedProvider({
+      clock,
+      rng: root.fork("provider"),
+      pools: [],
+      ...(scenario.startLatencyMs ? { startLatencyMs: scenario.startLatencyMs } : {}),
+      images,
+    });
+    const world = new World(
+      clock,
+      { faults: root.fork("faults"), ids: root.fork("ids") },
+      store,
+      provider,
+      new ControlPlane(
+        {
+          store,
+          queue,
+          provider: options.hooks?.wrapProvider?.(provider) ?? provider,
+          clock,
+          rng: root.fork("workers"),
+          schedulingPolicy: "spread",
+          unschedulableRetryMs: scenario.platform.unschedulableRetry ?? 5_000,
+          log,
+        },
+        controlPlaneOptions(scenario),
+      ),
+      trace,
+      journal,
+      scenario.pools,
+    );
+    for (const [image, behaviour] of Object.entries(images)) world.images.set(image, behaviour);
+    for (const pool of scenario.pools) world.addNodes(pool.name, pool.count);
+    // The platform's own tenant, as bootstrap makes it: volumes and other platform objects live there.
+    await store.createTenant({ id: newId("ten", clock, world.rng.ids), name: SYSTEM_TENANT, createdAt: clock.now() });
+    const tenant = await store.createTenant({
+      id: newId("ten", clock, world.rng.ids),
+      name: "simulation",
+      createdAt: clock.now(),
+    });
+    world.tenantId = tenant.id;
+    return world;
+  }
+
+  /** Adds `count` nodes to a pool, dealt over its zones, named `sim-POOL-N` with N never reused. */
+  addNodes(poolName: string, count: number): string[] {
+    const pool = this.pools.find((p) => p.name === poolName);
+    if (!pool) throw new Error(`no pool named ${poolName}`);
+    const names: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const index = (this.lastNodeIndex.get(poolName) ?? 0) + 1;
+      this.lastNodeIndex.set(poolName, index);
+      const name = `sim-${poolName}-${index}`;
+      const zone = pool.zones[(index - 1) % pool.zones.length] as string;
+      this.provider.addNode({
+        name,
+        cpuMillis: pool.cpuMillis,
+        memoryBytes: pool.memoryBytes,
+        maxPods: pool.maxPods ?? 110,
+        labels: { "kubernetes.io/hostname": name, [ZONE_LABEL]: zone, [POOL_LABEL]: poolName },
+      });
+      names.push(name);
+    }
+    return names;
+  }
+
+  /** The applier's dependencies: ids from the `ids` fork, and the relay kicked after each commit. */
+  applyDeps(): ApplyDeps {
+    return {
+      store: this.store,
+      clock: this.clock,
+      rng: this.rng.ids,
+      tenantId: this.tenantId,
+      onCommitted: () => this.controlPlane.kick(),
+    };
+  }
+
+  /** Virtual milliseconds since the start of the run. */
+  elapsedMs(): number {
+    return this.clock.now() - SIMULATION_EPOCH_MS;
+  }
+}
+
+function controlPlaneOptions(scenario: Scenario): ControlPlaneOptions {
+  const p = scenario.platform;
+  const options: ControlPlaneOptions = {};
+  if (p.heartbeat !== undefined) options.heartbeatMs = p.heartbeat;
+  if (p.nodeGracePeriod !== undefined) options.nodeGracePeriodMs = p.nodeGracePeriod;
+  if (p.nodeMonitor !== undefined) options.nodeMonitorMs = p.nodeMonitor;
+  if (p.probeTick !== undefined) options.probeTickMs = p.probeTick;
+  if (p.resync !== undefined) options.resyncMs = p.resync;
+  if (p.outboxPoll !== undefined) options.outboxPollMs = p.outboxPoll;
+  return options;
+}
+
+function behaviourOf(spec: ImageSpec): ImageBehaviour {
+  return {
+    ...(spec.readiness !== undefined ? { readiness: spec.readiness } : {}),
+    ...(spec.liveness !== undefined ? { liveness: spec.liveness } : {}),
+    ...(spec.startup !== undefined ? { startup: spec.startup } : {}),
+    ...(spec.crashAfter !== undefined ? { crashAfterMs: spec.crashAfter } : {}),
+    ...(spec.exitCode !== undefined ? { exitCode: spec.exitCode } : {}),
+    ...(spec.startLatency !== undefined ? { startLatencyMs: spec.startLatency } : {}),
+  };
+}
+
+function lineOf(message: string, fields: Record<string, unknown> | undefined): string {
+  if (!fields || Object.keys(fields).length === 0) return message;
+  return `${message} ${Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ")}`;
+}
