@@ -1,7 +1,8 @@
 import { canonicalJson } from "../core/hash.js";
 import { newId, newUid } from "../core/ids.js";
 import { ConflictError, NotFoundError, type ObjectRef, type StoredObject, type StoreOps } from "../db/types.js";
-import { type ExpandedManifest, type PodSecurityLevel, podRequests } from "../manifest/index.js";
+import { insertBarePod } from "../jobs/apply.js";
+import type { ExpandedManifest, PodSecurityLevel } from "../manifest/index.js";
 import type { ApiDeps } from "./context.js";
 import { ApiError } from "./errors.js";
 import { admitQuota } from "./quota.js";
@@ -285,30 +286,10 @@ export async function createPod(tx: StoreOps, deps: ApiDeps, item: Desired) {
 }
 
 async function insertPod(tx: StoreOps, deps: ApiDeps, item: Desired, ensured = new Set<string>()) {
-  const now = deps.clock.now();
-  if (!ensured.has(item.ref.namespace)) await tx.ensureNamespace(item.ref.tenantId, item.ref.namespace, now);
+  if (!ensured.has(item.ref.namespace))
+    await tx.ensureNamespace(item.ref.tenantId, item.ref.namespace, deps.clock.now());
   ensured.add(item.ref.namespace);
-  const requests = podRequests(item.spec as Parameters<typeof podRequests>[0]);
-  const pod = await tx.createPod({
-    id: newId("pod", deps.clock, deps.rng),
-    tenantId: item.ref.tenantId,
-    namespace: item.ref.namespace,
-    name: item.ref.name,
-    uid: newUid(deps.rng),
-    ownerKind: null,
-    ownerName: null,
-    ownerUid: null,
-    labels: item.labels,
-    annotations: item.annotations,
-    templateHash: null,
-    spec: item.spec,
-    cpuMillis: requests.cpuMillis,
-    memoryBytes: requests.memoryBytes,
-    createdAt: now,
-    status: { phase: "Pending", conditions: [] },
-  });
-  await tx.addOutbox("schedule", pod.id, now);
-  return pod;
+  return insertBarePod(tx, deps, item);
 }
 
 export interface ApplyResult {

@@ -8,7 +8,9 @@ import type {
   PodTemplate,
   ReplicaSetDraft,
 } from "../controllers/types.js";
+import type { Clock } from "../core/clock.js";
 import { nameSuffix, newId, newUid } from "../core/ids.js";
+import type { Rng } from "../core/rng.js";
 import {
   ConflictError,
   type Json,
@@ -16,7 +18,9 @@ import {
   type ObjectRef,
   type PodRecord,
   type StoredObject,
+  type StoreOps,
 } from "../db/types.js";
+import { podRequests } from "../manifest/index.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
@@ -278,4 +282,37 @@ async function setEndpoints(ctx: JobContext, service: StoredObject, subsets: End
     return;
   }
   await createPlatformObject(ctx, ref, change);
+}
+
+/**
+ * A bare Pod as a tenant asks for it (no owner; nothing replaces it), inserted in
+ * the caller's transaction with its `schedule` outbox row.
+ */
+export async function insertBarePod(
+  tx: StoreOps,
+  deps: { clock: Clock; rng: Rng },
+  item: { ref: ObjectRef; labels: Record<string, string>; annotations: Record<string, string>; spec: Json },
+): Promise<PodRecord> {
+  const now = deps.clock.now();
+  const requests = podRequests(item.spec as Parameters<typeof podRequests>[0]);
+  const pod = await tx.createPod({
+    id: newId("pod", deps.clock, deps.rng),
+    tenantId: item.ref.tenantId,
+    namespace: item.ref.namespace,
+    name: item.ref.name,
+    uid: newUid(deps.rng),
+    ownerKind: null,
+    ownerName: null,
+    ownerUid: null,
+    labels: item.labels,
+    annotations: item.annotations,
+    templateHash: null,
+    spec: item.spec,
+    cpuMillis: requests.cpuMillis,
+    memoryBytes: requests.memoryBytes,
+    createdAt: now,
+    status: { phase: "Pending", conditions: [] },
+  });
+  await tx.addOutbox("schedule", pod.id, now);
+  return pod;
 }

@@ -3,7 +3,8 @@ import { canonicalJson } from "../core/hash.js";
 import { newId, newUid } from "../core/ids.js";
 import type { Rng } from "../core/rng.js";
 import type { ObjectRef, Store, StoredObject, StoreOps } from "../db/types.js";
-import { type ExpandedManifest, podRequests } from "../manifest/index.js";
+import { insertBarePod } from "../jobs/apply.js";
+import type { ExpandedManifest } from "../manifest/index.js";
 
 /**
  * The simulator's own thin applier: parsed manifests into store objects and
@@ -76,7 +77,7 @@ async function applyOne(tx: StoreOps, deps: ApplyDeps, item: Desired): Promise<A
   await tx.ensureNamespace(tenantId, namespace, now);
   if (kind === "Pod") {
     if (await tx.getPodByName(tenantId, namespace, name)) return "unchanged";
-    await createPod(tx, deps, item);
+    await insertBarePod(tx, deps, item);
     return "created";
   }
   const existing = await tx.getObject(item.ref);
@@ -121,30 +122,6 @@ function withClusterIp(deps: ApplyDeps, item: Desired, existing: StoredObject | 
     (existing?.spec.clusterIP as string | undefined) ||
     `10.96.${deps.rng.int(256)}.${1 + deps.rng.int(254)}`;
   return { ...item, spec: { ...item.spec, clusterIP, clusterIPs: [clusterIP] } };
-}
-
-async function createPod(tx: StoreOps, deps: ApplyDeps, item: Desired): Promise<void> {
-  const now = deps.clock.now();
-  const requests = podRequests(item.spec as Parameters<typeof podRequests>[0]);
-  const pod = await tx.createPod({
-    id: newId("pod", deps.clock, deps.rng),
-    tenantId: item.ref.tenantId,
-    namespace: item.ref.namespace,
-    name: item.ref.name,
-    uid: newUid(deps.rng),
-    ownerKind: null,
-    ownerName: null,
-    ownerUid: null,
-    labels: item.labels,
-    annotations: item.annotations,
-    templateHash: null,
-    spec: item.spec,
-    cpuMillis: requests.cpuMillis,
-    memoryBytes: requests.memoryBytes,
-    createdAt: now,
-    status: { phase: "Pending", conditions: [] },
-  });
-  await tx.addOutbox("schedule", pod.id, now);
 }
 
 /** Sets a workload's `spec.replicas` (kubectl scale), with its outbox row; false when there is no such workload. */
