@@ -324,7 +324,8 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
       for await (const chunk of chunks) out += chunk;
       return out;
     };
-    const script = "echo hello; echo oops >&2; sleep 1; echo bye";
+    // A pause between the streams: Docker keeps stdout and stderr apart, so lines written at once may swap.
+    const script = "echo hello; sleep 1; echo oops >&2; sleep 1; echo bye";
     const talk = podSpec("talk", { container: { command: ["sh", "-c", script], readinessProbe: undefined } });
     await provider.startPod(talk);
     await observed(talk.podId, (p) => p.containers[0]?.containerID !== undefined);
