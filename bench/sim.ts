@@ -6,7 +6,9 @@
  * steps, jobs, store calls and writes, and the wall time per virtual hour.
  *
  * Options (env): BENCH_NODES (200), BENCH_PODS (5000), BENCH_HOURS (24), BENCH_SEED (1),
- * BENCH_TRACE (0: no write hashing, as a plain run; 1: hash every write, as `simulate` does).
+ * BENCH_TRACE (0: no write hashing, as a plain run; 1: hash every write, as `simulate` does),
+ * BENCH_MAX_SECONDS (300): a run still going after this much wall time stops there, and the
+ * speed-up is measured on the virtual time it reached.
  */
 import { runScenario } from "../src/simulator/run.js";
 import { parseScenario } from "../src/simulator/scenario.js";
@@ -60,11 +62,17 @@ limits: { maxStepsPerInstant: 100000 }
 const scenario = await parseScenario(scenarioText(), "bench-sim.yaml", async () => "");
 const startedMs = performance.now();
 let lastReport = 0;
-const report = await runScenario(scenario, {
+let reachedMs = 0;
+const maxSeconds = Math.min(Number(process.env.BENCH_MAX_SECONDS ?? 300), 24 * 3600);
+/** Thrown from the progress callback once the wall-time bound is passed: the run ends there. */
+class WallTimeBound extends Error {}
+const run = runScenario(scenario, {
   seed,
   source: "bench-sim.yaml",
   trace,
   onProgress: (elapsedMs) => {
+    reachedMs = elapsedMs;
+    if (performance.now() - startedMs > maxSeconds * 1000) throw new WallTimeBound();
     // A line every virtual minute, to stderr: the figures below are the result.
     const minute = Math.floor(elapsedMs / 60_000);
     if (minute === lastReport) return;
@@ -72,6 +80,16 @@ const report = await runScenario(scenario, {
     const wallS = (performance.now() - startedMs) / 1000;
     process.stderr.write(`  ${minute} min virtual after ${wallS.toFixed(1)} s wall\n`);
   },
+});
+const report = await run.catch((error: unknown) => {
+  if (!(error instanceof WallTimeBound)) throw error;
+  const wallMs = performance.now() - startedMs;
+  console.log(
+    `stopped at the wall-time bound (${maxSeconds} s): ${(reachedMs / 60_000).toFixed(1)} min virtual reached`,
+  );
+  const speedUp = reachedMs / wallMs;
+  console.log(`speed-up: ${speedUp >= 10 ? Math.round(speedUp) : speedUp.toFixed(2)}×`);
+  process.exit(0);
 });
 const wallMs = performance.now() - startedMs;
 const virtualMs = report.endedAtMs;
