@@ -109,12 +109,6 @@ describeDocker("Docker end to end: a Deployment on three Docker hosts", reachabl
     return port;
   }
 
-  function readyAfterMs(pod: PodRecord): number {
-    const conditions = (pod.status.conditions as { type: string; lastTransitionTime: string }[] | undefined) ?? [];
-    const readyAt = Date.parse(conditions.find((c) => c.type === "Ready")?.lastTransitionTime ?? "");
-    return readyAt - pod.createdAt;
-  }
-
   it("runs 3 replicas Ready on 3 hosts, each answering on its published port", async () => {
     expect((await api.call("POST", "/v1/apply", { body: app("kubernease-test/web:1") })).status).toBe(200);
     const first = await api.until(async () => {
@@ -126,8 +120,6 @@ describeDocker("Docker end to end: a Deployment on three Docker hosts", reachabl
       const response = await fetch(`http://127.0.0.1:${await publishedPort(pod)}/index.html`);
       expect((await response.text()).trim()).toBe("web 1");
     }
-    const readyMs = first.map(readyAfterMs).sort((a, b) => a - b);
-    console.log(`docker e2e: pod created → Ready (ms): ${readyMs.join(", ")}`);
   });
 
   const images = async () => {
@@ -175,13 +167,11 @@ describeDocker("Docker end to end: a Deployment on three Docker hosts", reachabl
     const ready0 = await ready();
     expect(ready0).toHaveLength(3);
     const lost = nodes.find((n) => n.name === (ready0[0] as PodRecord).nodeName) as DockerNode;
-    const stoppedAt = Date.now();
     await lost.kill();
     const moved = await api.until(async () => {
       const pods = await ready();
       return pods.length === 3 && pods.every((p) => p.nodeName !== lost.name) && pods;
     }, 60_000);
-    const replacedMs = Date.now() - stoppedAt;
     const node = await api.store.getNode(lost.name);
     expect(node?.ready).toBe(false);
     const lostEvents = (await api.store.listEvents({ tenantId: api.tenant.id })).filter((e) => e.reason === "NodeLost");
@@ -193,7 +183,6 @@ describeDocker("Docker end to end: a Deployment on three Docker hosts", reachabl
     for (const pod of moved) {
       expect((await fetch(`http://127.0.0.1:${await publishedPort(pod)}/_health`)).status).toBe(200);
     }
-    console.log(`docker e2e: engine killed → 3 replicas Ready elsewhere in ${replacedMs} ms (grace ${GRACE_MS} ms)`);
 
     // Back, the host runs none of its stale containers (still running when it returns): removed, never doubled.
     await lost.start();

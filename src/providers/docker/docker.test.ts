@@ -124,10 +124,8 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
 
   it("runs a pod: Running with a containerID, its port published on 127.0.0.1, env and limits applied", async () => {
     const spec = podSpec("web");
-    const startedMs = Date.now();
     await provider.startPod(spec);
     const pod = await observed(spec.podId, running);
-    const readyMs = Date.now() - startedMs;
     expect(pod.containers[0]?.containerID).toMatch(/^docker:\/\/[0-9a-f]{64}$/);
     expect(pod.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const port = await publishedPort(spec.podId);
@@ -154,7 +152,6 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
       [LABELS.name]: "web",
       [LABELS.container]: "web",
     });
-    console.log(`docker provider: pod started → running in ${readyMs} ms`);
 
     // Started again: reported, not doubled.
     const before = events.length;
