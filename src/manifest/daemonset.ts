@@ -10,7 +10,13 @@ import { LabelSelector, objectMeta } from "./meta.js";
 import { dnsSubdomain } from "./names.js";
 import { PodTemplateSpec } from "./pod.js";
 import { defaultTemplate } from "./pod-defaults.js";
-import { DEFAULT_REVISION_HISTORY_LIMIT, isZero, restartAlwaysIssues, selectorIssues } from "./workload.js";
+import {
+  DEFAULT_REVISION_HISTORY_LIMIT,
+  defaultRollingStrategy,
+  isZero,
+  restartAlwaysIssues,
+  selectorIssues,
+} from "./workload.js";
 
 export const DEFAULT_DAEMONSET_MAX_UNAVAILABLE = 1;
 export const DEFAULT_DAEMONSET_MAX_SURGE = 0;
@@ -68,26 +74,12 @@ export function defaultDaemonSet(daemonSet: DaemonSetManifest): DaemonSetManifes
     ...daemonSet,
     spec: {
       ...spec,
-      updateStrategy: defaultUpdateStrategy(spec.updateStrategy),
+      updateStrategy: defaultRollingStrategy(spec.updateStrategy, {
+        maxSurge: DEFAULT_DAEMONSET_MAX_SURGE,
+        maxUnavailable: DEFAULT_DAEMONSET_MAX_UNAVAILABLE,
+      }),
       revisionHistoryLimit: spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
       template: defaultTemplate(spec.template),
-    },
-  };
-}
-
-type Strategy = NonNullable<DaemonSetSpec["updateStrategy"]>;
-
-function defaultUpdateStrategy(strategy: Strategy | undefined): Strategy {
-  const type = strategy?.type ?? "RollingUpdate";
-  if (type === "OnDelete") return { ...strategy, type };
-  const rollingUpdate = strategy?.rollingUpdate;
-  return {
-    ...strategy,
-    type,
-    rollingUpdate: {
-      ...rollingUpdate,
-      maxUnavailable: rollingUpdate?.maxUnavailable ?? DEFAULT_DAEMONSET_MAX_UNAVAILABLE,
-      maxSurge: rollingUpdate?.maxSurge ?? DEFAULT_DAEMONSET_MAX_SURGE,
     },
   };
 }

@@ -10,7 +10,13 @@ import { LabelSelector, objectMeta } from "./meta.js";
 import { dnsSubdomain } from "./names.js";
 import { PodTemplateSpec } from "./pod.js";
 import { defaultTemplate } from "./pod-defaults.js";
-import { DEFAULT_REVISION_HISTORY_LIMIT, isZero, restartAlwaysIssues, selectorIssues } from "./workload.js";
+import {
+  DEFAULT_REVISION_HISTORY_LIMIT,
+  defaultRollingStrategy,
+  isZero,
+  restartAlwaysIssues,
+  selectorIssues,
+} from "./workload.js";
 
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 export const DEFAULT_MAX_SURGE = "25%";
@@ -93,27 +99,13 @@ export function defaultDeployment(deployment: DeploymentManifest): DeploymentMan
     spec: {
       ...spec,
       replicas: spec.replicas ?? 1,
-      strategy: defaultStrategy(spec.strategy),
+      strategy: defaultRollingStrategy(spec.strategy, {
+        maxSurge: DEFAULT_MAX_SURGE,
+        maxUnavailable: DEFAULT_MAX_UNAVAILABLE,
+      }),
       revisionHistoryLimit: spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT,
       progressDeadlineSeconds: spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
       template: defaultTemplate(spec.template),
-    },
-  };
-}
-
-type Strategy = NonNullable<DeploymentSpec["strategy"]>;
-
-function defaultStrategy(strategy: Strategy | undefined): Strategy {
-  const type = strategy?.type ?? "RollingUpdate";
-  if (type === "Recreate") return { ...strategy, type };
-  const rollingUpdate = strategy?.rollingUpdate;
-  return {
-    ...strategy,
-    type,
-    rollingUpdate: {
-      ...rollingUpdate,
-      maxSurge: rollingUpdate?.maxSurge ?? DEFAULT_MAX_SURGE,
-      maxUnavailable: rollingUpdate?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE,
     },
   };
 }

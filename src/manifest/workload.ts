@@ -31,3 +31,32 @@ export function restartAlwaysIssues(template: Template, kind: string): Issue[] {
 export function isZero(value: number | string): boolean {
   return value === 0 || (typeof value === "string" && Number.parseInt(value, 10) === 0);
 }
+
+/** A workload's update strategy: rolling (with surge and unavailability) or the kind's other type. */
+interface RollingStrategy {
+  type?: string;
+  rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
+}
+
+/**
+ * Kubernetes' defaults of a Deployment's `strategy` and a DaemonSet's
+ * `updateStrategy`: `RollingUpdate` unless set, with `maxSurge` and
+ * `maxUnavailable` filled in; the kind's other type (`Recreate`, `OnDelete`) as it is.
+ */
+export function defaultRollingStrategy<S extends RollingStrategy>(
+  strategy: S | undefined,
+  defaults: { maxSurge: number | string; maxUnavailable: number | string },
+): S {
+  const type = strategy?.type ?? "RollingUpdate";
+  if (type !== "RollingUpdate") return { ...strategy, type } as S;
+  const rollingUpdate = strategy?.rollingUpdate;
+  return {
+    ...strategy,
+    type,
+    rollingUpdate: {
+      ...rollingUpdate,
+      maxSurge: rollingUpdate?.maxSurge ?? defaults.maxSurge,
+      maxUnavailable: rollingUpdate?.maxUnavailable ?? defaults.maxUnavailable,
+    },
+  } as S;
+}
