@@ -21,13 +21,15 @@ import { podView } from "./views.js";
 export async function rebalance(ctx: JobContext, maxMoves: number): Promise<Move[]> {
   const nodes = (await ctx.store.listNodes()).filter((n) => n.ready && !n.unschedulable);
   if (nodes.length < 2 || maxMoves <= 0) return [];
-  const [pods, sets] = await Promise.all([ctx.store.listPods({}), ctx.store.listObjects({ kind: "ReplicaSet" })]);
+  const sets = await ctx.store.listObjects({ kind: "ReplicaSet" });
+  // Only workloads that ask for spread are looked at, and only their tenants' pods are read.
+  const candidates = sets.filter((rs) => spreads(rs) && !rollingOut(rs, sets));
   const done: Move[] = [];
-  for (const tenantId of [...new Set(sets.map((s) => s.tenantId))].sort()) {
+  for (const tenantId of [...new Set(candidates.map((s) => s.tenantId))].sort()) {
     if (done.length >= maxMoves) break;
-    const own = pods.filter((p) => p.tenantId === tenantId);
-    const groups = sets
-      .filter((rs) => rs.tenantId === tenantId && spreads(rs) && !rollingOut(rs, sets))
+    const own = await ctx.store.listPods({ tenantId });
+    const groups = candidates
+      .filter((rs) => rs.tenantId === tenantId)
       .flatMap((rs) => {
         const mine = own.filter((p) => p.ownerUid === rs.uid);
         if (!stable(rs, mine)) return [];
