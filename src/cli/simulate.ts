@@ -1,10 +1,12 @@
+import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { randomSeed } from "../core/rng.js";
+import { renderHtml } from "../simulator/html.js";
 import { renderText, type SimulationReport } from "../simulator/report.js";
 import { runScenario } from "../simulator/run.js";
 import { loadScenarioFile, type Scenario, ScenarioError } from "../simulator/scenario.js";
 
-export const SIMULATE_USAGE = "kubernease simulate FILE [--seed N | --seeds A..B] [--json]";
+export const SIMULATE_USAGE = "kubernease simulate FILE [--seed N | --seeds A..B] [--report out.html] [--json]";
 
 const HELP = `${SIMULATE_USAGE}
 
@@ -15,6 +17,8 @@ random one (printed first, so the run can be replayed).
 
   --seed N      one run with this seed
   --seeds A..B  one run per seed from A to B (whole numbers); failures listed with their seeds
+  --report F    also write the report as an HTML page with a plot of Ready replicas over time
+                (with --seeds: the first failing run's, else the last run's)
   --json        the report as JSON on stdout, nothing else
 
 Exit code: 0 when every run passed, 1 when an assertion or invariant failed, 2 for a bad scenario or usage.`;
@@ -57,6 +61,10 @@ export async function simulate(argv: string[]): Promise<number> {
       console.log(`seed ${seed}: ${report.ok ? "pass" : `FAIL  ${report.reproduce}`}`);
   }
   const failed = reports.filter((r) => !r.ok);
+  if (parsed.report !== undefined) {
+    await writeFile(parsed.report, renderHtml(failed[0] ?? (reports.at(-1) as SimulationReport)));
+    if (!parsed.json) console.error(`report: ${parsed.report}`);
+  }
   if (parsed.json) {
     const out = seeds.length === 1 ? reports[0] : swarmSummary(scenario, reports);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -76,6 +84,7 @@ function parseFlags(argv: string[]) {
       seed: { type: "string" },
       seeds: { type: "string" },
       json: { type: "boolean" },
+      report: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -88,6 +97,7 @@ function parseFlags(argv: string[]) {
     help: false,
     file: positionals[0] as string,
     json: values.json ?? false,
+    report: values.report,
     seed: values.seed,
     seeds: values.seeds === undefined ? undefined : seedRange(values.seeds),
   } as const;
