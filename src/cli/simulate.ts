@@ -2,11 +2,13 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { randomSeed } from "../core/rng.js";
 import { renderHtml } from "../simulator/html.js";
-import { renderText, type SimulationReport } from "../simulator/report.js";
+import { renderText, reproduceCommand, type SimulationReport } from "../simulator/report.js";
 import { runScenario } from "../simulator/run.js";
-import { loadScenarioFile, type Scenario, ScenarioError } from "../simulator/scenario.js";
+import { loadScenarioFile, type Scenario, ScenarioError, type TimelineEvent } from "../simulator/scenario.js";
+import { describeFault, parseFaultNumbers, shrinkFaults, swarmFaults, withFaults } from "../simulator/swarm.js";
 
-export const SIMULATE_USAGE = "kubernease simulate FILE [--seed N | --seeds A..B] [--report out.html] [--json]";
+export const SIMULATE_USAGE =
+  "kubernease simulate FILE [--seed N | --seeds A..B] [--faults 1,3] [--report out.html] [--json]";
 
 const HELP = `${SIMULATE_USAGE}
 
@@ -17,6 +19,8 @@ random one (printed first, so the run can be replayed).
 
   --seed N      one run with this seed
   --seeds A..B  one run per seed from A to B (whole numbers); failures listed with their seeds
+  --faults L    with a swarm: section, run only these faults of the seed's random schedule
+                (numbers from 1, or none); a failing --seeds run prints the smallest such list
   --report F    also write the report as an HTML page with a plot of Ready replicas over time
                 (with --seeds: the first failing run's, else the last run's)
   --json        the report as JSON on stdout, nothing else
@@ -46,19 +50,51 @@ export async function simulate(argv: string[]): Promise<number> {
     console.error(`invalid scenario ${error.message}`);
     return 2;
   }
+  if (parsed.faults !== undefined && !scenario.swarm) {
+    console.error(`--faults picks faults of a swarm schedule, and ${parsed.file} has no swarm: section`);
+    return 2;
+  }
   const seeds = parsed.seeds ?? [parsed.seed ?? (scenario.seed !== undefined ? String(scenario.seed) : randomSeed())];
   if (!parsed.json && seeds.length === 1) console.error(`seed: ${seeds[0]}`);
-  const reports: SimulationReport[] = [];
-  for (const seed of seeds) {
-    const report = await runScenario(scenario, {
+  /** One run; with a swarm: section, on the seed's random fault schedule (only the faults numbered in `keep`). */
+  const runSeed = async (seed: string, keep?: number[]) => {
+    const faults = swarmFaults(scenario, seed);
+    const report = await runScenario(scenario.swarm ? withFaults(scenario, faults, keep) : scenario, {
       seed,
       source: parsed.file,
       onProgress: progressBar(scenario.name, seed),
     });
     clearProgress();
+    if (keep) report.reproduce = `${reproduceCommand(parsed.file, seed)} --faults ${keep.join(",") || "none"}`;
+    return { report, faults };
+  };
+  const reports: SimulationReport[] = [];
+  const shrunk = new Map<string, Shrunk>();
+  for (const seed of seeds) {
+    let keep: number[] | undefined;
+    if (parsed.faults !== undefined) {
+      try {
+        keep = parseFaultNumbers(parsed.faults, swarmFaults(scenario, seed).length);
+      } catch (error) {
+        console.error(error instanceof Error ? error.message : String(error));
+        return 2;
+      }
+    }
+    const { report, faults } = await runSeed(seed, keep);
     reports.push(report);
     if (!parsed.json && seeds.length > 1)
       console.log(`seed ${seed}: ${report.ok ? "pass" : `FAIL  ${report.reproduce}`}`);
+    if (report.ok || !scenario.swarm || seeds.length === 1 || keep) continue;
+    // Swarm mode: the smallest schedule of this seed's faults that still fails.
+    const all = faults.map((_, i) => i + 1);
+    const smallest = await shrinkFaults(all, async (subset) => !(await runSeed(seed, subset)).report.ok);
+    const found: Shrunk = {
+      faults: smallest.map((n) => `#${n} ${describeFault(faults[n - 1] as TimelineEvent)}`),
+      of: faults.length,
+      reproduce: `${reproduceCommand(parsed.file, seed)} --faults ${smallest.join(",") || "none"}`,
+    };
+    shrunk.set(seed, found);
+    if (!parsed.json) console.log(`  shrunk to ${smallest.length} of ${faults.length} faults: ${found.reproduce}`);
   }
   const failed = reports.filter((r) => !r.ok);
   if (parsed.report !== undefined) {
@@ -66,13 +102,20 @@ export async function simulate(argv: string[]): Promise<number> {
     if (!parsed.json) console.error(`report: ${parsed.report}`);
   }
   if (parsed.json) {
-    const out = seeds.length === 1 ? reports[0] : swarmSummary(scenario, reports);
+    const out = seeds.length === 1 ? reports[0] : swarmSummary(scenario, reports, shrunk);
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else if (seeds.length === 1) {
     console.log(renderText(reports[0] as SimulationReport));
   } else {
     console.log(`${reports.length - failed.length} of ${reports.length} seeds passed`);
-    for (const r of failed) console.log(`  seed ${r.seed}: ${firstProblem(r)}\n    ${r.reproduce}`);
+    for (const r of failed) {
+      console.log(`  seed ${r.seed}: ${firstProblem(r)}\n    ${r.reproduce}`);
+      const small = shrunk.get(r.seed);
+      if (small)
+        console.log(
+          `    fails with ${small.faults.length} of ${small.of} faults: ${small.faults.join("; ") || "(none: not the faults)"}\n    ${small.reproduce}`,
+        );
+    }
   }
   return failed.length > 0 ? 1 : 0;
 }
@@ -85,6 +128,7 @@ function parseFlags(argv: string[]) {
       seeds: { type: "string" },
       json: { type: "boolean" },
       report: { type: "string" },
+      faults: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -98,6 +142,7 @@ function parseFlags(argv: string[]) {
     file: positionals[0] as string,
     json: values.json ?? false,
     report: values.report,
+    faults: values.faults,
     seed: values.seed,
     seeds: values.seeds === undefined ? undefined : seedRange(values.seeds),
   } as const;
@@ -113,13 +158,25 @@ function seedRange(text: string): string[] {
   return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 }
 
-function swarmSummary(scenario: Scenario, reports: SimulationReport[]) {
+/** A failing swarm schedule shrunk: the faults it still fails with, of how many, and the command that replays that. */
+interface Shrunk {
+  faults: string[];
+  of: number;
+  reproduce: string;
+}
+
+function swarmSummary(scenario: Scenario, reports: SimulationReport[], shrunk: Map<string, Shrunk>) {
   const failed = reports.filter((r) => !r.ok);
   return {
     scenario: scenario.name,
     seeds: reports.map((r) => r.seed),
     passed: reports.length - failed.length,
-    failed: failed.map((r) => ({ seed: r.seed, problem: firstProblem(r), reproduce: r.reproduce })),
+    failed: failed.map((r) => ({
+      seed: r.seed,
+      problem: firstProblem(r),
+      reproduce: r.reproduce,
+      ...(shrunk.has(r.seed) ? { shrunk: shrunk.get(r.seed) } : {}),
+    })),
     reports,
   };
 }

@@ -176,6 +176,20 @@ const Limits = z.strictObject({
   maxStoreCallsPerInstant: z.number().int().min(1).max(100_000_000).optional(),
 });
 
+/** Swarm mode: each seed adds its own random schedule of node faults, within these bounds. */
+const SWARM_KINDS = ["crashNode", "partitionNode", "crashZone"] as const;
+const Swarm = z
+  .strictObject({
+    /** At most this many faults per run (at least one). */
+    faults: z.number().int().min(1).max(50).default(3),
+    kinds: z.array(z.enum(SWARM_KINDS)).min(1).default(["crashNode", "partitionNode"]),
+    /** When faults may strike; `to` defaults to three quarters of the duration. */
+    from: duration().default(0),
+    to: duration().optional(),
+    partitionFor: LatencyRange.default({ min: 10_000, max: 60_000 }),
+  })
+  .refine((s) => s.to === undefined || s.from <= s.to, { message: "from must not be after to", path: ["to"] });
+
 const ScenarioFile = z.strictObject({
   name: z.string().min(1).optional(),
   description: z.string().optional(),
@@ -197,6 +211,7 @@ const ScenarioFile = z.strictObject({
     })
     .default({}),
   limits: Limits.optional(),
+  swarm: Swarm.optional(),
 });
 
 type ParsedFile = z.output<typeof ScenarioFile>;
@@ -252,6 +267,15 @@ export interface Scenario {
     final: Record<string, { ready?: number; image?: string }>;
   };
   limits: z.output<typeof Limits>;
+  swarm?: SwarmSpec;
+}
+
+export interface SwarmSpec {
+  faults: number;
+  kinds: (typeof SWARM_KINDS)[number][];
+  fromMs: number;
+  toMs: number;
+  partitionForMs: { min: number; max: number };
 }
 
 export class ScenarioError extends Error {
@@ -343,6 +367,17 @@ export async function parseScenario(text: string, source: string, read: ReadText
       ),
     },
     limits: file.limits ?? {},
+    ...(file.swarm
+      ? {
+          swarm: {
+            faults: file.swarm.faults,
+            kinds: file.swarm.kinds,
+            fromMs: file.swarm.from,
+            toMs: Math.min(file.swarm.to ?? Math.floor(file.duration * 0.75), file.duration),
+            partitionForMs: file.swarm.partitionFor,
+          },
+        }
+      : {}),
   };
 }
 
