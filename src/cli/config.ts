@@ -1,5 +1,6 @@
 import { memoryBytes } from "../core/quantity.js";
 import type { DockerHostConfig } from "../providers/docker/index.js";
+import { isDomainPattern } from "../routing/hosts.js";
 
 /** Everything `serve` can be told, by flag or by environment (flags win). */
 export interface ServeConfig {
@@ -16,6 +17,8 @@ export interface ServeConfig {
   nodes: { count: number; cpuMillis: number; memoryBytes: number };
   /** Docker Engines to run pods on instead of the simulated nodes (`--docker`), one node each. */
   docker?: DockerHostConfig[];
+  /** Tenants' hosts live under `<tenant>.<baseDomain>` (`--base-domain apps.example`); see ApiDeps.baseDomain. */
+  baseDomain?: string;
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -53,7 +56,17 @@ export function serveConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig {
       memoryBytes: memoryBytes(memory),
     },
     ...dockerOption(text(flags, "docker", env.KUBERNEASE_DOCKER)),
+    ...baseDomainOption(text(flags, "base-domain", env.KUBERNEASE_BASE_DOMAIN)),
   };
+}
+
+function baseDomainOption(value: string | undefined): { baseDomain?: string } {
+  if (value === undefined) return {};
+  const domain = value.toLowerCase().replace(/\.$/, "");
+  if (domain.startsWith("*.") || !isDomainPattern(domain)) {
+    throw new Error(`--base-domain must be a DNS name such as apps.example, got "${value}"`);
+  }
+  return { baseDomain: domain };
 }
 
 function dockerOption(value: string | undefined): { docker?: DockerHostConfig[] } {

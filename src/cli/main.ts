@@ -13,6 +13,7 @@ Platform:
   kubernease serve [--port 8443] [--host 127.0.0.1] [--data-dir ./.kubernease] [--insecure-http]
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
                    [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
+                   [--provider simulated|docker] [--base-domain apps.example]
 Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
   kubernease apply -f FILE [--dry-run] [-n NAMESPACE]
@@ -39,6 +40,7 @@ const OPTIONS = {
   "node-memory": { type: "string" },
   "autoscale-max": { type: "string" },
   docker: { type: "string" },
+  "base-domain": { type: "string" },
   seed: { type: "string" },
   server: { type: "string" },
   ca: { type: "string" },

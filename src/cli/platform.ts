@@ -81,6 +81,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     onCommitted: () => controlPlane.kick(),
     ready: async () => (await store.listTenants()).length > 0,
     podLogs: provider,
+    ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),
   });
   let server: RunningServer;
   try {

@@ -22,7 +22,9 @@ import { registerReplace } from "./routes/k8s_replace.js";
 import { registerRollback } from "./routes/k8s_rollback.js";
 import { registerScale } from "./routes/k8s_scale.js";
 import { registerAdminNodes } from "./routes/v1_admin_nodes.js";
+import { registerAdminRouting, registerRouting } from "./routes/v1_admin_routing.js";
 import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
+import { registerAdminTenantDomains } from "./routes/v1_admin_tenants_domains.js";
 import { registerAdminTenantQuota } from "./routes/v1_admin_tenants_quota.js";
 import { registerApply } from "./routes/v1_apply.js";
 import { registerQuota } from "./routes/v1_quota.js";
@@ -69,6 +71,9 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerNodes(app, deps);
   registerAdminTenants(app, deps);
   registerAdminTenantQuota(app, deps);
+  registerAdminTenantDomains(app, deps);
+  registerAdminRouting(app, deps);
+  registerRouting(app, deps);
   registerQuota(app, deps);
   registerAdminNodes(app, deps);
 

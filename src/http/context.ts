@@ -23,6 +23,11 @@ export interface ApiDeps {
   podLogs?: Pick<NodeProvider, "logs">;
   /** The longest a followed log streams before the server ends it (the client may ask again). */
   logFollowLimitMs?: number;
+  /**
+   * The operator's base domain for tenants' hosts (`apps.example`): tenant `acme` may route `acme.apps.example`
+   * and every name under it, plus the custom domains approved for it. Without it, hosts are held to uniqueness only.
+   */
+  baseDomain?: string;
 }
 
 export type AppEnv = {

@@ -5,6 +5,7 @@ import { insertBarePod } from "../jobs/apply.js";
 import type { ExpandedManifest, PodSecurityLevel } from "../manifest/index.js";
 import type { ApiDeps } from "./context.js";
 import { ApiError } from "./errors.js";
+import { admitHosts } from "./hosts.js";
 import { admitQuota } from "./quota.js";
 import { isDnsLabel, OPERATOR_ONLY_KINDS, RESERVED_NAMESPACES, TOP_LEVEL_KINDS } from "./resources.js";
 
@@ -202,6 +203,7 @@ async function committed<T>(deps: ApiDeps, ref: ObjectRef, fn: (tx: StoreOps) =>
 export function createObject(deps: ApiDeps, desired: Desired): Promise<StoredObject> {
   return committed(deps, desired.ref, async (tx) => {
     await admitQuota(tx, desired.ref.tenantId, [desired]);
+    await admitHosts(tx, deps, [desired]);
     return create(tx, deps, settle(deps, desired, undefined));
   });
 }
@@ -216,12 +218,15 @@ export function replaceObject(deps: ApiDeps, desired: Desired): Promise<StoredOb
     const settled = settle(deps, desired, existing);
     if (!differs(settled, existing)) return existing;
     await admitQuota(tx, desired.ref.tenantId, [settled]);
+    await admitHosts(tx, deps, [settled]);
     return update(tx, deps, settled, existing);
   });
 }
 
 export function deleteObject(deps: ApiDeps, ref: ObjectRef, resourceVersion?: string): Promise<StoredObject> {
   return committed(deps, ref, async (tx) => {
+    // The hosts an Ingress held go with it (before the delete: release compares with what was stored).
+    await admitHosts(tx, deps, [{ ref }]);
     const deleted = await tx.deleteObject(ref, { nowMs: deps.clock.now(), expectedResourceVersion: resourceVersion });
     if (!deleted) throw new NotFoundError(`${ref.kind} ${ref.name} not found`);
     // The controller of a deleted object collects what it owned (pods, endpoints).
@@ -318,6 +323,7 @@ export async function applyAll(deps: ApiDeps, desired: Desired[], dryRun: boolea
   const pass = async (tx: StoreOps) => {
     // The whole file's steady state against the quota, before anything of it is written.
     if (desired[0]) await admitQuota(tx, desired[0].ref.tenantId, desired);
+    await admitHosts(tx, deps, desired, dryRun);
     const results: ApplyResult[] = [];
     const ensured = new Set<string>();
     for (const item of desired) {

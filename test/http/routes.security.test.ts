@@ -83,6 +83,10 @@ const routes = (): Route[] => [
   { method: "GET", path: "/v1/quota" },
   { method: "GET", path: "/v1/admin/tenants/acme/quota", admin: true },
   { method: "PUT", path: "/v1/admin/tenants/acme/quota", body: { pods: 50 }, admin: true },
+  { method: "GET", path: "/v1/routing" },
+  { method: "GET", path: "/v1/admin/routing", admin: true },
+  { method: "GET", path: "/v1/admin/tenants/acme/domains", admin: true },
+  { method: "PUT", path: "/v1/admin/tenants/acme/domains", body: { domains: ["shop.example.com"] }, admin: true },
 ];
 
 const label = (r: Route) => `${r.method} ${r.path.replace(/pods\/[^/]+/, "pods/{name}")}`;

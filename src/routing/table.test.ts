@@ -1,0 +1,394 @@
+import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../core/hash.js";
+import { type Rng, seededRng } from "../core/rng.js";
+import {
+  backendName,
+  buildRouteTable,
+  type EndpointsInput,
+  type IngressInput,
+  type RoutingInput,
+  type ServiceInput,
+  tenantView,
+} from "./table.js";
+
+const svc = (
+  tenant: string,
+  name: string,
+  ports: ServiceInput["spec"]["ports"],
+  namespace = "default",
+): ServiceInput => ({
+  tenant,
+  namespace,
+  name,
+  spec: { ports },
+});
+
+const eps = (
+  tenant: string,
+  name: string,
+  ports: { name?: string; port: number }[],
+  ready: string[],
+  notReady: string[] = [],
+  namespace = "default",
+): EndpointsInput => ({
+  tenant,
+  namespace,
+  name,
+  subsets: [
+    {
+      addresses: ready.map((ip, i) => ({ ip, targetRef: { name: `${name}-r${i}` } })),
+      notReadyAddresses: notReady.map((ip, i) => ({ ip, targetRef: { name: `${name}-n${i}` } })),
+      ports,
+    },
+  ],
+});
+
+const backend = (name: string, port: { number?: number; name?: string }) => ({ service: { name, port } });
+
+const ing = (tenant: string, name: string, spec: IngressInput["spec"], namespace = "default"): IngressInput => ({
+  tenant,
+  namespace,
+  name,
+  spec,
+});
+
+const rule = (host: string, paths: { path?: string; pathType: string; service: string; port: number | string }[]) => ({
+  host,
+  http: {
+    paths: paths.map((p) => ({
+      ...(p.path !== undefined ? { path: p.path } : {}),
+      pathType: p.pathType,
+      backend: backend(p.service, typeof p.port === "number" ? { number: p.port } : { name: p.port }),
+    })),
+  },
+});
+
+describe("route table rules", () => {
+  it("a named Ingress port resolves to the Service port of that name, and its servers to the endpoint port", () => {
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "web", {
+          rules: [rule("web.acme.apps.example", [{ path: "/", pathType: "Prefix", service: "web", port: "http" }])],
+        }),
+      ],
+      services: [
+        svc("acme", "web", [
+          { name: "admin", port: 9000 },
+          { name: "http", port: 80, targetPort: "web" },
+        ]),
+      ],
+      endpoints: [
+        eps(
+          "acme",
+          "web",
+          [
+            { name: "admin", port: 9001 },
+            { name: "http", port: 8080 },
+          ],
+          ["10.0.0.2", "10.0.0.1"],
+        ),
+      ],
+    });
+    expect(table.frontends).toHaveLength(1);
+    expect(table.frontends[0]?.routes[0]).toMatchObject({
+      path: "/",
+      pathType: "Prefix",
+      backend: "acme.default.web.80",
+    });
+    expect(table.backends).toEqual([
+      {
+        name: "acme.default.web.80",
+        tenant: "acme",
+        namespace: "default",
+        service: "web",
+        port: 80,
+        servers: [
+          { name: "web-r1", address: "10.0.0.1", port: 8080, state: "ready" },
+          { name: "web-r0", address: "10.0.0.2", port: 8080, state: "ready" },
+        ],
+      },
+    ]);
+  });
+
+  it("a port number names the Service port; a missing port or Service leaves the route without a backend, with a reason", () => {
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "web", {
+          rules: [
+            rule("web.acme.apps.example", [
+              { path: "/a", pathType: "Prefix", service: "web", port: 81 },
+              { path: "/b", pathType: "Prefix", service: "gone", port: 80 },
+              { path: "/c", pathType: "Prefix", service: "web", port: "nope" },
+            ]),
+          ],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }])],
+      endpoints: [],
+    });
+    const routes = table.frontends[0]?.routes ?? [];
+    expect(routes.map((r) => [r.path, r.backend, r.reason])).toEqual([
+      ["/a", null, 'service "web" has no port 81'],
+      ["/b", null, 'service "gone" not found'],
+      ["/c", null, 'service "web" has no port named "nope"'],
+    ]);
+    expect(table.backends).toEqual([]);
+  });
+
+  it("a Service of another tenant or namespace is not found", () => {
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "web", {
+          rules: [rule("a.acme.apps.example", [{ pathType: "Prefix", path: "/", service: "web", port: 80 }])],
+        }),
+      ],
+      services: [svc("globex", "web", [{ port: 80 }]), svc("acme", "web", [{ port: 80 }], "other")],
+      endpoints: [],
+    });
+    expect(table.frontends[0]?.routes[0]?.reason).toBe('service "web" not found');
+  });
+
+  it("Exact before Prefix, the longest path first, the default backend last; ImplementationSpecific is a prefix", () => {
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "web", {
+          defaultBackend: backend("web", { number: 80 }),
+          rules: [
+            rule("h.acme.apps.example", [
+              { path: "/", pathType: "Prefix", service: "web", port: 80 },
+              { path: "/api", pathType: "Prefix", service: "web", port: 80 },
+              { path: "/api", pathType: "Exact", service: "web", port: 80 },
+              { path: "/api/v1", pathType: "Prefix", service: "web", port: 80 },
+              { path: "/x", pathType: "Exact", service: "web", port: 80 },
+              { pathType: "ImplementationSpecific", service: "web", port: 80 },
+            ]),
+          ],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }])],
+      endpoints: [],
+    });
+    const routes = table.frontends[0]?.routes ?? [];
+    expect(routes.map((r) => `${r.pathType} ${r.path}${r.default ? " (default)" : ""}`)).toEqual([
+      "Exact /api",
+      "Exact /x",
+      "Prefix /api/v1",
+      "Prefix /api",
+      "Prefix /",
+      "Prefix / (default)",
+    ]);
+    // The ImplementationSpecific "" is the same route as Prefix "/": the second is reported, not routed.
+    expect(table.problems.map((p) => p.reason)).toEqual(["the same path is routed by Ingress default/web"]);
+  });
+
+  it("a defaultBackend serves the Ingress's own hosts only; a rule without a host is not routed", () => {
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "catchall", {
+          defaultBackend: backend("web", { number: 80 }),
+          rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: backend("web", { number: 80 }) }] } }],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }])],
+      endpoints: [],
+    });
+    expect(table.frontends).toEqual([]);
+    expect(table.backends).toEqual([]);
+    expect(table.problems.map((p) => p.reason)).toEqual([
+      "a defaultBackend is routed on the Ingress's own hosts, and it names none",
+      "a rule without a host is not routed: name a host",
+    ]);
+  });
+
+  it("wildcard hosts come after exact ones, the more specific first; TLS names the tenant's secret", () => {
+    const paths = [{ path: "/", pathType: "Prefix", service: "web", port: 80 }];
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "web", {
+          tls: [{ hosts: ["shop.acme.apps.example"], secretName: "shop-cert" }, { hosts: ["*.acme.apps.example"] }],
+          rules: [
+            rule("*.acme.apps.example", paths),
+            rule("*.eu.acme.apps.example", paths),
+            rule("shop.acme.apps.example", paths),
+            rule("a.acme.apps.example", paths),
+          ],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }])],
+      endpoints: [],
+    });
+    expect(table.frontends.map((f) => [f.host, f.wildcard, f.tls, f.certificate])).toEqual([
+      ["a.acme.apps.example", false, false, null],
+      ["shop.acme.apps.example", false, true, "acme/default/shop-cert"],
+      ["*.eu.acme.apps.example", true, false, null],
+      ["*.acme.apps.example", true, true, null],
+    ]);
+  });
+
+  it("not-ready endpoints are draining servers", () => {
+    const table = buildRouteTable({
+      ingresses: [
+        ing("acme", "web", {
+          rules: [rule("a.acme.apps.example", [{ path: "/", pathType: "Prefix", service: "web", port: 80 }])],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80, targetPort: 8080 }])],
+      endpoints: [eps("acme", "web", [{ port: 8080 }], ["10.0.0.1"], ["10.0.0.9"])],
+    });
+    expect(table.backends[0]?.servers.map((s) => [s.address, s.port, s.state])).toEqual([
+      ["10.0.0.1", 8080, "ready"],
+      ["10.0.0.9", 8080, "draining"],
+    ]);
+  });
+
+  it("a host is served for its claim holder only; unclaimed and named by two tenants, for neither", () => {
+    const paths = [{ path: "/", pathType: "Prefix", service: "web", port: 80 }];
+    const input: RoutingInput = {
+      ingresses: [
+        ing("acme", "web", { rules: [rule("shared.example", paths), rule("open.example", paths)] }),
+        ing("globex", "web", { rules: [rule("shared.example", paths), rule("open.example", paths)] }),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }]), svc("globex", "web", [{ port: 80 }])],
+      endpoints: [],
+      claims: { "shared.example": "globex" },
+    };
+    const table = buildRouteTable(input);
+    expect(table.frontends.map((f) => [f.host, f.tenant, f.routes.map((r) => r.backend)])).toEqual([
+      ["shared.example", "globex", ["globex.default.web.80"]],
+    ]);
+    expect(table.backends.map((b) => b.name)).toEqual(["globex.default.web.80"]);
+    expect(table.problems.filter((p) => p.ingress.tenant === "acme").map((p) => p.host)).toEqual([
+      "open.example",
+      "shared.example",
+    ]);
+    const acme = tenantView(table, "acme");
+    expect(acme.frontends).toEqual([]);
+    expect(acme.problems).toHaveLength(2);
+    expect(tenantView(table, "globex").frontends).toHaveLength(1);
+  });
+
+  it("backend names are safe for HAProxy and unambiguous", () => {
+    expect(backendName("acme", "my-ns", "web-1", 8080)).toMatch(/^[A-Za-z0-9_.:-]+$/);
+    expect(backendName("a", "b-c", "d", 1)).not.toBe(backendName("a-b", "c", "d", 1));
+  });
+
+  it("the version changes with the content and only with it", () => {
+    const input: RoutingInput = {
+      ingresses: [
+        ing("acme", "web", {
+          rules: [rule("a.acme.apps.example", [{ path: "/", pathType: "Prefix", service: "web", port: 80 }])],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }])],
+      endpoints: [eps("acme", "web", [{ port: 80 }], ["10.0.0.1"])],
+    };
+    const before = buildRouteTable(input);
+    expect(buildRouteTable(structuredClone(input)).version).toBe(before.version);
+    const churned = buildRouteTable({ ...input, endpoints: [eps("acme", "web", [{ port: 80 }], ["10.0.0.2"])] });
+    expect(churned.version).not.toBe(before.version);
+  });
+});
+
+function shuffle<T>(items: readonly T[], rng: Rng): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+/** A random world of tenants, Services with named and numbered ports, endpoints, and Ingresses that overlap. */
+function randomInput(rng: Rng): RoutingInput {
+  const tenants = ["acme", "globex", "initech"];
+  const services: ServiceInput[] = [];
+  const endpoints: EndpointsInput[] = [];
+  const ingresses: IngressInput[] = [];
+  for (const tenant of tenants) {
+    for (let s = 0; s < 3; s++) {
+      services.push(
+        svc(tenant, `svc${s}`, [
+          { name: "http", port: 80 },
+          { name: "admin", port: 9000 + s },
+        ]),
+      );
+      const ips = Array.from({ length: rng.int(4) }, () => `10.${rng.int(4)}.0.${rng.int(250)}`);
+      endpoints.push(
+        eps(
+          tenant,
+          `svc${s}`,
+          [
+            { name: "http", port: 8080 },
+            { name: "admin", port: 9090 },
+          ],
+          ips,
+          ips.slice(0, 1),
+        ),
+      );
+    }
+    for (let i = 0; i < 4; i++) {
+      const rules = Array.from({ length: 1 + rng.int(3) }, () =>
+        rule(rng.int(3) === 0 ? "shared.example" : `h${rng.int(4)}.${tenant}.apps.example`, [
+          {
+            path: ["/", "/api", "/api/v1", "/x"][rng.int(4)] as string,
+            pathType: ["Exact", "Prefix", "ImplementationSpecific"][rng.int(3)] as string,
+            service: `svc${rng.int(4)}`,
+            port: rng.int(2) === 0 ? "http" : 80,
+          },
+        ]),
+      );
+      ingresses.push(
+        ing(tenant, `ing${i}`, {
+          rules,
+          ...(rng.int(2) === 0 ? { defaultBackend: backend("svc0", { name: "admin" }) } : {}),
+          ...(rng.int(2) === 0 ? { tls: [{ secretName: `cert${i}` }] } : {}),
+        }),
+      );
+    }
+  }
+  return { ingresses, services, endpoints, claims: { "shared.example": tenants[rng.int(3)] as string } };
+}
+
+/** The same objects in another order: lists shuffled, and the addresses inside each endpoints subset too. */
+function reordered(input: RoutingInput, rng: Rng): RoutingInput {
+  return {
+    ingresses: shuffle(input.ingresses, rng),
+    services: shuffle(input.services, rng),
+    endpoints: shuffle(input.endpoints, rng).map((e) => ({
+      ...e,
+      subsets: e.subsets.map((s) => ({
+        ...s,
+        addresses: shuffle(s.addresses ?? [], rng),
+        notReadyAddresses: shuffle(s.notReadyAddresses ?? [], rng),
+      })),
+    })),
+    claims: Object.fromEntries(shuffle(Object.entries(input.claims ?? {}), rng)),
+  };
+}
+
+describe("route table properties (seeded)", () => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])("seed %i: the order of the inputs never changes the table", (seed) => {
+    const rng = seededRng(`routing-${seed}`);
+    const input = randomInput(rng.fork("world"));
+    const expected = canonicalJson(buildRouteTable(input));
+    const shuffler = rng.fork("shuffle");
+    for (let round = 0; round < 20; round++) {
+      expect(canonicalJson(buildRouteTable(reordered(input, shuffler))), `seed ${seed}, round ${round}`).toBe(expected);
+    }
+  });
+
+  it.each([11, 12, 13, 14])("seed %i: every frontend's routes are in match order and every backend is used", (seed) => {
+    const table = buildRouteTable(randomInput(seededRng(`routing-${seed}`)));
+    const used = new Set(table.frontends.flatMap((f) => f.routes.map((r) => r.backend)));
+    expect(table.backends.every((b) => used.has(b.name))).toBe(true);
+    for (const frontend of table.frontends) {
+      const ranks = frontend.routes.map((r) => [r.default ? 1 : 0, r.pathType === "Exact" ? 0 : 1, -r.path.length]);
+      const sorted = [...ranks].sort(
+        (a, b) => (a[0] ?? 0) - (b[0] ?? 0) || (a[1] ?? 0) - (b[1] ?? 0) || (a[2] ?? 0) - (b[2] ?? 0),
+      );
+      expect(ranks).toEqual(sorted);
+      // One tenant per host.
+      expect(new Set(frontend.routes.map((r) => r.ingress.tenant))).toEqual(new Set([frontend.tenant]));
+    }
+  });
+});
