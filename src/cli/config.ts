@@ -19,6 +19,12 @@ export interface ServeConfig {
   docker?: DockerHostConfig[];
   /** Tenants' hosts live under `<tenant>.<baseDomain>` (`--base-domain apps.example`); see ApiDeps.baseDomain. */
   baseDomain?: string;
+  /**
+   * Which nodes run pods (`--provider`): `docker` runs the Docker provider even with no `--docker`
+   * Engine, for Engines registered at `POST /v1/admin/nodes` only. When absent: Docker when `--docker`
+   * is given or the store holds registered Engines, else simulated nodes.
+   */
+  provider?: "docker" | "simulated";
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -57,7 +63,14 @@ export function serveConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig {
     },
     ...dockerOption(text(flags, "docker", env.KUBERNEASE_DOCKER)),
     ...baseDomainOption(text(flags, "base-domain", env.KUBERNEASE_BASE_DOMAIN)),
+    ...providerOption(text(flags, "provider", env.KUBERNEASE_PROVIDER)),
   };
+}
+
+function providerOption(value: string | undefined): { provider?: "docker" | "simulated" } {
+  if (value === undefined) return {};
+  if (value === "docker" || value === "simulated") return { provider: value };
+  throw new Error(`--provider must be docker or simulated, got "${value}"`);
 }
 
 function baseDomainOption(value: string | undefined): { baseDomain?: string } {

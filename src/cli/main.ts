@@ -41,6 +41,7 @@ const OPTIONS = {
   "autoscale-max": { type: "string" },
   docker: { type: "string" },
   "base-domain": { type: "string" },
+  provider: { type: "string" },
   seed: { type: "string" },
   server: { type: "string" },
   ca: { type: "string" },

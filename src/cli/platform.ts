@@ -9,7 +9,8 @@ import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
-import { DockerProvider } from "../providers/docker/index.js";
+import { loadEndpoints } from "../providers/docker/endpoints.js";
+import { type DockerHostConfig, DockerProvider } from "../providers/docker/index.js";
 import { SimulatedProvider } from "../providers/simulated/index.js";
 import type { NodeProvider } from "../providers/types.js";
 import { type BootstrapResult, bootstrap } from "./bootstrap.js";
@@ -51,10 +52,10 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     clock,
     onError: (queueName, key, error) => log("job failed; retrying", { queue: queueName, key, error: String(error) }),
   });
-  if (config.docker && config.autoscaleMax !== undefined)
-    throw new Error("--autoscale-max works with simulated nodes only");
-  const provider: NodeProvider = config.docker
-    ? new DockerProvider({ clock, hosts: config.docker, log })
+  const docker = await dockerHosts(config, store);
+  if (docker && config.autoscaleMax !== undefined) throw new Error("--autoscale-max works with simulated nodes only");
+  const provider: NodeProvider = docker
+    ? new DockerProvider({ clock, hosts: docker, log })
     : simulatedProvider(config, rng);
   const controlPlane = new ControlPlane(
     {
@@ -82,6 +83,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     ready: async () => (await store.listTenants()).length > 0,
     podLogs: provider,
     ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),
+    ...(provider instanceof DockerProvider ? { nodeRegistry: provider } : {}),
   });
   let server: RunningServer;
   try {
@@ -104,6 +106,31 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       await store.close();
     },
   };
+}
+
+/**
+ * The Docker Engines to run on — those of `--docker`, then those registered at `POST /v1/admin/nodes`
+ * and kept in the store — or none when the platform runs simulated nodes. Registered Engines choose
+ * Docker by themselves (unless `--provider simulated`), so a restart never drops them silently.
+ */
+async function dockerHosts(config: PlatformConfig, store: Store): Promise<DockerHostConfig[] | undefined> {
+  if (config.provider === "simulated") {
+    if (config.docker) throw new Error("--provider simulated and --docker exclude each other");
+    const ignored = (await loadEndpoints(store)).map((h) => h.name);
+    if (ignored.length > 0) log("registered docker hosts are not used: --provider simulated", { nodes: ignored });
+    return undefined;
+  }
+  const registered = await loadEndpoints(store);
+  if (!config.docker && config.provider !== "docker" && registered.length === 0) return undefined;
+  const hosts = [...(config.docker ?? [])];
+  for (const host of registered) {
+    if (hosts.some((h) => h.name === host.name)) {
+      log("a registered docker host has the name of a configured one: the configured one is used", {
+        node: host.name,
+      });
+    } else hosts.push(host);
+  }
+  return hosts;
 }
 
 /** The simulated node pool of `--nodes`, `--node-cpu`, `--node-memory` and `--autoscale-max`. */

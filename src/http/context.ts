@@ -1,6 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { Rng } from "../core/rng.js";
 import type { Store } from "../db/types.js";
+import type { DockerHostConfig } from "../providers/docker/index.js";
 import type { NodeProvider } from "../providers/types.js";
 
 export interface Principal {
@@ -28,6 +29,20 @@ export interface ApiDeps {
    * and every name under it, plus the custom domains approved for it. Without it, hosts are held to uniqueness only.
    */
   baseDomain?: string;
+  /**
+   * Where `POST /v1/admin/nodes` adds Docker Engines and `DELETE` removes them (the Docker provider);
+   * absent when the platform runs simulated nodes, and the routes then refuse.
+   */
+  nodeRegistry?: NodeRegistry;
+}
+
+/** The part of the Docker provider that adds and forgets Engines at run time (DockerProvider implements it). */
+export interface NodeRegistry {
+  /** Starts heartbeating the Engine as a node; false when a node of that name is known already. */
+  addHost(config: DockerHostConfig): boolean;
+  /** Stops following the Engine and forgets it, so its node goes as a removed one; false when unknown. */
+  removeHost(name: string): boolean;
+  hasHost(name: string): boolean;
 }
 
 export type AppEnv = {

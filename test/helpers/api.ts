@@ -10,6 +10,7 @@ import type { AppEnv } from "../../src/http/context.js";
 import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
 import { ControlPlane, type ControlPlaneOptions } from "../../src/jobs/controlPlane.js";
 import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
+import { DockerProvider } from "../../src/providers/docker/index.js";
 import { type ImageBehaviour, type NodePool, SimulatedProvider } from "../../src/providers/simulated/index.js";
 import type { NodeProvider } from "../../src/providers/types.js";
 import { assertNoNodeLeak } from "./leaks.js";
@@ -111,6 +112,7 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
     rng: rng.fork("api"),
     onCommitted: () => controlPlane.kick(),
     podLogs: provider,
+    ...(provider instanceof DockerProvider ? { nodeRegistry: provider } : {}),
     ...(options.logFollowLimitMs !== undefined ? { logFollowLimitMs: options.logFollowLimitMs } : {}),
   });
   const tenantKeys = new Set([acme.key, globex.key]);

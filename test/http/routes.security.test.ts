@@ -87,6 +87,13 @@ const routes = (): Route[] => [
   { method: "GET", path: "/v1/admin/routing", admin: true },
   { method: "GET", path: "/v1/admin/tenants/acme/domains", admin: true },
   { method: "PUT", path: "/v1/admin/tenants/acme/domains", body: { domains: ["shop.example.com"] }, admin: true },
+  {
+    method: "POST",
+    path: "/v1/admin/nodes",
+    body: { name: "edge-1", socketPath: "/var/run/docker.sock" },
+    admin: true,
+  },
+  { method: "DELETE", path: "/v1/admin/nodes/sim-default-1", admin: true },
 ];
 
 const label = (r: Route) => `${r.method} ${r.path.replace(/pods\/[^/]+/, "pods/{name}")}`;

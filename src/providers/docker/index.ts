@@ -138,17 +138,45 @@ export class DockerProvider implements NodeProvider {
   constructor(private readonly options: DockerProviderOptions) {
     this.owner = options.owner ?? "kubernease";
     for (const config of options.hosts) {
-      if (this.hosts.has(config.name)) throw new Error(`docker host ${config.name} is listed twice`);
-      this.hosts.set(config.name, {
-        config,
-        docker: clientOf(config),
-        quick: clientOf(config, options.pingTimeoutMs ?? 1_000),
-        address: config.address ?? "127.0.0.1",
-        ready: undefined,
-        networks: new Map(),
-        pendingStops: new Set(),
-      });
+      if (!this.addHost(config)) throw new Error(`docker host ${config.name} is listed twice`);
     }
+  }
+
+  /**
+   * Adds an Engine as a node (one registered at run time, `POST /v1/admin/nodes`): it is listed, so
+   * heartbeated, from the next `listNodes`. Idempotent: a name already known changes nothing and
+   * answers false (remove it first to change its endpoint).
+   */
+  addHost(config: DockerHostConfig): boolean {
+    if (this.hosts.has(config.name)) return false;
+    this.hosts.set(config.name, {
+      config,
+      docker: clientOf(config),
+      quick: clientOf(config, this.options.pingTimeoutMs ?? 1_000),
+      address: config.address ?? "127.0.0.1",
+      ready: undefined,
+      networks: new Map(),
+      pendingStops: new Set(),
+    });
+    return true;
+  }
+
+  /**
+   * Forgets an Engine: its events are no longer followed and it is no longer listed, so the control
+   * plane treats it as a removed node. What runs there is left alone. Answers whether it was known.
+   */
+  removeHost(name: string): boolean {
+    const host = this.hosts.get(name);
+    if (!host) return false;
+    this.hosts.delete(name);
+    host.events?.destroy?.();
+    host.events = undefined;
+    for (const key of this.latest.keys()) if (key.startsWith(`${name}/`)) this.latest.delete(key);
+    return true;
+  }
+
+  hasHost(name: string): boolean {
+    return this.hosts.has(name);
   }
 
   async listNodes(): Promise<ProviderNode[]> {
@@ -345,6 +373,8 @@ export class DockerProvider implements NodeProvider {
         event: ["start", "die", "oom", "destroy"],
       };
       const stream = (await host.docker.getEvents({ filters: JSON.stringify(filters) })) as Host["events"] & {};
+      // Removed (removeHost) while the stream was being opened: it is not followed.
+      if (this.hosts.get(host.config.name) !== host) return stream.destroy?.();
       host.events = stream;
       let buffered = "";
       stream.on("data", (chunk: Buffer) => {
@@ -714,7 +744,7 @@ function pendingPod(pod: PodRuntimeSpec): ObservedPod {
   };
 }
 
-function clientOf(config: DockerHostConfig, timeoutMs?: number): Docker {
+export function clientOf(config: DockerHostConfig, timeoutMs?: number): Docker {
   const timeout = timeoutMs ? { timeout: timeoutMs } : {};
   if (config.socketPath) return new Docker({ socketPath: config.socketPath, ...timeout });
   if (!config.host) throw new Error(`docker host ${config.name}: give socketPath, or host and port`);
