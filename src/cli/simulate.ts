@@ -4,7 +4,13 @@ import { randomSeed } from "../core/rng.js";
 import { renderHtml } from "../simulator/html.js";
 import { renderText, reproduceCommand, type SimulationReport } from "../simulator/report.js";
 import { runScenario } from "../simulator/run.js";
-import { loadScenarioFile, type Scenario, ScenarioError, type TimelineEvent } from "../simulator/scenario.js";
+import {
+  loadScenarioFile,
+  parseScenario,
+  type Scenario,
+  ScenarioError,
+  type TimelineEvent,
+} from "../simulator/scenario.js";
 import { describeFault, parseFaultNumbers, shrinkFaults, swarmFaults, withFaults } from "../simulator/swarm.js";
 
 export const SIMULATE_USAGE =
@@ -15,7 +21,9 @@ const HELP = `${SIMULATE_USAGE}
 Runs a scenario (cluster, manifests, faults, assertions) in virtual time on the
 production control plane and reports what happened. The same seed gives the
 same run, byte for byte. Without --seed, the scenario's seed is used, else a
-random one (printed first, so the run can be replayed).
+random one (printed first, so the run can be replayed). FILE - reads the
+scenario from stdin (its manifests inline). A scenario with a swarm: section
+adds, per seed, a random schedule of node faults within its bounds: swarm mode.
 
   --seed N      one run with this seed
   --seeds A..B  one run per seed from A to B (whole numbers); failures listed with their seeds
@@ -44,7 +52,12 @@ export async function simulate(argv: string[]): Promise<number> {
   }
   let scenario: Scenario;
   try {
-    scenario = await loadScenarioFile(parsed.file);
+    scenario =
+      parsed.file === "-"
+        ? await parseScenario(await readStdin(), "scenario.yaml", async (path) => {
+            throw new Error(`${path}: a scenario read from stdin holds its manifests inline`);
+          })
+        : await loadScenarioFile(parsed.file);
   } catch (error) {
     if (!(error instanceof ScenarioError)) throw error;
     console.error(`invalid scenario ${error.message}`);
@@ -203,4 +216,16 @@ function progressBar(name: string, seed: string): ((elapsedMs: number, durationM
 
 function clearProgress(): void {
   if (process.stderr.isTTY) process.stderr.write("\r\u001b[2K");
+}
+
+/** The scenario of `simulate -`: stdin, bounded (16 MiB). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > 16 * 1024 * 1024) throw new ScenarioError("stdin", ["the scenario is larger than 16 MiB"]);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

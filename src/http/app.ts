@@ -28,6 +28,7 @@ import { registerAdminTenantDomains } from "./routes/v1_admin_tenants_domains.js
 import { registerAdminTenantQuota } from "./routes/v1_admin_tenants_quota.js";
 import { registerApply } from "./routes/v1_apply.js";
 import { registerQuota } from "./routes/v1_quota.js";
+import { registerSimulations } from "./routes/v1_simulations.js";
 
 /** The HTTP API: Kubernetes REST paths for tenants, `/v1/...` for apply and administration. */
 export function createApp(deps: ApiDeps): Hono<AppEnv> {
@@ -53,6 +54,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   registerHealth(app, deps);
   registerApply(app, deps);
+  registerSimulations(app, deps);
   registerScale(app, deps);
   registerRollback(app, deps);
   registerList(app, deps);

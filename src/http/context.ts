@@ -3,6 +3,8 @@ import type { Rng } from "../core/rng.js";
 import type { Store } from "../db/types.js";
 import type { DockerHostConfig } from "../providers/docker/index.js";
 import type { NodeProvider } from "../providers/types.js";
+import type { PoolShape } from "../simulator/tenant.js";
+import type { SimulationLimits } from "./simulations.js";
 
 export interface Principal {
   tenantId: string;
@@ -34,6 +36,8 @@ export interface ApiDeps {
    * absent when the platform runs simulated nodes, and the routes then refuse.
    */
   nodeRegistry?: NodeRegistry;
+  /** Tenants' simulations (`POST /v1/simulations`): the node pool shape they run on, and their bounds. */
+  simulations?: { pools?: PoolShape[]; limits?: Partial<SimulationLimits> };
 }
 
 /** The part of the Docker provider that adds and forgets Engines at run time (DockerProvider implements it). */

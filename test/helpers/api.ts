@@ -6,7 +6,7 @@ import { seededRng } from "../../src/core/rng.js";
 import { openStore } from "../../src/db/index.js";
 import type { Store } from "../../src/db/types.js";
 import { createApp } from "../../src/http/app.js";
-import type { AppEnv } from "../../src/http/context.js";
+import type { ApiDeps, AppEnv } from "../../src/http/context.js";
 import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
 import { ControlPlane, type ControlPlaneOptions } from "../../src/jobs/controlPlane.js";
 import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
@@ -63,6 +63,8 @@ export interface TestApiOptions<P extends NodeProvider = SimulatedProvider> {
   logFollowLimitMs?: number;
   /** Where the workers' log lines go (nowhere when absent). */
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Tenants' simulations: their pool shape and bounds. */
+  simulations?: ApiDeps["simulations"];
 }
 
 /**
@@ -114,6 +116,7 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
     podLogs: provider,
     ...(provider instanceof DockerProvider ? { nodeRegistry: provider } : {}),
     ...(options.logFollowLimitMs !== undefined ? { logFollowLimitMs: options.logFollowLimitMs } : {}),
+    ...(options.simulations ? { simulations: options.simulations } : {}),
   });
   const tenantKeys = new Set([acme.key, globex.key]);
 

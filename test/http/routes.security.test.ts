@@ -81,6 +81,7 @@ const routes = (): Route[] => [
   { method: "GET", path: "/v1/admin/tenants", admin: true },
   { method: "POST", path: "/v1/admin/tenants", body: { name: "initech" }, admin: true },
   { method: "GET", path: "/v1/quota" },
+  { method: "POST", path: "/v1/simulations", body: "duration: 1m\n" },
   { method: "GET", path: "/v1/admin/tenants/acme/quota", admin: true },
   { method: "PUT", path: "/v1/admin/tenants/acme/quota", body: { pods: 50 }, admin: true },
   { method: "GET", path: "/v1/routing" },
