@@ -4,6 +4,8 @@
 # holding Debian's static busybox, imported with `docker import`:
 #   kubernease-test/web:1, :2  — `httpd -f -p 8080 -h /www` serving /_health ("ok") and /index.html ("web N")
 #   kubernease-test/web:bad    — the same server without /_health, so a health check on it fails (404)
+# and, when REGISTRY_URL / REGISTRY_AUTH_URL are set (scripts/services.sh, ensure_registry), pushes all three
+# to those registries under the same names (`$REGISTRY_URL/kubernease-test/web:1`).
 # An image is rebuilt only when missing or when this script's recipe changed (the recipe hash is a label).
 # `IMAGES_FORCE=1` rebuilds all of them.
 set -euo pipefail
@@ -53,3 +55,34 @@ build() {
 build kubernease-test/web:1 "web 1" yes
 build kubernease-test/web:2 "web 2" yes
 build kubernease-test/web:bad "web bad" no
+
+# Pushes one image to one registry (host:port) under the same name: `127.0.0.1:5000/kubernease-test/web:1`.
+# Quick when pushed already: the registry has every layer, and the push only checks that it does.
+push() {
+  local tag="$1" registry="$2"
+  docker tag "$tag" "$registry/$tag"
+  docker push -q "$registry/$tag" >/dev/null || {
+    log "FAILED: docker push $registry/$tag"
+    return 1
+  }
+}
+
+# The local registries of scripts/services.sh (ensure_registry), when they are set: the open one as is,
+# the one with auth through a login kept in a config folder of this run's own, so the machine's own
+# Docker credentials are neither used nor changed.
+if [[ -n "${REGISTRY_URL:-}" || -n "${REGISTRY_AUTH_URL:-}" ]]; then
+  DOCKER_CONFIG="$(mktemp -d)"
+  export DOCKER_CONFIG
+  trap 'rm -rf "$DOCKER_CONFIG"' EXIT
+  if [[ -n "${REGISTRY_AUTH_URL:-}" ]]; then
+    printf '%s' "${REGISTRY_AUTH_PASSWORD:-}" |
+      docker login -u "${REGISTRY_AUTH_USER:-}" --password-stdin "$REGISTRY_AUTH_URL" >/dev/null 2>&1 || {
+      log "FAILED: docker login $REGISTRY_AUTH_URL as ${REGISTRY_AUTH_USER:-}"
+      exit 1
+    }
+  fi
+  for registry in ${REGISTRY_URL:-} ${REGISTRY_AUTH_URL:-}; do
+    for tag in kubernease-test/web:1 kubernease-test/web:2 kubernease-test/web:bad; do push "$tag" "$registry"; done
+    log "pushed the test images to $registry"
+  done
+fi

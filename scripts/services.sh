@@ -5,7 +5,7 @@
 # exported, or prints one line saying what is missing and how to provide it, and returns non-zero.
 #
 # Use it either way:
-#   source scripts/services.sh && ensure_services   # exports DATABASE_URL and REDIS_URL to the caller
+#   source scripts/services.sh && ensure_services   # exports DATABASE_URL, REDIS_URL, DOCKER_HOST, REGISTRY_URL… to the caller
 #   bash scripts/services.sh                         # checks/starts, then prints `export …` lines for eval
 #
 # A service is installed (Debian packages) and started only when its URL points at this machine
@@ -328,13 +328,124 @@ ensure_docker() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Local image registries (Debian's docker-registry): an open one and one with htpasswd auth
+# ---------------------------------------------------------------------------------------------
 
-# Every service the tests need. Later: ensure_registry, ensure_haproxy.
+# Registries are named host:port, as they appear in image names (`127.0.0.1:5000/kubernease-test/web:1`).
+# The open one serves every pull; the one with auth answers 401 without the test user's credentials
+# (the `imagePullSecrets` tests). The test user is fixed and no secret: tests read these variables
+# (test/helpers/docker.ts, with the same defaults). Docker trusts registries on 127.0.0.0/8 over
+# plain HTTP by default, so neither needs TLS or an `insecure-registries` entry.
+export REGISTRY_AUTH_USER="${REGISTRY_AUTH_USER:-kubernease}"
+export REGISTRY_AUTH_PASSWORD="${REGISTRY_AUTH_PASSWORD:-kubernease-registry-test}"
+REGISTRY_DIR="${REGISTRY_DIR:-/var/lib/kubernease-registry}"
+
+# The HTTP status of GET /v2/ on host:port (200 open, 401 auth required), or nothing (bounded to 5 s).
+_registry_status() {
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" &&
+    printf "GET /v2/ HTTP/1.0\r\nHost: %s:%s\r\n\r\n" "$1" "$2" >&3 && head -n 1 <&3' _ "$1" "$2" 2>/dev/null |
+    awk '{ print $2 }' || true
+}
+
+_registry_answers() {
+  [[ "$(_registry_status "$1" "$2")" == "$3" ]]
+}
+
+# Done waiting for a registry started as pid $4: it answers as it should, or its process is gone.
+_registry_settled() {
+  _registry_answers "$1" "$2" "$3" || [[ ! -d "/proc/$4" ]]
+}
+
+# Writes the config of one instance ($1: open | auth) listening on 127.0.0.1:$2; prints its path.
+_registry_config() {
+  local name="$1" port="$2" dir="$REGISTRY_DIR/$1" auth=""
+  _svc_as_root mkdir -p "$dir/data" || return 1
+  if [[ "$name" == auth ]]; then
+    # bcrypt (-B): the only hash docker-registry's htpasswd accepts.
+    _svc_as_root bash -c 'htpasswd -Bbn "$1" "$2" >"$3"' _ "$REGISTRY_AUTH_USER" "$REGISTRY_AUTH_PASSWORD" \
+      "$dir/htpasswd" || return 1
+    auth="auth: { htpasswd: { realm: kubernease-test, path: $dir/htpasswd } }"
+  fi
+  _svc_as_root bash -c 'cat >"$1"' _ "$dir/config.yml" <<CONFIG || return 1
+version: 0.1
+log: { level: warn }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  delete: { enabled: true }
+http: { addr: "127.0.0.1:$port" }
+$auth
+CONFIG
+  printf '%s' "$dir/config.yml"
+}
+
+# Finds or starts one instance: $1 its name (open | auth), $2 the variable holding its host:port,
+# $3 its default port, $4 the status GET /v2/ must answer with (200 open, 401 auth).
+_ensure_registry_instance() {
+  local name="$1" var="$2" default_port="$3" want="$4"
+  local address="${!var:-127.0.0.1:$default_port}"
+  export "$var=$address"
+  local host="${address%:*}" port="${address##*:}" got
+  got="$(_registry_status "$host" "$port")"
+  if [[ "$got" == "$want" ]]; then
+    _svc_log "registry ($name) answers at $address"
+    return 0
+  fi
+  if [[ -n "$got" ]] || _svc_tcp_open "$host" "$port"; then
+    _svc_fail "something on $address answers GET /v2/ with '${got:-nothing}', not $want as the $name test registry must. Stop it, or point $var at a registry that does."
+    return 1
+  fi
+  if ! _svc_is_local_host "$host" || [[ "$port" != "$default_port" ]]; then
+    _svc_fail "no registry answers at $address ($var). Start one, or unset $var to let this script start one on 127.0.0.1:$default_port."
+    return 1
+  fi
+  local config log="/var/log/kubernease-registry-$name.log"
+  config="$(_registry_config "$name" "$port")" || {
+    _svc_fail "could not write the $name registry's configuration under $REGISTRY_DIR."
+    return 1
+  }
+  _svc_log "starting docker-registry ($name) on $address (log: $log)"
+  # A clean environment: the registry reads REGISTRY_<SECTION>_<KEY> variables as configuration, and
+  # ours (REGISTRY_URL, REGISTRY_AUTH_USER, …) are not its.
+  local pid
+  pid="$(_svc_as_root env -i PATH="$PATH" bash -c 'setsid docker-registry serve "$1" >>"$2" 2>&1 </dev/null & echo $!' \
+    _ "$config" "$log")" || return 1
+  _svc_wait_until _registry_settled "$host" "$port" "$want" "$pid" || true
+  if ! _registry_answers "$host" "$port" "$want"; then
+    _svc_fail "docker-registry ($name) did not answer on $address within ${SERVICES_WAIT_SECONDS}s; see $log."
+    return 1
+  fi
+  _svc_log "registry ($name) answers at $address"
+}
+
+# Finds or starts the two test registries (REGISTRY_URL, open, on 127.0.0.1:5000; REGISTRY_AUTH_URL,
+# htpasswd, on 127.0.0.1:5001), then pushes the test images to both (scripts/images.sh).
+ensure_registry() {
+  if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+    _svc_apt_install docker-registry apache2-utils || {
+      _svc_fail "docker-registry is not installed and could not be installed: run 'apt-get install docker-registry apache2-utils' as root."
+      return 1
+    }
+  fi
+  _ensure_registry_instance open REGISTRY_URL 5000 200 || return 1
+  _ensure_registry_instance auth REGISTRY_AUTH_URL 5001 401 || return 1
+  bash "$(dirname "${BASH_SOURCE[0]}")/images.sh" || {
+    _svc_fail "pushing the test images to the local registries failed (scripts/images.sh); see the output above."
+    return 1
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+
+# Every service the tests need. Later: ensure_haproxy.
 ensure_services() {
   ensure_postgres || return 1
   ensure_redis || return 1
   # Without CI=true a machine without Docker still runs everything else; its Docker tests say they were skipped.
-  ensure_docker || [[ "${CI:-}" != true ]] || return 1
+  if ensure_docker; then
+    ensure_registry || [[ "${CI:-}" != true ]] || return 1
+  elif [[ "${CI:-}" == true ]]; then
+    return 1
+  fi
 }
 
 # Executed rather than sourced: check/start, then print the URLs for `eval "$(bash scripts/services.sh)"`.
@@ -342,4 +453,6 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   ensure_services || exit 1
   printf 'export DATABASE_URL=%q\nexport REDIS_URL=%q\nexport DOCKER_HOST=%q\n' "$DATABASE_URL" "$REDIS_URL" "${DOCKER_HOST:-}"
+  printf 'export REGISTRY_URL=%q\nexport REGISTRY_AUTH_URL=%q\n' "${REGISTRY_URL:-}" "${REGISTRY_AUTH_URL:-}"
+  printf 'export REGISTRY_AUTH_USER=%q\nexport REGISTRY_AUTH_PASSWORD=%q\n' "$REGISTRY_AUTH_USER" "$REGISTRY_AUTH_PASSWORD"
 fi

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { apply, del, get, login, scale } from "./commands.js";
 import { serveConfig } from "./config.js";
 import { describe } from "./describe.js";
+import { NODE_USAGE, node } from "./firewall.js";
 import { LOGS_USAGE, logs } from "./logs.js";
 import { startPlatform } from "./platform.js";
 import { rollout } from "./rollout.js";
@@ -14,6 +15,7 @@ Platform:
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
                    [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
                    [--provider simulated|docker] [--base-domain apps.example]
+  ${NODE_USAGE}
 Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
   kubernease apply -f FILE [--dry-run] [-n NAMESPACE]
@@ -118,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     scale: () => scale(args, values),
     describe: () => describe(args, values),
     rollout: () => rollout(args, values),
+    node: () => node(args),
   };
   const run = commands[command];
   if (!run) {

@@ -49,6 +49,7 @@ export function renderPod(pod: PodRecord): Record<string, unknown> {
     hostIPs: _hostIPs,
     nominatedNodeName: _nominated,
     restartBackOff: _restartBackOff,
+    imagePullBackOff: _imagePullBackOff,
     ...status
   } = pod.status;
   return {

@@ -1,3 +1,4 @@
+import { hasImagePullError } from "../controllers/imagePull.js";
 import {
   type BackOffSettings,
   backOffsOf,
@@ -90,6 +91,8 @@ export class Observer {
     const involved = { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
     for (const event of events) await recordEvent(this.ctx, involved, event.eventType, event.reason, event.message);
     await enqueueRestarts(this.ctx, pod.id, change, now);
+    // A failed image pull: the pod job starts its back-off (src/controllers/imagePull.ts).
+    if (hasImagePullError(change.status)) await this.ctx.queue.enqueue("pod", pod.id);
     if (dependentsCare(pod, change)) await enqueuePodDependents(this.ctx, pod);
   }
 }

@@ -4,7 +4,10 @@ import { ConflictError, type PodRecord } from "../db/types.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 
-/** Loads the ConfigMaps and Secrets a pod refers to (only those) and resolves its environment and files. */
+/**
+ * Loads the ConfigMaps and Secrets a pod refers to (only those) and resolves its environment, files
+ * and registry credentials (`imagePullSecrets`).
+ */
 export async function podConfig(ctx: JobContext, pod: PodRecord): Promise<ResolvedConfig> {
   const refs = configReferences(pod.spec);
   const load = async (kind: "ConfigMap" | "Secret", names: Set<string>) => {
@@ -15,7 +18,23 @@ export async function podConfig(ctx: JobContext, pod: PodRecord): Promise<Resolv
     }
     return found;
   };
-  const sources = { configMaps: await load("ConfigMap", refs.configMaps), secrets: await load("Secret", refs.secrets) };
+  const pullSecrets = new Map<string, { type: string; data: Record<string, string> }>();
+  for (const name of refs.pullSecrets) {
+    const object = await ctx.store.getObject({
+      tenantId: pod.tenantId,
+      kind: "Secret",
+      namespace: pod.namespace,
+      name,
+    });
+    if (!object) continue;
+    const data = (object.spec.data as Record<string, string> | undefined) ?? {};
+    pullSecrets.set(name, { type: String(object.spec.type ?? "Opaque"), data });
+  }
+  const sources = {
+    configMaps: await load("ConfigMap", refs.configMaps),
+    secrets: await load("Secret", refs.secrets),
+    pullSecrets,
+  };
   return resolvePodConfig(pod.spec, pod, sources);
 }
 

@@ -1,4 +1,8 @@
+import { awaitsImages, imagePullPlan } from "../controllers/imagePull.js";
 import { NODE_LOST } from "../controllers/nodeLifecycle.js";
+import { KUBELET_BACK_OFF } from "../controllers/podLifecycle.js";
+import { ConflictError, type PodRecord } from "../db/types.js";
+import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { markConfigError, podConfig } from "./podConfig.js";
@@ -6,12 +10,14 @@ import type { HandlerResult } from "./queue.js";
 import { enqueueSelecting } from "./reconcile.js";
 
 const CONFIG_RETRY_MS = 1_000;
+const CONFLICT_RETRY_MS = 10;
 
 /**
  * The `pod` job: make the provider match one pod row. A bound pod is started
  * (idempotent) unless it has ended or its node does not answer; a pod declared
  * lost is stopped; a pod marked for deletion is stopped, then its row goes and
- * its node's capacity returns, and whoever waits on that is told.
+ * its node's capacity returns, and whoever waits on that is told. A pod whose
+ * image pull failed is started again only when its pull back-off ends.
  */
 export async function syncPodJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
@@ -44,6 +50,14 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     await markConfigError(ctx, pod, config.message);
     return { requeueAfterMs: CONFIG_RETRY_MS };
   }
+  const pullWait = await imagePullBackOff(ctx, pod);
+  if (pullWait) return pullWait;
+  const containers = ((pod.spec.containers as { name: string }[] | undefined) ?? []).map((c) => c.name);
+  if (config.pullSecretProblems.length > 0 && awaitsImages(pod.status, containers)) {
+    // As the kubelet: the pull goes ahead without them, and fails with the registry's reason if it needed them.
+    const message = `Unable to retrieve some image pull secrets (${config.pullSecretProblems.join("; ")}); attempting to pull the image may not succeed.`;
+    await recordEvent(ctx, involvedOf(pod), "Warning", "FailedToRetrieveImagePullSecret", message);
+  }
   await ctx.provider.startPod({
     podId: pod.id,
     uid: pod.uid,
@@ -54,8 +68,40 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     spec: pod.spec,
     env: config.env,
     files: config.files,
+    registryAuth: config.registryAuth,
   });
   return undefined;
+}
+
+/**
+ * Folds failed image pulls into their back-off (src/controllers/imagePull.ts) and, while one runs,
+ * starts nothing: the job comes back when it ends, and the provider pulls again then. Undefined when
+ * the pod may start now.
+ */
+async function imagePullBackOff(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | undefined> {
+  const now = ctx.clock.now();
+  const plan = imagePullPlan(pod.status, now, ctx.restartBackOff ?? KUBELET_BACK_OFF);
+  if (plan.status) {
+    try {
+      await ctx.store.updatePodStatus(
+        pod.id,
+        { phase: pod.phase, ready: pod.ready, status: plan.status },
+        { expectedResourceVersion: pod.resourceVersion, nowMs: now },
+      );
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // A newer observation came meanwhile: decide again on it.
+      return { requeueAfterMs: CONFLICT_RETRY_MS };
+    }
+    for (const event of plan.events) {
+      await recordEvent(ctx, involvedOf(pod), event.eventType, event.reason, event.message);
+    }
+  }
+  return plan.retryAtMs !== undefined ? { requeueAfterMs: Math.max(1, plan.retryAtMs - now) } : undefined;
+}
+
+function involvedOf(pod: PodRecord) {
+  return { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
 }
 
 /** Capacity came free: every pod still waiting for a place gets another try. */

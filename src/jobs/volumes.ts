@@ -61,14 +61,39 @@ export async function reconcileClaimRef(ctx: JobContext, ref: ObjectRef): Promis
   }
 }
 
+/** While a deleted claim's volume is still mounted by a pod on its node, the claim is looked at again this often. */
+export const VOLUME_IN_USE_RETRY_MS = 2_000;
+
+/**
+ * A deleted claim's volumes go (reclaim policy Delete): the data on the node first, through the
+ * provider, then the PersistentVolume object. While a pod still mounts the data the object stays and
+ * the claim is looked at again later, so a crash or a retry between the two steps loses nothing.
+ */
 async function releaseVolumes(ctx: JobContext, systemId: string, ref: ObjectRef): Promise<void> {
   const volumes = await ctx.store.listObjects({ kind: VOLUME_KIND, tenantId: systemId });
+  let inUse = false;
   for (const volume of volumes) {
     const claimRef = volume.spec.claimRef as { tenantId?: string; namespace?: string; name?: string } | undefined;
-    if (claimRef?.tenantId === ref.tenantId && claimRef.namespace === ref.namespace && claimRef.name === ref.name) {
-      await ctx.store.deleteObject(volume, { nowMs: ctx.clock.now() });
+    if (claimRef?.tenantId !== ref.tenantId || claimRef.namespace !== ref.namespace || claimRef.name !== ref.name) {
+      continue;
     }
+    if (!(await removeData(ctx, ref, volumeView(volume)))) {
+      inUse = true;
+      continue;
+    }
+    await ctx.store.deleteObject(volume, { nowMs: ctx.clock.now() });
   }
+  if (inUse) await ctx.queue.enqueue("reconcile", objectKey(ref), VOLUME_IN_USE_RETRY_MS);
+}
+
+/** Removes the volume's data from its node; false while a pod there still mounts it. */
+async function removeData(ctx: JobContext, ref: ObjectRef, volume: VolumeView): Promise<boolean> {
+  const nodeName = volume.spec.nodeName;
+  // Never placed: no pod ever ran with it, so no node holds data.
+  if (!nodeName || !ctx.provider.removeVolume) return true;
+  // The provider names a claim's data by the claim's name: a claim of that name made since owns it now.
+  if (await ctx.store.getObject(ref)) return true;
+  return ctx.provider.removeVolume(nodeName, { tenantId: ref.tenantId, namespace: ref.namespace, claimName: ref.name });
 }
 
 export function claimsOf(pod: PodRecord): string[] {

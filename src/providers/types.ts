@@ -36,6 +36,11 @@ export interface PodRuntimeSpec {
   env?: Record<string, Record<string, string>>;
   /** Files per volume (ConfigMap and Secret volumes), by path inside the volume. */
   files?: Record<string, Record<string, string>>;
+  /**
+   * Credentials from the pod's `imagePullSecrets`, in their order, per registry as image names spell
+   * it (`127.0.0.1:5001`, `docker.io`). A pull uses the ones for its image's registry, else none.
+   */
+  registryAuth?: { registry: string; username: string; password: string }[];
 }
 
 /** Why a run ended: `Completed` (exit 0), `Error`, or `OOMKilled`. */
@@ -113,6 +118,13 @@ export class LogsNotFoundError extends Error {
   }
 }
 
+/** Which claim's volume: the provider names its volumes by tenant, namespace and claim name. */
+export interface ClaimVolumeRef {
+  tenantId: string;
+  namespace: string;
+  claimName: string;
+}
+
 /** The label every node of a pool carries, with the pool's name: how a node is known to belong to its pool. */
 export const POOL_LABEL = "kubernease.dev/pool";
 
@@ -179,6 +191,13 @@ export interface NodeProvider {
    * is no such run. With `follow`, the iterable ends when the run ends or `signal` aborts.
    */
   logs(nodeName: string, podId: string, containerName: string, options?: LogOptions): Promise<AsyncIterable<string>>;
+  /**
+   * Removes a PersistentVolumeClaim's volume (its data) from the node that holds it, once the claim
+   * is deleted. Idempotent: resolves true when the volume is gone (or never was), false while a pod
+   * still uses it (the caller tries again later; a volume in use is never forced). Absent: the
+   * provider keeps no claim data of its own.
+   */
+  removeVolume?(nodeName: string, claim: ClaimVolumeRef): Promise<boolean>;
   /** Observations as they happen; returns the unsubscribe function. */
   subscribe(listener: (event: ProviderEvent) => void): () => void;
   close(): Promise<void>;

@@ -243,3 +243,92 @@ export async function startDockerNodes(first: number, count: number): Promise<Do
   await Promise.all(nodes.map((n) => n.start()));
   return nodes;
 }
+
+/**
+ * The local registries of scripts/services.sh (ensure_registry), named as image names spell them:
+ * an open one, and one with htpasswd auth for this fixed test user (not a secret).
+ */
+export const REGISTRY = process.env.REGISTRY_URL || "127.0.0.1:5000";
+export const REGISTRY_AUTH = process.env.REGISTRY_AUTH_URL || "127.0.0.1:5001";
+export const REGISTRY_AUTH_USER = process.env.REGISTRY_AUTH_USER || "kubernease";
+export const REGISTRY_AUTH_PASSWORD = process.env.REGISTRY_AUTH_PASSWORD || "kubernease-registry-test";
+
+/** Whether the open registry answers /v2/ with 200 and the one with auth with 401 (each within 2 s). */
+export async function isRegistryReachable(): Promise<boolean> {
+  const status = (registry: string) =>
+    fetch(`http://${registry}/v2/`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.status,
+      () => 0,
+    );
+  return (await status(REGISTRY)) === 200 && (await status(REGISTRY_AUTH)) === 401;
+}
+
+/** Like describeDocker, for suites that need the Engine and both local registries. */
+export function describeRegistry(title: string, reachable: boolean, suite: () => void): void {
+  const why = `Docker or the local registries (${REGISTRY}, ${REGISTRY_AUTH}) do not answer (scripts/services.sh ensure_docker, ensure_registry)`;
+  if (reachable) {
+    describe(title, suite);
+  } else if (process.env.CI === "true") {
+    describe(title, () => {
+      it("reaches Docker and the registries (required when CI=true)", () => {
+        expect.fail(`${why}; with CI=true this fails rather than skips`);
+      });
+    });
+  } else {
+    describe.skip(`${title} — skipped, ${why}`, () => {
+      it("needs Docker and the registries", () => {});
+    });
+  }
+}
+
+/** A `.dockerconfigjson` (plain JSON) with one registry's credentials, as `kubectl create secret docker-registry` writes it. */
+export function dockerConfigJson(registry: string, username: string, password: string): string {
+  const auth = Buffer.from(`${username}:${password}`).toString("base64");
+  return JSON.stringify({ auths: { [registry]: { username, password, auth } } });
+}
+
+/**
+ * Builds an image of its own (`kubernease-test/web:1` plus a layer of random bytes, so a pull of it
+ * downloads something), pushes it as `<registry>/<repository>:<tag>` and removes the local copy, so
+ * the next pull of it on this Engine is a real one. Bounded by `timeoutMs`.
+ */
+export async function pushUniqueImage(
+  docker: Docker,
+  registry: string,
+  repository: string,
+  auth?: { username: string; password: string },
+  timeoutMs = 60_000,
+): Promise<string> {
+  const name = `${registry}/${repository}`;
+  const tag = `${name}:1`;
+  const context = await run("bash", [
+    "-c",
+    'dir="$(mktemp -d)" && head -c 2000000 /dev/urandom >"$dir/random" && printf "FROM kubernease-test/web:1\\nCOPY random /www/random\\n" >"$dir/Dockerfile" && echo "$dir"',
+  ]);
+  const dir = context.stdout.trim();
+  const socket = (docker.modem as unknown as { socketPath?: string }).socketPath ?? DOCKER_SOCKET;
+  const env = { ...process.env, DOCKER_BUILDKIT: "0", DOCKER_CONFIG: join(dir, ".docker") };
+  try {
+    await run("docker", ["-H", `unix://${socket}`, "build", "-q", "-t", tag, dir], { env, timeout: timeoutMs });
+    if (auth) {
+      await run(
+        "bash",
+        [
+          "-c",
+          'printf "%s" "$3" | docker -H "$1" login -u "$2" --password-stdin "$4"',
+          "_",
+          `unix://${socket}`,
+          auth.username,
+          auth.password,
+          registry,
+        ],
+        { env, timeout: timeoutMs },
+      );
+    }
+    await run("docker", ["-H", `unix://${socket}`, "push", "-q", tag], { env, timeout: timeoutMs });
+    await run("docker", ["-H", `unix://${socket}`, "rmi", tag], { env, timeout: timeoutMs });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return tag;
+}

@@ -295,7 +295,7 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     await observed(second.podId, running);
     expect(await sh(second.podId, "grep -qx kept /data/file && ! test -f /scratch/tmp")).toBe(0);
     await provider.stopPod(NODE, second.podId);
-    await docker.getVolume(`kn-pvc-${tenantA}-default-data-${run}`).remove();
+    await docker.getVolume(`kn-pvc-${tenantA}.default.data-${run}`).remove();
   });
 
   it("isolates tenants: a pod cannot reach another tenant's pod, but reaches its own tenant's", async () => {

@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import Docker from "dockerode";
 import type { Clock } from "../../core/clock.js";
 import {
+  type ClaimVolumeRef,
   type Json,
   type LogOptions,
   LogsNotFoundError,
@@ -13,12 +14,15 @@ import {
   type ProviderEvent,
   type ProviderNode,
 } from "../types.js";
+import { applyHostFirewall } from "./firewall.js";
+import { followProgress, pullImage, pullPolicyOf } from "./images.js";
 import { demuxAll, followLog } from "./logs.js";
 import {
   groupByPod,
   isRunning,
   observePod,
   type PodContainers,
+  podIPOf,
   runOf,
   specContainersOf,
   type Waiting,
@@ -28,6 +32,7 @@ import { execProbe, httpProbe, probeTimeoutMs, tcpProbe, within } from "./probe.
 import {
   appCreateOptions,
   appName,
+  claimVolumeName,
   containersOf,
   LABELS,
   type PodContainerSpec,
@@ -77,6 +82,12 @@ export interface DockerProviderOptions {
   pullTimeoutMs?: number;
   /** The pids limit of each container (1024). */
   pidsLimit?: number;
+  /**
+   * Whether the provider applies the host firewall (firewall.ts) before the first pod on an Engine
+   * reached by unix socket, whose containers share this machine's kernel (true). Needs root; a pod
+   * does not start while it cannot be applied. Remote Engines' hosts run `kubernease node firewall`.
+   */
+  hostFirewall?: boolean;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -134,6 +145,13 @@ export class DockerProvider implements NodeProvider {
   private readonly latest = new Map<string, PodContainers>();
   private readonly owner: string;
   private closed = false;
+  /** The host firewall, applied once per provider (one kernel) before the first local pod. */
+  private firewall: Promise<void> | undefined;
+  /**
+   * Per host and tenant, the chain of network operations: a tenant network is removed (its last pod
+   * stopped) and used (a sandbox created on it) one at a time, so a removal never pulls it from under a new pod.
+   */
+  private readonly networkOps = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: DockerProviderOptions) {
     this.owner = options.owner ?? "kubernease";
@@ -234,9 +252,12 @@ export class DockerProvider implements NodeProvider {
     const containerPort = resolvePort(spec, action.port);
     const hostPort = publishedPort(found, containerPort);
     if (hostPort === undefined) return { ok: false, message: `port ${String(action.port)} is not published` };
+    // Messages reach tenants: they name the pod's address and port, never the node's.
+    const podIP = podIPOf(found.sandbox, found.sandbox?.HostConfig.NetworkMode) ?? "0.0.0.0";
+    const shown = { host: podIP, port: containerPort as number };
     return probe.httpGet
-      ? httpProbe(host.address, hostPort, action, timeoutMs)
-      : tcpProbe(host.address, hostPort, timeoutMs);
+      ? httpProbe(host.address, hostPort, action, timeoutMs, shown)
+      : tcpProbe(host.address, hostPort, timeoutMs, shown);
   }
 
   async killContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void> {
@@ -427,7 +448,13 @@ export class DockerProvider implements NodeProvider {
     if (!host.events) await this.watch(host);
     let found = await this.find(host, pod.podId);
     const specs = containersOf(pod.spec);
-    const complete = found.sandbox && specs.every((c) => found.apps.has(c.name));
+    // A crash between creating a container and starting it leaves it created and never run: it is
+    // started now, not taken for a pod that runs.
+    const unstarted = (c: Docker.ContainerInspectInfo | undefined) => c?.State.Status === "created";
+    const complete =
+      found.sandbox &&
+      !unstarted(found.sandbox) &&
+      specs.every((c) => found.apps.has(c.name) && !unstarted(found.apps.get(c.name)));
     if (complete) {
       // Level-triggered: asked again, it reports what runs and changes nothing.
       this.emit({ type: "pod", pod: this.observe(host, found) });
@@ -436,18 +463,23 @@ export class DockerProvider implements NodeProvider {
     if (!found.sandbox) {
       this.emit({ type: "pod", pod: pendingPod(pod) });
       await this.ensurePauseImage(host);
-      const network = await this.ensureNetwork(host, pod.tenantId);
-      const options = sandboxCreateOptions(pod, {
-        image: PAUSE_IMAGE,
-        networkName: network,
-        address: host.address,
-        owner: this.owner,
+      await this.ensureFirewall(host);
+      // Created under the tenant's network lock: once the sandbox exists, the network is not removed.
+      await this.withNetwork(host, pod.tenantId, async () => {
+        const network = await this.ensureNetwork(host, pod.tenantId);
+        const options = sandboxCreateOptions(pod, {
+          image: PAUSE_IMAGE,
+          networkName: network,
+          address: host.address,
+          owner: this.owner,
+        });
+        await createOrGet(host.docker, options);
       });
-      const created = await createOrGet(host.docker, options);
-      await this.writeFiles(created, pod);
       found = await this.find(host, pod.podId);
     }
     const sandbox = found.sandbox as Docker.ContainerInspectInfo;
+    // Before its first start, so that a crash after the sandbox's creation never leaves a volume without its files.
+    if (unstarted(sandbox)) await this.writeFiles(host.docker.getContainer(sandbox.Id), pod);
     // The sandbox's start (its network) is the slow part: the containers are created meanwhile.
     const sandboxUp =
       sandbox.State.Status === "created"
@@ -462,8 +494,12 @@ export class DockerProvider implements NodeProvider {
           this.setWaiting(pod.podId, spec.name, { reason: "CreateContainerConfigError", message });
           continue;
         }
-        if (found.apps.has(spec.name)) continue;
-        if (!(await this.ensureImage(host, pod.podId, spec))) continue;
+        const existing = found.apps.get(spec.name);
+        if (existing) {
+          if (unstarted(existing)) created.push(host.docker.getContainer(existing.Id));
+          continue;
+        }
+        if (!(await this.ensureImage(host, pod.podId, spec, pod.registryAuth))) continue;
         const pidsLimit = this.options.pidsLimit ?? 1024;
         const options = appCreateOptions(pod, spec, { sandboxId: sandbox.Id, owner: this.owner, run: 1, pidsLimit });
         created.push(await createOrGet(host.docker, options));
@@ -526,6 +562,85 @@ export class DockerProvider implements NodeProvider {
       this.latest.delete(`${host.config.name}/${podId}`);
     }
     this.emit({ type: "podGone", podId, nodeName: host.config.name });
+    const tenantId = [found.sandbox, ...found.apps.values()].find((c) => c)?.Config.Labels?.[LABELS.tenant];
+    if (tenantId) await this.releaseNetwork(host, tenantId);
+  }
+
+  /**
+   * The tenant's network goes from a host once no pod of the tenant is left there (no sandbox of
+   * ours, in any state). Best effort: a network something else still uses stays, and is looked at
+   * again when the tenant's next pod there stops.
+   */
+  private async releaseNetwork(host: Host, tenantId: string): Promise<void> {
+    await this.withNetwork(host, tenantId, async () => {
+      const filters = JSON.stringify({
+        label: [`${LABELS.owner}=${this.owner}`, `${LABELS.tenant}=${tenantId}`, `${LABELS.role}=sandbox`],
+      });
+      if ((await host.docker.listContainers({ all: true, filters })).length > 0) return;
+      host.networks.delete(tenantId);
+      const name = tenantNetworkName(tenantId);
+      const [network] = (await host.docker.listNetworks({ filters: JSON.stringify({ name: [name] }) })).filter(
+        (n) => n.Name === name && n.Labels?.[LABELS.owner] === this.owner,
+      );
+      if (!network) return;
+      await host.docker
+        .getNetwork(network.Id)
+        .remove()
+        .catch((error) => {
+          if (statusOf(error) !== 404) this.log("removing a tenant network failed", host, error, { tenantId });
+        });
+    }).catch((error) => this.log("releasing a tenant network failed", host, error, { tenantId }));
+  }
+
+  /** One operation at a time on a tenant's network on one host (see `networkOps`). */
+  private withNetwork<T>(host: Host, tenantId: string, task: () => Promise<T>): Promise<T> {
+    const key = `${host.config.name}/${tenantId}`;
+    const before = this.networkOps.get(key) ?? Promise.resolve();
+    const next = before.then(task, task);
+    const settled = next.catch(() => {});
+    this.networkOps.set(key, settled);
+    void settled.then(() => {
+      if (this.networkOps.get(key) === settled) this.networkOps.delete(key);
+    });
+    return next;
+  }
+
+  /**
+   * The host firewall (firewall.ts), for an Engine on this machine (reached by unix socket on Linux):
+   * applied once, before the first pod; retried at the next pod when it failed.
+   */
+  private async ensureFirewall(host: Host): Promise<void> {
+    if (this.options.hostFirewall === false || !host.config.socketPath || process.platform !== "linux") return;
+    this.firewall ??= applyHostFirewall()
+      .then(() => undefined)
+      .catch((error) => {
+        this.firewall = undefined;
+        throw new Error(
+          `the host firewall that keeps pods away from this host's ports could not be applied (it needs root; or set hostFirewall: false and run \`kubernease node firewall\` as root): ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+    await this.firewall;
+  }
+
+  /**
+   * Removes a deleted claim's Docker volume from its node: only a volume of ours (by owner label),
+   * never forced, so while a container still mounts it the answer is false and the caller retries.
+   */
+  async removeVolume(nodeName: string, claim: ClaimVolumeRef): Promise<boolean> {
+    const host = this.hosts.get(nodeName);
+    // A node no longer configured: there is nothing this provider can remove there.
+    if (!host) return true;
+    const volume = host.docker.getVolume(claimVolumeName(claim));
+    const info = await volume.inspect().catch(ignoreGone);
+    if (!info || info.Labels?.[LABELS.owner] !== this.owner) return true;
+    try {
+      await volume.remove();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return true;
+      if (statusOf(error) === 409) return false;
+      throw error;
+    }
   }
 
   private async removeAll(host: Host, podId: string, found: PodContainers): Promise<void> {
@@ -601,8 +716,18 @@ export class DockerProvider implements NodeProvider {
 
   // --- images and networks -----------------------------------------------------------------
 
-  /** The image is there, or pulled now; when it cannot be, the container waits with the reason. */
-  private async ensureImage(host: Host, podId: string, spec: PodContainerSpec): Promise<boolean> {
+  /**
+   * The image is there, or pulled now (images.ts) with the pod's registry credentials; meanwhile the
+   * container waits in ContainerCreating with the pull's progress as its message. When the image
+   * cannot be had the container waits with the reason (ErrImageNeverPull, ErrImagePull and the
+   * registry's message); trying again is the control plane's call (src/controllers/imagePull.ts).
+   */
+  private async ensureImage(
+    host: Host,
+    podId: string,
+    spec: PodContainerSpec,
+    auth?: PodRuntimeSpec["registryAuth"],
+  ): Promise<boolean> {
     const present = await host.docker
       .getImage(spec.image)
       .inspect()
@@ -610,18 +735,28 @@ export class DockerProvider implements NodeProvider {
         () => true,
         () => false,
       );
-    const policy =
-      spec.imagePullPolicy ?? (spec.image.endsWith(":latest") || !spec.image.includes(":") ? "Always" : "IfNotPresent");
+    const policy = pullPolicyOf(spec.image, spec.imagePullPolicy);
     if (present && policy !== "Always") return this.clearWaiting(podId, spec.name);
     if (!present && policy === "Never") {
       const message = `Container image "${spec.image}" is not present with pull policy of Never`;
       return this.setWaiting(podId, spec.name, { reason: "ErrImageNeverPull", message });
     }
-    const pullMs = this.options.pullTimeoutMs ?? 120_000;
-    const pulled = await within(this.options.clock, pullMs, pull(host.docker, spec.image), () => "timed out");
-    if (pulled === undefined || present) return this.clearWaiting(podId, spec.name);
-    const message = `Failed to pull image "${spec.image}": ${pulled}`;
+    const failure = await pullImage(host.docker, spec.image, {
+      clock: this.options.clock,
+      timeoutMs: this.options.pullTimeoutMs ?? 120_000,
+      auth,
+      onProgress: (message) => this.reportPulling(host, podId, spec.name, message),
+    });
+    if (failure === undefined) return this.clearWaiting(podId, spec.name);
+    const message = `Failed to pull image "${spec.image}": ${failure}`;
     return this.setWaiting(podId, spec.name, { reason: "ErrImagePull", message });
+  }
+
+  /** A pull's progress, as the waiting container's message, reported with the pod's latest look. */
+  private reportPulling(host: Host, podId: string, container: string, message: string): void {
+    this.setWaiting(podId, container, { reason: "ContainerCreating", message });
+    const found = this.latest.get(`${host.config.name}/${podId}`);
+    if (found && !this.closed && !this.stopping.has(podId)) this.emit({ type: "pod", pod: this.observe(host, found) });
   }
 
   private setWaiting(podId: string, container: string, why: Waiting): false {
@@ -772,27 +907,6 @@ async function createOrGet(docker: Docker, options: Json): Promise<Docker.Contai
     if (statusOf(error) !== 409) throw error;
     return docker.getContainer(String(options.name));
   }
-}
-
-async function pull(docker: Docker, image: string): Promise<string | undefined> {
-  try {
-    const progress = await docker.pull(image);
-    await followProgress(docker, progress);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
-function followProgress(docker: Docker, stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    docker.modem.followProgress(stream, (error: Error | null, output: { error?: string }[]) => {
-      const failed = output?.find((o) => o.error);
-      if (error) reject(error);
-      else if (failed) reject(new Error(failed.error));
-      else resolve();
-    });
-  });
 }
 
 function statusOf(error: unknown): number | undefined {

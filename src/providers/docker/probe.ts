@@ -24,14 +24,31 @@ export function within<T>(clock: Clock, ms: number, promise: Promise<T>, fallbac
   return Promise.race([promise, timeout]).finally(() => cancel());
 }
 
+/**
+ * Where a probe's message says it dialled: the pod's own address and container port, as the kubelet
+ * words it. The node's address and published port, which are dialled, are the platform's business,
+ * and the message reaches tenants (events, pod status).
+ */
+export interface ProbeTarget {
+  host: string;
+  port: number;
+}
+
 /** An HTTP GET against the published port: 200–399 passes, as in Kubernetes. */
-export function httpProbe(host: string, port: number, action: Json, timeoutMs: number): Promise<ProbeResult> {
+export function httpProbe(
+  host: string,
+  port: number,
+  action: Json,
+  timeoutMs: number,
+  shown: ProbeTarget = { host, port },
+): Promise<ProbeResult> {
   const scheme = String(action.scheme ?? "HTTP").toUpperCase();
   const path = typeof action.path === "string" && action.path !== "" ? action.path : "/";
   const headers: Record<string, string> = { "user-agent": "kube-probe/kubernease" };
   for (const h of (action.httpHeaders as { name: string; value: string }[] | undefined) ?? [])
     headers[h.name] = h.value;
-  const url = `${scheme === "HTTPS" ? "https" : "http"}://${host}:${port}${path}`;
+  const origin = (h: string, p: number) => `${scheme === "HTTPS" ? "https" : "http"}://${h}:${p}`;
+  const url = `${origin(host, port)}${path}`;
   return new Promise((resolve) => {
     const get = scheme === "HTTPS" ? https.get : http.get;
     const request = get(
@@ -50,13 +67,18 @@ export function httpProbe(host: string, port: number, action: Json, timeoutMs: n
     request.on("timeout", () => request.destroy(new Error("timeout")));
     request.on("error", (error) => {
       const why = error.message === "timeout" ? "context deadline exceeded" : dialError(error);
-      resolve({ ok: false, message: `Get "${url}": ${why}` });
+      resolve({ ok: false, message: `Get "${origin(shown.host, shown.port)}${path}": ${why}` });
     });
   });
 }
 
 /** A TCP connect to the published port. */
-export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+export function tcpProbe(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  shown: ProbeTarget = { host, port },
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     socket.setTimeout(timeoutMs);
@@ -66,9 +88,11 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
     });
     socket.once("timeout", () => {
       socket.destroy();
-      resolve({ ok: false, message: `dial tcp ${host}:${port}: i/o timeout` });
+      resolve({ ok: false, message: `dial tcp ${shown.host}:${shown.port}: i/o timeout` });
     });
-    socket.once("error", (error) => resolve({ ok: false, message: `dial tcp ${host}:${port}: ${dialError(error)}` }));
+    socket.once("error", (error) =>
+      resolve({ ok: false, message: `dial tcp ${shown.host}:${shown.port}: ${dialError(error)}` }),
+    );
   });
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { PodRuntimeSpec } from "../types.js";
 import {
   appCreateOptions,
+  claimVolumeName,
   containersOf,
   podVolumes,
   publishedPorts,
@@ -116,5 +117,15 @@ describe("docker create options", () => {
     const name = tenantBridgeName("n1", "ten_1");
     expect(name).toMatch(/^kn[0-9a-f]{12}$/);
     expect(tenantBridgeName("n2", "ten_1")).not.toBe(name);
+  });
+});
+
+describe("claimVolumeName", () => {
+  it("gives two claims of one tenant two volumes whatever dashes their namespaces and names hold", () => {
+    const a = claimVolumeName({ tenantId: "ten_1", namespace: "a-b", claimName: "c" });
+    const b = claimVolumeName({ tenantId: "ten_1", namespace: "a", claimName: "b-c" });
+    expect(a).not.toBe(b);
+    expect(a).toBe("kn-pvc-ten_1.a-b.c");
+    expect(claimVolumeName({ tenantId: "ten_2", namespace: "a-b", claimName: "c" })).not.toBe(a);
   });
 });

@@ -149,7 +149,7 @@ export interface DockerVolume {
 /**
  * The pod's volumes as named Docker volumes: emptyDir, configMap and secret ones per pod
  * (`kn-<pod>-<volume>`, removed with it), a PersistentVolumeClaim's per claim
- * (`kn-pvc-<tenant>-<namespace>-<claim>`, kept until the claim goes), so a pod that replaces another
+ * (`kn-pvc-<tenant>.<namespace>.<claim>`, kept until the claim goes), so a pod that replaces another
  * on the same node finds its data. Other kinds (hostPath, …) are not supported: they are named in
  * `unsupported`, and the pod's containers wait with the reason.
  */
@@ -159,7 +159,7 @@ export function podVolumes(pod: PodRuntimeSpec): { volumes: DockerVolume[]; unsu
   for (const v of (pod.spec.volumes as PodVolumeSpec[] | undefined) ?? []) {
     const claim = v.persistentVolumeClaim?.claimName;
     if (claim) {
-      const source = `kn-pvc-${safe(pod.tenantId)}-${safe(pod.namespace)}-${safe(claim)}`;
+      const source = claimVolumeName({ tenantId: pod.tenantId, namespace: pod.namespace, claimName: claim });
       volumes.push({ name: v.name, source, files: false, binary: false, claim: true });
     } else if (v.configMap || v.secret || v.emptyDir) {
       const files = Boolean(v.configMap || v.secret);
@@ -170,6 +170,15 @@ export function podVolumes(pod: PodRuntimeSpec): { volumes: DockerVolume[]; unsu
     }
   }
   return { volumes, unsupported };
+}
+
+/**
+ * The Docker volume of a PersistentVolumeClaim on the node that holds it: one per claim, whatever pod
+ * mounts it. Dots separate the parts: tenant ids and namespaces hold none, so no two claims share a
+ * volume (with dashes, namespace `a-b` + claim `c` and namespace `a` + claim `b-c` would).
+ */
+export function claimVolumeName(claim: { tenantId: string; namespace: string; claimName: string }): string {
+  return `kn-pvc-${safe(claim.tenantId)}.${safe(claim.namespace)}.${safe(claim.claimName)}`;
 }
 
 function volumeLabels(pod: PodRuntimeSpec, owner: string, volume: DockerVolume): Record<string, string> {

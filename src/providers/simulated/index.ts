@@ -1,6 +1,7 @@
 import type { Clock } from "../../core/clock.js";
 import type { Rng } from "../../core/rng.js";
 import type {
+  ClaimVolumeRef,
   ContainerRuntimeState,
   Json,
   LogOptions,
@@ -101,6 +102,8 @@ export class SimulatedProvider implements NodeProvider {
   private readonly pods = new Map<string, SimPod>();
   private readonly listeners = new Set<(event: ProviderEvent) => void>();
   private readonly images = new Map<string, ImageBehaviour>();
+  /** Per node, the claims' volumes it holds (`tenant/namespace/claim`): made by a pod's start, kept until removed. */
+  private readonly claimVolumes = new Map<string, Set<string>>();
   private readonly latencyRng: Rng;
   private readonly restartLatencyRng: Rng;
   private readonly ipRng: Rng;
@@ -173,6 +176,11 @@ export class SimulatedProvider implements NodeProvider {
     );
     const pod: SimPod = { spec, phase: "Pending", containers };
     this.pods.set(spec.podId, pod);
+    for (const key of claimKeys(spec)) {
+      const held = this.claimVolumes.get(spec.nodeName) ?? new Set<string>();
+      held.add(key);
+      this.claimVolumes.set(spec.nodeName, held);
+    }
     this.emitPod(pod);
     const range = this.podLatency(containers);
     const latencyMs = range.min + this.latencyRng.int(range.max - range.min + 1);
@@ -185,6 +193,20 @@ export class SimulatedProvider implements NodeProvider {
     this.cancelTimers(pod);
     this.pods.delete(podId);
     this.emit({ type: "podGone", podId, nodeName: pod.spec.nodeName });
+  }
+
+  /** A deleted claim's volume goes from its node, unless a pod there still mounts it. */
+  async removeVolume(nodeName: string, claim: ClaimVolumeRef): Promise<boolean> {
+    const key = claimKey(claim.tenantId, claim.namespace, claim.claimName);
+    const inUse = [...this.pods.values()].some((p) => p.spec.nodeName === nodeName && claimKeys(p.spec).includes(key));
+    if (inUse) return false;
+    this.claimVolumes.get(nodeName)?.delete(key);
+    return true;
+  }
+
+  /** Test control: the claims' volumes a node holds, as `tenant/namespace/claim`, sorted. */
+  volumesOn(nodeName: string): string[] {
+    return [...(this.claimVolumes.get(nodeName) ?? [])].sort();
   }
 
   async listPods(nodeName?: string): Promise<ObservedPod[]> {
@@ -348,6 +370,7 @@ export class SimulatedProvider implements NodeProvider {
   /** Test and scenario control: a node vanishes with every pod on it (each reported gone). */
   removeNode(name: string): void {
     if (!this.nodes.delete(name)) return;
+    this.claimVolumes.delete(name);
     for (const pod of [...this.pods.values()]) {
       if (pod.spec.nodeName !== name) continue;
       this.cancelTimers(pod);
@@ -558,6 +581,20 @@ export class SimulatedProvider implements NodeProvider {
   private emit(event: ProviderEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+function claimKey(tenantId: string, namespace: string, claimName: string): string {
+  return `${tenantId}/${namespace}/${claimName}`;
+}
+
+/** The claims a pod mounts, as `claimKey`s. */
+function claimKeys(spec: PodRuntimeSpec): string[] {
+  const volumes = (spec.spec.volumes as { persistentVolumeClaim?: { claimName?: string } }[] | undefined) ?? [];
+  return volumes.flatMap((v) =>
+    v.persistentVolumeClaim?.claimName
+      ? [claimKey(spec.tenantId, spec.namespace, v.persistentVolumeClaim.claimName)]
+      : [],
+  );
 }
 
 function zonesOf(pool: NodePool): string[] {
