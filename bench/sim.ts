@@ -8,13 +8,16 @@
  * Options (env): BENCH_NODES (200), BENCH_PODS (5000), BENCH_HOURS (24), BENCH_SEED (1),
  * BENCH_TRACE (0: no write hashing, as a plain run; 1: hash every write, as `simulate` does),
  * BENCH_MAX_SECONDS (300): a run still going after this much wall time stops there, and the
- * speed-up is measured on the virtual time it reached.
+ * speed-up is measured on the virtual time it reached. BENCH_SCALE=1: the scale row instead, 5,000
+ * nodes and 150,000 pods (BENCH_NODES and BENCH_PODS still override). Every run ends with
+ * `peak memory: N MiB` (the process's peak resident set).
  */
 import { runScenario } from "../src/simulator/run.js";
 import { parseScenario } from "../src/simulator/scenario.js";
 
-const nodes = Math.min(Number(process.env.BENCH_NODES ?? 200), 10_000);
-const pods = Math.min(Number(process.env.BENCH_PODS ?? 5_000), 200_000);
+const scale = process.env.BENCH_SCALE === "1";
+const nodes = Math.min(Number(process.env.BENCH_NODES ?? (scale ? 5_000 : 200)), 10_000);
+const pods = Math.min(Number(process.env.BENCH_PODS ?? (scale ? 150_000 : 5_000)), 200_000);
 const hours = Math.min(Number(process.env.BENCH_HOURS ?? 24), 24 * 30);
 const seed = process.env.BENCH_SEED ?? "1";
 const trace = process.env.BENCH_TRACE === "1";
@@ -65,6 +68,7 @@ let lastReport = 0;
 let reachedMs = 0;
 const maxSeconds = Math.min(Number(process.env.BENCH_MAX_SECONDS ?? 300), 24 * 3600);
 /** Thrown from the progress callback once the wall-time bound is passed: the run ends there. */
+const WALL_TIME_BOUND = "bench: wall-time bound reached";
 class WallTimeBound extends Error {}
 const run = runScenario(scenario, {
   seed,
@@ -72,7 +76,7 @@ const run = runScenario(scenario, {
   trace,
   onProgress: (elapsedMs) => {
     reachedMs = elapsedMs;
-    if (performance.now() - startedMs > maxSeconds * 1000) throw new WallTimeBound();
+    if (performance.now() - startedMs > maxSeconds * 1000) throw new WallTimeBound(WALL_TIME_BOUND);
     // A line every virtual minute, to stderr: the figures below are the result.
     const minute = Math.floor(elapsedMs / 60_000);
     if (minute === lastReport) return;
@@ -81,16 +85,27 @@ const run = runScenario(scenario, {
     process.stderr.write(`  ${minute} min virtual after ${wallS.toFixed(1)} s wall\n`);
   },
 });
-const report = await run.catch((error: unknown) => {
-  if (!(error instanceof WallTimeBound)) throw error;
+function printPeakMemory(): void {
+  // maxRSS is in KiB.
+  console.log(`peak memory: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+}
+
+/** The run ends at the bound: the simulator reports the bound's error as the reason it stopped. */
+function stoppedAtBound(): never {
   const wallMs = performance.now() - startedMs;
   console.log(
     `stopped at the wall-time bound (${maxSeconds} s): ${(reachedMs / 60_000).toFixed(1)} min virtual reached`,
   );
   const speedUp = reachedMs / wallMs;
   console.log(`speed-up: ${speedUp >= 10 ? Math.round(speedUp) : speedUp.toFixed(2)}×`);
+  printPeakMemory();
   process.exit(0);
+}
+const report = await run.catch((error: unknown) => {
+  if (error instanceof WallTimeBound) stoppedAtBound();
+  throw error;
 });
+if (report.stopped?.reason === "error" && report.stopped.message.includes(WALL_TIME_BOUND)) stoppedAtBound();
 const wallMs = performance.now() - startedMs;
 const virtualMs = report.endedAtMs;
 const ready = report.workloads.reduce((n, w) => n + w.final.ready, 0);
@@ -105,3 +120,4 @@ console.log(`steps: ${report.stats.steps}, jobs: ${report.stats.jobs}, store wri
 console.log(`wall per virtual hour: ${(wallMs / 1000 / (virtualMs / 3_600_000)).toFixed(1)} s`);
 const speedUp = virtualMs / wallMs;
 console.log(`speed-up: ${speedUp >= 10 ? Math.round(speedUp) : speedUp.toFixed(2)}×`);
+printPeakMemory();

@@ -24,13 +24,73 @@ interface PendingTimer {
   atMs: number;
   seq: number;
   fn: () => void;
+  /** Cancelled: left in the heap and skipped when it comes up, so cancelling costs nothing. */
+  cancelled: boolean;
+}
+
+/** Earlier first; at one time, in the order set. */
+const before = (a: PendingTimer, b: PendingTimer): boolean => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
+
+/** A binary min-heap of timers: setting and firing one is O(log n), a million pending timers included. */
+class TimerHeap {
+  private readonly items: PendingTimer[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): PendingTimer | undefined {
+    return this.items[0];
+  }
+
+  push(timer: PendingTimer): void {
+    const items = this.items;
+    items.push(timer);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (!before(timer, items[parent] as PendingTimer)) break;
+      items[i] = items[parent] as PendingTimer;
+      i = parent;
+    }
+    items[i] = timer;
+  }
+
+  /** Drops cancelled timers; a sorted array is a valid heap. */
+  compact(): void {
+    const live = this.items.filter((t) => !t.cancelled).sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+    this.items.length = 0;
+    for (const timer of live) this.items.push(timer);
+  }
+
+  pop(): PendingTimer | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || !last) return top;
+    let i = 0;
+    // Bounded by the heap's depth: each pass moves one level down.
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child =
+        right < items.length && before(items[right] as PendingTimer, items[left] as PendingTimer) ? right : left;
+      if (!before(items[child] as PendingTimer, last)) break;
+      items[i] = items[child] as PendingTimer;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
 }
 
 /** A clock whose time only moves through `advance`/`set`; timers fire in time order, then in the order set. */
 export class ManualClock implements Clock {
   private nowMs: number;
   private seq = 0;
-  private timers: PendingTimer[] = [];
+  private readonly timers = new TimerHeap();
+  private pending = 0;
 
   constructor(startMs = Date.UTC(2026, 0, 1)) {
     this.nowMs = startMs;
@@ -41,20 +101,25 @@ export class ManualClock implements Clock {
   }
 
   setTimer(delayMs: number, fn: () => void): () => void {
-    const timer = { atMs: this.nowMs + Math.max(0, delayMs), seq: this.seq++, fn };
+    const timer: PendingTimer = { atMs: this.nowMs + Math.max(0, delayMs), seq: this.seq++, fn, cancelled: false };
     this.timers.push(timer);
+    this.pending++;
     return () => {
-      this.timers = this.timers.filter((t) => t !== timer);
+      if (timer.cancelled) return;
+      timer.cancelled = true;
+      this.pending--;
+      // Cancelled timers wait in the heap until they come up; when they are most of it, it is rebuilt.
+      if (this.timers.size > 1024 && this.pending * 2 < this.timers.size) this.timers.compact();
     };
   }
 
   /** The time of the next pending timer, if any. */
   nextTimerAt(): number | undefined {
-    return this.sorted()[0]?.atMs;
+    return this.next()?.atMs;
   }
 
   pendingTimers(): number {
-    return this.timers.length;
+    return this.pending;
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way, in order. */
@@ -65,17 +130,25 @@ export class ManualClock implements Clock {
   advanceTo(targetMs: number): void {
     // Bounded: a timer that re-arms itself at zero delay cannot spin forever.
     for (let fired = 0; fired < 1_000_000; fired++) {
-      const next = this.sorted()[0];
+      const next = this.next();
       if (!next || next.atMs > targetMs) break;
-      this.timers = this.timers.filter((t) => t !== next);
+      this.timers.pop();
+      next.cancelled = true;
+      this.pending--;
       this.nowMs = Math.max(this.nowMs, next.atMs);
       next.fn();
     }
     this.nowMs = Math.max(this.nowMs, targetMs);
   }
 
-  private sorted(): PendingTimer[] {
-    return this.timers.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+  /** The earliest timer still pending; cancelled ones on top of the heap are dropped on the way. */
+  private next(): PendingTimer | undefined {
+    // Bounded by the heap's size: each pass removes one cancelled timer.
+    for (let top = this.timers.peek(); top; top = this.timers.peek()) {
+      if (!top.cancelled) return top;
+      this.timers.pop();
+    }
+    return undefined;
   }
 }
 

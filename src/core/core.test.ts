@@ -76,6 +76,52 @@ describe("manual clock", () => {
     expect(fired).toEqual(["a", "b"]);
     expect(clock.now()).toBe(25);
   });
+
+  it("fires thousands of timers in time order, then in the order set, skipping cancelled ones", () => {
+    const clock = new ManualClock(0);
+    const rng = seededRng("heap");
+    const fired: number[] = [];
+    const expected: { atMs: number; seq: number }[] = [];
+    const cancels: (() => void)[] = [];
+    for (let seq = 0; seq < 5_000; seq++) {
+      const atMs = rng.int(1_000);
+      cancels.push(clock.setTimer(atMs, () => fired.push(seq)));
+      expected.push({ atMs, seq });
+    }
+    // Cancel most of them, so the heap is rebuilt on the way, and a few twice.
+    const cancelled = new Set<number>();
+    for (let seq = 0; seq < 5_000; seq += 1) {
+      if (seq % 5 === 0) continue;
+      cancels[seq]?.();
+      if (seq % 7 === 0) cancels[seq]?.();
+      cancelled.add(seq);
+    }
+    expect(clock.pendingTimers()).toBe(1_000);
+    clock.advance(499);
+    const order = expected
+      .filter((t) => !cancelled.has(t.seq))
+      .sort((a, b) => a.atMs - b.atMs || a.seq - b.seq)
+      .map((t) => t.seq);
+    const firstHalf = order.filter((seq) => (expected[seq]?.atMs ?? 0) <= 499);
+    expect(fired).toEqual(firstHalf);
+    expect(clock.nextTimerAt()).toBe(expected[order[firstHalf.length] ?? 0]?.atMs);
+    clock.advance(1_000);
+    expect(fired).toEqual(order);
+    expect(clock.pendingTimers()).toBe(0);
+    expect(clock.nextTimerAt()).toBeUndefined();
+  });
+
+  it("fires a timer set by a firing timer at the same instant after those already due", () => {
+    const clock = new ManualClock(0);
+    const fired: string[] = [];
+    clock.setTimer(10, () => {
+      fired.push("a");
+      clock.setTimer(0, () => fired.push("c"));
+    });
+    clock.setTimer(10, () => fired.push("b"));
+    clock.advance(10);
+    expect(fired).toEqual(["a", "b", "c"]);
+  });
 });
 
 describe("labels", () => {

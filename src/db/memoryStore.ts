@@ -46,6 +46,22 @@ function compareBy<T>(...keys: ((item: T) => string | number)[]) {
 
 const clone = <T>(value: T): T => structuredClone(value);
 
+/**
+ * Deep-freezes a record the store keeps, children first, so a frozen object's
+ * descendants are frozen too and an already frozen part (shared with the
+ * record it replaces) is not walked again. Stored records are handed out as
+ * they are: a caller that tried to change one would throw instead of changing
+ * state, so reads copy nothing.
+ */
+function frozen<T>(value: T): T {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  for (const key of Object.keys(value)) frozen((value as Record<string, unknown>)[key]);
+  return Object.freeze(value);
+}
+
+/** A copy of what a caller passed in, frozen: the caller keeps its object, the store its own. */
+const stored = <T>(value: T): T => frozen(clone(value));
+
 /** The orders the SQL store's `ORDER BY` clauses give. */
 const byNamespaceName = compareBy<{ namespace: string; name: string; tenantId: string }>(
   (r) => r.namespace,
@@ -67,6 +83,124 @@ const byName = compareBy<{ name: string }>((r) => r.name);
 const keyOf = (...parts: string[]) => parts.join("\u0000");
 const objectKey = (ref: ObjectRef) => keyOf(ref.tenantId, ref.kind, ref.namespace, ref.name);
 const podNameKey = (tenantId: string, namespace: string, name: string) => keyOf(tenantId, namespace, name);
+
+/** A pod's place in the list order (namespace, name, tenant): NUL sorts below every character of a name. */
+const podOrderKey = (pod: PodRecord) => keyOf(pod.namespace, pod.name, pod.tenantId);
+
+/** The index entries a pod is found under: its tenant, namespace, owner and node (or none). */
+function podIndexKeys(pod: PodRecord): string[] {
+  const keys = [keyOf("t", pod.tenantId), keyOf("n", pod.tenantId, pod.namespace)];
+  if (pod.ownerKind !== null && pod.ownerName !== null) {
+    keys.push(keyOf("o", pod.tenantId, pod.namespace, pod.ownerKind, pod.ownerName));
+  }
+  keys.push(pod.nodeName === null ? "unbound" : keyOf("node", pod.nodeName));
+  return keys;
+}
+
+/** The index entries a query can start from; the smallest is walked. */
+function queryIndexKeys(query: PodQuery): string[] {
+  const keys: string[] = [];
+  const { tenantId, namespace, ownerKind, ownerName } = query;
+  if (tenantId !== undefined) {
+    keys.push(keyOf("t", tenantId));
+    if (namespace !== undefined) {
+      keys.push(keyOf("n", tenantId, namespace));
+      if (ownerKind !== undefined && ownerName !== undefined) {
+        keys.push(keyOf("o", tenantId, namespace, ownerKind, ownerName));
+      }
+    }
+  }
+  if (query.nodeName !== undefined) keys.push(keyOf("node", query.nodeName));
+  if (query.unbound) keys.push("unbound");
+  return keys;
+}
+
+/**
+ * The pods, indexed by tenant, namespace, owner and node, and kept in list
+ * order, so a query walks only the pods it can match and never sorts the table.
+ */
+class PodTable {
+  private readonly byId = new Map<string, PodRecord>();
+  private readonly index = new Map<string, Set<string>>();
+  /** Every pod's order key, id and current record, sorted by key. */
+  private readonly order: { key: string; id: string; pod: PodRecord }[] = [];
+
+  get(id: string): PodRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Stores, replaces or (with `undefined`) removes a pod, keeping every index in step. */
+  set(id: string, record: PodRecord | undefined): void {
+    const previous = this.byId.get(id);
+    if (previous) {
+      for (const key of podIndexKeys(previous)) {
+        const ids = this.index.get(key);
+        ids?.delete(id);
+        if (ids?.size === 0) this.index.delete(key);
+      }
+    }
+    if (!record) {
+      this.byId.delete(id);
+      if (previous) this.order.splice(this.position(podOrderKey(previous)), 1);
+      return;
+    }
+    this.byId.set(id, record);
+    for (const key of podIndexKeys(record)) {
+      const ids = this.index.get(key);
+      if (ids) ids.add(id);
+      else this.index.set(key, new Set([id]));
+    }
+    const key = podOrderKey(record);
+    const at = this.position(key);
+    if (previous) (this.order[at] as { pod: PodRecord }).pod = record;
+    else this.order.splice(at, 0, { key, id, pod: record });
+  }
+
+  /** Whether any pod is bound to the node. */
+  onNode(nodeName: string): boolean {
+    return this.index.has(keyOf("node", nodeName));
+  }
+
+  /** The pods matching the query, in list order (namespace, name, tenant). */
+  matching(query: PodQuery): PodRecord[] {
+    let candidates: Set<string> | undefined;
+    for (const key of queryIndexKeys(query)) {
+      const ids = this.index.get(key);
+      if (!ids) return [];
+      if (!candidates || ids.size < candidates.size) candidates = ids;
+    }
+    const found: PodRecord[] = [];
+    // A large share of the table: walk it in order. A small one: sort just those.
+    if (!candidates || candidates.size * 8 > this.byId.size) {
+      if (candidates?.size === this.byId.size) candidates = undefined;
+      for (const { id, pod } of this.order) {
+        if ((!candidates || candidates.has(id)) && podMatches(pod, query)) found.push(pod);
+      }
+      return found;
+    }
+    for (const id of candidates) {
+      const pod = this.byId.get(id) as PodRecord;
+      if (podMatches(pod, query)) found.push(pod);
+    }
+    return found.sort(byNamespaceName);
+  }
+
+  /** Where `key` is, or would go, in the order (binary search). */
+  private position(key: string): number {
+    let low = 0;
+    let high = this.order.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.order[middle] as { key: string }).key < key) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
 
 function staleOrMissing(exists: boolean, what: string): never {
   if (exists) throw new ConflictError("stale", `${what} was modified since it was read; re-read and retry`);
@@ -93,7 +227,10 @@ interface TxFrame {
   open: boolean;
 }
 
-/** Records never leave or enter without a deep copy, so callers cannot mutate state. */
+/**
+ * Records enter as deep copies and are kept deep-frozen, so callers can neither
+ * mutate state through what they passed in nor through what they read.
+ */
 class Tables {
   readonly tenants = new Map<string, TenantRecord>();
   readonly tenantIdsByName = new Map<string, string>();
@@ -102,9 +239,11 @@ class Tables {
   readonly namespaces = new Map<string, NamespaceRecord>();
   readonly objects = new Map<string, StoredObject>();
   readonly objectIds = new Map<string, string>();
-  readonly pods = new Map<string, PodRecord>();
+  readonly pods = new PodTable();
   readonly podIdsByName = new Map<string, string>();
   readonly nodes = new Map<string, NodeRecord>();
+  /** Node names in name order, rebuilt after a node joins or leaves. */
+  nodeOrder: string[] | undefined;
   readonly events = new Map<string, EventRecord>();
   readonly outbox = new Map<number, OutboxRecord>();
 }
@@ -181,6 +320,21 @@ export class MemoryStore implements Store {
     this.undoLog.push(() => (had ? map.set(key, previous) : map.delete(key)));
   }
 
+  /** Stores (or, with `undefined`, removes) a pod and keeps its indexes; a rollback restores both. */
+  private putPod(id: string, record: PodRecord | undefined): void {
+    const previous = this.t.pods.get(id);
+    this.undoLog?.push(() => this.t.pods.set(id, previous));
+    this.t.pods.set(id, record);
+  }
+
+  /** The name order is rebuilt on the next list; a rollback rebuilds it too. */
+  private forgetNodeOrder(): void {
+    this.t.nodeOrder = undefined;
+    this.undoLog?.push(() => {
+      this.t.nodeOrder = undefined;
+    });
+  }
+
   private nextResourceVersion(): string {
     this.lastResourceVersion += 1;
     return String(this.lastResourceVersion);
@@ -192,35 +346,35 @@ export class MemoryStore implements Store {
       if (this.t.tenants.has(id) || this.t.tenantIdsByName.has(name)) {
         throw new ConflictError("exists", `tenant ${name} already exists`);
       }
-      const record = { id, name, quota: clone(tenant.quota ?? null), createdAt };
+      const record = frozen({ id, name, quota: clone(tenant.quota ?? null), createdAt });
       this.put(this.t.tenants, id, record);
       this.put(this.t.tenantIdsByName, name, id);
-      return clone(record);
+      return record;
     });
   }
 
   getTenant(id: string): Promise<TenantRecord | undefined> {
-    return this.exclusive(() => clone(this.t.tenants.get(id)));
+    return this.exclusive(() => this.t.tenants.get(id));
   }
 
   getTenantByName(name: string): Promise<TenantRecord | undefined> {
     return this.exclusive(() => {
       const id = this.t.tenantIdsByName.get(name);
-      return id === undefined ? undefined : clone(this.t.tenants.get(id));
+      return id === undefined ? undefined : this.t.tenants.get(id);
     });
   }
 
   listTenants(): Promise<TenantRecord[]> {
-    return this.exclusive(() => clone([...this.t.tenants.values()].sort(byName)));
+    return this.exclusive(() => [...this.t.tenants.values()].sort(byName));
   }
 
   setTenantQuota(tenantId: string, quota: TenantQuota | null): Promise<TenantRecord | undefined> {
     return this.exclusive(() => {
       const current = this.t.tenants.get(tenantId);
       if (!current) return undefined;
-      const next = { ...current, quota: clone(quota) };
+      const next = frozen({ ...current, quota: clone(quota) });
       this.put(this.t.tenants, tenantId, next);
-      return clone(next);
+      return next;
     });
   }
 
@@ -232,8 +386,8 @@ export class MemoryStore implements Store {
   tenantPodUsage(tenantId: string): Promise<PodUsage> {
     return this.exclusive(() => {
       const usage: PodUsage = { pods: 0, cpuMillis: 0, memoryBytes: 0 };
-      for (const pod of this.t.pods.values()) {
-        if (pod.tenantId !== tenantId || pod.deletionRequestedAt !== null) continue;
+      for (const pod of this.t.pods.matching({ tenantId })) {
+        if (pod.deletionRequestedAt !== null) continue;
         if (pod.phase === "Succeeded" || pod.phase === "Failed") continue;
         usage.pods += 1;
         usage.cpuMillis += pod.cpuMillis;
@@ -249,10 +403,10 @@ export class MemoryStore implements Store {
       if (this.t.apiKeys.has(id) || this.t.apiKeyIdsByHash.has(keyHash)) {
         throw new ConflictError("exists", `an API key with prefix ${prefix} already exists`);
       }
-      const record = { id, tenantId, role, keyHash, prefix, createdAt, revokedAt };
+      const record = frozen({ id, tenantId, role, keyHash, prefix, createdAt, revokedAt });
       this.put(this.t.apiKeys, id, record);
       this.put(this.t.apiKeyIdsByHash, keyHash, id);
-      return clone(record);
+      return record;
     });
   }
 
@@ -260,14 +414,14 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       const id = this.t.apiKeyIdsByHash.get(keyHash);
       const key = id === undefined ? undefined : this.t.apiKeys.get(id);
-      return key && key.revokedAt === null ? clone(key) : undefined;
+      return key && key.revokedAt === null ? key : undefined;
     });
   }
 
   listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
     return this.exclusive(() => {
       const keys = [...this.t.apiKeys.values()].filter((k) => k.tenantId === tenantId);
-      return clone(keys.sort(byCreation));
+      return keys.sort(byCreation);
     });
   }
 
@@ -275,7 +429,7 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       const key = keyOf(tenantId, name);
       if (this.t.namespaces.has(key)) return false;
-      this.put(this.t.namespaces, key, { tenantId, name, createdAt: nowMs });
+      this.put(this.t.namespaces, key, frozen({ tenantId, name, createdAt: nowMs }));
       return true;
     });
   }
@@ -283,12 +437,12 @@ export class MemoryStore implements Store {
   listNamespaces(tenantId: string): Promise<NamespaceRecord[]> {
     return this.exclusive(() => {
       const owned = [...this.t.namespaces.values()].filter((n) => n.tenantId === tenantId);
-      return clone(owned.sort(byName));
+      return owned.sort(byName);
     });
   }
 
   getObject(ref: ObjectRef): Promise<StoredObject | undefined> {
-    return this.exclusive(() => clone(this.t.objects.get(objectKey(ref))));
+    return this.exclusive(() => this.t.objects.get(objectKey(ref)));
   }
 
   listObjects(query: ObjectQuery): Promise<StoredObject[]> {
@@ -300,7 +454,7 @@ export class MemoryStore implements Store {
           (query.namespace === undefined || o.namespace === query.namespace) &&
           (query.ownerUid === undefined || o.ownerUid === query.ownerUid),
       );
-      return clone(found.sort(byNamespaceName));
+      return found.sort(byNamespaceName);
     });
   }
 
@@ -311,7 +465,7 @@ export class MemoryStore implements Store {
         throw new ConflictError("exists", `${object.kind} ${object.namespace}/${object.name} already exists`);
       }
       const { id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt } = object;
-      const record: StoredObject = clone({
+      const record: StoredObject = stored({
         ...{ id, tenantId, kind, namespace, name, apiVersion, uid, labels, annotations, spec, createdAt },
         ...{ generation: 1, resourceVersion: this.nextResourceVersion(), status: object.status ?? {} },
         ...{
@@ -323,7 +477,7 @@ export class MemoryStore implements Store {
       });
       this.put(this.t.objects, key, record);
       this.put(this.t.objectIds, id, key);
-      return clone(record);
+      return record;
     });
   }
 
@@ -351,9 +505,9 @@ export class MemoryStore implements Store {
       if (!current || !versionMatches(current.resourceVersion, write)) {
         staleOrMissing(current !== undefined, `${ref.kind} ${ref.namespace}/${ref.name}`);
       }
-      const next = { ...change(current), resourceVersion: this.nextResourceVersion(), updatedAt: write.nowMs };
+      const next = frozen({ ...change(current), resourceVersion: this.nextResourceVersion(), updatedAt: write.nowMs });
       this.put(this.t.objects, key, next);
-      return clone(next);
+      return next;
     });
   }
 
@@ -367,7 +521,7 @@ export class MemoryStore implements Store {
       }
       this.remove(this.t.objects, key);
       this.remove(this.t.objectIds, current.id);
-      return clone(current);
+      return current;
     });
   }
 
@@ -379,34 +533,31 @@ export class MemoryStore implements Store {
       }
       const { id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid } = pod;
       const { labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt } = pod;
-      const record: PodRecord = clone({
+      const record: PodRecord = stored({
         ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
         ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
         ...{ nodeName: null, phase: "Pending" as const, ready: false, status: pod.status ?? {} },
         ...{ deletionRequestedAt: null, resourceVersion: this.nextResourceVersion() },
       });
-      this.put(this.t.pods, id, record);
+      this.putPod(id, record);
       this.put(this.t.podIdsByName, nameKey, id);
-      return clone(record);
+      return record;
     });
   }
 
   getPod(id: string): Promise<PodRecord | undefined> {
-    return this.exclusive(() => clone(this.t.pods.get(id)));
+    return this.exclusive(() => this.t.pods.get(id));
   }
 
   getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined> {
     return this.exclusive(() => {
       const id = this.t.podIdsByName.get(podNameKey(tenantId, namespace, name));
-      return id === undefined ? undefined : clone(this.t.pods.get(id));
+      return id === undefined ? undefined : this.t.pods.get(id);
     });
   }
 
   listPods(query: PodQuery): Promise<PodRecord[]> {
-    return this.exclusive(() => {
-      const found = [...this.t.pods.values()].filter((pod) => podMatches(pod, query));
-      return clone(found.sort(byNamespaceName));
-    });
+    return this.exclusive(() => this.t.pods.matching(query));
   }
 
   updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord> {
@@ -423,16 +574,16 @@ export class MemoryStore implements Store {
   markPodDeleting(id: string, nowMs: number): Promise<PodRecord | undefined> {
     return this.exclusive(() => {
       const current = this.t.pods.get(id);
-      if (!current || current.deletionRequestedAt !== null) return clone(current);
+      if (!current || current.deletionRequestedAt !== null) return current;
       return this.writePod({ ...current, deletionRequestedAt: nowMs, updatedAt: nowMs });
     });
   }
 
   /** Stores a changed pod under a new resource version. */
   private writePod(pod: PodRecord): PodRecord {
-    const next = { ...pod, resourceVersion: this.nextResourceVersion() };
-    this.put(this.t.pods, pod.id, next);
-    return clone(next);
+    const next = frozen({ ...pod, resourceVersion: this.nextResourceVersion() });
+    this.putPod(pod.id, next);
+    return next;
   }
 
   bindPod(podId: string, nodeName: string, nowMs: number): Promise<BindResult> {
@@ -443,7 +594,7 @@ export class MemoryStore implements Store {
       const node = this.t.nodes.get(nodeName);
       if (!node) return "node-gone";
       if (!fits(node, pod)) return "insufficient";
-      this.put(this.t.nodes, nodeName, withAllocation(node, pod, 1));
+      this.put(this.t.nodes, nodeName, frozen(withAllocation(node, pod, 1)));
       this.writePod({ ...pod, nodeName, updatedAt: nowMs });
       return "bound";
     });
@@ -453,11 +604,11 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       const pod = this.t.pods.get(id);
       if (!pod) return undefined;
-      this.remove(this.t.pods, id);
+      this.putPod(id, undefined);
       this.remove(this.t.podIdsByName, podNameKey(pod.tenantId, pod.namespace, pod.name));
       const node = pod.nodeName === null ? undefined : this.t.nodes.get(pod.nodeName);
-      if (node) this.put(this.t.nodes, node.name, withAllocation(node, pod, -1));
-      return clone(pod);
+      if (node) this.put(this.t.nodes, node.name, frozen(withAllocation(node, pod, -1)));
+      return pod;
     });
   }
 
@@ -473,17 +624,21 @@ export class MemoryStore implements Store {
             ...{ name, ...refreshed, unschedulable: node.unschedulable, lastHeartbeatAt: node.lastHeartbeatAt },
             ...{ allocatedCpuMillis: 0, allocatedMemoryBytes: 0, allocatedPods: 0, createdAt: nowMs },
           };
-      this.put(this.t.nodes, name, next);
-      return clone(next);
+      if (!current) this.forgetNodeOrder();
+      this.put(this.t.nodes, name, frozen(next));
+      return next;
     });
   }
 
   getNode(name: string): Promise<NodeRecord | undefined> {
-    return this.exclusive(() => clone(this.t.nodes.get(name)));
+    return this.exclusive(() => this.t.nodes.get(name));
   }
 
   listNodes(): Promise<NodeRecord[]> {
-    return this.exclusive(() => clone([...this.t.nodes.values()].sort(byName)));
+    return this.exclusive(() => {
+      this.t.nodeOrder ??= [...this.t.nodes.keys()].sort();
+      return this.t.nodeOrder.map((name) => this.t.nodes.get(name) as NodeRecord);
+    });
   }
 
   updateNode(name: string, change: NodeChange, nowMs: number): Promise<NodeRecord | undefined> {
@@ -491,15 +646,16 @@ export class MemoryStore implements Store {
       const current = this.t.nodes.get(name);
       if (!current) return undefined;
       const defined = Object.entries(clone(change)).filter(([, value]) => value !== undefined);
-      const next: NodeRecord = { ...current, ...Object.fromEntries(defined), updatedAt: nowMs };
+      const next: NodeRecord = frozen({ ...current, ...Object.fromEntries(defined), updatedAt: nowMs });
       this.put(this.t.nodes, name, next);
-      return clone(next);
+      return next;
     });
   }
 
   deleteNode(name: string): Promise<boolean> {
     return this.exclusive(() => {
-      if (!this.t.nodes.has(name) || [...this.t.pods.values()].some((p) => p.nodeName === name)) return false;
+      if (!this.t.nodes.has(name) || this.t.pods.onNode(name)) return false;
+      this.forgetNodeOrder();
       this.remove(this.t.nodes, name);
       return true;
     });
@@ -516,8 +672,8 @@ export class MemoryStore implements Store {
             ...{ id, tenantId, namespace, involvedKind, involvedName, involvedUid, type, reason, message },
             ...{ count: 1, firstSeenAt: atMs, lastSeenAt: atMs },
           };
-      this.put(this.t.events, key, next);
-      return clone(next);
+      this.put(this.t.events, key, frozen(next));
+      return next;
     });
   }
 
@@ -529,14 +685,14 @@ export class MemoryStore implements Store {
           (query.namespace === undefined || e.namespace === query.namespace) &&
           (query.involvedName === undefined || e.involvedName === query.involvedName),
       );
-      return clone(found.sort(byLastSeen));
+      return found.sort(byLastSeen);
     });
   }
 
   addOutbox(queue: string, key: string, nowMs: number): Promise<void> {
     return this.exclusive(() => {
       this.lastOutboxId += 1;
-      this.put(this.t.outbox, this.lastOutboxId, { id: this.lastOutboxId, queue, key, createdAt: nowMs });
+      this.put(this.t.outbox, this.lastOutboxId, frozen({ id: this.lastOutboxId, queue, key, createdAt: nowMs }));
     });
   }
 
@@ -544,7 +700,7 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       // Sorted, not insertion order: a rolled-back ack re-inserts rows at the end of the map.
       const oldestFirst = [...this.t.outbox.values()].sort(compareBy((r) => r.id));
-      return clone(oldestFirst.slice(0, Math.max(0, limit)));
+      return oldestFirst.slice(0, Math.max(0, limit));
     });
   }
 

@@ -332,10 +332,25 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       await store.createObject(newObject(tenantId, "web", { kind: "Service", apiVersion: "v1" }));
     });
 
-    it("hands out copies: mutating a returned object changes nothing stored", async () => {
-      const created = await store.createObject(newObject(unique("ten"), "web"));
-      (created.spec as { replicas: number }).replicas = 99;
-      created.labels.app = "changed";
+    it("hands out copies or frozen records: mutating a returned object changes nothing stored", async () => {
+      const input = newObject(unique("ten"), "web");
+      const created = await store.createObject(input);
+      // The SQL store hands out copies; the memory store its frozen records, which refuse the change.
+      const attempt = (change: () => void) => {
+        try {
+          change();
+        } catch (error) {
+          expect(error).toBeInstanceOf(TypeError);
+        }
+      };
+      attempt(() => {
+        (created.spec as { replicas: number }).replicas = 99;
+      });
+      attempt(() => {
+        created.labels.app = "changed";
+      });
+      // What the caller passed in stays the caller's.
+      (input.spec as { replicas: number }).replicas = 98;
       const read = await store.getObject(refOf(created));
       expect(read?.spec.replicas).toBe(1);
       expect(read?.labels.app).toBe("web");

@@ -1,10 +1,11 @@
+import type { ProviderEvent } from "../providers/types.js";
 import { type AutoscaleOptions, autoscalerFor } from "./autoscaler.js";
 import type { JobContext } from "./context.js";
 import { lifecycleJob } from "./lifecycle.js";
-import { NodeMonitor } from "./nodeMonitor.js";
+import { NodeMonitor, type PushedHeartbeats } from "./nodeMonitor.js";
 import { syncNodes } from "./nodes.js";
 import { Observer } from "./observe.js";
-import { Prober } from "./prober.js";
+import { type ProbeForecast, Prober } from "./prober.js";
 import { rebalance } from "./rebalance.js";
 import { reconcileJob } from "./reconcile.js";
 import { OutboxRelay } from "./relay.js";
@@ -29,7 +30,25 @@ export interface ControlPlaneOptions {
   /** How often the rebalancer looks for skewed topology spread (10 s), and how many pods one look moves at most (2; 0 turns it off). */
   rebalanceMs?: number;
   maxMovesPerRebalance?: number;
+  /**
+   * How the periodic duties learn what changed. `poll` (the default, and production): heartbeats,
+   * the node monitor and the prober look on their timers, and the resync and the outbox relay poll.
+   * `push`, for a provider that reports every change it makes (the simulated one, in the simulator):
+   * a node is heard from until it reports itself silent, so heartbeats are not polled and the node
+   * monitor looks when a silence outlasts the grace period (and again each `nodeMonitorMs` while it
+   * has work); the prober looks when told that pods changed (`podsChanged`) or when a probe falls
+   * due; the periodic resync runs only when `resyncMs` is given; the relay, kicked after every
+   * commit, polls every `outboxPollMs` (60 s) as a safety net. The rules applied are the same.
+   */
+  changes?: "poll" | "push";
+  /** With `push`: until when running containers' probes are known to pass (see `ProbeForecast`). */
+  probeForecast?: ProbeForecast;
 }
+
+/** The default periods (ms) of the periodic duties. */
+const HEARTBEAT_MS = 2_000;
+const NODE_MONITOR_MS = 1_000;
+const RESYNC_MS = 30_000;
 
 /**
  * The workers of one process: job handlers on the queue, the outbox relay, the
@@ -49,18 +68,33 @@ export class ControlPlane {
     private readonly options: ControlPlaneOptions = {},
   ) {
     const onError = (error: unknown) => ctx.log("outbox relay failed", { error: String(error) });
+    const pushed = options.changes === "push";
     this.relay = new OutboxRelay(ctx.store, ctx.queue, ctx.clock, {
-      pollMs: options.outboxPollMs ?? 500,
+      pollMs: options.outboxPollMs ?? (pushed ? 60_000 : 500),
       batch: 200,
       onError,
     });
     this.observer = new Observer(ctx);
-    this.monitor = new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000);
+    this.monitor = new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000, pushed ? this.heard : undefined);
     this.prober = new Prober(ctx, {
       tickMs: options.probeTickMs ?? 500,
       maxProbesPerTick: options.maxProbesPerTick ?? 100,
+      ...(pushed ? { wakeOnly: true } : {}),
+      ...(pushed && options.probeForecast ? { forecast: options.probeForecast } : {}),
     });
+    this.startMs = ctx.clock.now();
   }
+
+  /** When the duties' periods count from. */
+  private readonly startMs: number;
+  /** `push`: the last heartbeat of each node that reported itself silent; the others are heard from now. */
+  private readonly silentSince = new Map<string, number>();
+  private readonly heard: PushedHeartbeats = {
+    lastHeartbeatAt: (node, nowMs) => this.silentSince.get(node.name) ?? nowMs,
+  };
+  /** `push`: the node monitor's next look, when one is armed. */
+  private monitorAtMs: number | undefined;
+  private cancelMonitor: () => void = () => {};
 
   async start(): Promise<void> {
     const { queue } = this.ctx;
@@ -78,12 +112,17 @@ export class ControlPlane {
     );
     queue.register("lifecycle", (key) => lifecycleJob(this.ctx, key), { concurrency });
     this.prober.start();
-    await syncNodes(this.ctx);
-    this.every(this.options.heartbeatMs ?? 2_000, () => this.heartbeat());
-    this.every(this.options.nodeMonitorMs ?? 1_000, () => this.monitor.look());
+    const pushed = this.options.changes === "push";
+    if (pushed) this.cancels.push(this.ctx.provider.subscribe((event) => this.onNodeReport(event)));
+    if ((await syncNodes(this.ctx)) && pushed) this.syncNodesLater();
+    if (!pushed) {
+      this.every(this.options.heartbeatMs ?? HEARTBEAT_MS, () => this.heartbeat());
+      this.every(this.options.nodeMonitorMs ?? NODE_MONITOR_MS, async () => void (await this.monitor.look()));
+    }
     this.relay.start();
     await resyncAll(this.ctx);
-    this.every(this.options.resyncMs ?? 30_000, () => resyncAll(this.ctx));
+    const resyncMs = this.options.resyncMs ?? (pushed ? undefined : RESYNC_MS);
+    if (resyncMs !== undefined) this.every(resyncMs, () => resyncAll(this.ctx));
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
     if (autoscaler) this.every(autoscaler.intervalMs, autoscaler.look);
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;
@@ -92,6 +131,69 @@ export class ControlPlane {
   }
 
   private nodeSync: Promise<void> = Promise.resolve();
+
+  /** `push`: pods changed; the prober looks at its next tick. */
+  podsChanged(): void {
+    if (this.options.changes === "push") this.prober.wake();
+  }
+
+  /** `push`: what the probe forecast said may have changed (an image's behaviour did). */
+  probesChanged(): void {
+    if (this.options.changes === "push") this.prober.reforecast();
+  }
+
+  /**
+   * `push`: a node that reports itself silent last answered at the heartbeat before (heartbeats fall
+   * every `heartbeatMs` from the start); the monitor looks at its first look after the grace period.
+   */
+  private onNodeReport(event: ProviderEvent): void {
+    if (event.type === "nodeGone") this.silentSince.delete(event.nodeName);
+    if (event.type !== "node") return;
+    if (event.node.ready) {
+      this.silentSince.delete(event.node.name);
+      return;
+    }
+    if (this.silentSince.has(event.node.name)) return;
+    const lastMs = this.onPeriod(event.atMs, this.options.heartbeatMs ?? HEARTBEAT_MS, "at or before");
+    this.silentSince.set(event.node.name, lastMs);
+    const graceMs = this.options.nodeGracePeriodMs ?? 5_000;
+    this.monitorAt(this.onPeriod(lastMs + graceMs, this.options.nodeMonitorMs ?? NODE_MONITOR_MS, "after"));
+  }
+
+  /** The time of a duty of period `periodMs` at or before, or strictly after, `atMs`. */
+  private onPeriod(atMs: number, periodMs: number, where: "at or before" | "after"): number {
+    const periods = Math.floor((atMs - this.startMs) / periodMs);
+    return this.startMs + (where === "after" ? periods + 1 : periods) * periodMs;
+  }
+
+  /** `push`: the node monitor looks at `atMs` (or sooner, if a look is armed sooner), and again while it has work. */
+  private monitorAt(atMs: number): void {
+    if (this.stopped || (this.monitorAtMs !== undefined && this.monitorAtMs <= atMs)) return;
+    this.cancelMonitor();
+    this.monitorAtMs = atMs;
+    this.cancelMonitor = this.ctx.clock.setTimer(atMs - this.ctx.clock.now(), () => {
+      this.monitorAtMs = undefined;
+      this.monitor
+        .look()
+        .then((busy) => {
+          if (busy) this.monitorAt(this.ctx.clock.now() + (this.options.nodeMonitorMs ?? NODE_MONITOR_MS));
+        })
+        .catch((error) => this.ctx.log("periodic task failed", { error: String(error) }));
+    });
+  }
+
+  /** `push`: a node the provider no longer lists still has pods; it is looked at again a heartbeat later. */
+  private syncNodesLater(): void {
+    if (this.stopped || this.nodeSyncArmed) return;
+    this.nodeSyncArmed = true;
+    this.cancelNodeSync = this.ctx.clock.setTimer(this.options.heartbeatMs ?? HEARTBEAT_MS, () => {
+      this.nodeSyncArmed = false;
+      this.syncNodesSoon();
+    });
+  }
+
+  private nodeSyncArmed = false;
+  private cancelNodeSync: () => void = () => {};
 
   /** Heartbeats, and whether they worked: the monitor holds back while they did not. */
   private async heartbeat(): Promise<void> {
@@ -107,7 +209,10 @@ export class ControlPlane {
   /** One node sync after another, never two at once. */
   private syncNodesSoon(): void {
     this.nodeSync = this.nodeSync
-      .then(() => (this.stopped ? undefined : syncNodes(this.ctx)))
+      .then(async () => {
+        if (this.stopped) return;
+        if ((await syncNodes(this.ctx)) && this.options.changes === "push") this.syncNodesLater();
+      })
       .catch((error) => this.ctx.log("node sync failed", { error: String(error) }));
   }
 
@@ -118,6 +223,8 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.cancelMonitor();
+    this.cancelNodeSync();
     for (const cancel of this.cancels) cancel();
     await this.relay.stop();
     await this.prober.stop();

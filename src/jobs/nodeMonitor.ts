@@ -1,6 +1,6 @@
 import { fateOnSilentNode, isFenced, monitorNodes, NODE_LOST } from "../controllers/nodeLifecycle.js";
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
-import { ConflictError, type PodRecord } from "../db/types.js";
+import { ConflictError, type NodeRecord, type PodRecord } from "../db/types.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
@@ -21,6 +21,7 @@ export class NodeMonitor {
   constructor(
     private readonly ctx: JobContext,
     private readonly gracePeriodMs: number,
+    private readonly pushed?: PushedHeartbeats,
   ) {
     this.healthySinceMs = ctx.clock.now();
   }
@@ -31,27 +32,50 @@ export class NodeMonitor {
     else if (this.healthySinceMs === Number.POSITIVE_INFINITY) this.healthySinceMs = this.ctx.clock.now();
   }
 
-  async look(): Promise<void> {
+  /** One look; true when it acted or held back, so that a monitor that does not poll looks again soon. */
+  async look(): Promise<boolean> {
     const nowMs = this.ctx.clock.now();
     const [nodes, pods] = await Promise.all([this.ctx.store.listNodes(), this.ctx.store.listPods({})]);
-    const live = pods.filter(
-      (p) => p.nodeName && p.deletionRequestedAt === null && p.phase !== "Failed" && p.phase !== "Succeeded",
-    );
+    const liveOn = new Map<string, PodRecord[]>();
+    for (const pod of pods) {
+      if (!pod.nodeName || pod.deletionRequestedAt !== null || pod.phase === "Failed" || pod.phase === "Succeeded") {
+        continue;
+      }
+      const on = liveOn.get(pod.nodeName);
+      if (on) on.push(pod);
+      else liveOn.set(pod.nodeName, [pod]);
+    }
+    const heartbeatOf = (node: NodeRecord) => this.pushed?.lastHeartbeatAt(node, nowMs) ?? node.lastHeartbeatAt;
     const decision = monitorNodes({
       // Fenced pods need nothing more until their node's fate is known, so they do not make a node a candidate.
-      nodes: nodes.map((n) => ({ ...n, pods: live.filter((p) => p.nodeName === n.name && !isFenced(p)).length })),
+      nodes: nodes.map((n) => ({
+        ...n,
+        lastHeartbeatAt: heartbeatOf(n),
+        pods: (liveOn.get(n.name) ?? []).filter((p) => !isFenced(p)).length,
+      })),
       nowMs,
       gracePeriodMs: this.gracePeriodMs,
-      lastLookMs: this.lastLookMs,
+      // A monitor that looks only when something is due was not stalled between its looks.
+      lastLookMs: this.pushed ? undefined : this.lastLookMs,
       healthySinceMs: this.healthySinceMs,
     });
     this.lastLookMs = nowMs;
     if (decision.holdingBack) this.ctx.log("node monitor holding back", { why: decision.holdingBack });
     for (const name of decision.notReady) await this.ctx.store.updateNode(name, { ready: false }, nowMs);
     for (const name of decision.evict) {
-      for (const pod of live.filter((p) => p.nodeName === name)) await declareLost(this.ctx, pod, "silent");
+      for (const pod of liveOn.get(name) ?? []) await declareLost(this.ctx, pod, "silent");
     }
+    return decision.holdingBack !== undefined || decision.evict.length > 0 || decision.notReady.length > 0;
   }
+}
+
+/**
+ * Heartbeats as a provider that reports every change pushes them (the simulator's): a node is heard
+ * from continuously until it reports itself silent, and its last heartbeat is then the one before.
+ */
+export interface PushedHeartbeats {
+  /** The node's last heartbeat as of `nowMs`: `nowMs` itself while it answers. */
+  lastHeartbeatAt(node: NodeRecord, nowMs: number): number | null;
 }
 
 const LOST_MESSAGES = {

@@ -3,8 +3,12 @@ import { objectKey } from "./keys.js";
 import { declareLost } from "./nodeMonitor.js";
 import { enqueueUnbound } from "./syncPod.js";
 
-/** Registers the provider's nodes in the store (capacity, labels) and stamps the heartbeat of each that answers. */
-export async function syncNodes(ctx: JobContext): Promise<void> {
+/**
+ * Registers the provider's nodes in the store (capacity, labels) and stamps the heartbeat of each that answers.
+ * Returns whether a node the provider no longer lists is still registered (its pods are on their way out), so
+ * that a caller that does not poll knows to sync again.
+ */
+export async function syncNodes(ctx: JobContext): Promise<boolean> {
   const now = ctx.clock.now();
   let changed = false;
   const returning: string[] = [];
@@ -37,28 +41,32 @@ export async function syncNodes(ctx: JobContext): Promise<void> {
   for (const name of returning) {
     for (const pod of await ctx.store.listPods({ nodeName: name })) await ctx.queue.enqueue("pod", pod.id);
   }
-  changed = (await forgetRemoved(ctx, new Set(listed.map((n) => n.name)))) || changed;
-  if (!changed) return;
+  const removed = await forgetRemoved(ctx, new Set(listed.map((n) => n.name)));
+  changed ||= removed.changed;
+  if (!changed) return removed.lingering;
   // New or returning capacity: pods waiting for a place may fit now, and daemons follow the nodes.
   await enqueueUnbound(ctx);
   for (const ds of await ctx.store.listObjects({ kind: "DaemonSet" }))
     await ctx.queue.enqueue("reconcile", objectKey(ds));
+  return removed.lingering;
 }
 
 /**
  * Nodes of this provider it no longer lists: gone once their pods are. The
  * provider confirms such a node gone, so the pods still bound to it, fenced ones
  * included, are declared lost and replaced; the node is marked not ready until
- * they have gone. Returns whether any changed.
+ * they have gone. Returns whether any changed, and whether any is still registered.
  */
-async function forgetRemoved(ctx: JobContext, listed: Set<string>): Promise<boolean> {
+async function forgetRemoved(ctx: JobContext, listed: Set<string>): Promise<{ changed: boolean; lingering: boolean }> {
   let changed = false;
+  let lingering = false;
   for (const node of await ctx.store.listNodes()) {
     if (node.provider !== ctx.provider.name || listed.has(node.name)) continue;
     if (await ctx.store.deleteNode(node.name)) {
       changed = true;
       continue;
     }
+    lingering = true;
     if (node.ready) {
       await ctx.store.updateNode(node.name, { ready: false }, ctx.clock.now());
       changed = true;
@@ -68,5 +76,5 @@ async function forgetRemoved(ctx: JobContext, listed: Set<string>): Promise<bool
       if (pod.deletionRequestedAt === null && !ended) await declareLost(ctx, pod, "gone");
     }
   }
-  return changed;
+  return { changed, lingering };
 }

@@ -14,6 +14,7 @@ import {
   isStarted,
   killMessage,
   newContainerProbeState,
+  nextProbeAtMs,
   type ProbeKind,
   type ProbeSettings,
   probeFailedMessage,
@@ -32,7 +33,26 @@ export interface ProberOptions {
   tickMs: number;
   /** Bound on probes running at once, hence on probes started per tick; the most overdue go first. */
   maxProbesPerTick: number;
+  /**
+   * Look only when told that pods changed (`wake`) or when a probe falls due, still on the ticks'
+   * times, instead of at every tick: for a caller that reports every change (the simulator).
+   */
+  wakeOnly?: boolean;
+  /** Until when a run's probes are known to pass; the successes until then are taken as read, not run. */
+  forecast?: ProbeForecast;
 }
+
+/**
+ * When the probes of a running container start to fail, as far as the runtime can tell: `Infinity`
+ * when they never will, `undefined` when it cannot say (each probe must then be run). Only a runtime
+ * that decides the outcomes itself (the simulated provider) can answer.
+ */
+export type ProbeForecast = (
+  nodeName: string,
+  podId: string,
+  containerName: string,
+  kind: ProbeKind,
+) => number | undefined;
 
 /** One run of one container being probed. */
 interface Tracked {
@@ -43,6 +63,8 @@ interface Tracked {
   state: ContainerProbeState;
   /** A kill was decided but the provider has not yet confirmed it: the next tick asks again. */
   killPending: boolean;
+  /** Per kind, when the first probe taken as read (by the forecast) would have run. */
+  skippedFrom: Partial<Record<ProbeKind, number>>;
 }
 
 /**
@@ -62,14 +84,48 @@ export class Prober {
   private cancelTimer: (() => void) | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
+  /** When the armed timer fires (`wakeOnly`), and whether a wake came while a tick ran. */
+  private armedAtMs: number | undefined;
+  private wokenWhileTicking = false;
+  /** The ticks' times count from here. */
+  private readonly startMs: number;
 
   constructor(
     private readonly ctx: JobContext,
     private readonly options: ProberOptions,
-  ) {}
+  ) {
+    this.startMs = ctx.clock.now();
+  }
 
   start(): void {
-    this.arm();
+    if (this.options.wakeOnly) this.wake();
+    else this.arm();
+  }
+
+  /** Pods changed (`wakeOnly`): look at the next tick. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.ticking) this.wokenWhileTicking = true;
+    else this.armAt(this.tickAtOrAfter(this.ctx.clock.now() + 1));
+  }
+
+  /**
+   * What the forecast said may no longer hold (an image's behaviour changed): every probe taken as
+   * read runs again from its next regular time.
+   */
+  reforecast(): void {
+    const now = this.ctx.clock.now();
+    for (const tracked of this.tracked.values()) {
+      for (const [kind, fromMs] of Object.entries(tracked.skippedFrom) as [ProbeKind, number][]) {
+        const probe = tracked.state.probes[kind];
+        const periodMs = tracked.settings[kind]?.periodMs ?? 1;
+        delete tracked.skippedFrom[kind];
+        if (!probe) continue;
+        const nextDueAtMs = fromMs + Math.ceil(Math.max(0, now - fromMs) / periodMs) * periodMs;
+        tracked.state = { ...tracked.state, probes: { ...tracked.state.probes, [kind]: { ...probe, nextDueAtMs } } };
+        this.armForDue(nextDueAtMs);
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -87,14 +143,51 @@ export class Prober {
 
   private arm(): void {
     if (this.stopped) return;
-    this.cancelTimer = this.ctx.clock.setTimer(this.options.tickMs, () => {
-      this.ticking = this.tick()
-        .catch((error) => this.ctx.log("prober tick failed", { error: String(error) }))
-        .finally(() => {
-          this.ticking = undefined;
-          this.arm();
-        });
-    });
+    this.cancelTimer = this.ctx.clock.setTimer(this.options.tickMs, () => this.runTick());
+  }
+
+  private runTick(): void {
+    this.armedAtMs = undefined;
+    this.ticking = this.tick()
+      .catch((error) => this.ctx.log("prober tick failed", { error: String(error) }))
+      .finally(() => {
+        this.ticking = undefined;
+        if (!this.options.wakeOnly) return this.arm();
+        if (this.wokenWhileTicking) {
+          this.wokenWhileTicking = false;
+          this.wake();
+        }
+        this.armForDue(this.earliestDueMs());
+      });
+  }
+
+  /** Arms the timer for `atMs` unless it fires sooner already (`wakeOnly`). */
+  private armAt(atMs: number): void {
+    if (this.stopped || (this.armedAtMs !== undefined && this.armedAtMs <= atMs)) return;
+    this.cancelTimer?.();
+    this.armedAtMs = atMs;
+    this.cancelTimer = this.ctx.clock.setTimer(atMs - this.ctx.clock.now(), () => this.runTick());
+  }
+
+  /** A probe due at `dueAtMs` is started at the first tick from then on (`wakeOnly`). */
+  private armForDue(dueAtMs: number | undefined): void {
+    if (!this.options.wakeOnly || dueAtMs === undefined || !Number.isFinite(dueAtMs)) return;
+    this.armAt(this.tickAtOrAfter(Math.max(dueAtMs, this.ctx.clock.now() + 1)));
+  }
+
+  /** The first tick at or after `atMs`: ticks fall every `tickMs` from the start. */
+  private tickAtOrAfter(atMs: number): number {
+    const { tickMs } = this.options;
+    return this.startMs + Math.ceil((atMs - this.startMs) / tickMs) * tickMs;
+  }
+
+  private earliestDueMs(): number | undefined {
+    let earliest: number | undefined;
+    for (const tracked of this.tracked.values()) {
+      const due = nextProbeAtMs(tracked.state);
+      if (due !== undefined && (earliest === undefined || due < earliest)) earliest = due;
+    }
+    return earliest;
   }
 
   /** Tracks every running container that has a probe; forgets runs that ended; repairs what a failed write left. */
@@ -130,7 +223,15 @@ export class Prober {
     const startedAtMs = Date.parse(status.state.running.startedAt);
     const prior = { ready: status.ready, started: status.started };
     const state = newContainerProbeState(settings, status.containerID, startedAtMs, prior);
-    const tracked = { key, pod, containerName: status.name, settings, state, killPending: false };
+    const tracked: Tracked = {
+      key,
+      pod,
+      containerName: status.name,
+      settings,
+      state,
+      killPending: false,
+      skippedFrom: {},
+    };
     this.tracked.set(key, tracked);
     return tracked;
   }
@@ -157,7 +258,11 @@ export class Prober {
       const flightKey = `${tracked.key}/${kind}`;
       const run = this.probe(tracked, kind)
         .catch((error) => this.ctx.log("probe handling failed", { pod: tracked.pod.id, kind, error: String(error) }))
-        .finally(() => this.inFlight.delete(flightKey));
+        .finally(() => {
+          this.inFlight.delete(flightKey);
+          const current = this.tracked.get(tracked.key);
+          if (current) this.armForDue(nextProbeAtMs(current.state));
+        });
       this.inFlight.set(flightKey, run);
     }
   }
@@ -171,7 +276,7 @@ export class Prober {
     if (!current || current.state.containerID !== containerID) return;
     const before = { ready: isReady(current.state), started: isStarted(current.state) };
     const outcome = recordProbe(current.settings, current.state, kind, result?.ok, this.ctx.clock.now());
-    current.state = outcome.state;
+    current.state = result?.ok ? this.takeAsRead(current, kind, outcome.state) : outcome.state;
     const involved = podInvolved(current.pod);
     if (result && !result.ok) {
       await recordEvent(this.ctx, involved, "Warning", "Unhealthy", probeFailedMessage(kind, result.message));
@@ -184,6 +289,24 @@ export class Prober {
       current.killPending = true;
       await this.kill(current);
     }
+  }
+
+  /**
+   * After a success that changed nothing, the successes the forecast promises change nothing either:
+   * the next probe run is the first one at or after the time the forecast says they may fail.
+   */
+  private takeAsRead(tracked: Tracked, kind: ProbeKind, state: ContainerProbeState): ContainerProbeState {
+    const forecast = this.options.forecast;
+    const probe = state.probes[kind];
+    const periodMs = tracked.settings[kind]?.periodMs;
+    if (!forecast || !probe || !periodMs || probe.result !== "success" || probe.lastRaw !== "success") return state;
+    const untilMs = forecast(tracked.pod.nodeName as string, tracked.pod.id, tracked.containerName, kind);
+    if (untilMs === undefined || untilMs <= probe.nextDueAtMs) return state;
+    tracked.skippedFrom[kind] = probe.nextDueAtMs;
+    const nextDueAtMs = Number.isFinite(untilMs)
+      ? probe.nextDueAtMs + Math.ceil((untilMs - probe.nextDueAtMs) / periodMs) * periodMs
+      : Number.POSITIVE_INFINITY;
+    return { ...state, probes: { ...state.probes, [kind]: { ...probe, nextDueAtMs } } };
   }
 
   /** The provider's answer, a failure when it does not come within the probe's timeout, undefined when it cannot run. */

@@ -57,10 +57,12 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
   }
   if (!deployment) return undefined;
   const mine = sets.filter((s) => s.ownerUid === deployment.uid);
-  const pods = await ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: "ReplicaSet" });
+  // Only the pods of this Deployment's own ReplicaSets, not every ReplicaSet pod of the namespace.
   const byOwner = new Map<string, PodView[]>();
-  for (const pod of pods) {
-    if (pod.ownerUid) byOwner.set(pod.ownerUid, [...(byOwner.get(pod.ownerUid) ?? []), podView(pod)]);
+  for (const rs of mine) {
+    const query = { tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: rs.kind, ownerName: rs.name };
+    const pods = await ctx.store.listPods(query);
+    byOwner.set(rs.uid, pods.filter((p) => p.ownerUid === rs.uid).map(podView));
   }
   const views = mine.map(replicaSetView);
   const actions = reconcileDeployment(

@@ -21,9 +21,10 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
     return { requeueAfterMs: ctx.unschedulableRetryMs };
   }
   const nodes = await ctx.store.listNodes();
-  const result = schedule(demandOf(pod, placement.requiredNodes), nodes, {
+  const demand = demandOf(pod, placement.requiredNodes);
+  const result = schedule(demand, nodes, {
     policy: ctx.schedulingPolicy,
-    placed: await placedPods(ctx, pod.tenantId),
+    placed: await placedPods(ctx, pod.tenantId, demand),
   });
   if (!result.ok) {
     await markUnschedulable(ctx, pod, result);
@@ -62,16 +63,34 @@ export function demandOf(pod: PodRecord, requiredNodes: PodDemand["requiredNodes
  * tenants never attract, repel or skew each other. Pods on their way out do not
  * count, as Kubernetes leaves terminating pods out.
  */
-export async function placedPods(ctx: Pick<JobContext, "store">, tenantId: string): Promise<PlacedPod[]> {
-  const pods = await ctx.store.listPods({ tenantId });
-  return pods
-    .filter((p) => p.nodeName !== null && p.deletionRequestedAt === null)
-    .map((p) => ({
-      namespace: p.namespace,
-      labels: p.labels,
-      nodeName: p.nodeName as string,
-      affinity: (p.spec as Placing).affinity,
-    }));
+export async function placedPods(
+  ctx: Pick<JobContext, "store">,
+  tenantId: string,
+  demand?: PodDemand,
+): Promise<PlacedPod[]> {
+  const every = demand === undefined || needsEveryPlacedPod(demand);
+  const placed: PlacedPod[] = [];
+  for (const p of await ctx.store.listPods({ tenantId })) {
+    if (p.nodeName === null || p.deletionRequestedAt !== null) continue;
+    const affinity = (p.spec as Placing).affinity;
+    if (!every && !holdsPodAffinity(affinity)) continue;
+    placed.push({ namespace: p.namespace, labels: p.labels, nodeName: p.nodeName, affinity });
+  }
+  return placed;
+}
+
+/**
+ * Whether every placed pod can sway where `demand` goes. A pod with no pod affinity and no spread of
+ * its own is swayed only by the placed pods' own affinity terms (Kubernetes' symmetry), so the rest
+ * can be left out: on a large cluster, most pods need none of them.
+ */
+function needsEveryPlacedPod(demand: PodDemand): boolean {
+  const own = demand.affinity;
+  return Boolean(own?.podAffinity || own?.podAntiAffinity || (demand.topologySpreadConstraints?.length ?? 0) > 0);
+}
+
+function holdsPodAffinity(affinity: Placing["affinity"]): boolean {
+  return Boolean(affinity?.podAffinity || affinity?.podAntiAffinity);
 }
 
 async function markScheduled(ctx: JobContext, podId: string): Promise<void> {

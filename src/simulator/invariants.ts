@@ -128,9 +128,13 @@ export const rolloutSurge: Invariant = {
   rule: "a Deployment rollout never exceeds replicas + maxSurge live pods",
   check(s) {
     const problems: string[] = [];
+    const liveByOwner = new Map<string, number>();
+    for (const pod of s.pods) {
+      if (pod.ownerUid !== null && isLive(pod)) liveByOwner.set(pod.ownerUid, (liveByOwner.get(pod.ownerUid) ?? 0) + 1);
+    }
     for (const dep of s.deployments) {
       const sets = s.replicaSets.filter((rs) => rs.ownerUid === dep.uid);
-      const livePerSet = sets.map((rs) => s.pods.filter((p) => p.ownerUid === rs.uid && isLive(p)).length);
+      const livePerSet = sets.map((rs) => liveByOwner.get(rs.uid) ?? 0);
       if (livePerSet.filter((n) => n > 0).length < 2) continue;
       const live = livePerSet.reduce((a, b) => a + b, 0);
       const { replicas, maxSurge, recreate } = surgeBound(dep);

@@ -30,6 +30,12 @@ export interface Snapshot {
 /** Runtime identities by pod id: a pod's identity never changes, so each is read from the provider once. */
 export class IdentityCache {
   private readonly known = new Map<string, { tenantId: string; namespace: string; name: string }>();
+  /** The provider's observation of a pod, with its identity: kept as long as the observation is. */
+  readonly running = new WeakMap<object, RunningPod>();
+
+  get size(): number {
+    return this.known.size;
+  }
 
   of(world: World, podId: string): { tenantId: string; namespace: string; name: string } | undefined {
     const cached = this.known.get(podId);
@@ -53,21 +59,30 @@ export async function takeSnapshot(
   crashedNodes: ReadonlySet<string>,
 ): Promise<Snapshot> {
   // Read straight from the provider (not the possibly wrapped one the control plane sees): the truth.
-  const [storeNodes, pods, deployments, replicaSets, statefulSets, providerNodes, observed] = await Promise.all([
+  const [storeNodes, pods, deployments, replicaSets, statefulSets, providerNodes] = await Promise.all([
     world.store.listNodes(),
     world.store.listPods({}),
     world.store.listObjects({ kind: "Deployment" }),
     world.store.listObjects({ kind: "ReplicaSet" }),
     world.store.listObjects({ kind: "StatefulSet" }),
     world.provider.listNodes(),
-    world.provider.listPods(),
   ]);
+  // The provider's pods as `listPods` reports them, kept between looks while they do not change.
+  const observed = world.provider.observedPods();
   const running: RunningPod[] = [];
   for (const pod of observed) {
+    const known = identities.running.get(pod);
+    if (known) {
+      running.push(known);
+      continue;
+    }
     const identity = identities.of(world, pod.podId);
-    if (identity) running.push({ ...pod, ...identity });
+    if (!identity) continue;
+    const made = Object.freeze({ ...pod, ...identity });
+    identities.running.set(pod, made);
+    running.push(made);
   }
-  identities.retain(new Set(observed.map((p) => p.podId)));
+  if (identities.size > observed.length) identities.retain(new Set(observed.map((p) => p.podId)));
   return {
     atMs: world.elapsedMs(),
     storeNodes,

@@ -61,7 +61,14 @@ export function workloadStates(s: Snapshot): WorkloadState[] {
   return states.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/** Images by pod spec: a pod's spec object is kept across its status writes, so each is read once. */
+const imagesBySpec = new WeakMap<object, string[]>();
+
 function imagesOf(pod: PodRecord): string[] {
+  const known = imagesBySpec.get(pod.spec);
+  if (known) return known;
   const containers = (pod.spec.containers as { image?: string }[] | undefined) ?? [];
-  return containers.map((c) => c.image ?? "").filter(Boolean);
+  const images = containers.map((c) => c.image ?? "").filter(Boolean);
+  imagesBySpec.set(pod.spec, images);
+  return images;
 }

@@ -84,6 +84,7 @@ export class World {
     if (behaviour) this.images.set(image, behaviour);
     else this.images.delete(image);
     this.provider.setImageBehaviour(image, behaviour);
+    this.controlPlane.probesChanged();
   }
 
   static async build(scenario: Scenario, options: WorldOptions): Promise<World> {
@@ -91,7 +92,12 @@ export class World {
     const root = seededRng(options.seed);
     const trace = new Trace(clock, { hash: options.trace, onLine: options.hooks?.onTraceLine });
     const planted = options.hooks?.wrapStore?.(new MemoryStore()) ?? new MemoryStore();
-    const store = tracedStore(planted, trace);
+    // The control plane learns of pod changes as they are written (`push`): see `controlPlaneOptions`.
+    let podsChanged = () => {};
+    const store = tracedStore(
+      watchedPods(planted, () => podsChanged()),
+      trace,
+    );
     const journal: Journal = { lines: [], count: 0 };
     const log = (message: string, fields?: Record<string, unknown>) => {
       journal.count++;
@@ -117,6 +123,7 @@ export class World {
       ...(scenario.startLatencyMs ? { startLatencyMs: scenario.startLatencyMs } : {}),
       images,
     });
+    const wrapped = options.hooks?.wrapProvider?.(provider);
     const world = new World(
       clock,
       { faults: root.fork("faults"), ids: root.fork("ids") },
@@ -126,19 +133,25 @@ export class World {
         {
           store,
           queue,
-          provider: options.hooks?.wrapProvider?.(provider) ?? provider,
+          provider: wrapped ?? provider,
           clock,
           rng: root.fork("workers"),
           schedulingPolicy: "spread",
           unschedulableRetryMs: scenario.platform.unschedulableRetry ?? 5_000,
           log,
         },
-        controlPlaneOptions(scenario),
+        {
+          ...controlPlaneOptions(scenario),
+          changes: "push",
+          // A planted provider may answer probes otherwise than the simulated one forecasts: every probe then runs.
+          ...(wrapped ? {} : { probeForecast: provider.probePassesUntil.bind(provider) }),
+        },
       ),
       trace,
       journal,
       scenario.pools,
     );
+    podsChanged = () => world.controlPlane.podsChanged();
     for (const [image, behaviour] of Object.entries(images)) world.images.set(image, behaviour);
     for (const pool of scenario.pools) world.addNodes(pool.name, pool.count);
     // The platform's own tenant, as bootstrap makes it: volumes and other platform objects live there.
@@ -189,6 +202,27 @@ export class World {
   elapsedMs(): number {
     return this.clock.now() - SIMULATION_EPOCH_MS;
   }
+}
+
+/** Store calls that change a pod. */
+const POD_WRITES = new Set(["createPod", "updatePodStatus", "markPodDeleting", "bindPod", "deletePod"]);
+
+/**
+ * The store, telling `onPodWrite` after each call that may have changed a pod (a transaction's
+ * included, once it ends): in the simulator, the control plane's prober learns of changes as they are
+ * written instead of re-reading every pod at every tick, as a real one must.
+ */
+function watchedPods(store: Store, onPodWrite: () => void): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      const fn = value as (...args: unknown[]) => Promise<unknown>;
+      const name = String(property);
+      if (name !== "transaction" && !POD_WRITES.has(name)) return fn.bind(target);
+      return (...args: unknown[]) => fn.apply(target, args).finally(onPodWrite);
+    },
+  });
 }
 
 function controlPlaneOptions(scenario: Scenario): ControlPlaneOptions {

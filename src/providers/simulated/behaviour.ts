@@ -59,6 +59,18 @@ export function probeOutcome(
   return ok ? { ok: true } : { ok: false, message: failureMessage(kind, probe, podIP) };
 }
 
+/**
+ * Until when (ms into the run) every probe passes, as of `ranMs` into it: `Infinity` when none will
+ * fail, `undefined` when that cannot be told without drawing (a failure rate) or a probe fails now.
+ */
+export function passesUntilMs(behaviour: ProbeBehaviour | undefined, ranMs: number): number | undefined {
+  const b = behaviour ?? "pass";
+  if (b === "pass") return Number.POSITIVE_INFINITY;
+  if (b === "fail" || "failRate" in b) return undefined;
+  if ("failAfterMs" in b) return ranMs < b.failAfterMs ? b.failAfterMs : undefined;
+  return ranMs >= b.passAfterMs ? Number.POSITIVE_INFINITY : undefined;
+}
+
 function passes(behaviour: ProbeBehaviour, ranMs: number, rng: Rng): boolean {
   if (behaviour === "pass") return true;
   if (behaviour === "fail") return false;

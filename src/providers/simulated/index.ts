@@ -16,7 +16,7 @@ import type {
   ProviderNode,
 } from "../types.js";
 import { LogsNotFoundError, POOL_LABEL } from "../types.js";
-import { behaviourOf, exitOf, type ImageBehaviour, probeOutcome } from "./behaviour.js";
+import { behaviourOf, exitOf, type ImageBehaviour, passesUntilMs, probeOutcome } from "./behaviour.js";
 
 export type { ImageBehaviour, ProbeBehaviour } from "./behaviour.js";
 
@@ -83,6 +83,8 @@ interface SimPod {
   startedAt?: number;
   containers: SimContainer[];
   cancelStart?: () => void;
+  /** What `observedPods` hands out until the pod next changes (every change is emitted, which clears it). */
+  observed?: Readonly<ObservedPod>;
 }
 
 /**
@@ -209,6 +211,19 @@ export class SimulatedProvider implements NodeProvider {
     return [...(this.claimVolumes.get(nodeName) ?? [])].sort();
   }
 
+  /**
+   * Test and simulator control: every pod as `listPods` sees it, as frozen observations kept until
+   * the pod changes, so a checker that looks after every event does not copy every pod each time.
+   */
+  observedPods(): readonly Readonly<ObservedPod>[] {
+    const all: Readonly<ObservedPod>[] = [];
+    for (const pod of this.pods.values()) {
+      pod.observed ??= deepFreeze(this.observe(pod));
+      all.push(pod.observed);
+    }
+    return all;
+  }
+
   async listPods(nodeName?: string): Promise<ObservedPod[]> {
     return [...this.pods.values()]
       .filter((p) => nodeName === undefined || p.spec.nodeName === nodeName)
@@ -231,6 +246,20 @@ export class SimulatedProvider implements NodeProvider {
     const behaviour = behaviourOf(this.images, container.image)[kind];
     const ranMs = this.options.clock.now() - startedAtMs;
     return probeOutcome(behaviour, ranMs, this.probeRng, kind, probe, pod.podIP);
+  }
+
+  /**
+   * Until when the container's probes of `kind` keep passing, as its image behaves now: `Infinity`
+   * when they never fail, `undefined` when it cannot be told (a seeded failure rate, a probe failing
+   * now, a container not running). A run changes this only through `setImageBehaviour`.
+   */
+  probePassesUntil(nodeName: string, podId: string, containerName: string, kind: ProbeKind): number | undefined {
+    const found = this.container(nodeName, podId, containerName);
+    const startedAtMs = found?.container.startedAtMs;
+    if (!found || !("running" in found.container.state) || startedAtMs === undefined) return undefined;
+    const behaviour = behaviourOf(this.images, found.container.image)[kind];
+    const untilMs = passesUntilMs(behaviour, this.options.clock.now() - startedAtMs);
+    return untilMs === undefined ? undefined : startedAtMs + untilMs;
   }
 
   async killContainer(nodeName: string, podId: string, containerName: string, containerID?: string): Promise<void> {
@@ -575,6 +604,7 @@ export class SimulatedProvider implements NodeProvider {
   }
 
   private emitPod(pod: SimPod): void {
+    pod.observed = undefined;
     this.emit({ type: "pod", pod: this.observe(pod) });
   }
 
@@ -595,6 +625,12 @@ function claimKeys(spec: PodRuntimeSpec): string[] {
       ? [claimKey(spec.tenantId, spec.namespace, v.persistentVolumeClaim.claimName)]
       : [],
   );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  return Object.freeze(value);
 }
 
 function zonesOf(pool: NodePool): string[] {

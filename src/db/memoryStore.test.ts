@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "./memoryStore.js";
+import type { NewPod } from "./types.js";
+
+function pod(name: string, overrides: Partial<NewPod> = {}): NewPod {
+  return {
+    ...{ id: `pod_${name}`, tenantId: "ten_a", namespace: "default", name, uid: `uid-${name}` },
+    ...{ ownerKind: "ReplicaSet", ownerName: "web-1", ownerUid: "rs-1", labels: {}, annotations: {} },
+    ...{ templateHash: null, spec: {}, cpuMillis: 100, memoryBytes: 1024, createdAt: 0 },
+    ...overrides,
+  };
+}
+
+async function withNode() {
+  const store = new MemoryStore();
+  await store.upsertNode(
+    {
+      ...{ name: "n1", provider: "simulated", address: "192.0.2.1", labels: {}, cpuMillis: 4_000 },
+      ...{ memoryBytes: 2 ** 30, maxPods: 110, ready: true, unschedulable: false, lastHeartbeatAt: 0 },
+    },
+    0,
+  );
+  return store;
+}
+
+const names = (pods: { name: string }[]) => pods.map((p) => p.name);
+
+describe("memory store indexes", () => {
+  it("answers every query from its indexes in list order, and follows binds, deletes and a rollback", async () => {
+    const store = await withNode();
+    for (const name of ["c", "a", "b"]) await store.createPod(pod(name));
+    await store.createPod(pod("z", { namespace: "other", ownerKind: null, ownerName: null, ownerUid: null }));
+    await store.createPod(pod("a", { id: "pod_a2", tenantId: "ten_b" }));
+    expect(names(await store.listPods({}))).toEqual(["a", "a", "b", "c", "z"]);
+    expect(names(await store.listPods({ tenantId: "ten_a", namespace: "default" }))).toEqual(["a", "b", "c"]);
+    const owned = { tenantId: "ten_a", namespace: "default", ownerKind: "ReplicaSet", ownerName: "web-1" };
+    expect(names(await store.listPods(owned))).toEqual(["a", "b", "c"]);
+    expect(names(await store.listPods({ tenantId: "ten_a", ownerless: true }))).toEqual(["z"]);
+
+    expect(await store.bindPod("pod_b", "n1", 1)).toBe("bound");
+    expect(names(await store.listPods({ nodeName: "n1" }))).toEqual(["b"]);
+    expect(names(await store.listPods({ tenantId: "ten_a", unbound: true }))).toEqual(["a", "c", "z"]);
+    expect(await store.deleteNode("n1")).toBe(false);
+
+    // A transaction that binds, creates and deletes, then throws, leaves every index as it was.
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.bindPod("pod_a", "n1", 2);
+        await tx.createPod(pod("d"));
+        await tx.deletePod("pod_b");
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    expect(names(await store.listPods({ nodeName: "n1" }))).toEqual(["b"]);
+    expect(names(await store.listPods(owned))).toEqual(["a", "b", "c"]);
+    expect(names(await store.listPods({}))).toEqual(["a", "a", "b", "c", "z"]);
+
+    await store.deletePod("pod_b");
+    expect(await store.listPods({ nodeName: "n1" })).toEqual([]);
+    expect(await store.deleteNode("n1")).toBe(true);
+  });
+
+  it("hands out frozen records: a caller cannot change what is stored, nor through what it passed in", async () => {
+    const store = await withNode();
+    const input = pod("a", { labels: { app: "web" } });
+    const created = await store.createPod(input);
+    input.labels.app = "changed";
+    expect(() => {
+      created.labels.app = "mutated";
+    }).toThrow(TypeError);
+    const [listed] = await store.listPods({});
+    expect(() => {
+      (listed?.status as Record<string, unknown>).phase = "Running";
+    }).toThrow(TypeError);
+    expect((await store.getPod("pod_a"))?.labels).toEqual({ app: "web" });
+    const nodes = await store.listNodes();
+    expect(Object.isFrozen(nodes[0])).toBe(true);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../db/memoryStore.js";
+import type { NewPod } from "../db/types.js";
+import { schedule } from "../scheduler/index.js";
+import { demandOf, placedPods } from "./schedulePod.js";
+
+const MiB = 2 ** 20;
+
+function pod(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): NewPod {
+  return {
+    ...{ id: `pod_${name}`, tenantId: "ten_a", namespace: "default", name, uid: `uid-${name}` },
+    ...{ ownerKind: null, ownerName: null, ownerUid: null, labels, annotations: {}, templateHash: null },
+    ...{ spec: { containers: [{ name: "c", image: "i" }], ...spec }, cpuMillis: 100, memoryBytes: 128 * MiB },
+    createdAt: 1_000,
+  };
+}
+
+const keepAwayFromB = {
+  affinity: {
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [
+        { labelSelector: { matchLabels: { app: "b" } }, topologyKey: "kubernetes.io/hostname" },
+      ],
+    },
+  },
+};
+
+async function cluster() {
+  const store = new MemoryStore();
+  for (const name of ["n1", "n2"]) {
+    await store.upsertNode(
+      {
+        ...{ name, provider: "simulated", address: "192.0.2.1", labels: { "kubernetes.io/hostname": name } },
+        ...{ cpuMillis: 4_000, memoryBytes: 8 * 1024 * MiB, maxPods: 110, ready: true, unschedulable: false },
+        lastHeartbeatAt: 0,
+      },
+      0,
+    );
+  }
+  // On n1: a pod that keeps `app: b` away from its node, and two plain pods.
+  for (const [p, node] of [
+    [pod("guard", keepAwayFromB), "n1"],
+    [pod("plain-1", {}, { app: "c" }), "n1"],
+    [pod("plain-2", {}, { app: "c" }), "n2"],
+  ] as const) {
+    await store.createPod(p);
+    await store.bindPod(p.id, node, 1_000);
+  }
+  return store;
+}
+
+describe("placed pods for scheduling", () => {
+  it("leaves out, for a pod without pod affinity or spread, the placed pods that hold no affinity of their own", async () => {
+    const store = await cluster();
+    const newcomer = await store.createPod(pod("b", {}, { app: "b" }));
+    const placed = await placedPods({ store }, "ten_a", demandOf(newcomer, undefined));
+    expect(placed.map((p) => p.labels)).toEqual([{}]);
+    // Symmetry still holds: the guard's anti-affinity keeps the newcomer off n1.
+    const result = schedule(demandOf(newcomer, undefined), await store.listNodes(), { policy: "spread", placed });
+    expect(result.ok && result.nodeName).toBe("n2");
+  });
+
+  it("keeps every placed pod for a pod with affinity or spread of its own, and when no pod is named", async () => {
+    const store = await cluster();
+    const spread = {
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: "kubernetes.io/hostname",
+          whenUnsatisfiable: "DoNotSchedule",
+          labelSelector: { matchLabels: { app: "c" } },
+        },
+      ],
+    };
+    const spreading = await store.createPod(pod("c", spread, { app: "c" }));
+    expect(await placedPods({ store }, "ten_a", demandOf(spreading, undefined))).toHaveLength(3);
+    expect(await placedPods({ store }, "ten_a")).toHaveLength(3);
+  });
+});
