@@ -13,11 +13,21 @@ export interface Served {
   tenantKey?: string;
   output: () => string;
   stop(): Promise<number | null>;
+  /** `kill -9`, as a crash: no shutdown runs. Resolves once the process has exited. */
+  kill(): Promise<void>;
 }
 
-/** Runs `kubernease serve` as its own process, as a user would, and reads what it prints. */
-export async function serve(dataDir: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Served> {
-  const child: ChildProcess = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", dataDir], {
+/**
+ * Runs `kubernease serve` as its own process, as a user would, and reads what it prints. `args` are
+ * more flags (`--docker …`, `--seed …`).
+ */
+export async function serve(
+  dataDir: string,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+  args: string[] = [],
+): Promise<Served> {
+  const child: ChildProcess = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", dataDir, ...args], {
     env: { ...process.env, DATABASE_URL: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -43,13 +53,19 @@ export async function serve(dataDir: string, env: Record<string, string> = {}, t
     output: () => stdout + stderr,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
         child.once("exit", (code) => {
           clearTimeout(timer);
           resolve(code);
         });
         child.kill("SIGTERM");
+      }),
+    kill: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
       }),
   };
 }
