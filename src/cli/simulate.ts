@@ -50,6 +50,7 @@ export async function simulate(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (parsed.batch) return batch(parsed.seed);
   let scenario: Scenario;
   try {
     scenario =
@@ -142,6 +143,7 @@ function parseFlags(argv: string[]) {
       json: { type: "boolean" },
       report: { type: "string" },
       faults: { type: "string" },
+      batch: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     allowPositionals: true,
@@ -150,12 +152,16 @@ function parseFlags(argv: string[]) {
   if (values.help) return { help: true, file: "", json: false } as const;
   if (positionals.length !== 1) throw new Error("simulate takes one scenario file");
   if (values.seed !== undefined && values.seeds !== undefined) throw new Error("give --seed or --seeds, not both");
+  if (values.batch && (positionals[0] !== "-" || values.seed === undefined || !values.json)) {
+    throw new Error("--batch reads a JSON list of scenarios from stdin: simulate - --batch --seed N --json");
+  }
   return {
     help: false,
     file: positionals[0] as string,
     json: values.json ?? false,
     report: values.report,
     faults: values.faults,
+    batch: values.batch ?? false,
     seed: values.seed,
     seeds: values.seeds === undefined ? undefined : seedRange(values.seeds),
   } as const;
@@ -228,4 +234,38 @@ async function readStdin(): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * `simulate - --batch --seed N --json`: a JSON list of scenario texts on stdin (manifests inline), each
+ * run with the seed; their reports as one JSON list. For the API's dry-run "survives" question, which
+ * asks several at once and pays for one process.
+ */
+async function batch(seed: string | undefined): Promise<number> {
+  let texts: unknown;
+  try {
+    texts = JSON.parse(await readStdin());
+  } catch (error) {
+    console.error(`--batch: stdin is not a JSON list: ${error instanceof Error ? error.message : error}`);
+    return 2;
+  }
+  if (!Array.isArray(texts) || !texts.every((t) => typeof t === "string") || texts.length > 20) {
+    console.error("--batch: expected a JSON list of at most 20 scenario texts");
+    return 2;
+  }
+  const reports: SimulationReport[] = [];
+  for (const [i, text] of texts.entries()) {
+    try {
+      const scenario = await parseScenario(text, `scenario ${i + 1}`, async (path) => {
+        throw new Error(`${path}: a scenario read from stdin holds its manifests inline`);
+      });
+      reports.push(await runScenario(scenario, { seed: String(seed), source: "scenario.yaml" }));
+    } catch (error) {
+      if (!(error instanceof ScenarioError)) throw error;
+      console.error(`invalid scenario ${error.message}`);
+      return 2;
+    }
+  }
+  process.stdout.write(`${JSON.stringify(reports)}\n`);
+  return 0;
 }

@@ -32,7 +32,19 @@ export class SimulationRunner {
     private readonly clock: Clock,
   ) {}
 
-  async run(text: string, seed: string): Promise<SimulationReport> {
+  /** One scenario's report. */
+  run(text: string, seed: string): Promise<SimulationReport> {
+    return this.bounded(() => this.spawn(["--seed", seed], text)) as Promise<SimulationReport>;
+  }
+
+  /** Several scenarios in one child process, one after the other: their reports, in order. */
+  runBatch(texts: string[], seed: string): Promise<SimulationReport[]> {
+    return this.bounded(() => this.spawn(["--batch", "--seed", seed], JSON.stringify(texts))) as Promise<
+      SimulationReport[]
+    >;
+  }
+
+  private async bounded(task: () => Promise<unknown>): Promise<unknown> {
     if (this.running >= this.limits.maxConcurrent) {
       throw new ApiError(
         "TOO_MANY_REQUESTS",
@@ -41,17 +53,17 @@ export class SimulationRunner {
     }
     this.running++;
     try {
-      return await this.spawn(text, seed);
+      return await task();
     } finally {
       this.running--;
     }
   }
 
-  private spawn(text: string, seed: string): Promise<SimulationReport> {
+  private spawn(args: string[], input: string): Promise<unknown> {
     const { timeLimitMs, memoryMb } = this.limits;
     const child = spawn(
       process.execPath,
-      [`--max-old-space-size=${memoryMb}`, CLI, "simulate", "-", "--seed", seed, "--json"],
+      [`--max-old-space-size=${memoryMb}`, CLI, "simulate", "-", ...args, "--json"],
       { stdio: ["pipe", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } },
     );
     const out: Buffer[] = [];
@@ -71,7 +83,7 @@ export class SimulationRunner {
       if (err.length < 64) err.push(chunk);
     });
     child.stdin.on("error", () => {});
-    child.stdin.end(text);
+    child.stdin.end(input);
     return new Promise((resolve, reject) => {
       child.on("error", (error) => {
         cancelTimer();
@@ -93,7 +105,7 @@ export class SimulationRunner {
           );
         } else if ((code === 0 || code === 1) && size <= MAX_OUTPUT_BYTES) {
           try {
-            resolve(JSON.parse(Buffer.concat(out).toString("utf8")) as SimulationReport);
+            resolve(JSON.parse(Buffer.concat(out).toString("utf8")));
           } catch {
             reject(new Error(`the simulation printed no report: ${stderr.slice(0, 500)}`));
           }

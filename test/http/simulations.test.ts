@@ -122,4 +122,25 @@ duration: 1m`,
     expect(res.status, res.text).toBe(200);
     expect(res.body.ok).toBe(true);
   }, 120_000);
+
+  it("a dry run with survives=true says what losing a node and each zone would do, and writes nothing", async () => {
+    const file = (replicas: number, cpu: string) =>
+      deployment.replace("replicas: 4", `replicas: ${replicas}`).replace("500m", cpu);
+    const roomy = await api.call("POST", "/v1/apply?dryRun=true&survives=true", { body: file(4, "500m") });
+    expect(roomy.status, roomy.text).toBe(200);
+    expect(roomy.body.results[0]).toMatchObject({ kind: "Deployment", name: "web" });
+    const faults = roomy.body.survives.map((v: { fault: string }) => v.fault);
+    expect(faults).toEqual(["loses one node", "loses zone zone-a", "loses zone zone-b"]);
+    for (const verdict of roomy.body.survives) expect(verdict.ok, verdict.detail).toBe(true);
+    // Eight replicas of 900m fill the four 2-CPU nodes: a lost node's two cannot come back.
+    const full = await api.call("POST", "/v1/apply?dryRun=true&survives=true", { body: file(8, "900m") });
+    expect(full.status, full.text).toBe(200);
+    const [node, zoneA] = full.body.survives;
+    expect(node.ok).toBe(false);
+    expect(node.detail).toBe("web down 25%, not back: needs 1800m CPU / 512 MiB more room");
+    expect(zoneA.detail).toBe("web down 50%, not back: needs 3600m CPU / 1 GiB more room");
+    expect(await api.store.listObjects({ kind: "Deployment", tenantId: api.tenant.id })).toEqual([]);
+    const notDry = await api.call("POST", "/v1/apply?survives=true", { body: file(4, "500m") });
+    expect(notDry.status).toBe(400);
+  }, 120_000);
 });

@@ -1,12 +1,15 @@
 import type { Hono } from "hono";
 import type { ApiDeps, AppEnv } from "../context.js";
+import { ApiError } from "../errors.js";
 import { applyAll, checkAllowed, desiredOf } from "../objects.js";
+import { survives } from "../survives.js";
 import { readManifests, tenantId } from "./shared.js";
 
 /**
- * `POST /v1/apply[?namespace=ns][&dryRun=true]`: a whole multi-document file in one
+ * `POST /v1/apply[?namespace=ns][&dryRun=true[&survives=true]]`: a whole multi-document file in one
  * transaction. Answers what happened (or would happen) to each object:
- * created, configured or unchanged. Any invalid document rejects the whole file.
+ * created, configured or unchanged. Any invalid document rejects the whole file. A dry run with
+ * `survives=true` also simulates the file losing a node and each zone (src/http/survives.ts).
  */
 export function registerApply(app: Hono<AppEnv>, deps: ApiDeps): void {
   app.post("/v1/apply", async (c) => {
@@ -17,6 +20,14 @@ export function registerApply(app: Hono<AppEnv>, deps: ApiDeps): void {
     for (const m of manifests) checkAllowed(m.kind, role);
     const desired = manifests.map((m) => desiredOf(tenantId(c), m, namespace, false));
     const results = await applyAll(deps, desired, dryRun);
-    return c.json({ kind: "ApplyResult", dryRun, results });
+    const askSurvives = ["true", "1"].includes(c.req.query("survives") ?? "");
+    if (askSurvives && !dryRun) throw new ApiError("BAD_REQUEST", "survives=true goes with dryRun=true");
+    if (!askSurvives) return c.json({ kind: "ApplyResult", dryRun, results });
+    return c.json({
+      kind: "ApplyResult",
+      dryRun,
+      results,
+      survives: await survives(deps, await c.req.text(), manifests),
+    });
   });
 }

@@ -17,7 +17,7 @@ const MAX_SCENARIO_BYTES = 1024 * 1024;
  * or one over the bounds; 429 when too many run at once.
  */
 export function registerSimulations(app: Hono<AppEnv>, deps: ApiDeps): void {
-  const runner = new SimulationRunner({ ...DEFAULT_SIMULATION_LIMITS, ...deps.simulations?.limits }, deps.clock);
+  const runner = simulationRunner(deps);
   app.post("/v1/simulations", async (c) => {
     manifestFormat(c);
     const text = await c.req.text();
@@ -41,6 +41,18 @@ export function registerSimulations(app: Hono<AppEnv>, deps: ApiDeps): void {
     const seed = seedParam ?? String(scenario.scenario.seed ?? deps.rng.int(1_000_000_000));
     return c.json(await runner.run(scenario.text, seed));
   });
+}
+
+const runners = new WeakMap<ApiDeps, SimulationRunner>();
+
+/** The API's one runner: simulations and dry runs' "survives" share its bounds. */
+export function simulationRunner(deps: ApiDeps): SimulationRunner {
+  let runner = runners.get(deps);
+  if (!runner) {
+    runner = new SimulationRunner({ ...DEFAULT_SIMULATION_LIMITS, ...deps.simulations?.limits }, deps.clock);
+    runners.set(deps, runner);
+  }
+  return runner;
 }
 
 /** `timeline[2].partitionNode.for: expected …` → a cause naming that field. */
