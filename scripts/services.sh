@@ -435,8 +435,45 @@ ensure_registry() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# HAProxy (the binary only: every test starts and stops its own instance, test/helpers/haproxy.ts)
+# ---------------------------------------------------------------------------------------------
 
-# Every service the tests need. Later: ensure_haproxy.
+_haproxy_usable() {
+  command -v haproxy >/dev/null 2>&1 && timeout 5 haproxy -v >/dev/null 2>&1
+}
+
+# Stops and disables the system haproxy that the Debian package may just have started (with systemd,
+# or with sysvinit where policy-rc.d allows it): the tests start their own instances on free ports,
+# and a system one would hold port 80 and the package's sockets for nothing. Called only right after
+# this script installed the package, so it never stops an haproxy the machine already ran.
+_haproxy_stop_packaged() {
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    _svc_as_root systemctl disable --now haproxy >/dev/null 2>&1 || true
+  elif [[ -f /run/haproxy.pid ]] && kill -0 "$(cat /run/haproxy.pid)" 2>/dev/null; then
+    _svc_as_root invoke-rc.d haproxy stop >/dev/null 2>&1 || _svc_as_root kill "$(cat /run/haproxy.pid)" || true
+  fi
+}
+
+# Makes sure the `haproxy` binary (Debian's package, 2.6 on bookworm) is installed. Nothing is
+# started: the routing tests run their own master-worker instances in temp dirs.
+ensure_haproxy() {
+  if ! _haproxy_usable; then
+    _svc_apt_install haproxy || {
+      _svc_fail "HAProxy is not installed and could not be installed: run 'apt-get install haproxy' as root."
+      return 1
+    }
+    _haproxy_stop_packaged
+    _haproxy_usable || {
+      _svc_fail "haproxy was installed but 'haproxy -v' does not run; see the apt output above."
+      return 1
+    }
+  fi
+  _svc_log "haproxy found: $(haproxy -v 2>/dev/null | head -n 1)"
+}
+
+# ---------------------------------------------------------------------------------------------
+
+# Every service the tests need.
 ensure_services() {
   ensure_postgres || return 1
   ensure_redis || return 1
@@ -446,6 +483,8 @@ ensure_services() {
   elif [[ "${CI:-}" == true ]]; then
     return 1
   fi
+  # The same rule for HAProxy: without it (and without CI=true) its tests say they were skipped.
+  ensure_haproxy || [[ "${CI:-}" != true ]] || return 1
 }
 
 # Executed rather than sourced: check/start, then print the URLs for `eval "$(bash scripts/services.sh)"`.
