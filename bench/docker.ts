@@ -1,0 +1,364 @@
+/**
+ * `npm run bench:docker`: kubernease on real Docker Engines, and the same workload on Docker Swarm.
+ *
+ * Everything runs on this machine: three extra `dockerd`s stand in for kubernease's nodes and a
+ * fourth, of its own, runs a one-node Swarm (test/helpers/docker.ts starts them; the test images
+ * come from the first Engine). kubernease runs as `kubernease serve` does — the HTTPS API, the
+ * control plane and the Docker provider in one process, over Postgres (a scratch database on
+ * DATABASE_URL's server) — and is driven through its API.
+ *
+ * Prints:
+ *   ready p50 / p99       pod created → Ready (readiness probe on /_health passed), over 50 pods
+ *                         of one Deployment spread over the three nodes, from the pods' own
+ *                         condition timestamps
+ *   failover              the worst of 5 `dockerd` kills (SIGKILL, with its containerd) under a
+ *                         3-replica Deployment: kill → 3 Ready again on the other hosts
+ *   swarm ratio           kubernease time / Swarm time for: create 20 healthy, replace a killed
+ *                         replica, scale 20 → 50 — both on one host of their own, the same image,
+ *                         a readiness probe every 1 s against Swarm's 1 s health check
+ *
+ * Options (env): BENCH_NODES (default "1,2,3": DockerNode indexes for kubernease),
+ * BENCH_SWARM_NODE (default 9), BENCH_READY_PODS (50), BENCH_KILLS (5), BENCH_MAX_SECONDS (120, the
+ * bound of every wait), DATABASE_URL.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type Docker from "dockerode";
+import { Agent, fetch } from "undici";
+import { type Platform, startPlatform } from "../src/cli/platform.js";
+import { systemClock } from "../src/core/clock.js";
+import { seededRng } from "../src/core/rng.js";
+import type { PodRecord } from "../src/db/types.js";
+import { createTenantWithKey } from "../src/http/routes/v1_admin_tenants.js";
+import { LABELS } from "../src/providers/docker/index.js";
+import { createTestDatabase } from "../test/helpers/db.js";
+import { DockerNode } from "../test/helpers/docker.js";
+
+const run = promisify(execFile);
+const nodeIndexes = (process.env.BENCH_NODES ?? "1,2,3").split(",").map(Number);
+const swarmIndex = Number(process.env.BENCH_SWARM_NODE ?? 9);
+const readyPods = Number(process.env.BENCH_READY_PODS ?? 50);
+const kills = Number(process.env.BENCH_KILLS ?? 5);
+const maxMs = Number(process.env.BENCH_MAX_SECONDS ?? 120) * 1000;
+const IMAGE = "kubernease-test/web:1";
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` holds; the elapsed ms since `since`. Throws past the bound. */
+async function until(what: string, since: number, check: () => Promise<boolean>, pollMs = 50): Promise<number> {
+  for (let i = 0; i < 1_000_000; i++) {
+    if (await check().catch(() => false)) return performance.now() - since;
+    if (performance.now() - since > maxMs) break;
+    await sleep(pollMs);
+  }
+  throw new Error(`${what}: not done within ${maxMs / 1000} s`);
+}
+
+function deployment(name: string, replicas: number, options: { node?: string; spread?: boolean } = {}): string {
+  const selector = options.node ? `nodeSelector: { kubernetes.io/hostname: ${options.node} }` : "";
+  const spread = options.spread
+    ? `topologySpreadConstraints:
+        - { maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: { matchLabels: { app: ${name} } } }`
+    : "";
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      ${selector}
+      ${spread}
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: web
+          image: ${IMAGE}
+          ports: [{ name: http, containerPort: 8080 }]
+          resources: { requests: { cpu: 10m, memory: 16Mi } }
+          readinessProbe:
+            httpGet: { path: /_health, port: http }
+            periodSeconds: 1
+            timeoutSeconds: 1
+`;
+}
+
+class Kubernease {
+  private constructor(
+    readonly platform: Platform,
+    private readonly key: string,
+    private readonly dispatcher: Agent,
+    private readonly tenantId: string,
+    private readonly dir: string,
+    private readonly dropDb: () => Promise<void>,
+  ) {}
+
+  static async start(nodes: DockerNode[]): Promise<Kubernease> {
+    const database = await createTestDatabase();
+    const dir = await mkdtemp(join(tmpdir(), "kn-bench-docker-"));
+    const platform = await startPlatform({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir: dir,
+      databaseUrl: database.url,
+      insecureHttp: false,
+      seed: "bench-docker",
+      nodes: { count: 0, cpuMillis: 0, memoryBytes: 0 },
+      docker: nodes.map((n) => ({ name: n.name, socketPath: n.socketPath })),
+    });
+    const tenant = await createTenantWithKey(
+      platform.store,
+      { clock: systemClock, rng: seededRng("bench-docker-tenant") },
+      "bench",
+    );
+    const { readFile } = await import("node:fs/promises");
+    const ca = await readFile(platform.caPath as string, "utf8");
+    const dispatcher = new Agent({ connect: { ca } });
+    return new Kubernease(platform, tenant.key, dispatcher, tenant.tenant.id, dir, database.drop);
+  }
+
+  async call(method: string, path: string, body?: string, type = "application/yaml"): Promise<unknown> {
+    const res = await fetch(`${this.platform.url}${path}`, {
+      method,
+      dispatcher: this.dispatcher,
+      headers: { authorization: `Bearer ${this.key}`, ...(body ? { "content-type": type } : {}) },
+      body,
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text === "" ? undefined : JSON.parse(text);
+  }
+
+  apply(yaml: string): Promise<unknown> {
+    return this.call("POST", "/v1/apply", yaml);
+  }
+
+  scale(name: string, replicas: number): Promise<unknown> {
+    return this.call(
+      "PATCH",
+      `/apis/apps/v1/namespaces/default/deployments/${name}/scale`,
+      JSON.stringify({ spec: { replicas } }),
+      "application/merge-patch+json",
+    );
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.call("DELETE", `/apis/apps/v1/namespaces/default/deployments/${name}`);
+    await until(`${name} gone`, performance.now(), async () => (await this.pods(name)).length === 0, 200);
+  }
+
+  /** The live pods of one Deployment (by its `app` label), from the store. */
+  async pods(app: string): Promise<PodRecord[]> {
+    const pods = await this.platform.store.listPods({ tenantId: this.tenantId, namespace: "default" });
+    return pods.filter((p) => p.labels.app === app);
+  }
+
+  async readyCount(app: string, node?: string): Promise<number> {
+    return (await this.pods(app)).filter(
+      (p) => p.ready && p.deletionRequestedAt === null && (node === undefined || p.nodeName !== node),
+    ).length;
+  }
+
+  async stop(): Promise<void> {
+    await this.dispatcher.close();
+    await this.platform.stop();
+    await this.dropDb();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** When a pod's Ready condition last turned true, in ms since the epoch. */
+function readyAt(pod: PodRecord): number {
+  const conditions = (pod.status.conditions as { type: string; status: string; lastTransitionTime: string }[]) ?? [];
+  const ready = conditions.find((c) => c.type === "Ready" && c.status === "True");
+  return ready ? Date.parse(ready.lastTransitionTime) : Number.NaN;
+}
+
+async function benchReady(kn: Kubernease): Promise<void> {
+  await kn.apply(deployment("ready", readyPods));
+  await until("ready pods", performance.now(), async () => (await kn.readyCount("ready")) === readyPods, 100);
+  const latencies = (await kn.pods("ready")).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
+  console.log(`ready: ${latencies.length} pods created → Ready on ${nodeIndexes.length} Docker hosts`);
+  console.log(`ready p50: ${percentile(latencies, 50).toFixed(0)} ms`);
+  console.log(`ready p99: ${percentile(latencies, 99).toFixed(0)} ms`);
+  await kn.remove("ready");
+
+  // One at a time: the latency of a single pod on a quiet cluster, without the burst's queueing.
+  const single: number[] = [];
+  await kn.apply(deployment("one", 0));
+  for (let i = 1; i <= 10; i++) {
+    await kn.scale("one", i);
+    await until("one ready", performance.now(), async () => (await kn.readyCount("one")) === i, 20);
+    const newest = (await kn.pods("one")).sort((a, b) => b.createdAt - a.createdAt)[0] as PodRecord;
+    single.push(readyAt(newest) - newest.createdAt);
+  }
+  single.sort((a, b) => a - b);
+  console.log(
+    `ready, one pod at a time (10): p50 ${percentile(single, 50).toFixed(0)} ms, max ${percentile(single, 100).toFixed(0)} ms`,
+  );
+  await kn.remove("one");
+}
+
+async function benchFailover(kn: Kubernease, nodes: DockerNode[]): Promise<void> {
+  await kn.apply(deployment("failover", nodes.length, { spread: true }));
+  await until("failover ready", performance.now(), async () => (await kn.readyCount("failover")) === nodes.length);
+  const times: number[] = [];
+  for (let i = 0; i < kills; i++) {
+    const victim = nodes[i % nodes.length] as DockerNode;
+    const killed = performance.now();
+    await victim.kill();
+    const ms = await until(
+      "failover",
+      killed,
+      async () => (await kn.readyCount("failover", victim.name)) === nodes.length,
+    );
+    times.push(ms);
+    await victim.start();
+    // Back, the host runs none of its stale containers before the next kill.
+    await until("stale containers removed", performance.now(), async () => {
+      const ours = await victim.client().listContainers({
+        all: true,
+        filters: JSON.stringify({ label: [LABELS.pod] }),
+      });
+      const live = new Set((await kn.pods("failover")).filter((p) => p.nodeName === victim.name).map((p) => p.id));
+      return ours.every((c) => live.has(c.Labels[LABELS.pod] ?? ""));
+    });
+    await until("node ready", performance.now(), async () => {
+      const node = (await kn.platform.store.listNodes()).find((n) => n.name === victim.name);
+      return node?.ready === true;
+    });
+  }
+  console.log(`failover (each): ${times.map((t) => (t / 1000).toFixed(1)).join(" s, ")} s`);
+  console.log(`failover: ${(Math.max(...times) / 1000).toFixed(1)} s`);
+  await kn.remove("failover");
+}
+
+interface Trio {
+  create: number;
+  replace: number;
+  scale: number;
+}
+
+async function kuberneaseTrio(kn: Kubernease, node: string): Promise<Trio> {
+  const started = performance.now();
+  await kn.apply(deployment("trio", 20, { node }));
+  const create = await until("create 20", started, async () => (await kn.readyCount("trio")) === 20);
+  const victim = (await kn.pods("trio"))[0] as PodRecord;
+  const docker = nodeClient(node);
+  const [app] = await docker.listContainers({
+    filters: JSON.stringify({ label: [`${LABELS.pod}=${victim.id}`, `${LABELS.role}=app`] }),
+  });
+  if (!app) throw new Error("no container to kill");
+  const killed = performance.now();
+  await docker.getContainer(app.Id).kill({ signal: "SIGKILL" });
+  await until("killed noticed", killed, async () => (await kn.readyCount("trio")) < 20, 10);
+  const replace = await until("replace", killed, async () => (await kn.readyCount("trio")) === 20);
+  const scaled = performance.now();
+  await kn.scale("trio", 50);
+  const scale = await until("scale 50", scaled, async () => (await kn.readyCount("trio")) === 50);
+  await kn.remove("trio");
+  return { create, replace, scale };
+}
+
+let nodeClients: Map<string, Docker> = new Map();
+function nodeClient(name: string): Docker {
+  const client = nodeClients.get(name);
+  if (!client) throw new Error(`no node ${name}`);
+  return client;
+}
+
+async function swarmTrio(node: DockerNode): Promise<Trio> {
+  const socket = `unix://${node.socketPath}`;
+  const docker = node.client();
+  const info = await docker.info();
+  if (info.Swarm?.LocalNodeState !== "active") {
+    await run("docker", ["-H", socket, "swarm", "init", "--advertise-addr", "127.0.0.1"]);
+  }
+  await run("docker", ["-H", socket, "service", "rm", "trio"]).catch(() => {});
+  await until("old service gone", performance.now(), async () => (await tasks(docker, false)) === 0, 200);
+  const healthy = () => tasks(docker, true);
+  const started = performance.now();
+  await run("docker", [
+    "-H",
+    socket,
+    "service",
+    "create",
+    "--detach",
+    "--name",
+    "trio",
+    "--replicas",
+    "20",
+    "--no-resolve-image",
+    "--health-cmd",
+    "wget -q -O /dev/null http://127.0.0.1:8080/_health",
+    "--health-interval",
+    "1s",
+    "--health-start-period",
+    "0s",
+    IMAGE,
+  ]);
+  const create = await until("swarm create 20", started, async () => (await healthy()) === 20);
+  const [victim] = await docker.listContainers({
+    filters: JSON.stringify({ label: ["com.docker.swarm.service.name=trio"] }),
+  });
+  const killed = performance.now();
+  await docker.getContainer((victim as Docker.ContainerInfo).Id).kill({ signal: "SIGKILL" });
+  await until("swarm killed noticed", killed, async () => (await healthy()) < 20, 10);
+  const replace = await until("swarm replace", killed, async () => (await healthy()) === 20);
+  const scaled = performance.now();
+  await run("docker", ["-H", socket, "service", "scale", "--detach", "trio=50"]);
+  const scale = await until("swarm scale 50", scaled, async () => (await healthy()) === 50);
+  await run("docker", ["-H", socket, "service", "rm", "trio"]);
+  return { create, replace, scale };
+}
+
+/** The service's running containers (only the healthy ones when asked). */
+async function tasks(docker: Docker, healthyOnly: boolean): Promise<number> {
+  const filters: Record<string, string[]> = { label: ["com.docker.swarm.service.name=trio"] };
+  if (healthyOnly) filters.health = ["healthy"];
+  return (await docker.listContainers({ filters: JSON.stringify(filters) })).length;
+}
+
+async function loadImage(node: DockerNode): Promise<void> {
+  await run("bash", ["-o", "pipefail", "-c", `docker save ${IMAGE} | docker -H unix://${node.socketPath} load -q`]);
+}
+
+async function main(): Promise<void> {
+  const nodes = nodeIndexes.map((i) => new DockerNode(i));
+  const swarm = new DockerNode(swarmIndex);
+  await Promise.all([...nodes, swarm].map((n) => n.start()));
+  await loadImage(swarm);
+  nodeClients = new Map(nodes.map((n) => [n.name, n.client()]));
+  const kn = await Kubernease.start(nodes);
+  try {
+    await until("nodes ready", performance.now(), async () => {
+      const ready = (await kn.platform.store.listNodes()).filter((n) => n.ready);
+      return ready.length === nodes.length;
+    });
+    await benchReady(kn);
+    const own = (nodes[0] as DockerNode).name;
+    const k = await kuberneaseTrio(kn, own);
+    const s = await swarmTrio(swarm);
+    const row = (name: keyof Trio) =>
+      `  ${name.padEnd(8)} kubernease ${(k[name] / 1000).toFixed(2)} s, swarm ${(s[name] / 1000).toFixed(2)} s, swarm ratio: ${(k[name] / s[name]).toFixed(3)}`;
+    console.log("create 20 healthy / replace a killed replica / scale 20 → 50, one host each:");
+    console.log(row("create"));
+    console.log(row("replace"));
+    console.log(row("scale"));
+    await benchFailover(kn, nodes);
+  } finally {
+    await kn.stop();
+    await run("docker", ["-H", `unix://${swarm.socketPath}`, "service", "rm", "trio"]).catch(() => {});
+    await Promise.all([...nodes, swarm].map((n) => n.stop()));
+  }
+}
+
+await main();
