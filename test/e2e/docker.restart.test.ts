@@ -17,7 +17,14 @@ import {
 } from "../../src/providers/docker/spec.js";
 import type { PodRuntimeSpec } from "../../src/providers/types.js";
 import { createTestDatabase, describePostgres, isPostgresReachable } from "../helpers/db.js";
-import { type DockerNode, describeDocker, isDockerReachable, startDockerNodes, waitFor } from "../helpers/docker.js";
+import {
+  type DockerNode,
+  describeDocker,
+  isDockerReachable,
+  removeOurs,
+  startDockerNodes,
+  waitFor,
+} from "../helpers/docker.js";
 import { httpsClient, type Served, serve } from "../helpers/serve.js";
 
 /**
@@ -113,7 +120,7 @@ describeDocker("kill -9 of the control plane mid-rollout, on three Docker hosts"
     beforeAll(async () => {
       console.log(`seed ${SEED}; replay: KUBERNEASE_TEST_SEED=${SEED} npx vitest run test/e2e/docker.restart.test.ts`);
       nodes = await startDockerNodes(4, 3);
-      await removeOurs(nodes);
+      await removeOurs(nodes, OWNER);
       database = await createTestDatabase();
       await start();
     });
@@ -121,7 +128,7 @@ describeDocker("kill -9 of the control plane mid-rollout, on three Docker hosts"
     afterAll(async () => {
       await client?.close();
       await served?.stop();
-      await removeOurs(nodes);
+      await removeOurs(nodes, OWNER);
       await Promise.all(nodes.map((n) => n.stop()));
       await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -381,40 +388,4 @@ async function containersOn(nodes: DockerNode[]): Promise<EngineContainer[]> {
     ),
   );
   return lists.flat();
-}
-
-/** The nodes are this file's alone: whatever a platform left on them goes, with its networks and volumes. */
-async function removeOurs(nodes: DockerNode[], owner = OWNER): Promise<void> {
-  const filters = JSON.stringify({ label: [`${LABELS.owner}=${owner}`] });
-  for (const node of nodes) {
-    if (!(await node.ping())) continue;
-    const docker = node.client();
-    const containers = await docker.listContainers({ all: true, filters });
-    await Promise.all(
-      containers.map((c) =>
-        docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => {}),
-      ),
-    );
-    const networks = await docker.listNetworks({ filters });
-    await Promise.all(
-      networks.map((n) =>
-        docker
-          .getNetwork(n.Id)
-          .remove()
-          .catch(() => {}),
-      ),
-    );
-    const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
-    await Promise.all(
-      volumes.map((v) =>
-        docker
-          .getVolume(v.Name)
-          .remove()
-          .catch(() => {}),
-      ),
-    );
-  }
 }

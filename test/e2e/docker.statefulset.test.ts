@@ -5,7 +5,7 @@ import { openStore } from "../../src/db/index.js";
 import type { PodRecord } from "../../src/db/types.js";
 import { DockerProvider, LABELS } from "../../src/providers/docker/index.js";
 import { createTestApi, type TestApi } from "../helpers/api.js";
-import { type DockerNode, describeDocker, isDockerReachable, startDockerNodes } from "../helpers/docker.js";
+import { type DockerNode, describeDocker, isDockerReachable, removeOurs, startDockerNodes } from "../helpers/docker.js";
 
 /**
  * A StatefulSet's claims on real Docker hosts (nodes 7 and 8, so this file runs beside the other
@@ -84,39 +84,7 @@ describeDocker("Docker end to end: a StatefulSet's volumes keep their data", rea
 
   afterAll(async () => {
     await api?.close();
-    const filters = JSON.stringify({ label: [`${LABELS.owner}=${owner}`] });
-    for (const node of nodes) {
-      if (!(await node.ping())) continue;
-      const docker = node.client();
-      const ours = await docker.listContainers({ all: true, filters });
-      await Promise.all(
-        ours.map((c) =>
-          docker
-            .getContainer(c.Id)
-            .remove({ force: true })
-            .catch(() => {}),
-        ),
-      );
-      // Claims' volumes outlive their pods by design; the test's own go, or each run would add some.
-      const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
-      await Promise.all(
-        volumes.map((v) =>
-          docker
-            .getVolume(v.Name)
-            .remove()
-            .catch(() => {}),
-        ),
-      );
-      const networks = await docker.listNetworks({ filters });
-      await Promise.all(
-        networks.map((n) =>
-          docker
-            .getNetwork(n.Id)
-            .remove()
-            .catch(() => {}),
-        ),
-      );
-    }
+    await removeOurs(nodes, owner);
     await Promise.all(nodes.map((n) => n.stop()));
   });
 

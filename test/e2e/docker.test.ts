@@ -5,7 +5,7 @@ import { openStore } from "../../src/db/index.js";
 import type { PodRecord } from "../../src/db/types.js";
 import { DockerProvider, LABELS } from "../../src/providers/docker/index.js";
 import { createTestApi, type TestApi } from "../helpers/api.js";
-import { type DockerNode, describeDocker, isDockerReachable, startDockerNodes } from "../helpers/docker.js";
+import { type DockerNode, describeDocker, isDockerReachable, removeOurs, startDockerNodes } from "../helpers/docker.js";
 import { checkedStore } from "../helpers/invariants.js";
 
 /**
@@ -82,25 +82,7 @@ describeDocker("Docker end to end: a Deployment on three Docker hosts", reachabl
 
   afterAll(async () => {
     await api?.close();
-    for (const node of nodes) {
-      if (!(await node.ping())) continue;
-      const docker = node.client();
-      const ours = await docker.listContainers({
-        all: true,
-        filters: JSON.stringify({ label: [`${LABELS.owner}=${owner}`] }),
-      });
-      await Promise.all(ours.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-      // Tenant networks are left on a host by design; the test's own go, or each run would add bridges.
-      const networks = await docker.listNetworks({ filters: JSON.stringify({ label: [`${LABELS.owner}=${owner}`] }) });
-      await Promise.all(
-        networks.map((n) =>
-          docker
-            .getNetwork(n.Id)
-            .remove()
-            .catch(() => {}),
-        ),
-      );
-    }
+    await removeOurs(nodes, owner);
     // The engines keep running for the next run (their data dirs keep the images); stopping them costs ~2 s each.
     await Promise.all(nodes.map((n) => n.stop()));
   });

@@ -594,15 +594,7 @@ export class DockerProvider implements NodeProvider {
 
   /** One operation at a time on a tenant's network on one host (see `networkOps`). */
   private withNetwork<T>(host: Host, tenantId: string, task: () => Promise<T>): Promise<T> {
-    const key = `${host.config.name}/${tenantId}`;
-    const before = this.networkOps.get(key) ?? Promise.resolve();
-    const next = before.then(task, task);
-    const settled = next.catch(() => {});
-    this.networkOps.set(key, settled);
-    void settled.then(() => {
-      if (this.networkOps.get(key) === settled) this.networkOps.delete(key);
-    });
-    return next;
+    return chained(this.networkOps, `${host.config.name}/${tenantId}`, task);
   }
 
   /**
@@ -838,14 +830,7 @@ export class DockerProvider implements NodeProvider {
   }
 
   private serially<T>(podId: string, task: () => Promise<T>): Promise<T> {
-    const before = this.podOps.get(podId) ?? Promise.resolve();
-    const next = before.then(task, task);
-    const settled = next.catch(() => {});
-    this.podOps.set(podId, settled);
-    void settled.then(() => {
-      if (this.podOps.get(podId) === settled) this.podOps.delete(podId);
-    });
-    return next;
+    return chained(this.podOps, podId, task);
   }
 
   private emit(event: ProviderEvent): void {
@@ -855,6 +840,21 @@ export class DockerProvider implements NodeProvider {
   private log(message: string, host: Host, error: unknown, fields: Record<string, unknown> = {}): void {
     this.options.log?.(message, { node: host.config.name, error: String(error), ...fields });
   }
+}
+
+/**
+ * Runs `task` once the previous task chained under `key` has settled (whatever its outcome): one at
+ * a time per key, in order. A key is forgotten once its chain is idle.
+ */
+function chained<T>(chains: Map<string, Promise<unknown>>, key: string, task: () => Promise<T>): Promise<T> {
+  const before = chains.get(key) ?? Promise.resolve();
+  const next = before.then(task, task);
+  const settled = next.catch(() => {});
+  chains.set(key, settled);
+  void settled.then(() => {
+    if (chains.get(key) === settled) chains.delete(key);
+  });
+  return next;
 }
 
 /** The host port Docker published for a container port, read from the sandbox. */
