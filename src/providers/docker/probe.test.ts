@@ -1,3 +1,4 @@
+import http from "node:http";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { httpProbe, tcpProbe } from "./probe.js";
@@ -28,5 +29,25 @@ describe("Docker probes' messages", () => {
     const port = await closedPort();
     const result = await tcpProbe("127.0.0.1", port, 2_000, pod);
     expect(result).toEqual({ ok: false, message: "dial tcp 10.9.8.7:8080: connect: connection refused" });
+  });
+
+  it("a tenant's path stays a path: `@host:port/…` and `//host/…` never send the probe elsewhere", async () => {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.url ?? "");
+      res.end("ok");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const elsewhere = await closedPort();
+    try {
+      for (const path of [`@127.0.0.1:${elsewhere}/x`, `//127.0.0.1:${elsewhere}/x`, "/ok?a=1"]) {
+        const result = await httpProbe("127.0.0.1", port, { path }, 2_000, pod);
+        expect(result.ok, path).toBe(true);
+      }
+      expect(seen).toEqual([`/@127.0.0.1:${elsewhere}/x`, `//127.0.0.1:${elsewhere}/x`, "/ok?a=1"]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

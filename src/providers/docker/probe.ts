@@ -48,7 +48,12 @@ export function httpProbe(
   for (const h of (action.httpHeaders as { name: string; value: string }[] | undefined) ?? [])
     headers[h.name] = h.value;
   const origin = (h: string, p: number) => `${scheme === "HTTPS" ? "https" : "http"}://${h}:${p}`;
-  const url = `${origin(host, port)}${path}`;
+  // The tenant's path goes into the path and query only: joined as text, `@host:port/…` or `//host/…`
+  // would send the request elsewhere.
+  const url = new URL(origin(host, port));
+  const at = path.indexOf("?");
+  url.pathname = at < 0 ? path : path.slice(0, at);
+  if (at >= 0) url.search = path.slice(at);
   return new Promise((resolve) => {
     const get = scheme === "HTTPS" ? https.get : http.get;
     const request = get(
@@ -96,11 +101,15 @@ export function tcpProbe(
   });
 }
 
+/** A fixed text per error: the system's own message names the address dialled, the node's. */
 function dialError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ECONNREFUSED") return "connect: connection refused";
   if (code === "ECONNRESET") return "read: connection reset by peer";
-  return error.message;
+  if (code === "EHOSTUNREACH") return "connect: no route to host";
+  if (code === "ENETUNREACH") return "connect: network is unreachable";
+  if (code === "ETIMEDOUT") return "i/o timeout";
+  return code ? `connect: ${code}` : "connect: failed";
 }
 
 /** Runs the command in the container through the Engine's exec API: exit 0 passes. */
