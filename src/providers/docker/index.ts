@@ -15,7 +15,7 @@ import {
   type ProviderNode,
 } from "../types.js";
 import { applyHostFirewall } from "./firewall.js";
-import { followProgress, pullImage, pullPolicyOf } from "./images.js";
+import { credentialsFor, followProgress, pullImage, pullPolicyOf } from "./images.js";
 import { demuxAll, followLog } from "./logs.js";
 import {
   groupByPod,
@@ -107,6 +107,12 @@ interface Host {
   pauseImage?: Promise<void>;
   /** Pods whose stop found the Engine unreachable: removed when it answers again. */
   pendingStops: Set<string>;
+  /**
+   * Images pulled here with a pod's registry credentials, and the tenants whose credentials pulled
+   * them: another tenant's pod must pull it with its own before it may run it, as with Kubernetes'
+   * AlwaysPullImages, whatever its pull policy. Kept in memory: after a restart, until pulled again.
+   */
+  privateImages: Map<string, Set<string>>;
 }
 
 /**
@@ -175,6 +181,7 @@ export class DockerProvider implements NodeProvider {
       ready: undefined,
       networks: new Map(),
       pendingStops: new Set(),
+      privateImages: new Map(),
     });
     return true;
   }
@@ -499,7 +506,7 @@ export class DockerProvider implements NodeProvider {
           if (unstarted(existing)) created.push(host.docker.getContainer(existing.Id));
           continue;
         }
-        if (!(await this.ensureImage(host, pod.podId, spec, pod.registryAuth))) continue;
+        if (!(await this.ensureImage(host, pod, spec))) continue;
         const pidsLimit = this.options.pidsLimit ?? 1024;
         const options = appCreateOptions(pod, spec, { sandboxId: sandbox.Id, owner: this.owner, run: 1, pidsLimit });
         created.push(await createOrGet(host.docker, options));
@@ -714,12 +721,8 @@ export class DockerProvider implements NodeProvider {
    * cannot be had the container waits with the reason (ErrImageNeverPull, ErrImagePull and the
    * registry's message); trying again is the control plane's call (src/controllers/imagePull.ts).
    */
-  private async ensureImage(
-    host: Host,
-    podId: string,
-    spec: PodContainerSpec,
-    auth?: PodRuntimeSpec["registryAuth"],
-  ): Promise<boolean> {
+  private async ensureImage(host: Host, pod: PodRuntimeSpec, spec: PodContainerSpec): Promise<boolean> {
+    const { podId, tenantId, registryAuth: auth } = pod;
     const present = await host.docker
       .getImage(spec.image)
       .inspect()
@@ -727,7 +730,9 @@ export class DockerProvider implements NodeProvider {
         () => true,
         () => false,
       );
-    const policy = pullPolicyOf(spec.image, spec.imagePullPolicy);
+    const pulledBy = host.privateImages.get(spec.image);
+    const mustProve = pulledBy !== undefined && !pulledBy.has(tenantId);
+    const policy = mustProve ? "Always" : pullPolicyOf(spec.image, spec.imagePullPolicy);
     if (present && policy !== "Always") return this.clearWaiting(podId, spec.name);
     if (!present && policy === "Never") {
       const message = `Container image "${spec.image}" is not present with pull policy of Never`;
@@ -739,7 +744,12 @@ export class DockerProvider implements NodeProvider {
       auth,
       onProgress: (message) => this.reportPulling(host, podId, spec.name, message),
     });
-    if (failure === undefined) return this.clearWaiting(podId, spec.name);
+    if (failure === undefined) {
+      if (pulledBy !== undefined || credentialsFor(spec.image, auth).length > 0) {
+        host.privateImages.set(spec.image, new Set([...(pulledBy ?? []), tenantId]));
+      }
+      return this.clearWaiting(podId, spec.name);
+    }
     const message = `Failed to pull image "${spec.image}": ${failure}`;
     return this.setWaiting(podId, spec.name, { reason: "ErrImagePull", message });
   }

@@ -132,6 +132,19 @@ describeRegistry("DockerProvider pulls from local registries", reachable, () => 
     }
   });
 
+  it("never lets another tenant run an image pulled with this tenant's credentials without its own", async () => {
+    // The "auth" test pulled `authImage` with credentials: it is on the Engine now.
+    expect((await docker.getImage(authImage).inspect()).Id).toMatch(/^sha256:/);
+    const intruder = podSpec("intruder", authImage, { tenantId: `tother${run}`, policy: "IfNotPresent" });
+    await provider.startPod(intruder);
+    const refused = await observed(intruder.podId, (p) => waitingOf(p)?.reason === "ErrImagePull");
+    expect(waitingOf(refused)?.message).toMatch(UNAUTHORIZED);
+    // The tenant whose credentials pulled it runs it as its policy says.
+    const owned = podSpec("owned", authImage, { policy: "IfNotPresent" });
+    await provider.startPod(owned);
+    await observed(owned.podId, started);
+  });
+
   it("never pulls with policy Never: ErrImageNeverPull while absent, runs what is present", async () => {
     const absent = `${REGISTRY}/kubernease-test/never-${run}:1`;
     const never = podSpec("never", absent, { policy: "Never" });
