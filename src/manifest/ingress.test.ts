@@ -81,4 +81,12 @@ describe("Ingress", () => {
     doc = withField(doc, "spec.ingressClassName", "public");
     expect(ingressOf(doc).spec.tls).toHaveLength(1);
   });
+
+  it("takes only a Secret's name as a TLS secretName: it reaches the proxy's configuration", () => {
+    const hostile = "shop-tls.pem\n  use_backend other\n#";
+    const errors = errorsOf(
+      withField(ingressDoc(), "spec.tls", [{ hosts: ["shop.example.com"], secretName: hostile }]),
+    );
+    expect(errors.map((e) => e.path)).toContain("spec.tls[0].secretName");
+  });
 });

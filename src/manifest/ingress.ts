@@ -78,7 +78,7 @@ export const IngressSpec = z
   .strictObject({
     ingressClassName: dnsSubdomain().optional(),
     defaultBackend: IngressBackend.optional(),
-    tls: z.array(z.strictObject({ hosts: stringList().optional(), secretName: z.string().optional() })).optional(),
+    tls: z.array(z.strictObject({ hosts: stringList().optional(), secretName: dnsSubdomain().optional() })).optional(),
     rules: z.array(IngressRule).optional(),
   })
   .superRefine((spec, ctx) => {

@@ -7,7 +7,7 @@
  * files and the running proxy, and says why.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { type Clock, sleep } from "../../core/clock.js";
 import {
@@ -266,6 +266,13 @@ export class HaproxyPublisher implements RoutePublisher {
     const child = spawn(this.binary, ["-W", "-S", this.masterSocket, "-f", this.configFile], {
       stdio: ["ignore", log, log],
     });
+    // The child holds its own copy of the log's descriptor.
+    closeSync(log);
+    // A binary that cannot be run (missing, not executable) fails the start; unheard, it would end the process.
+    let spawnError: Error | undefined;
+    child.once("error", (error) => {
+      spawnError = error;
+    });
     this.process = child;
     child.on("exit", (code, signal) => {
       if (this.stopping) return;
@@ -276,6 +283,7 @@ export class HaproxyPublisher implements RoutePublisher {
       });
     });
     const ready = await this.until(async () => {
+      if (spawnError) throw new Error(`haproxy could not be started: ${spawnError.message}`);
       if (child.exitCode !== null) throw new Error(`haproxy exited with code ${child.exitCode} at start`);
       return (await this.reloadCounter()) !== null && (await this.command(["show info"]).catch(() => "")) !== "";
     });
