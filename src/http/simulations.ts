@@ -12,9 +12,16 @@ export interface SimulationLimits {
   memoryMb: number;
   /** Simulations running at once in this API process; more are refused with 429 (2). */
   maxConcurrent: number;
+  /** Of which one tenant may hold (1), so that no tenant locks the others out. */
+  maxPerTenant: number;
 }
 
-export const DEFAULT_SIMULATION_LIMITS: SimulationLimits = { timeLimitMs: 60_000, memoryMb: 512, maxConcurrent: 2 };
+export const DEFAULT_SIMULATION_LIMITS: SimulationLimits = {
+  timeLimitMs: 60_000,
+  memoryMb: 512,
+  maxConcurrent: 2,
+  maxPerTenant: 1,
+};
 
 const CLI = fileURLToPath(new URL("../../bin/kubernease.js", import.meta.url));
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
@@ -26,6 +33,7 @@ const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
  */
 export class SimulationRunner {
   private running = 0;
+  private readonly byTenant = new Map<string, number>();
 
   constructor(
     private readonly limits: SimulationLimits,
@@ -33,29 +41,35 @@ export class SimulationRunner {
   ) {}
 
   /** One scenario's report. */
-  run(text: string, seed: string): Promise<SimulationReport> {
-    return this.bounded(() => this.spawn(["--seed", seed], text)) as Promise<SimulationReport>;
+  run(tenantId: string, text: string, seed: string): Promise<SimulationReport> {
+    return this.bounded(tenantId, () => this.spawn([`--seed=${seed}`], text)) as Promise<SimulationReport>;
   }
 
   /** Several scenarios in one child process, one after the other: their reports, in order. */
-  runBatch(texts: string[], seed: string): Promise<SimulationReport[]> {
-    return this.bounded(() => this.spawn(["--batch", "--seed", seed], JSON.stringify(texts))) as Promise<
+  runBatch(tenantId: string, texts: string[], seed: string): Promise<SimulationReport[]> {
+    return this.bounded(tenantId, () => this.spawn(["--batch", `--seed=${seed}`], JSON.stringify(texts))) as Promise<
       SimulationReport[]
     >;
   }
 
-  private async bounded(task: () => Promise<unknown>): Promise<unknown> {
-    if (this.running >= this.limits.maxConcurrent) {
-      throw new ApiError(
-        "TOO_MANY_REQUESTS",
-        `${this.limits.maxConcurrent} simulations are running already; try again when one has finished`,
-      );
+  private async bounded(tenantId: string, task: () => Promise<unknown>): Promise<unknown> {
+    const mine = this.byTenant.get(tenantId) ?? 0;
+    if (this.running >= this.limits.maxConcurrent || mine >= this.limits.maxPerTenant) {
+      const why =
+        mine >= this.limits.maxPerTenant
+          ? `this tenant's ${this.limits.maxPerTenant} simulation(s) are running already`
+          : `${this.limits.maxConcurrent} simulations are running already`;
+      throw new ApiError("TOO_MANY_REQUESTS", `${why}; try again when one has finished`);
     }
     this.running++;
+    this.byTenant.set(tenantId, mine + 1);
     try {
       return await task();
     } finally {
       this.running--;
+      const left = (this.byTenant.get(tenantId) ?? 1) - 1;
+      if (left > 0) this.byTenant.set(tenantId, left);
+      else this.byTenant.delete(tenantId);
     }
   }
 
@@ -103,7 +117,11 @@ export class SimulationRunner {
           reject(
             new ApiError("INVALID", `the simulation needed more than ${memoryMb} MiB: shrink its cluster or workloads`),
           );
-        } else if ((code === 0 || code === 1) && size <= MAX_OUTPUT_BYTES) {
+        } else if (size > MAX_OUTPUT_BYTES) {
+          reject(
+            new ApiError("INVALID", "the simulation's report is larger than 64 MiB: shorten its duration or timeline"),
+          );
+        } else if (code === 0 || code === 1) {
           try {
             resolve(JSON.parse(Buffer.concat(out).toString("utf8")));
           } catch {

@@ -11,12 +11,19 @@ const WORKLOADS = new Set(["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet
  * A dry run's "survives": the file, on the operator's node pool shape, losing one node and each
  * zone (src/simulator/survive.ts), simulated in one bounded child process; a verdict per fault.
  */
-export async function survives(deps: ApiDeps, text: string, manifests: ExpandedManifest[]): Promise<SurviveVerdict[]> {
+export async function survives(
+  deps: ApiDeps,
+  tenantId: string,
+  text: string,
+  manifests: ExpandedManifest[],
+): Promise<SurviveVerdict[]> {
   const cases = surviveCases(text, deps.simulations?.pools ?? DEFAULT_SIMULATION_POOLS);
   const reports = await simulationRunner(deps).runBatch(
+    tenantId,
     cases.map((c) => c.text),
     "survives",
   );
+  if (reports.length !== cases.length) throw new Error(`${cases.length} survival cases gave ${reports.length} reports`);
   const requests = replicaRequests(manifests);
   return cases.map((c, i) => surviveVerdict(c.fault, reports[i] as (typeof reports)[number], requests));
 }

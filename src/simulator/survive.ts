@@ -1,7 +1,7 @@
 import { stringify as stringifyYaml } from "yaml";
 import { formatDurationMs } from "./duration.js";
 import type { SimulationReport } from "./report.js";
-import type { PoolShape } from "./tenant.js";
+import { type PoolShape, TENANT_SCENARIO_LIMITS } from "./tenant.js";
 
 /**
  * "Does it survive?", asked by a dry run (`POST /v1/apply?dryRun=true&survives=true`): the file's
@@ -52,6 +52,7 @@ export function surviveCases(manifests: string, pools: PoolShape[]): SurviveCase
       manifests: [{ inline: manifests }],
       timeline: [{ at: `${SURVIVE_FAULT_AT_MS / 1000}s`, ...event }],
       duration: SURVIVE_DURATION,
+      limits: { maxSteps: TENANT_SCENARIO_LIMITS.maxSteps },
     });
   return [
     { fault: "loses one node", text: scenario({ crashNode: "random" }) },

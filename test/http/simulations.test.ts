@@ -101,21 +101,34 @@ duration: 1m`,
     expect(long.text).toMatch(/duration/);
   });
 
-  it("stops a simulation at its time limit, and refuses more than the allowed number at once", async () => {
-    const slow = await createTestApi({ simulations: { limits: { timeLimitMs: 1, maxConcurrent: 1 } } });
+  it("stops a simulation at its time limit", async () => {
+    const slow = await createTestApi({ simulations: { limits: { timeLimitMs: 1 } } });
     try {
-      const [a, b] = await Promise.all([
-        slow.call("POST", "/v1/simulations", { body: scenario() }),
-        slow.call("POST", "/v1/simulations", { body: scenario() }),
-      ]);
-      const statuses = [a.status, b.status].sort();
-      expect(statuses).toEqual([422, 429]);
-      const timedOut = a.status === 422 ? a : b;
-      expect(timedOut.text).toMatch(/did not finish within/);
+      const res = await slow.call("POST", "/v1/simulations", { body: scenario() });
+      expect(res.status).toBe(422);
+      expect(res.text).toMatch(/did not finish within/);
     } finally {
       await slow.close();
     }
   }, 60_000);
+
+  it("refuses a tenant more simulations at once than allowed (429), without locking other tenants out", async () => {
+    const busy = await createTestApi({ simulations: { limits: { maxConcurrent: 2, maxPerTenant: 1 } } });
+    try {
+      // Each simulation holds its place for its child process's life (seconds); the others arrive meanwhile.
+      const [mine, mineAgain, theirs] = await Promise.all([
+        busy.call("POST", "/v1/simulations?seed=1", { body: scenario() }),
+        busy.call("POST", "/v1/simulations?seed=2", { body: scenario() }),
+        busy.call("POST", "/v1/simulations?seed=3", { body: scenario(), key: busy.other.key }),
+      ]);
+      expect([mine.status, mineAgain.status].sort()).toEqual([200, 429]);
+      expect(theirs.status, theirs.text).toBe(200);
+      const refused = mine.status === 429 ? mine : mineAgain;
+      expect(refused.text).toMatch(/this tenant's 1 simulation/);
+    } finally {
+      await busy.close();
+    }
+  }, 120_000);
 
   it("is open to the operator as well, on the same terms", async () => {
     const res = await api.call("POST", "/v1/simulations?seed=2", { body: scenario(), key: ADMIN_KEY });

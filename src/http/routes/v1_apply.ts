@@ -27,7 +27,7 @@ export function registerApply(app: Hono<AppEnv>, deps: ApiDeps): void {
       kind: "ApplyResult",
       dryRun,
       results,
-      survives: await survives(deps, await c.req.text(), manifests),
+      survives: await survives(deps, tenantId(c), await c.req.text(), manifests),
     });
   });
 }

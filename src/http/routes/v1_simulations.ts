@@ -5,6 +5,7 @@ import { manifestFormat } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
 import { DEFAULT_SIMULATION_LIMITS, SimulationRunner } from "../simulations.js";
+import { tenantId } from "./shared.js";
 
 const MAX_SCENARIO_BYTES = 1024 * 1024;
 
@@ -39,7 +40,7 @@ export function registerSimulations(app: Hono<AppEnv>, deps: ApiDeps): void {
       });
     }
     const seed = seedParam ?? String(scenario.scenario.seed ?? deps.rng.int(1_000_000_000));
-    return c.json(await runner.run(scenario.text, seed));
+    return c.json(await runner.run(tenantId(c), scenario.text, seed));
   });
 }
 
