@@ -218,10 +218,11 @@ function registerNodeRegistration(app: Hono<AppEnv>, deps: ApiDeps): void {
       }
       throw new ApiError("NOT_FOUND", `registered node "${name}" not found`);
     }
+    // Cordoned before its pods are counted, so no pod can be bound there between the count and the removal.
+    // A refused removal leaves it cordoned: the operator is taking it away (drain is the next step).
+    await deps.store.updateNode(name, { unschedulable: true }, deps.clock.now());
     const held = holdingPods(await deps.store.listPods({ nodeName: name }));
     if (held.length > 0) throw new ApiError("CONFLICT", stillHeldMessage(name, held));
-    // Cordoned first, so nothing new lands there before the next heartbeat finds the Engine gone.
-    await deps.store.updateNode(name, { unschedulable: true }, deps.clock.now());
     await deps.store.deleteObject(ref, { nowMs: deps.clock.now() });
     registry.removeHost(name);
     deps.onCommitted?.();
