@@ -182,7 +182,10 @@ export class DockerNode {
     await waitFor(async () => !isAlive(pid), 30_000);
   }
 
-  /** `docker save | docker load` of the test images it lacks: no registry needed. */
+  /**
+   * The test images it lacks, pulled from the local registry (scripts/services.sh ensure_registry) as a
+   * node pulls; where no registry answers, `docker save | docker load` from the first Engine instead.
+   */
   private async loadImages(): Promise<void> {
     const node = this.client();
     const missing: string[] = [];
@@ -193,6 +196,19 @@ export class DockerNode {
         .catch(() => missing.push(image));
     }
     if (missing.length === 0) return;
+    try {
+      for (const image of missing) {
+        const stream = await node.pull(`${REGISTRY}/${image}`);
+        await new Promise((resolve, reject) =>
+          node.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve(undefined))),
+        );
+        const [repo, tag] = image.split(":") as [string, string];
+        await node.getImage(`${REGISTRY}/${image}`).tag({ repo, tag });
+      }
+      return;
+    } catch {
+      // No registry here: copy them over instead.
+    }
     await run("bash", [
       "-o",
       "pipefail",
