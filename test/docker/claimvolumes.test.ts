@@ -5,7 +5,7 @@ import { systemClock } from "../../src/core/clock.js";
 import { DockerProvider, LABELS, tenantNetworkName } from "../../src/providers/docker/index.js";
 import { claimVolumeName } from "../../src/providers/docker/spec.js";
 import { createTestApi, type TestApi } from "../helpers/api.js";
-import { DOCKER_SOCKET, describeDocker, isDockerReachable } from "../helpers/docker.js";
+import { DOCKER_SOCKET, describeDocker, isDockerReachable, removeOwned } from "../helpers/docker.js";
 
 /**
  * A claim through the control plane on a real Engine: its pod writes to a named Docker volume that
@@ -54,18 +54,7 @@ describeDocker("a claim's Docker volume through the control plane", reachable, (
 
   afterAll(async () => {
     await api?.close();
-    const label = JSON.stringify({ label: [`${LABELS.owner}=${owner}`] });
-    const ours = await docker.listContainers({ all: true, filters: label });
-    await Promise.all(ours.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-    const volumes = await docker.listVolumes({ filters: label });
-    await Promise.all(
-      (volumes.Volumes ?? []).map((v) =>
-        docker
-          .getVolume(v.Name)
-          .remove()
-          .catch(() => {}),
-      ),
-    );
+    await removeOwned(docker, owner);
     if (api) {
       await docker
         .getNetwork(tenantNetworkName(api.tenant.id))

@@ -352,36 +352,37 @@ export async function pushUniqueImage(
 
 /** Removes from these nodes every container, network and volume labelled with this owner (a test's own). */
 export async function removeOurs(nodes: DockerNode[], owner: string): Promise<void> {
+  for (const node of nodes) if (await node.ping()) await removeOwned(node.client(), owner);
+}
+
+/** Removes from one Engine every container, network and volume labelled with this owner. */
+export async function removeOwned(docker: Docker, owner: string): Promise<void> {
   const filters = JSON.stringify({ label: [`${LABELS.owner}=${owner}`] });
-  for (const node of nodes) {
-    if (!(await node.ping())) continue;
-    const docker = node.client();
-    const containers = await docker.listContainers({ all: true, filters });
-    await Promise.all(
-      containers.map((c) =>
-        docker
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => {}),
-      ),
-    );
-    const networks = await docker.listNetworks({ filters });
-    await Promise.all(
-      networks.map((n) =>
-        docker
-          .getNetwork(n.Id)
-          .remove()
-          .catch(() => {}),
-      ),
-    );
-    const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
-    await Promise.all(
-      volumes.map((v) =>
-        docker
-          .getVolume(v.Name)
-          .remove()
-          .catch(() => {}),
-      ),
-    );
-  }
+  const containers = await docker.listContainers({ all: true, filters });
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
+  const networks = await docker.listNetworks({ filters });
+  await Promise.all(
+    networks.map((n) =>
+      docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => {}),
+    ),
+  );
+  const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
+  await Promise.all(
+    volumes.map((v) =>
+      docker
+        .getVolume(v.Name)
+        .remove()
+        .catch(() => {}),
+    ),
+  );
 }

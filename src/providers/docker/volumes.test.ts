@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DOCKER_SOCKET, describeDocker, isDockerReachable, waitFor } from "../../../test/helpers/docker.js";
+import {
+  DOCKER_SOCKET,
+  describeDocker,
+  isDockerReachable,
+  removeOwned,
+  waitFor,
+} from "../../../test/helpers/docker.js";
 import { systemClock } from "../../core/clock.js";
 import type { PodRuntimeSpec, ProviderEvent } from "../types.js";
 import { DockerProvider, LABELS, tenantNetworkName } from "./index.js";
@@ -77,18 +83,7 @@ describeDocker("claims' volumes and tenant networks on a real engine", reachable
 
   afterAll(async () => {
     await provider?.close();
-    const label = JSON.stringify({ label: [`${LABELS.owner}=${owner}`] });
-    const ours = await docker.listContainers({ all: true, filters: label });
-    await Promise.all(ours.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-    const volumes = await docker.listVolumes({ filters: label });
-    await Promise.all(
-      (volumes.Volumes ?? []).map((v) =>
-        docker
-          .getVolume(v.Name)
-          .remove()
-          .catch(() => {}),
-      ),
-    );
+    await removeOwned(docker, owner);
     await docker
       .getVolume(claimVolumeName({ tenantId: tenant, namespace: "default", claimName: "foreign" }))
       .remove()
