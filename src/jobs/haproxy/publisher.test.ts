@@ -263,10 +263,11 @@ describeHaproxy("HaproxyPublisher against a real haproxy", available, () => {
       table,
     );
     publisher.kill();
+    // The port can stop answering before Node reports the process's exit: wait (bounded) for both.
     let down = false;
-    for (let i = 0; i < 100 && !down; i++) {
+    for (let i = 0; i < 100 && !(down && events.length > 0); i++) {
       down = (await get(port, "a.test", "/", 1_000)).status === 0;
-      if (!down) await new Promise((r) => setTimeout(r, 50));
+      if (!(down && events.length > 0)) await new Promise((r) => setTimeout(r, 50));
     }
     expect(down).toBe(true);
     expect(events).toEqual(["ProxyExited"]);
