@@ -25,6 +25,11 @@ export interface ServeConfig {
    * is given or the store holds registered Engines, else simulated nodes.
    */
   provider?: "docker" | "simulated";
+  /**
+   * The managed HAProxy's HTTP listener (`--proxy 127.0.0.1:8080`): the platform starts and
+   * supervises an HAProxy serving every tenant's routes there. No proxy when absent.
+   */
+  proxy?: { bind: string };
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -64,7 +69,18 @@ export function serveConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig {
     ...dockerOption(text(flags, "docker", env.KUBERNEASE_DOCKER)),
     ...baseDomainOption(text(flags, "base-domain", env.KUBERNEASE_BASE_DOMAIN)),
     ...providerOption(text(flags, "provider", env.KUBERNEASE_PROVIDER)),
+    ...proxyOption(text(flags, "proxy", env.KUBERNEASE_PROXY)),
   };
+}
+
+function proxyOption(value: string | undefined): { proxy?: { bind: string } } {
+  if (value === undefined) return {};
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d+)$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65_535) {
+    throw new Error(`--proxy must be ADDRESS:PORT such as 127.0.0.1:8080, got "${value}"`);
+  }
+  return { proxy: { bind: value } };
 }
 
 function providerOption(value: string | undefined): { provider?: "docker" | "simulated" } {

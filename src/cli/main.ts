@@ -14,7 +14,7 @@ Platform:
   kubernease serve [--port 8443] [--host 127.0.0.1] [--data-dir ./.kubernease] [--insecure-http]
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
                    [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
-                   [--provider simulated|docker] [--base-domain apps.example]
+                   [--provider simulated|docker] [--base-domain apps.example] [--proxy 127.0.0.1:8080]
   ${NODE_USAGE}
 Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
@@ -44,6 +44,7 @@ const OPTIONS = {
   docker: { type: "string" },
   "base-domain": { type: "string" },
   provider: { type: "string" },
+  proxy: { type: "string" },
   seed: { type: "string" },
   server: { type: "string" },
   ca: { type: "string" },
@@ -64,6 +65,7 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   const platform = await startPlatform({ ...config, autoscaleMax: autoscaleMax(flags, config.nodes.count) });
   const lines = [`kubernease is serving at ${platform.url}`];
   if (platform.caPath) lines.push(`  CA certificate: ${platform.caPath}`);
+  if (platform.proxyUrl) lines.push(`  tenants' routes (HAProxy): ${platform.proxyUrl}`);
   lines.push(`  store: ${platform.store.backend}${config.databaseUrl ? "" : ` (${config.dataDir})`}`);
   if (platform.bootstrap.newAdminKey) lines.push(`  admin key (shown once): ${platform.bootstrap.newAdminKey}`);
   const tenant = platform.bootstrap.firstTenant;

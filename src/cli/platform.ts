@@ -8,11 +8,14 @@ import { createApp } from "../http/app.js";
 import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
+import { HaproxyPublisher } from "../jobs/haproxy/publisher.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
+import type { SyncOutcome } from "../jobs/routing.js";
 import { loadEndpoints } from "../providers/docker/endpoints.js";
 import { type DockerHostConfig, DockerProvider } from "../providers/docker/index.js";
 import { SimulatedProvider } from "../providers/simulated/index.js";
 import type { NodeProvider } from "../providers/types.js";
+import { currentRouteTable } from "../routing/load.js";
 import { type BootstrapResult, bootstrap } from "./bootstrap.js";
 import type { ServeConfig } from "./config.js";
 
@@ -24,6 +27,8 @@ export interface PlatformConfig extends ServeConfig {
 
 export interface Platform {
   url: string;
+  /** Where the managed HAProxy serves tenants' routes, with `--proxy`. */
+  proxyUrl?: string;
   caPath?: string;
   store: Store;
   bootstrap: BootstrapResult;
@@ -57,6 +62,14 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
   const provider: NodeProvider = docker
     ? new DockerProvider({ clock, hosts: docker, log })
     : simulatedProvider(config, rng);
+  let proxy: HaproxyPublisher | undefined;
+  try {
+    proxy = config.proxy ? await startProxy(config.proxy.bind, join(dataDir, "haproxy"), store) : undefined;
+  } catch (error) {
+    await provider.close();
+    await store.close();
+    throw error;
+  }
   const controlPlane = new ControlPlane(
     {
       store,
@@ -67,8 +80,21 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       schedulingPolicy: "spread",
       unschedulableRetryMs: 5_000,
       log,
+      ...(proxy ? { routing: { drainTimeoutMs: DRAIN_TIMEOUT_MS } } : {}),
     },
-    config.autoscaleMax !== undefined ? { autoscale: { maxNodes: config.autoscaleMax } } : {},
+    {
+      ...(config.autoscaleMax !== undefined ? { autoscale: { maxNodes: config.autoscaleMax } } : {}),
+      ...(proxy
+        ? {
+            routing: {
+              publisher: proxy,
+              onOutcome: (outcome: SyncOutcome) => {
+                if (outcome.status === "failed") log("publishing routes failed", { ...outcome });
+              },
+            },
+          }
+        : {}),
+    },
   );
   await controlPlane.start();
 
@@ -90,22 +116,37 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     server = await startServer(app, { host: config.host, port: config.port, tls });
   } catch (error) {
     await controlPlane.stop();
+    await proxy?.stop();
     await provider.close();
     await store.close();
     throw error;
   }
   return {
     url: server.url,
+    ...(config.proxy ? { proxyUrl: `http://${config.proxy.bind}` } : {}),
     caPath: tls?.caPath,
     store,
     bootstrap: boot,
     async stop() {
       await server.close();
       await controlPlane.stop();
+      await proxy?.stop();
       await provider.close();
       await store.close();
     },
   };
+}
+
+/** How long a deleted pod waits for the proxy to drain it, at most (Kubernetes' default grace period). */
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** The managed HAProxy, serving the store's route table from the start; its files live in `dir`. */
+async function startProxy(bind: string, dir: string, store: Store): Promise<HaproxyPublisher> {
+  const table = await currentRouteTable(store);
+  return HaproxyPublisher.start(
+    { layout: { dir, bind }, clock: systemClock, onEvent: (event) => log("proxy event", { ...event }) },
+    table,
+  );
 }
 
 /**

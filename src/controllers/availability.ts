@@ -2,7 +2,7 @@ import type { PodView } from "./types.js";
 
 /** Ready for at least `minReadySeconds`: what Kubernetes counts as available. */
 export function isAvailable(pod: PodView, minReadySeconds: number, nowMs: number): boolean {
-  if (!pod.ready || pod.deleting) return false;
+  if (!pod.ready || pod.deleting || pod.awaitingRotation) return false;
   if (minReadySeconds <= 0) return true;
   return pod.readySinceMs !== undefined && nowMs - pod.readySinceMs >= minReadySeconds * 1000;
 }
@@ -11,7 +11,15 @@ export function isAvailable(pod: PodView, minReadySeconds: number, nowMs: number
 export function msUntilNextAvailable(pods: PodView[], minReadySeconds: number, nowMs: number): number | undefined {
   if (minReadySeconds <= 0) return undefined;
   const waits = pods
-    .filter((p) => p.ready && !p.deleting && p.readySinceMs !== undefined && !isAvailable(p, minReadySeconds, nowMs))
+    // A pod awaiting rotation is looked at again when the proxy takes it (src/jobs/rotation.ts), not here.
+    .filter(
+      (p) =>
+        p.ready &&
+        !p.deleting &&
+        !p.awaitingRotation &&
+        p.readySinceMs !== undefined &&
+        !isAvailable(p, minReadySeconds, nowMs),
+    )
     .map((p) => (p.readySinceMs as number) + minReadySeconds * 1000 - nowMs);
   return waits.length ? Math.max(1, Math.min(...waits)) : undefined;
 }

@@ -44,12 +44,18 @@ describe("reconcileService", () => {
     ]);
   });
 
-  it("writes nothing when the endpoints are unchanged, and leaves out pods without an address or being deleted", () => {
+  it("writes nothing when the endpoints are unchanged, and leaves out pods without an address", () => {
     const first = reconcileService(svc, [pod("a")], undefined);
     const subsets = (first[0] as { subsets: unknown[] }).subsets;
-    expect(
-      reconcileService(svc, [pod("a"), pod("x", { podIP: undefined }), pod("y", { deleting: true })], subsets as never),
-    ).toEqual([]);
+    expect(reconcileService(svc, [pod("a"), pod("x", { podIP: undefined })], subsets as never)).toEqual([]);
+  });
+
+  it("keeps a deleted pod as a not-ready address until it is gone, so a proxy drains it", () => {
+    const [action] = reconcileService(svc, [pod("a"), pod("yy", { deleting: true })], undefined);
+    const [subset] = (action as { subsets: { addresses: { ip: string }[]; notReadyAddresses: { ip: string }[] }[] })
+      .subsets;
+    expect(subset?.addresses.map((a) => a.ip)).toEqual([pod("a").podIP]);
+    expect(subset?.notReadyAddresses.map((a) => a.ip)).toEqual([pod("yy").podIP]);
   });
 
   it("selects nothing with an empty selector (Kubernetes leaves such endpoints to the user)", () => {

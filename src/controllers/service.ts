@@ -12,7 +12,9 @@ export function reconcileService(
   pods: PodView[],
   currentSubsets: EndpointSubset[] | undefined,
 ): Action[] {
-  const selected = pods.filter((p) => !p.deleting && p.podIP && matchesServiceSelector(p.labels, svc.spec.selector));
+  // A deleted pod stays as a not-ready address until it is gone, as Kubernetes' terminating endpoints do:
+  // the proxy drains it rather than forgetting it while requests of it are under way.
+  const selected = pods.filter((p) => p.podIP && matchesServiceSelector(p.labels, svc.spec.selector));
   const bySignature = new Map<string, EndpointSubset>();
   for (const pod of [...selected].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const ports = (svc.spec.ports ?? []).map((port) => ({
@@ -31,7 +33,7 @@ export function reconcileService(
       ip: pod.podIP as string,
       targetRef: { kind: "Pod", name: pod.name, uid: pod.uid },
     };
-    (pod.ready ? subset.addresses : subset.notReadyAddresses).push(address);
+    (pod.ready && !pod.deleting ? subset.addresses : subset.notReadyAddresses).push(address);
     bySignature.set(signature, subset);
   }
   const subsets = [...bySignature.values()];

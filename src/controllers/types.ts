@@ -45,6 +45,8 @@ export interface PodView {
   restartCount: number;
   /** A container waits in CrashLoopBackOff. */
   crashLooping: boolean;
+  /** Ready, but the managed proxy does not send it requests yet: not available (a rollout waits for it). */
+  awaitingRotation?: boolean;
   /** Marked to move elsewhere (rebalancing): its owner replaces it first, then deletes it. */
   moving?: boolean;
   /** The node it is bound or pinned to: only node-aware controllers (DaemonSet) look; nothing of it reaches tenants. */

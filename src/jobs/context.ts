@@ -19,4 +19,10 @@ export interface JobContext {
   log: (message: string, fields?: Record<string, unknown>) => void;
   /** Container restart back-off (CrashLoopBackOff); the kubelet's (10 s doubling to 5 min, reset after 10 min) when absent. */
   restartBackOff?: BackOffSettings;
+  /**
+   * Present when the platform manages a reverse proxy (src/jobs/rotation.ts): rollouts wait for it to
+   * take new pods in rotation, and deleted pods are stopped once it has drained them, or after
+   * `drainTimeoutMs` at most.
+   */
+  routing?: { drainTimeoutMs: number };
 }

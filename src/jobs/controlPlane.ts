@@ -10,6 +10,7 @@ import { rebalance } from "./rebalance.js";
 import { reconcileJob } from "./reconcile.js";
 import { OutboxRelay } from "./relay.js";
 import { resyncAll } from "./resync.js";
+import { type RoutePublisher, RoutingSync, type SyncOutcome } from "./routing.js";
 import { scheduleJob } from "./schedulePod.js";
 import { syncPodJob } from "./syncPod.js";
 
@@ -43,6 +44,12 @@ export interface ControlPlaneOptions {
   changes?: "poll" | "push";
   /** With `push`: until when running containers' probes are known to pass (see `ProbeForecast`). */
   probeForecast?: ProbeForecast;
+  /**
+   * The reverse proxy to keep on the route table (src/jobs/routing.ts): synced after every change of
+   * a Service (its endpoints) or an Ingress, and every `syncMs` (1 s) in case a change was missed.
+   * What it serves is recorded for rollouts when the job context has `routing` (src/jobs/rotation.ts).
+   */
+  routing?: { publisher: RoutePublisher; syncMs?: number; onOutcome?: (outcome: SyncOutcome) => void };
 }
 
 /** The default periods (ms) of the periodic duties. */
@@ -60,6 +67,8 @@ export class ControlPlane {
   private readonly observer: Observer;
   private readonly prober: Prober;
   private readonly monitor: NodeMonitor;
+  /** Present when a proxy is kept on the route table. */
+  readonly routing: RoutingSync | undefined;
   private readonly cancels: (() => void)[] = [];
   private stopped = false;
 
@@ -83,6 +92,13 @@ export class ControlPlane {
       ...(pushed && options.probeForecast ? { forecast: options.probeForecast } : {}),
     });
     this.startMs = ctx.clock.now();
+    const routing = options.routing;
+    this.routing = routing
+      ? new RoutingSync(ctx.store, routing.publisher, {
+          ...(routing.onOutcome ? { onOutcome: routing.onOutcome } : {}),
+          ...(ctx.routing ? { status: { store: ctx.store, clock: ctx.clock, rng: ctx.rng.fork("routing") } } : {}),
+        })
+      : undefined;
   }
 
   /** When the duties' periods count from. */
@@ -99,7 +115,16 @@ export class ControlPlane {
   async start(): Promise<void> {
     const { queue } = this.ctx;
     const concurrency = this.options.concurrency ?? 8;
-    queue.register("reconcile", (key) => reconcileJob(this.ctx, key), { concurrency });
+    queue.register(
+      "reconcile",
+      async (key) => {
+        const result = await reconcileJob(this.ctx, key);
+        // A Service's reconcile writes its endpoints; an Ingress names routes.
+        if (this.routing && (key.startsWith("Service/") || key.startsWith("Ingress/"))) void this.routing.kick();
+        return result;
+      },
+      { concurrency },
+    );
     queue.register("schedule", (key) => scheduleJob(this.ctx, key), { concurrency: 1 });
     queue.register("pod", (key) => syncPodJob(this.ctx, key), { concurrency });
     queue.register("observe", this.observer.job, { concurrency });
@@ -125,6 +150,10 @@ export class ControlPlane {
     if (resyncMs !== undefined) this.every(resyncMs, () => resyncAll(this.ctx));
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
     if (autoscaler) this.every(autoscaler.intervalMs, autoscaler.look);
+    if (this.routing) {
+      void this.routing.kick();
+      this.cancels.push(this.routing.start(this.ctx.clock, this.options.routing?.syncMs ?? 1_000));
+    }
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;
     if (maxMoves > 0)
       this.every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));

@@ -10,6 +10,7 @@ import { applyActions } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey, parseObjectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
+import { markAwaitingRotation, ROTATION_LOOK_MS } from "./rotation.js";
 import { deploymentView, podView, replicaSetView, serviceView } from "./views.js";
 import { reconcileClaimRef } from "./volumes.js";
 import { collect, reconcileDaemonSetRef, reconcileStatefulSetRef } from "./workloads.js";
@@ -64,6 +65,7 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
     const pods = await ctx.store.listPods(query);
     byOwner.set(rs.uid, pods.filter((p) => p.ownerUid === rs.uid).map(podView));
   }
+  const awaiting = await markAwaitingRotation(ctx, ref.tenantId, ref.namespace, [...byOwner.values()].flat());
   const views = mine.map(replicaSetView);
   const actions = reconcileDeployment(
     deploymentView(deployment),
@@ -71,7 +73,13 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
     (rs) => byOwner.get(rs.uid) ?? [],
     ctx.clock.now(),
   );
-  return applyActions(ctx, deployment, actions);
+  return lookAgainWhile(awaiting, await applyActions(ctx, deployment, actions));
+}
+
+/** While pods await the proxy, the job looks again soon (the routing sync tells no owner). */
+function lookAgainWhile(awaiting: boolean, result: HandlerResult | undefined): HandlerResult | undefined {
+  if (!awaiting) return result;
+  return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? ROTATION_LOOK_MS, ROTATION_LOOK_MS) };
 }
 
 async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<HandlerResult | undefined> {
@@ -85,9 +93,10 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
   );
   if (!rs) return undefined;
   const owned = pods.filter((p) => p.ownerUid === rs.uid).map(podView);
+  const awaiting = await markAwaitingRotation(ctx, ref.tenantId, ref.namespace, owned);
   const headroom = await quotaHeadroom(ctx, ref.tenantId);
   const actions = reconcileReplicaSet(replicaSetView(rs), owned, ctx.clock.now(), headroom);
-  const result = await applyActions(ctx, rs, actions);
+  const result = lookAgainWhile(awaiting, await applyActions(ctx, rs, actions));
   // The owning Deployment counts this ReplicaSet's pods: let it look again.
   if (rs.ownerKind && rs.ownerName) {
     await ctx.queue.enqueue("reconcile", objectKey({ ...ref, kind: rs.ownerKind, name: rs.ownerName }));

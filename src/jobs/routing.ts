@@ -4,48 +4,120 @@
  * a timer (level-triggered, so a missed kick converges) and kicked on changes;
  * one run at a time, and a kick during a run runs once more after it.
  * Without a proxy the null publisher takes every table and does nothing.
+ *
+ * With a status to keep (`RoutingSyncOptions.status`), each publish is recorded
+ * in the `RoutingStatus` object of the system tenant: the version served, and per
+ * pod whether the proxy has it in rotation (since when) or is draining it (and
+ * when no request of it was left). Rollouts read it: a new pod counts as
+ * available once in rotation, and a deleted pod is stopped once drained
+ * (src/jobs/rotation.ts).
  */
 import type { Clock } from "../core/clock.js";
-import type { StoreOps } from "../db/types.js";
+import { newId, newUid } from "../core/ids.js";
+import type { Rng } from "../core/rng.js";
+import { SYSTEM_TENANT } from "../core/tenancy.js";
+import { ConflictError, type ObjectRef, type StoreOps } from "../db/types.js";
 import { currentRouteTable } from "../routing/load.js";
-import type { RouteTable } from "../routing/table.js";
+import type { RouteTable, Server } from "../routing/table.js";
 
 export interface RoutePublisher {
   publish(table: RouteTable): Promise<{ ok: boolean; version: string | null; error?: string }>;
+  /**
+   * Whether the proxy has no request left on a server it drains (`timeoutMs` 0: look once). Absent:
+   * the publisher keeps no sessions (the null publisher), so a draining server is drained at once.
+   */
+  drain?(backend: string, server: Pick<Server, "address" | "port">, timeoutMs: number): Promise<boolean>;
 }
 
 export const nullRoutePublisher: RoutePublisher = {
   publish: async (table) => ({ ok: true, version: table.version }),
 };
 
+export const ROUTING_STATUS_KIND = "RoutingStatus";
+export const ROUTING_STATUS_NAME = "proxy";
+
+/** One pod as the proxy serves it: `ready` (in rotation) or `draining`, since when, and when it was drained. */
+export interface PodRotation {
+  state: "ready" | "draining";
+  sinceMs: number;
+  drainedAtMs?: number;
+}
+
+export interface RoutingStatusSpec {
+  /** The table version the proxy serves; null before the first publish. */
+  version: string | null;
+  publishedAtMs: number | null;
+  /** The last failed publish's error, cleared by the next good one. */
+  error: string | null;
+  /** `tenant/namespace/pod` (tenant by name, as in the table) → how the proxy serves it. */
+  pods: Record<string, PodRotation>;
+  /** `tenant/namespace/service` of every Service the table routes to. */
+  services: string[];
+}
+
+export const podRotationKey = (tenant: string, namespace: string, pod: string) => `${tenant}/${namespace}/${pod}`;
+export const routedServiceKey = (tenant: string, namespace: string, service: string) =>
+  `${tenant}/${namespace}/${service}`;
+
+/** The pods of a published table as the proxy serves them (a pod ready in any backend is ready). */
+export function rotationOf(table: RouteTable, previous: RoutingStatusSpec["pods"], nowMs: number) {
+  const pods: Record<string, PodRotation> = {};
+  for (const backend of table.backends) {
+    for (const server of backend.servers) {
+      const key = podRotationKey(backend.tenant, backend.namespace, server.name);
+      if (pods[key]?.state === "ready") continue;
+      const before = previous[key];
+      pods[key] = before && before.state === server.state ? { ...before } : { state: server.state, sinceMs: nowMs };
+    }
+  }
+  const services = [...new Set(table.backends.map((b) => routedServiceKey(b.tenant, b.namespace, b.service)))].sort();
+  return { pods, services };
+}
+
+export interface RoutingSyncOptions {
+  onOutcome?: (outcome: SyncOutcome) => void;
+  /** Where to record what the proxy serves (RoutingStatus); nothing is recorded when absent. */
+  status?: {
+    store: Pick<StoreOps, "getTenantByName" | "getObject" | "createObject" | "updateObject">;
+    clock: Clock;
+    rng: Rng;
+  };
+}
+
 export type SyncOutcome =
   | { status: "unchanged"; version: string }
   | { status: "published"; version: string }
   | { status: "failed"; version: string; error: string };
 
+/** How soon a sync looks again while the proxy still drains a pod. */
+const DRAIN_LOOK_MS = 200;
+
 export class RoutingSync {
-  private published: string | null = null;
+  private published: RouteTable | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private stopTimer: (() => void) | null = null;
+  /** The status last written (or read back at the first sync), to write only what changed. */
+  private recorded: { ref: ObjectRef; spec: RoutingStatusSpec; resourceVersion: string } | null = null;
+  private drainsPending = false;
   readonly failures: string[] = [];
 
   constructor(
     private readonly store: Pick<StoreOps, "listTenants" | "listObjects">,
     private readonly publisher: RoutePublisher,
-    private readonly onOutcome?: (outcome: SyncOutcome) => void,
+    private readonly options: RoutingSyncOptions = {},
   ) {}
 
   /** Loads the table and publishes it when it changed since the last good publish. */
   async sync(): Promise<SyncOutcome> {
     const table = await currentRouteTable(this.store);
     let outcome: SyncOutcome;
-    if (table.version === this.published) {
+    if (table.version === this.published?.version) {
       outcome = { status: "unchanged", version: table.version };
     } else {
       const result = await this.publisher.publish(table).catch((e: Error) => ({ ok: false, error: e.message }));
       if (result.ok) {
-        this.published = table.version;
+        this.published = table;
         outcome = { status: "published", version: table.version };
       } else {
         // The proxy keeps the last good table; the next run tries again.
@@ -54,8 +126,72 @@ export class RoutingSync {
         if (this.failures.length > 100) this.failures.shift();
       }
     }
-    this.onOutcome?.(outcome);
+    if (this.options.status) await this.record(outcome);
+    this.options.onOutcome?.(outcome);
     return outcome;
+  }
+
+  /** Writes what the proxy serves now into RoutingStatus, when it changed; looks whether draining pods are drained. */
+  private async record(outcome: SyncOutcome): Promise<void> {
+    const { store, clock, rng } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
+    const nowMs = clock.now();
+    const current = this.recorded ?? (await this.readStatus(store));
+    const before = current?.spec;
+    const table = this.published;
+    const rotation = table ? rotationOf(table, before?.pods ?? {}, nowMs) : { pods: {}, services: [] };
+    this.drainsPending = false;
+    if (table) {
+      for (const backend of table.backends) {
+        for (const server of backend.servers) {
+          const key = podRotationKey(backend.tenant, backend.namespace, server.name);
+          const pod = rotation.pods[key];
+          if (pod?.state !== "draining" || pod.drainedAtMs !== undefined) continue;
+          const drained = this.publisher.drain
+            ? await this.publisher.drain(backend.name, server, 0).catch(() => false)
+            : true;
+          if (drained) pod.drainedAtMs = nowMs;
+          else this.drainsPending = true;
+        }
+      }
+    }
+    const spec: RoutingStatusSpec = {
+      version: table?.version ?? null,
+      publishedAtMs: outcome.status === "published" ? nowMs : (before?.publishedAtMs ?? null),
+      error:
+        outcome.status === "failed" ? outcome.error : outcome.status === "published" ? null : (before?.error ?? null),
+      ...rotation,
+    };
+    if (before && JSON.stringify(before) === JSON.stringify(spec)) return;
+    const systemId = (await store.getTenantByName(SYSTEM_TENANT))?.id;
+    if (!systemId) return;
+    const ref: ObjectRef = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
+    const fields = { apiVersion: "kubernease.dev/v1", labels: {}, annotations: {}, spec: { ...spec } };
+    try {
+      const written = current
+        ? await store.updateObject(ref, fields, { nowMs, expectedResourceVersion: current.resourceVersion })
+        : await store.createObject({
+            ...ref,
+            ...fields,
+            id: newId("obj", clock, rng),
+            uid: newUid(rng),
+            createdAt: nowMs,
+          });
+      this.recorded = { ref, spec, resourceVersion: written.resourceVersion };
+    } catch (error) {
+      // Another writer (a sync of another process) got there first: read it afresh next time.
+      if (!(error instanceof ConflictError)) throw error;
+      this.recorded = null;
+    }
+  }
+
+  private async readStatus(store: Pick<StoreOps, "getTenantByName" | "getObject">) {
+    const systemId = (await store.getTenantByName(SYSTEM_TENANT))?.id;
+    if (!systemId) return null;
+    const ref: ObjectRef = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
+    const stored = await store.getObject(ref);
+    return stored
+      ? { ref, spec: stored.spec as unknown as RoutingStatusSpec, resourceVersion: stored.resourceVersion }
+      : null;
   }
 
   /** Runs a sync now, or once more after the one running; resolves when the table is published or failed. */
@@ -76,10 +212,10 @@ export class RoutingSync {
     return this.running;
   }
 
-  /** Syncs every `intervalMs` on the clock until the returned function is called. */
+  /** Syncs every `intervalMs` on the clock (sooner while a pod drains) until the returned function is called. */
   start(clock: Clock, intervalMs: number): () => void {
     const tick = () => {
-      this.stopTimer = clock.setTimer(intervalMs, () => {
+      this.stopTimer = clock.setTimer(this.drainsPending ? Math.min(intervalMs, DRAIN_LOOK_MS) : intervalMs, () => {
         void this.kick().then(() => {
           if (this.stopTimer) tick();
         });

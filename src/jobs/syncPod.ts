@@ -8,6 +8,7 @@ import { objectKey } from "./keys.js";
 import { markConfigError, podConfig } from "./podConfig.js";
 import type { HandlerResult } from "./queue.js";
 import { enqueueSelecting } from "./reconcile.js";
+import { msUntilDrained } from "./rotation.js";
 
 const CONFIG_RETRY_MS = 1_000;
 const CONFLICT_RETRY_MS = 10;
@@ -15,7 +16,8 @@ const CONFLICT_RETRY_MS = 10;
 /**
  * The `pod` job: make the provider match one pod row. A bound pod is started
  * (idempotent) unless it has ended or its node does not answer; a pod declared
- * lost is stopped; a pod marked for deletion is stopped, then its row goes and
+ * lost is stopped; a pod marked for deletion is stopped (once the managed proxy
+ * has drained it, src/jobs/rotation.ts), then its row goes and
  * its node's capacity returns, and whoever waits on that is told. A pod whose
  * image pull failed is started again only when its pull back-off ends.
  */
@@ -23,6 +25,9 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
   const pod = await ctx.store.getPod(podId);
   if (!pod) return undefined;
   if (pod.deletionRequestedAt !== null) {
+    // The proxy first stops sending it requests and lets those under way finish.
+    const drainMs = await msUntilDrained(ctx, pod);
+    if (drainMs > 0) return { requeueAfterMs: drainMs };
     if (pod.nodeName) await ctx.provider.stopPod(pod.nodeName, pod.id);
     await ctx.store.deletePod(pod.id);
     if (pod.ownerKind && pod.ownerName) {

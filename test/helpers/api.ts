@@ -8,6 +8,7 @@ import type { Store } from "../../src/db/types.js";
 import { createApp } from "../../src/http/app.js";
 import type { ApiDeps, AppEnv } from "../../src/http/context.js";
 import { createTenantWithKey } from "../../src/http/routes/v1_admin_tenants.js";
+import type { JobContext } from "../../src/jobs/context.js";
 import { ControlPlane, type ControlPlaneOptions } from "../../src/jobs/controlPlane.js";
 import { InProcessQueue } from "../../src/jobs/inProcessQueue.js";
 import { DockerProvider } from "../../src/providers/docker/index.js";
@@ -65,6 +66,8 @@ export interface TestApiOptions<P extends NodeProvider = SimulatedProvider> {
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Tenants' simulations: their pool shape and bounds. */
   simulations?: ApiDeps["simulations"];
+  /** A managed proxy's drain bound (JobContext.routing); pass the publisher in `controlPlane.routing`. */
+  routing?: JobContext["routing"];
 }
 
 /**
@@ -104,6 +107,7 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
       unschedulableRetryMs: 500,
       log: options.log ?? (() => {}),
       ...(options.restartBackOff ? { restartBackOff: options.restartBackOff } : {}),
+      ...(options.routing ? { routing: options.routing } : {}),
     },
     { outboxPollMs: 50, ...(options.probeTickMs ? { probeTickMs: options.probeTickMs } : {}), ...options.controlPlane },
   );

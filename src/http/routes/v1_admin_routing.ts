@@ -1,4 +1,6 @@
 import type { Hono } from "hono";
+import { SYSTEM_TENANT } from "../../core/tenancy.js";
+import { ROUTING_STATUS_KIND, ROUTING_STATUS_NAME, type RoutingStatusSpec } from "../../jobs/routing.js";
 import { currentRouteTable } from "../../routing/load.js";
 import { type RouteTable, tenantView } from "../../routing/table.js";
 import { requireAdmin } from "../auth.js";
@@ -13,10 +15,28 @@ const response = (table: RouteTable): RouteTableResponse => ({ kind: "RouteTable
 /**
  * `GET /v1/admin/routing`: the whole route table (frontends by host, backends,
  * servers, what is not routed and why) and its version, computed from the store
- * as the proxy is given it. Operator only.
+ * as the proxy is given it, and (with a managed proxy) the version it serves.
+ * Operator only.
  */
 export function registerAdminRouting(app: Hono<AppEnv>, deps: ApiDeps): void {
-  app.get("/v1/admin/routing", requireAdmin(), async (c) => c.json(response(await currentRouteTable(deps.store))));
+  app.get("/v1/admin/routing", requireAdmin(), async (c) => {
+    const [table, published] = await Promise.all([currentRouteTable(deps.store), publishedStatus(deps)]);
+    return c.json({ ...response(table), ...(published ? { published } : {}) });
+  });
+}
+
+/** What the managed proxy serves (the version, when, the last failure), when the platform runs one. */
+async function publishedStatus(deps: ApiDeps) {
+  const system = await deps.store.getTenantByName(SYSTEM_TENANT);
+  if (!system) return undefined;
+  const ref = { tenantId: system.id, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
+  const spec = (await deps.store.getObject(ref))?.spec as unknown as RoutingStatusSpec | undefined;
+  if (!spec) return undefined;
+  return {
+    version: spec.version,
+    publishedAt: spec.publishedAtMs === null ? null : new Date(spec.publishedAtMs).toISOString(),
+    error: spec.error,
+  };
 }
 
 /** `GET /v1/routing`: the tenant's own part of the table, with a version of its own. */

@@ -1,0 +1,77 @@
+/**
+ * What rollouts learn from the proxy (the `RoutingStatus` the routing sync keeps,
+ * src/jobs/routing.ts), when the platform manages one (`JobContext.routing`):
+ * - a Ready pod that a routed Service selects counts as available only once the
+ *   proxy has it in rotation, so a rolling update never takes an old pod out
+ *   before its replacement takes requests;
+ * - a deleted pod the proxy served is stopped only once the proxy has drained it
+ *   (no request of it left), or when `drainTimeoutMs` has passed since its
+ *   deletion, so a proxy that is down delays a deletion but never blocks it.
+ * Without a managed proxy nothing waits: the null publisher is in rotation at once.
+ */
+import type { PodView } from "../controllers/types.js";
+import { matchesServiceSelector } from "../core/labels.js";
+import { SYSTEM_TENANT } from "../core/tenancy.js";
+import type { PodRecord } from "../db/types.js";
+import type { JobContext } from "./context.js";
+import {
+  podRotationKey,
+  ROUTING_STATUS_KIND,
+  ROUTING_STATUS_NAME,
+  type RoutingStatusSpec,
+  routedServiceKey,
+} from "./routing.js";
+
+/** How soon a job waiting on the proxy looks again. */
+export const ROTATION_LOOK_MS = 200;
+
+async function routingStatus(ctx: JobContext): Promise<RoutingStatusSpec | undefined> {
+  const systemId = (await ctx.store.getTenantByName(SYSTEM_TENANT))?.id;
+  if (!systemId) return undefined;
+  const ref = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
+  return (await ctx.store.getObject(ref))?.spec as unknown as RoutingStatusSpec | undefined;
+}
+
+/**
+ * Marks the Ready pods of one namespace that a routed Service selects and the proxy does not serve
+ * yet (`awaitingRotation`). Returns whether any does, so the caller looks again soon.
+ */
+export async function markAwaitingRotation(
+  ctx: JobContext,
+  tenantId: string,
+  namespace: string,
+  pods: PodView[],
+): Promise<boolean> {
+  if (!ctx.routing || !pods.some((p) => p.ready && !p.deleting)) return false;
+  const [status, tenant, services] = await Promise.all([
+    routingStatus(ctx),
+    ctx.store.getTenant(tenantId),
+    ctx.store.listObjects({ kind: "Service", tenantId, namespace }),
+  ]);
+  if (!tenant) return false;
+  const routed = new Set(status?.services ?? []);
+  const selectors = services
+    .filter((s) => routed.has(routedServiceKey(tenant.name, namespace, s.name)))
+    .map((s) => (s.spec as { selector?: Record<string, string> }).selector);
+  let any = false;
+  for (const pod of pods) {
+    if (!pod.ready || pod.deleting || !selectors.some((selector) => matchesServiceSelector(pod.labels, selector))) {
+      continue;
+    }
+    if (status?.pods[podRotationKey(tenant.name, namespace, pod.name)]?.state === "ready") continue;
+    pod.awaitingRotation = true;
+    any = true;
+  }
+  return any;
+}
+
+/** For a deleted pod: how long to wait for the proxy to drain it, or 0 to stop it now. */
+export async function msUntilDrained(ctx: JobContext, pod: PodRecord): Promise<number> {
+  if (!ctx.routing || pod.deletionRequestedAt === null) return 0;
+  const waitedMs = ctx.clock.now() - pod.deletionRequestedAt;
+  if (waitedMs >= ctx.routing.drainTimeoutMs) return 0;
+  const [status, tenant] = await Promise.all([routingStatus(ctx), ctx.store.getTenant(pod.tenantId)]);
+  const served = tenant ? status?.pods[podRotationKey(tenant.name, pod.namespace, pod.name)] : undefined;
+  if (!served || (served.state === "draining" && served.drainedAtMs !== undefined)) return 0;
+  return Math.min(ROTATION_LOOK_MS, ctx.routing.drainTimeoutMs - waitedMs);
+}
