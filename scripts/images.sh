@@ -2,7 +2,9 @@
 # Builds the local test images, idempotently, into the engine at $DOCKER_HOST (the default one when
 # unset). No public registry is reachable from the test machines, so each image is a rootfs tarball
 # holding Debian's static busybox, imported with `docker import`:
-#   kubernease-test/web:1, :2  — `httpd -f -p 8080 -h /www` serving /_health ("ok") and /index.html ("web N")
+#   kubernease-test/web:1, :2  — `httpd -f -p 8080 -h /www` serving /_health ("ok") and /index.html ("web N"),
+#                                under a shell that exits on SIGTERM (httpd as PID 1 would ignore it, and every
+#                                graceful stop would last its whole grace period)
 #   kubernease-test/web:bad    — the same server without /_health, so a health check on it fails (404)
 # and, when REGISTRY_URL / REGISTRY_AUTH_URL are set (scripts/services.sh, ensure_registry), pushes all three
 # to those registries under the same names (`$REGISTRY_URL/kubernease-test/web:1`).
@@ -45,7 +47,7 @@ build() {
   [[ "$health" == yes ]] && printf 'ok\n' >"$root/www/_health"
   log "building $tag"
   tar -C "$root" --owner=0 --group=0 -c . | docker import \
-    --change 'CMD ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]' \
+    --change 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM; /bin/httpd -f -p 8080 -h /www & wait"]' \
     --change 'EXPOSE 8080' \
     --change 'ENV PATH=/bin' \
     --change "LABEL kubernease.recipe=$recipe" \

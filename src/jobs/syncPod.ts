@@ -2,6 +2,7 @@ import { awaitsImages, imagePullPlan } from "../controllers/imagePull.js";
 import { NODE_LOST } from "../controllers/nodeLifecycle.js";
 import { KUBELET_BACK_OFF } from "../controllers/podLifecycle.js";
 import { ConflictError, type PodRecord } from "../db/types.js";
+import type { Json, StopOptions } from "../providers/types.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
@@ -11,6 +12,8 @@ import { enqueueSelecting } from "./reconcile.js";
 import { msUntilDrained } from "./rotation.js";
 
 const CONFIG_RETRY_MS = 1_000;
+/** Kubernetes' default `terminationGracePeriodSeconds`. */
+const DEFAULT_GRACE_PERIOD_SECONDS = 30;
 const CONFLICT_RETRY_MS = 10;
 
 /**
@@ -28,7 +31,7 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     // The proxy first stops sending it requests and lets those under way finish.
     const drainMs = await msUntilDrained(ctx, pod);
     if (drainMs > 0) return { requeueAfterMs: drainMs };
-    if (pod.nodeName) await ctx.provider.stopPod(pod.nodeName, pod.id);
+    if (pod.nodeName) await ctx.provider.stopPod(pod.nodeName, pod.id, stopOptions(pod));
     await ctx.store.deletePod(pod.id);
     if (pod.ownerKind && pod.ownerName) {
       const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
@@ -112,4 +115,17 @@ function involvedOf(pod: PodRecord) {
 /** Capacity came free: every pod still waiting for a place gets another try. */
 export async function enqueueUnbound(ctx: JobContext): Promise<void> {
   for (const pending of await ctx.store.listPods({ unbound: true })) await ctx.queue.enqueue("schedule", pending.id);
+}
+
+/** A deleted pod goes gracefully: its containers' preStop hooks, SIGTERM, and its grace period before SIGKILL. */
+export function stopOptions(pod: PodRecord): StopOptions {
+  const containers = (pod.spec.containers as { name: string; lifecycle?: { preStop?: Json } }[] | undefined) ?? [];
+  const preStop = Object.fromEntries(
+    containers.flatMap((c) => (c.lifecycle?.preStop ? [[c.name, c.lifecycle.preStop]] : [])),
+  );
+  const grace = pod.spec.terminationGracePeriodSeconds;
+  return {
+    gracePeriodSeconds: typeof grace === "number" ? grace : DEFAULT_GRACE_PERIOD_SECONDS,
+    ...(Object.keys(preStop).length > 0 ? { preStop } : {}),
+  };
 }

@@ -60,6 +60,13 @@ export type ContainerRuntimeState =
       };
     };
 
+/** How a pod is stopped gracefully (see `NodeProvider.stopPod`). */
+export interface StopOptions {
+  gracePeriodSeconds: number;
+  /** Container name → its `lifecycle.preStop` handler as written: `exec`, `httpGet` or `sleep`. */
+  preStop?: Record<string, Json>;
+}
+
 export interface ObservedContainer {
   name: string;
   image: string;
@@ -163,7 +170,13 @@ export interface NodeProvider {
   listNodes(): Promise<ProviderNode[]>;
   /** Starts a pod; for a pod it runs already, reports its current state (an observation) and changes nothing. */
   startPod(pod: PodRuntimeSpec): Promise<void>;
-  stopPod(nodeName: string, podId: string): Promise<void>;
+  /**
+   * Stops a pod and removes it. With `options`, gracefully, as the kubelet does: each running
+   * container's `preStop` hook runs, then the container is sent SIGTERM (its image's stop signal),
+   * and what still runs when `gracePeriodSeconds` (counted from the start of the stop) are over is
+   * killed. Without: at once (a pod declared lost, a stray one).
+   */
+  stopPod(nodeName: string, podId: string, options?: StopOptions): Promise<void>;
   listPods(nodeName?: string): Promise<ObservedPod[]>;
   /**
    * Runs one probe (the container's `livenessProbe`, `readinessProbe` or

@@ -183,17 +183,28 @@ export class DockerNode {
   }
 
   /**
-   * The test images it lacks, pulled from the local registry (scripts/services.sh ensure_registry) as a
-   * node pulls; where no registry answers, `docker save | docker load` from the first Engine instead.
+   * The test images it lacks or holds in an older build than the main Engine's, pulled from the local
+   * registry (scripts/services.sh ensure_registry) as a node pulls; where no registry answers,
+   * `docker save | docker load` from the main Engine instead.
    */
   private async loadImages(): Promise<void> {
     const node = this.client();
+    const main = new Docker({ socketPath: DOCKER_SOCKET });
     const missing: string[] = [];
     for (const image of TEST_IMAGES) {
-      await node
-        .getImage(image)
-        .inspect()
-        .catch(() => missing.push(image));
+      const [have, want] = await Promise.all([
+        node
+          .getImage(image)
+          .inspect()
+          .then((i) => i.Id)
+          .catch(() => undefined),
+        main
+          .getImage(image)
+          .inspect()
+          .then((i) => i.Id)
+          .catch(() => undefined),
+      ]);
+      if (have === undefined || have !== want) missing.push(image);
     }
     if (missing.length === 0) return;
     try {

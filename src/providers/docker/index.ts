@@ -13,6 +13,7 @@ import {
   type ProbeResult,
   type ProviderEvent,
   type ProviderNode,
+  type StopOptions,
 } from "../types.js";
 import { applyHostFirewall } from "./firewall.js";
 import { credentialsFor, followProgress, pullImage, pullPolicyOf } from "./images.js";
@@ -92,6 +93,8 @@ export interface DockerProviderOptions {
 }
 
 const KILL_WAIT_MS = 10_000;
+/** A preStop httpGet gets this long at most (the grace period bounds it too). */
+const PRE_STOP_HTTP_TIMEOUT_MS = 30_000;
 
 interface Host {
   config: DockerHostConfig;
@@ -215,10 +218,10 @@ export class DockerProvider implements NodeProvider {
     await this.serially(pod.podId, () => this.start(host, pod));
   }
 
-  async stopPod(nodeName: string, podId: string): Promise<void> {
+  async stopPod(nodeName: string, podId: string, options?: StopOptions): Promise<void> {
     const host = this.hosts.get(nodeName);
     if (!host) return;
-    await this.serially(podId, () => this.stop(host, podId));
+    await this.serially(podId, () => this.stop(host, podId, options));
   }
 
   async listPods(nodeName?: string): Promise<ObservedPod[]> {
@@ -549,7 +552,7 @@ export class DockerProvider implements NodeProvider {
     }
   }
 
-  private async stop(host: Host, podId: string): Promise<void> {
+  private async stop(host: Host, podId: string, options?: StopOptions): Promise<void> {
     this.waiting.delete(podId);
     let found: PodContainers;
     try {
@@ -563,6 +566,7 @@ export class DockerProvider implements NodeProvider {
     host.pendingStops.delete(podId);
     this.stopping.add(podId);
     try {
+      if (options) await this.stopGracefully(host, found, options);
       await this.removeAll(host, podId, found);
     } finally {
       this.stopping.delete(podId);
@@ -640,6 +644,65 @@ export class DockerProvider implements NodeProvider {
       if (statusOf(error) === 409) return false;
       throw error;
     }
+  }
+
+  /**
+   * The kubelet's way out, for every running container at once: its preStop hook, then SIGTERM, and
+   * SIGKILL for what still runs when the grace period (from now) is over. A failing hook is logged
+   * and the stop goes on, as the kubelet does.
+   */
+  private async stopGracefully(host: Host, found: PodContainers, options: StopOptions): Promise<void> {
+    const { clock } = this.options;
+    const deadline = clock.now() + Math.max(0, options.gracePeriodSeconds) * 1000;
+    const running = [...found.apps].filter(([, run]) => isRunning(run));
+    await Promise.all(
+      running.map(async ([name, run]) => {
+        const hook = options.preStop?.[name];
+        if (hook) {
+          const hookRun = this.preStop(host, found, name, run, hook).catch((error) => {
+            this.log("a preStop hook failed", host, error);
+          });
+          await within(clock, Math.max(0, deadline - clock.now()), hookRun, () => undefined);
+        }
+        // Docker sends the image's stop signal (SIGTERM unless the image says otherwise), then SIGKILL after t s.
+        const t = Math.max(0, Math.ceil((deadline - clock.now()) / 1000));
+        await host.docker
+          .getContainer(run.Id)
+          .stop({ t })
+          .catch((error) => {
+            // 304: stopped already; 404: gone.
+            if (statusOf(error) !== 304) ignoreGone(error);
+          });
+      }),
+    );
+  }
+
+  /** Runs one preStop handler: `exec` in the container, `httpGet` to its published port, or `sleep`. */
+  private async preStop(
+    host: Host,
+    found: PodContainers,
+    name: string,
+    run: Docker.ContainerInspectInfo,
+    hook: Json,
+  ): Promise<void> {
+    if (hook.exec) {
+      const command = ((hook.exec as Json).command as string[] | undefined) ?? [];
+      const result = await execProbe(host.docker.getContainer(run.Id), command);
+      if (!result.ok) throw new Error(`exec preStop hook of ${name}: ${result.message ?? "failed"}`);
+      return;
+    }
+    if (hook.httpGet) {
+      const action = hook.httpGet as Json;
+      const spec = specContainersOf(found.sandbox).find((c) => c.name === name);
+      const hostPort = publishedPort(found, resolvePort(spec, action.port));
+      if (hostPort === undefined)
+        throw new Error(`httpGet preStop hook of ${name}: port ${String(action.port)} is not published`);
+      const result = await httpProbe(host.address, hostPort, action, PRE_STOP_HTTP_TIMEOUT_MS);
+      if (!result.ok) throw new Error(`httpGet preStop hook of ${name}: ${result.message ?? "failed"}`);
+      return;
+    }
+    const seconds = Number((hook.sleep as Json | undefined)?.seconds ?? 0);
+    if (seconds > 0) await new Promise<void>((resolve) => this.options.clock.setTimer(seconds * 1000, resolve));
   }
 
   private async removeAll(host: Host, podId: string, found: PodContainers): Promise<void> {
