@@ -2,7 +2,8 @@
 # Builds the local test images, idempotently, into the engine at $DOCKER_HOST (the default one when
 # unset). No public registry is reachable from the test machines, so each image is a rootfs tarball
 # holding Debian's static busybox, imported with `docker import`:
-#   kubernease-test/web:1, :2  — `httpd -f -p 8080 -h /www` serving /_health ("ok") and /index.html ("web N"),
+#   kubernease-test/web:1, :2  — `httpd -f -p 8080 -h /www` serving /_health ("ok"), /index.html ("web N") and
+#                                /cgi-bin/whoami (the pod's name),
 #                                under a shell that exits on SIGTERM (httpd as PID 1 would ignore it, and every
 #                                graceful stop would last its whole grace period)
 #   kubernease-test/web:bad    — the same server without /_health, so a health check on it fails (404)
@@ -45,6 +46,10 @@ build() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
   printf '%s\n' "$version" >"$root/www/index.html"
   [[ "$health" == yes ]] && printf 'ok\n' >"$root/www/_health"
+  # /cgi-bin/whoami answers the pod's name (its hostname), so a test tells replicas apart behind a proxy.
+  mkdir -p "$root/www/cgi-bin"
+  printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\nhostname\n' >"$root/www/cgi-bin/whoami"
+  chmod 755 "$root/www/cgi-bin/whoami"
   log "building $tag"
   tar -C "$root" --owner=0 --group=0 -c . | docker import \
     --change 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM; /bin/httpd -f -p 8080 -h /www & wait"]' \
