@@ -8,6 +8,7 @@ import {
   ConflictError,
   type EventRecord,
   type Json,
+  type LeaseRecord,
   type NamespaceRecord,
   type NewEvent,
   type NewNode,
@@ -246,6 +247,7 @@ class Tables {
   nodeOrder: string[] | undefined;
   readonly events = new Map<string, EventRecord>();
   readonly outbox = new Map<number, OutboxRecord>();
+  readonly leases = new Map<string, LeaseRecord>();
 }
 
 /**
@@ -707,6 +709,23 @@ export class MemoryStore implements Store {
   ackOutbox(ids: number[]): Promise<void> {
     return this.exclusive(() => {
       for (const id of ids) if (this.t.outbox.has(id)) this.remove(this.t.outbox, id);
+    });
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null> {
+    return this.exclusive(() => {
+      const held = this.t.leases.get(name);
+      if (held && held.holder !== holder && held.expiresAt > nowMs) return null;
+      const term = !held ? 1 : held.holder === holder ? held.term : held.term + 1;
+      const lease = frozen({ name, holder, expiresAt: nowMs + ttlMs, term });
+      this.put(this.t.leases, name, lease);
+      return lease;
+    });
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.exclusive(() => {
+      if (this.t.leases.get(name)?.holder === holder) this.remove(this.t.leases, name);
     });
   }
 }

@@ -6,6 +6,7 @@ import type * as schema from "./schema/index.js";
 import {
   apiKeys,
   events,
+  leases,
   namespaces,
   nextResourceVersion,
   nodes,
@@ -21,6 +22,7 @@ import {
   ConflictError,
   type EventRecord,
   type Json,
+  type LeaseRecord,
   type NamespaceRecord,
   type NewEvent,
   type NewNode,
@@ -484,6 +486,28 @@ export class SqlOps implements StoreOps {
   async ackOutbox(ids: number[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db.delete(outbox).where(inArray(outbox.id, ids));
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null> {
+    const expiresAt = nowMs + ttlMs;
+    const [row] = await this.db
+      .insert(leases)
+      .values({ name, holder, expiresAt, term: 1 })
+      .onConflictDoUpdate({
+        target: leases.name,
+        set: {
+          holder,
+          expiresAt,
+          term: sql`case when ${leases.holder} = ${holder} then ${leases.term} else ${leases.term} + 1 end`,
+        },
+        setWhere: sql`${leases.holder} = ${holder} or ${leases.expiresAt} <= ${nowMs}`,
+      })
+      .returning();
+    return row ?? null;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.db.delete(leases).where(and(eq(leases.name, name), eq(leases.holder, holder)));
   }
 }
 

@@ -857,6 +857,36 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
     });
   });
 
+  describe("leases", () => {
+    it("are held by one holder until they expire, renewed by it, then taken over with a new term", async () => {
+      const name = unique("lease");
+      expect(await store.acquireLease(name, "a", 1_000, 10)).toEqual({ name, holder: "a", expiresAt: 1_010, term: 1 });
+      expect(await store.acquireLease(name, "b", 1_000, 500)).toBeNull();
+      expect(await store.acquireLease(name, "a", 1_000, 900)).toEqual({ name, holder: "a", expiresAt: 1_900, term: 1 });
+      expect(await store.acquireLease(name, "b", 1_000, 1_899)).toBeNull();
+      expect(await store.acquireLease(name, "b", 1_000, 1_900)).toEqual({
+        name,
+        holder: "b",
+        expiresAt: 2_900,
+        term: 2,
+      });
+      expect(await store.acquireLease(name, "a", 1_000, 2_000)).toBeNull();
+      await store.releaseLease(name, "a");
+      expect(await store.acquireLease(name, "a", 1_000, 2_000)).toBeNull();
+      await store.releaseLease(name, "b");
+      expect(await store.acquireLease(name, "a", 1_000, 2_000)).toMatchObject({ holder: "a" });
+    });
+
+    it("go to exactly one of many racing takers", async () => {
+      const name = unique("lease");
+      // All at once, so that on Postgres they run on separate connections and really race.
+      const taken = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => store.acquireLease(name, `holder-${i}`, 1_000, 5)),
+      );
+      expect(taken.filter((l) => l !== null)).toHaveLength(1);
+    });
+  });
+
   describe("transactions", () => {
     it("commits every write together and returns the callback's result", async () => {
       const tenantId = unique("ten");

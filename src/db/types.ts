@@ -215,6 +215,14 @@ export interface EventRecord {
 
 export type NewEvent = Omit<EventRecord, "count" | "firstSeenAt" | "lastSeenAt"> & { atMs: number };
 
+/** A singleton duty's lease: who holds it until when, and how many times it changed hands. */
+export interface LeaseRecord {
+  name: string;
+  holder: string;
+  expiresAt: number;
+  term: number;
+}
+
 export interface OutboxRecord {
   id: number;
   queue: string;
@@ -322,6 +330,14 @@ export interface StoreOps {
   /** The oldest rows first, at most `limit`. */
   peekOutbox(limit: number): Promise<OutboxRecord[]>;
   ackOutbox(ids: number[]): Promise<void>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `nowMs + ttlMs`: when nobody holds it, its
+   * holder's time is over, or `holder` holds it already. The lease as it is after, or null when
+   * another holder has it. One conditional write: of two racing takers, one wins.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null>;
+  /** Gives the lease up at once (a clean shutdown), if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
 }
 
 export interface Store extends StoreOps {

@@ -1,6 +1,7 @@
 import type { ProviderEvent } from "../providers/types.js";
 import { type AutoscaleOptions, autoscalerFor } from "./autoscaler.js";
 import type { JobContext } from "./context.js";
+import { LeaderElector } from "./leader.js";
 import { lifecycleJob } from "./lifecycle.js";
 import { NodeMonitor, type PushedHeartbeats } from "./nodeMonitor.js";
 import { syncNodes } from "./nodes.js";
@@ -50,12 +51,21 @@ export interface ControlPlaneOptions {
    * What it serves is recorded for rollouts when the job context has `routing` (src/jobs/rotation.ts).
    */
   routing?: { publisher: RoutePublisher; syncMs?: number; onOutcome?: (outcome: SyncOutcome) => void };
+  /**
+   * Several processes on one store (`kubernease worker`): the singleton duties (outbox relay,
+   * heartbeats and the node monitor, probing, resync, autoscaling, rebalancing, routing) run only in
+   * the process holding the `control-plane` lease (src/jobs/leader.ts); every process runs jobs.
+   * Absent: this process is the only one and runs them all.
+   */
+  leader?: { holder: string; ttlMs?: number };
 }
 
 /** The default periods (ms) of the periodic duties. */
 const HEARTBEAT_MS = 2_000;
 const NODE_MONITOR_MS = 1_000;
 const RESYNC_MS = 30_000;
+/** How long the control-plane lease lasts unless renewed (renewed every third of it). */
+const LEASE_TTL_MS = 15_000;
 
 /**
  * The workers of one process: job handlers on the queue, the outbox relay, the
@@ -63,12 +73,10 @@ const RESYNC_MS = 30_000;
  * one of these beside the API.
  */
 export class ControlPlane {
-  private readonly relay: OutboxRelay;
   private readonly observer: Observer;
-  private readonly prober: Prober;
-  private readonly monitor: NodeMonitor;
-  /** Present when a proxy is kept on the route table. */
-  readonly routing: RoutingSync | undefined;
+  /** The singleton duties while this process runs them (always, or while it leads); null otherwise. */
+  private duties: Duties | null = null;
+  private readonly elector: LeaderElector | undefined;
   private readonly cancels: (() => void)[] = [];
   private stopped = false;
 
@@ -76,29 +84,63 @@ export class ControlPlane {
     private readonly ctx: JobContext,
     private readonly options: ControlPlaneOptions = {},
   ) {
-    const onError = (error: unknown) => ctx.log("outbox relay failed", { error: String(error) });
-    const pushed = options.changes === "push";
-    this.relay = new OutboxRelay(ctx.store, ctx.queue, ctx.clock, {
-      pollMs: options.outboxPollMs ?? (pushed ? 60_000 : 500),
-      batch: 200,
-      onError,
-    });
     this.observer = new Observer(ctx);
-    this.monitor = new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000, pushed ? this.heard : undefined);
-    this.prober = new Prober(ctx, {
-      tickMs: options.probeTickMs ?? 500,
-      maxProbesPerTick: options.maxProbesPerTick ?? 100,
-      ...(pushed ? { wakeOnly: true } : {}),
-      ...(pushed && options.probeForecast ? { forecast: options.probeForecast } : {}),
-    });
     this.startMs = ctx.clock.now();
-    const routing = options.routing;
-    this.routing = routing
-      ? new RoutingSync(ctx.store, routing.publisher, {
-          ...(routing.onOutcome ? { onOutcome: routing.onOutcome } : {}),
-          ...(ctx.routing ? { status: { store: ctx.store, clock: ctx.clock, rng: ctx.rng.fork("routing") } } : {}),
+    const leader = options.leader;
+    this.elector = leader
+      ? new LeaderElector(ctx.store, ctx.clock, {
+          name: "control-plane",
+          holder: leader.holder,
+          ttlMs: leader.ttlMs ?? LEASE_TTL_MS,
+          onElected: (term) => {
+            ctx.log("leading the control plane", { holder: leader.holder, term });
+            void this.startDuties().catch((error) => ctx.log("starting duties failed", { error: String(error) }));
+          },
+          onDeposed: () => {
+            ctx.log("no longer leading the control plane", { holder: leader.holder });
+            void this.stopDuties();
+          },
+          log: ctx.log,
         })
       : undefined;
+  }
+
+  /** Fresh duties for a term: a new leader starts from its own look, not from a former term's memory. */
+  private newDuties(): Duties {
+    const { ctx, options } = this;
+    const pushed = options.changes === "push";
+    const routing = options.routing;
+    return {
+      cancels: [],
+      relay: new OutboxRelay(ctx.store, ctx.queue, ctx.clock, {
+        pollMs: options.outboxPollMs ?? (pushed ? 60_000 : 500),
+        batch: 200,
+        onError: (error: unknown) => ctx.log("outbox relay failed", { error: String(error) }),
+      }),
+      monitor: new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000, pushed ? this.heard : undefined),
+      prober: new Prober(ctx, {
+        tickMs: options.probeTickMs ?? 500,
+        maxProbesPerTick: options.maxProbesPerTick ?? 100,
+        ...(pushed ? { wakeOnly: true } : {}),
+        ...(pushed && options.probeForecast ? { forecast: options.probeForecast } : {}),
+      }),
+      routing: routing
+        ? new RoutingSync(ctx.store, routing.publisher, {
+            ...(routing.onOutcome ? { onOutcome: routing.onOutcome } : {}),
+            ...(ctx.routing ? { status: { store: ctx.store, clock: ctx.clock, rng: ctx.rng.fork("routing") } } : {}),
+          })
+        : undefined,
+    };
+  }
+
+  /** The route sync while this process runs the duties and a proxy is configured. */
+  get routing(): RoutingSync | undefined {
+    return this.duties?.routing;
+  }
+
+  /** Whether this process runs the singleton duties now. */
+  get leading(): boolean {
+    return this.duties !== null;
   }
 
   /** When the duties' periods count from. */
@@ -120,7 +162,9 @@ export class ControlPlane {
       async (key) => {
         const result = await reconcileJob(this.ctx, key);
         // A Service's reconcile writes its endpoints; an Ingress names routes.
-        if (this.routing && (key.startsWith("Service/") || key.startsWith("Ingress/"))) void this.routing.kick();
+        // Only where the duties run: elsewhere the leader's next periodic sync takes the change.
+        const routing = this.routing;
+        if (routing && (key.startsWith("Service/") || key.startsWith("Ingress/"))) void routing.kick();
         return result;
       },
       { concurrency },
@@ -136,39 +180,65 @@ export class ControlPlane {
       }),
     );
     queue.register("lifecycle", (key) => lifecycleJob(this.ctx, key), { concurrency });
-    this.prober.start();
+    if (this.options.changes === "push") {
+      this.cancels.push(this.ctx.provider.subscribe((event) => this.onNodeReport(event)));
+    }
+    if (this.elector) this.elector.start();
+    else await this.startDuties();
+  }
+
+  /** Starts the singleton duties (nothing when they run already). */
+  private async startDuties(): Promise<void> {
+    if (this.duties || this.stopped) return;
+    const duties = this.newDuties();
+    this.duties = duties;
+    const every = (ms: number, task: () => Promise<void>) => this.every(ms, task, duties.cancels);
+    duties.prober.start();
     const pushed = this.options.changes === "push";
-    if (pushed) this.cancels.push(this.ctx.provider.subscribe((event) => this.onNodeReport(event)));
     if ((await syncNodes(this.ctx)) && pushed) this.syncNodesLater();
     if (!pushed) {
-      this.every(this.options.heartbeatMs ?? HEARTBEAT_MS, () => this.heartbeat());
-      this.every(this.options.nodeMonitorMs ?? NODE_MONITOR_MS, async () => void (await this.monitor.look()));
+      every(this.options.heartbeatMs ?? HEARTBEAT_MS, () => this.heartbeat(duties.monitor));
+      every(this.options.nodeMonitorMs ?? NODE_MONITOR_MS, async () => void (await duties.monitor.look()));
     }
-    this.relay.start();
+    duties.relay.start();
     await resyncAll(this.ctx);
     const resyncMs = this.options.resyncMs ?? (pushed ? undefined : RESYNC_MS);
-    if (resyncMs !== undefined) this.every(resyncMs, () => resyncAll(this.ctx));
+    if (resyncMs !== undefined) every(resyncMs, () => resyncAll(this.ctx));
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
-    if (autoscaler) this.every(autoscaler.intervalMs, autoscaler.look);
-    if (this.routing) {
-      void this.routing.kick();
-      this.cancels.push(this.routing.start(this.ctx.clock, this.options.routing?.syncMs ?? 1_000));
-    }
+    if (autoscaler) every(autoscaler.intervalMs, autoscaler.look);
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;
-    if (maxMoves > 0)
-      this.every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));
+    if (maxMoves > 0) every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));
+    if (duties.routing) {
+      void duties.routing.kick();
+      duties.cancels.push(duties.routing.start(this.ctx.clock, this.options.routing?.syncMs ?? 1_000));
+    }
   }
+
+  /** Stops the singleton duties and waits for what they were doing (a stop under way included). */
+  private stopDuties(): Promise<void> {
+    const duties = this.duties;
+    if (!duties) return this.dutiesStopping;
+    this.duties = null;
+    for (const cancel of duties.cancels) cancel();
+    this.dutiesStopping = (async () => {
+      await duties.relay.stop();
+      await duties.prober.stop();
+    })();
+    return this.dutiesStopping;
+  }
+
+  private dutiesStopping: Promise<void> = Promise.resolve();
 
   private nodeSync: Promise<void> = Promise.resolve();
 
   /** `push`: pods changed; the prober looks at its next tick. */
   podsChanged(): void {
-    if (this.options.changes === "push") this.prober.wake();
+    if (this.options.changes === "push") this.duties?.prober.wake();
   }
 
   /** `push`: what the probe forecast said may have changed (an image's behaviour did). */
   probesChanged(): void {
-    if (this.options.changes === "push") this.prober.reforecast();
+    if (this.options.changes === "push") this.duties?.prober.reforecast();
   }
 
   /**
@@ -202,7 +272,9 @@ export class ControlPlane {
     this.monitorAtMs = atMs;
     this.cancelMonitor = this.ctx.clock.setTimer(atMs - this.ctx.clock.now(), () => {
       this.monitorAtMs = undefined;
-      this.monitor
+      const monitor = this.duties?.monitor;
+      if (!monitor) return;
+      monitor
         .look()
         .then((busy) => {
           if (busy) this.monitorAt(this.ctx.clock.now() + (this.options.nodeMonitorMs ?? NODE_MONITOR_MS));
@@ -225,12 +297,12 @@ export class ControlPlane {
   private cancelNodeSync: () => void = () => {};
 
   /** Heartbeats, and whether they worked: the monitor holds back while they did not. */
-  private async heartbeat(): Promise<void> {
+  private async heartbeat(monitor: NodeMonitor): Promise<void> {
     try {
       await syncNodes(this.ctx);
-      this.monitor.heartbeat(true);
+      monitor.heartbeat(true);
     } catch (error) {
-      this.monitor.heartbeat(false);
+      monitor.heartbeat(false);
       throw error;
     }
   }
@@ -247,7 +319,7 @@ export class ControlPlane {
 
   /** Called after a commit that wrote outbox rows, so the work starts without waiting for the next poll. */
   kick(): void {
-    this.relay.kick();
+    this.duties?.relay.kick();
   }
 
   async stop(): Promise<void> {
@@ -255,22 +327,35 @@ export class ControlPlane {
     this.cancelMonitor();
     this.cancelNodeSync();
     for (const cancel of this.cancels) cancel();
-    await this.relay.stop();
-    await this.prober.stop();
+    await this.elector?.stop();
+    await this.stopDuties();
     await this.ctx.queue.close();
   }
 
-  private every(intervalMs: number, task: () => Promise<void>): void {
+  private every(intervalMs: number, task: () => Promise<void>, cancels = this.cancels): void {
     let cancel = () => {};
+    let cancelled = false;
     const tick = () => {
-      if (this.stopped) return;
+      if (this.stopped || cancelled) return;
       task()
         .catch((error) => this.ctx.log("periodic task failed", { error: String(error) }))
         .finally(() => {
-          if (!this.stopped) cancel = this.ctx.clock.setTimer(intervalMs, tick);
+          if (!this.stopped && !cancelled) cancel = this.ctx.clock.setTimer(intervalMs, tick);
         });
     };
     cancel = this.ctx.clock.setTimer(intervalMs, tick);
-    this.cancels.push(() => cancel());
+    cancels.push(() => {
+      cancelled = true;
+      cancel();
+    });
   }
+}
+
+/** The singleton duties of one term (see `ControlPlaneOptions.leader`). */
+interface Duties {
+  cancels: (() => void)[];
+  relay: OutboxRelay;
+  monitor: NodeMonitor;
+  prober: Prober;
+  routing: RoutingSync | undefined;
 }

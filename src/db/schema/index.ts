@@ -1,5 +1,6 @@
 export * from "./apiKeys.js";
 export * from "./events.js";
+export * from "./leases.js";
 export * from "./lifecycle.js";
 export * from "./namespaces.js";
 export * from "./nodes.js";
