@@ -27,6 +27,7 @@ import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
 import { registerAdminTenantDomains } from "./routes/v1_admin_tenants_domains.js";
 import { registerAdminTenantQuota } from "./routes/v1_admin_tenants_quota.js";
 import { registerApply } from "./routes/v1_apply.js";
+import { registerMetrics } from "./routes/v1_metrics.js";
 import { registerQuota } from "./routes/v1_quota.js";
 import { registerSimulations } from "./routes/v1_simulations.js";
 
@@ -76,6 +77,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerAdminTenantDomains(app, deps);
   registerAdminRouting(app, deps);
   registerRouting(app, deps);
+  registerMetrics(app, deps);
   registerQuota(app, deps);
   registerAdminNodes(app, deps);
 

@@ -36,6 +36,8 @@ export interface ApiDeps {
    * absent when the platform runs simulated nodes, and the routes then refuse.
    */
   nodeRegistry?: NodeRegistry;
+  /** The managed proxy's statistics (HAProxy's `show stat`), for the metrics routes; absent without a proxy. */
+  routeStats?: () => Promise<string>;
   /** Tenants' simulations (`POST /v1/simulations`): the node pool shape they run on, and their bounds. */
   simulations?: { pools?: PoolShape[]; limits?: Partial<SimulationLimits> };
 }

@@ -66,6 +66,8 @@ export interface TestApiOptions<P extends NodeProvider = SimulatedProvider> {
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Tenants' simulations: their pool shape and bounds. */
   simulations?: ApiDeps["simulations"];
+  /** The managed proxy's statistics (`show stat` text) for the metrics routes. */
+  routeStats?: ApiDeps["routeStats"];
   /** A managed proxy's drain bound (JobContext.routing); pass the publisher in `controlPlane.routing`. */
   routing?: JobContext["routing"];
 }
@@ -121,6 +123,7 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
     ...(provider instanceof DockerProvider ? { nodeRegistry: provider } : {}),
     ...(options.logFollowLimitMs !== undefined ? { logFollowLimitMs: options.logFollowLimitMs } : {}),
     ...(options.simulations ? { simulations: options.simulations } : {}),
+    ...(options.routeStats ? { routeStats: options.routeStats } : {}),
   });
   const tenantKeys = new Set([acme.key, globex.key]);
 
