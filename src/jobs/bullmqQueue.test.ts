@@ -6,43 +6,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
+import { describeRedis, isRedisReachable, redisUrl } from "../../test/helpers/redis.js";
 import { systemClock } from "../core/clock.js";
 import { BullmqQueue, type BullmqQueueOptions, runJobId, UnrecoverableError } from "./bullmqQueue.js";
 import { type QueueName, retryDelayMs } from "./queue.js";
 
-const redisUrl = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-/** Like describePostgres (test/helpers/db.ts): the suite when Redis answers; failing under CI=true, skipped elsewhere. */
-function describeRedis(title: string, reachable: boolean, suite: () => void): void {
-  if (reachable) {
-    describe(title, suite);
-  } else if (process.env.CI === "true") {
-    describe(title, () => {
-      it("reaches Redis (required when CI=true)", () => {
-        expect.fail(`Redis is unreachable at ${redisUrl}; with CI=true this fails rather than skips`);
-      });
-    });
-  } else {
-    describe.skip(`${title} — skipped, Redis is unreachable at ${redisUrl}`, () => {
-      it("needs Redis", () => {});
-    });
-  }
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -86,7 +56,7 @@ async function jobsLeft(queue: Queue): Promise<number> {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
-const reachable = await redisReachable();
+const reachable = await isRedisReachable();
 
 describeRedis("BullmqQueue (Kubernetes workqueue semantics on BullMQ)", reachable, () => {
   afterEach(async () => {
