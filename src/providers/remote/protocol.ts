@@ -1,0 +1,106 @@
+/**
+ * The wire between `RemoteProvider` (client.ts) and `serveProvider` (server.ts): a `NodeProvider`
+ * spoken over HTTP/1.1 with keep-alive, so that several workers share one set of nodes.
+ *
+ * - `GET  /v1/info` — the served provider's name, whether it scales and its pools, whether it keeps volumes.
+ * - `POST /v1/call/<method>` — body: the method's arguments as a JSON array; answer: its result as JSON
+ *   (`null` for none). Methods: `CALLS` below, and `pools`, `addNode`, `removeNode` of `scaling`.
+ * - `POST /v1/logs` — body: `[node, pod, container, options]`; answer: NDJSON, one JSON string per chunk,
+ *   so chunk boundaries (which end at line ends) survive the trip exactly.
+ * - `GET  /v1/events` — NDJSON, one `ProviderEvent` per line; an empty line is a heartbeat.
+ *
+ * Every route wants `Authorization: Bearer <token>`. A failure answers `{ error: { name, message } }`
+ * with a status: 401 no or wrong token, 400 a malformed request, 404 an unknown route or `LogsNotFoundError`,
+ * 500 any other error the provider raised (its name and message kept, so the caller sees what it would see
+ * in process).
+ */
+import { LogsNotFoundError, type NodePoolShape } from "../types.js";
+
+/** The `NodeProvider` methods called as plain request/answer, with how many arguments each takes at most. */
+export const CALLS = {
+  listNodes: 0,
+  startPod: 1,
+  stopPod: 3,
+  listPods: 1,
+  probe: 5,
+  killContainer: 4,
+  restartContainer: 4,
+  removeVolume: 2,
+} as const;
+
+/** The `NodeScaling` methods, present when the served provider scales. */
+export const SCALING_CALLS = { pools: 0, addNode: 1, removeNode: 1 } as const;
+
+/** How often the server writes an empty line on an idle event stream, so a client can tell silence from death. */
+export const DEFAULT_HEARTBEAT_MS = 10_000;
+
+export type CallName = keyof typeof CALLS | keyof typeof SCALING_CALLS;
+
+export interface ProviderInfo {
+  /** The served provider's own name (`simulated`). */
+  name: string;
+  /** Present when the served provider scales: its pools as they are now. */
+  pools?: NodePoolShape[];
+  /** Whether it implements `removeVolume`. */
+  volumes: boolean;
+}
+
+export interface WireError {
+  error: { name: string; message: string };
+}
+
+/** An error the served provider raised, other than `LogsNotFoundError`: its name and message, as raised. */
+export class RemoteProviderError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** The node process could not be reached or did not answer in time: nothing is known of the call's outcome. */
+export class ProviderUnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProviderUnreachableError";
+  }
+}
+
+/** The status an error of the served provider travels with. */
+export function statusOf(error: unknown): number {
+  return error instanceof LogsNotFoundError ? 404 : 500;
+}
+
+export function toWire(error: unknown): WireError {
+  if (error instanceof Error) return { error: { name: error.name, message: error.message } };
+  return { error: { name: "Error", message: String(error) } };
+}
+
+/** The error as the caller would have seen it in process: `LogsNotFoundError` by class, the rest by name and message. */
+export function fromWire(body: unknown, status: number): Error {
+  const error = (body as Partial<WireError> | null)?.error;
+  const name = typeof error?.name === "string" ? error.name : "Error";
+  const message = typeof error?.message === "string" ? error.message : `the node process answered ${status}`;
+  if (name === "LogsNotFoundError") return new LogsNotFoundError(message);
+  return new RemoteProviderError(name, message);
+}
+
+/**
+ * Splits NDJSON as it arrives: `push` takes a piece of text and returns the complete lines in it,
+ * keeping the unfinished end for the next piece. A line longer than `maxLineChars` throws: a peer
+ * that never ends its line must not grow the buffer without bound.
+ */
+export class LineSplitter {
+  private rest = "";
+
+  constructor(private readonly maxLineChars: number) {}
+
+  push(text: string): string[] {
+    const joined = this.rest + text;
+    const lines = joined.split("\n");
+    this.rest = lines.pop() ?? "";
+    if (this.rest.length > this.maxLineChars) {
+      throw new Error(`a line of more than ${this.maxLineChars} characters came from the node process`);
+    }
+    return lines;
+  }
+}
