@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   assignSlots,
   compareServed,
+  DEFAULT_CERTIFICATE_NAME,
   expectedServed,
   type HaproxyLayout,
   mapEntries,
@@ -98,12 +99,86 @@ describe("renderHaproxy", () => {
     expect(renderHaproxy(t, layout)).toEqual(renderHaproxy(structuredClone(t), layout));
   });
 
-  it("binds TLS with one certificate file per secret only when a frontend has TLS", () => {
+  it("binds TLS for every host with a default certificate and a crt-list, only when the layout has TLS", () => {
     const tls = { bind: "127.0.0.1:8443", certificateDir: "/certs" };
-    expect(renderHaproxy(t, { ...layout, tls }).config).not.toContain("ssl");
-    const secure = table([frontend("a.example", [route("/", "Prefix", "web")], true)], [backend("web", [])]);
-    expect(renderHaproxy(secure, { ...layout, tls }).config).toContain(
-      "  bind 127.0.0.1:8443 ssl crt /certs/t_default_cert.pem\n",
+    expect(renderHaproxy(t, layout).config).not.toContain("ssl");
+    expect(renderHaproxy(t, layout).crtList).toBe("");
+    const rendered = renderHaproxy(t, { ...layout, tls });
+    expect(rendered.config).toContain(
+      "  bind 127.0.0.1:8443 ssl crt /certs/default.pem crt-list /run/kn/crt-list.txt\n",
+    );
+    // A host whose Ingress does not list it under tls is still served over HTTPS, with a platform certificate.
+    expect(rendered.crtList).toBe(
+      "/certs/platform__.b.example.pem *.b.example\n/certs/platform_a.example.pem a.example\n",
+    );
+    expect(rendered.certificates).toEqual([
+      { file: "/certs/default.pem", source: "platform", names: [DEFAULT_CERTIFICATE_NAME] },
+      { file: "/certs/platform__.b.example.pem", source: "platform", names: ["*.b.example"] },
+      { file: "/certs/platform_a.example.pem", source: "platform", names: ["a.example"] },
+    ]);
+    const operator = renderHaproxy(t, { ...layout, tls: { ...tls, defaultCertificate: "/etc/op.pem" } });
+    expect(operator.config).toContain("ssl crt /etc/op.pem crt-list");
+    expect(operator.certificates.map((c) => c.file)).toEqual([
+      "/certs/platform__.b.example.pem",
+      "/certs/platform_a.example.pem",
+    ]);
+  });
+
+  it("lists one crt-list line per certificate file with its SNI: a tenant's by fingerprint, else the platform's", () => {
+    const tls = { bind: "127.0.0.1:8443", certificateDir: "/certs" };
+    const r = [route("/", "Prefix", "web")];
+    const tenant = (host: string, fingerprint?: string): Frontend => ({
+      ...frontend(host, r, true),
+      ...(fingerprint
+        ? { certificateFingerprint: fingerprint }
+        : { certificateProblem: "tls.key does not match tls.crt" }),
+    });
+    const rendered = renderHaproxy(
+      table(
+        [
+          tenant("a.example", "AB:CD:EF:01:23:45:67:89:AA"),
+          tenant("b.example", "AB:CD:EF:01:23:45:67:89:AA"),
+          tenant("bad.example"),
+          frontend("*.w.example", r, true),
+        ],
+        [backend("web", [])],
+      ),
+      { ...layout, tls },
+    );
+    expect(rendered.crtList).toBe(
+      [
+        "/certs/platform__.w.example.pem *.w.example",
+        "/certs/platform_bad.example.pem bad.example",
+        "/certs/tenant_t_default_cert_abcdef0123456789.pem a.example b.example",
+        "",
+      ].join("\n"),
+    );
+    expect(rendered.certificates).toContainEqual({
+      file: "/certs/tenant_t_default_cert_abcdef0123456789.pem",
+      source: "tenant",
+      ref: "t/default/cert",
+      fingerprint: "AB:CD:EF:01:23:45:67:89:AA",
+      hosts: ["a.example", "b.example"],
+    });
+  });
+
+  it("redirects plain HTTP of hosts listed under tls to HTTPS, and sends HSTS only when configured", () => {
+    const tls = { bind: "127.0.0.1:8443", certificateDir: "/certs" };
+    const r = [route("/", "Prefix", "web")];
+    const mixed = table([frontend("a.example", r, true), frontend("b.example", r)], [backend("web", [])]);
+    const plain = renderHaproxy(mixed, { ...layout, tls });
+    expect(plain.hostsMap).toBe("a.example tls\nb.example plain\n");
+    expect(plain.config).toContain(
+      "  http-request redirect location https://%[var(txn.host)]:8443%[pathq] code 308 if !{ ssl_fc } { var(txn.tls) -m str tls }\n",
+    );
+    expect(plain.config).not.toContain("Strict-Transport-Security");
+    const hsts = renderHaproxy(mixed, {
+      ...layout,
+      tls: { ...tls, httpsPort: 443, redirectCode: 301, hsts: { maxAgeSeconds: 600, includeSubDomains: true } },
+    });
+    expect(hsts.config).toContain("redirect location https://%[var(txn.host)]%[pathq] code 301 if");
+    expect(hsts.config).toContain(
+      '  http-response set-header Strict-Transport-Security "max-age=600; includeSubDomains" if { ssl_fc } { var(txn.tls) -m str tls }\n',
     );
   });
 
@@ -218,6 +293,31 @@ describe("planChange", () => {
     expect(planChange(from, slots, newPath, layout)).toMatchObject({ needsReload: true });
     expect(planChange(from, slots, newHost, layout)).toMatchObject({ needsReload: true });
     expect(planChange(from, slots, tls, tlsLayout)).toMatchObject({ needsReload: true });
+  });
+
+  it("needs a reload when a tenant certificate changes or falls back, not when only its servers change", () => {
+    const tlsLayout = { ...layout, tls: { bind: "127.0.0.1:8443", certificateDir: "/certs" } };
+    const secured = (fingerprint: string | undefined, servers: Server[]) =>
+      table(
+        [
+          {
+            ...frontend("a.example", [route("/", "Prefix", "web")], true),
+            ...(fingerprint ? { certificateFingerprint: fingerprint } : {}),
+          },
+        ],
+        [backend("web", servers)],
+      );
+    const start = secured("AA:01", [server("10.0.0.1")]);
+    const startSlots = renderHaproxy(start, tlsLayout).slots;
+    expect(planChange(start, startSlots, secured("AA:01", [server("10.0.0.2")]), tlsLayout)).toMatchObject({
+      needsReload: false,
+    });
+    expect(planChange(start, startSlots, secured("BB:02", [server("10.0.0.1")]), tlsLayout)).toMatchObject({
+      needsReload: true,
+    });
+    expect(planChange(start, startSlots, secured(undefined, [server("10.0.0.1")]), tlsLayout)).toMatchObject({
+      needsReload: true,
+    });
   });
 });
 

@@ -17,6 +17,13 @@
  *   addresses and states of slots through the runtime API, never reloads.
  * - `kn.not-found` (404) when no route matches, `kn.unavailable` (503) for a
  *   route whose backend cannot be resolved.
+ * - with `layout.tls`, a TLS listener on the same frontend serving every host:
+ *   HAProxy picks the certificate by SNI from `crt-list.txt` (one line per
+ *   certificate file with the hosts it serves), so a certificate change is a file
+ *   change and a reload, never a new bind line; unknown SNI gets the default
+ *   certificate. `hosts.map` says which hosts the Ingress lists under `tls`: their
+ *   plain HTTP is redirected to HTTPS, and their HTTPS answers carry HSTS when the
+ *   operator configured it. Other hosts keep answering plain HTTP as well.
  */
 import type { Backend, RouteTable, Server } from "./table.js";
 
@@ -29,10 +36,37 @@ export interface HaproxyLayout {
   dir: string;
   /** The HTTP listener, `address:port`. */
   bind: string;
-  /** A TLS listener for frontends with `tls`: certificates are `<certificateDir>/<tenant>_<namespace>_<secret>.pem`. */
-  tls?: { bind: string; certificateDir: string };
+  /** The TLS listener for every host; certificate files (cert + key PEM) live in `certificateDir`. */
+  tls?: TlsLayout;
   timeouts?: { connectMs: number; clientMs: number; serverMs: number; httpRequestMs: number };
 }
+
+export interface TlsLayout {
+  bind: string;
+  certificateDir: string;
+  /** The port clients reach the TLS listener on, for redirects (behind a port mapping); the port of `bind` by default. */
+  httpsPort?: number;
+  /**
+   * The operator's certificate + key (one PEM file) for SNI no host matches; by default
+   * `<certificateDir>/default.pem`, issued by the platform CA.
+   */
+  defaultCertificate?: string;
+  /** `Strict-Transport-Security` on HTTPS answers of hosts the Ingress lists under `tls`; none when absent. */
+  hsts?: { maxAgeSeconds: number; includeSubDomains?: boolean };
+  /** 308 (the default) keeps the method and body of a redirected request; 301 is what older clients know. */
+  redirectCode?: 301 | 308;
+}
+
+/** The name the platform's default certificate is issued for: no real host can ask for it. */
+export const DEFAULT_CERTIFICATE_NAME = "default.kubernease.invalid";
+
+/**
+ * A certificate file the proxy needs: issued by the platform CA for `names`, or a tenant's
+ * Secret (`ref`, with the fingerprint the table holds) written as it is.
+ */
+export type CertificateNeed =
+  | { file: string; source: "platform"; names: string[] }
+  | { file: string; source: "tenant"; ref: string; fingerprint: string; hosts: string[] };
 
 /** backend name → its slots in order (`s1` first); each holds a server key (`address:port`) or null when free. */
 export type Slots = Readonly<Record<string, readonly (string | null)[]>>;
@@ -41,6 +75,12 @@ export interface Rendered {
   config: string;
   exactMap: string;
   prefixMap: string;
+  /** host → `tls` (redirected to HTTPS) or `plain`. */
+  hostsMap: string;
+  /** One line per certificate file with the hosts (SNI) it serves; empty without `layout.tls`. */
+  crtList: string;
+  /** The certificate files the config refers to (the default one included unless the operator brought it). */
+  certificates: CertificateNeed[];
   slots: Slots;
   /** What a change of needs a reload (routes, backends and their slot counts, TLS); equal keys → runtime API only. */
   structure: string;
@@ -64,7 +104,12 @@ export interface Served {
 
 export const serverKey = (s: Pick<Server, "address" | "port">) => `${s.address}:${s.port}`;
 export const slotName = (index: number) => `s${index + 1}`;
-export const mapFiles = (dir: string) => ({ exact: `${dir}/exact.map`, prefix: `${dir}/prefix.map` });
+export const mapFiles = (dir: string) => ({
+  exact: `${dir}/exact.map`,
+  prefix: `${dir}/prefix.map`,
+  hosts: `${dir}/hosts.map`,
+  crtList: `${dir}/crt-list.txt`,
+});
 
 export function slotCount(servers: number): number {
   let n = MIN_SLOTS;
@@ -144,13 +189,59 @@ export function mapEntries(table: RouteTable): { exact: [string, string][]; pref
 
 const mapText = (entries: [string, string][]) => entries.map(([k, v]) => `${k} ${v}\n`).join("");
 
-function certificateFiles(table: RouteTable, layout: HaproxyLayout): string[] {
-  if (!layout.tls) return [];
-  const dir = layout.tls.certificateDir;
-  const files = table.frontends
-    .filter((f) => f.tls)
-    .map((f) => `${dir}/${f.certificate === null ? "default" : f.certificate.replaceAll("/", "_")}.pem`);
-  return [...new Set(files)].sort();
+/** host → `tls` or `plain`, for the redirect and HSTS decisions (wildcards looked up like routes). */
+export function hostEntries(table: RouteTable): [string, string][] {
+  return table.frontends
+    .map((f): [string, string] => [f.host.toLowerCase(), f.tls ? "tls" : "plain"])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+const defaultCertificateOf = (tls: TlsLayout) => tls.defaultCertificate ?? `${tls.certificateDir}/default.pem`;
+
+/**
+ * The certificate file of every host: the tenant's own when the table vouches for it (its
+ * fingerprint is in the file name, so a new certificate is a new file and a changed crt-list),
+ * else one the platform CA issues for the host. Hosts sharing a tenant certificate share its file.
+ */
+export function certificateNeeds(table: RouteTable, layout: HaproxyLayout): CertificateNeed[] {
+  const tls = layout.tls;
+  if (!tls) return [];
+  const dir = tls.certificateDir;
+  const byFile = new Map<string, CertificateNeed>();
+  for (const f of table.frontends) {
+    const host = f.host.toLowerCase();
+    if (f.certificate !== null && f.certificateFingerprint !== undefined) {
+      const hex = f.certificateFingerprint.replaceAll(":", "").toLowerCase().slice(0, 16);
+      const file = `${dir}/tenant_${f.certificate.replaceAll("/", "_")}_${hex}.pem`;
+      const need = byFile.get(file);
+      if (need?.source === "tenant") need.hosts.push(host);
+      else
+        byFile.set(file, {
+          file,
+          source: "tenant",
+          ref: f.certificate,
+          fingerprint: f.certificateFingerprint,
+          hosts: [host],
+        });
+    } else {
+      // `_` is not a DNS character, so a wildcard's file cannot be another host's.
+      const file = `${dir}/platform_${host.replace("*", "_")}.pem`;
+      byFile.set(file, { file, source: "platform", names: [host] });
+    }
+  }
+  const needs = [...byFile.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  if (tls.defaultCertificate !== undefined) return needs;
+  return [{ file: defaultCertificateOf(tls), source: "platform", names: [DEFAULT_CERTIFICATE_NAME] }, ...needs];
+}
+
+/** `<file> <sni>…` per certificate file of a host (the default certificate is on the bind line instead). */
+function crtListText(needs: readonly CertificateNeed[]): string {
+  return needs
+    .flatMap((n) => {
+      const hosts = n.source === "tenant" ? n.hosts : n.names.filter((h) => h !== DEFAULT_CERTIFICATE_NAME);
+      return hosts.length > 0 ? [`${n.file} ${[...hosts].sort().join(" ")}\n`] : [];
+    })
+    .join("");
 }
 
 function serverLine(slot: number, server: Server | undefined): string {
@@ -168,9 +259,8 @@ function backendSection(backend: Backend, slots: readonly (string | null)[]): st
   ];
 }
 
-function frontendSection(table: RouteTable, layout: HaproxyLayout): string[] {
+function frontendSection(layout: HaproxyLayout): string[] {
   const maps = mapFiles(layout.dir);
-  const certs = certificateFiles(table, layout);
   const lookups = ["txn.key", "txn.wkey"].flatMap((v) => [
     `  use_backend %[var(${v}),map_str(${maps.exact})] if { var(${v}),map_str(${maps.exact}) -m found }`,
     `  use_backend %[var(${v}),map_beg(${maps.prefix})] if { var(${v}),map_beg(${maps.prefix}) -m found }`,
@@ -178,14 +268,36 @@ function frontendSection(table: RouteTable, layout: HaproxyLayout): string[] {
   return [
     "frontend http",
     `  bind ${layout.bind}`,
-    ...(layout.tls && certs.length > 0
-      ? [`  bind ${layout.tls.bind} ssl ${certs.map((c) => `crt ${c}`).join(" ")}`]
+    ...(layout.tls
+      ? [`  bind ${layout.tls.bind} ssl crt ${defaultCertificateOf(layout.tls)} crt-list ${maps.crtList}`]
       : []),
     "  http-request set-var(txn.path) path",
     "  http-request set-var(txn.key) req.hdr(host),field(1,:),lower,concat(,txn.path)",
     "  http-request set-var(txn.wkey) req.hdr(host),field(1,:),lower,regsub(^[^.]+[.],*.),concat(,txn.path)",
+    ...(layout.tls ? tlsRules(layout.tls, maps.hosts) : []),
     ...lookups,
     `  default_backend ${NOT_FOUND_BACKEND}`,
+  ];
+}
+
+/**
+ * Redirect and HSTS for hosts listed under `tls`: the exact host decides, else its wildcard
+ * (as routes are matched). The redirect names the HTTPS port unless it is 443, and keeps
+ * path and query.
+ */
+function tlsRules(tls: TlsLayout, hostsMap: string): string[] {
+  const port = tls.httpsPort ?? Number(/:(\d+)$/.exec(tls.bind)?.[1] ?? "443");
+  const authority = port === 443 ? "%[var(txn.host)]" : `%[var(txn.host)]:${port}`;
+  const secure = "{ var(txn.tls) -m str tls }";
+  const hsts = tls.hsts
+    ? `max-age=${Math.max(0, Math.floor(tls.hsts.maxAgeSeconds))}${tls.hsts.includeSubDomains ? "; includeSubDomains" : ""}`
+    : null;
+  return [
+    "  http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+    `  http-request set-var(txn.tls) var(txn.host),map_str(${hostsMap})`,
+    `  http-request set-var(txn.tls) var(txn.host),regsub(^[^.]+[.],*.),map_str(${hostsMap}) if !{ var(txn.tls) -m found }`,
+    `  http-request redirect location https://${authority}%[pathq] code ${tls.redirectCode ?? 308} if !{ ssl_fc } ${secure}`,
+    ...(hsts ? [`  http-response set-header Strict-Transport-Security "${hsts}" if { ssl_fc } ${secure}`] : []),
   ];
 }
 
@@ -210,7 +322,7 @@ export function renderHaproxy(table: RouteTable, layout: HaproxyLayout, previous
     "  retry-on conn-failure empty-response response-timeout",
     "  retries 2",
     "",
-    ...frontendSection(table, layout),
+    ...frontendSection(layout),
     "",
     `backend ${NOT_FOUND_BACKEND}`,
     '  http-request return status 404 content-type text/plain string "no route for this host and path"',
@@ -220,10 +332,14 @@ export function renderHaproxy(table: RouteTable, layout: HaproxyLayout, previous
     ...table.backends.flatMap((b) => ["", ...backendSection(b, slots[b.name] ?? [])]),
     "",
   ].join("\n");
+  const certificates = certificateNeeds(table, layout);
   return {
     config,
     exactMap: mapText(entries.exact),
     prefixMap: mapText(entries.prefix),
+    hostsMap: mapText(hostEntries(table)),
+    crtList: crtListText(certificates),
+    certificates,
     slots,
     structure: structureOf(table, slots, layout),
   };
@@ -233,7 +349,8 @@ function structureOf(table: RouteTable, slots: Slots, layout: HaproxyLayout): st
   return JSON.stringify({
     maps: mapEntries(table),
     backends: table.backends.map((b) => [b.name, slots[b.name]?.length ?? 0]),
-    certificates: certificateFiles(table, layout),
+    hosts: layout.tls ? hostEntries(table) : [],
+    certificates: crtListText(certificateNeeds(table, layout)),
   });
 }
 

@@ -6,7 +6,9 @@ import {
   buildRouteTable,
   type EndpointsInput,
   type IngressInput,
+  type RouteTable,
   type RoutingInput,
+  type SecretInput,
   type ServiceInput,
   tenantView,
 } from "./table.js";
@@ -41,6 +43,47 @@ const eps = (
       ports,
     },
   ],
+});
+
+// A self-signed pair for shop.acme.apps.example and *.shop.acme.apps.example (openssl, valid a century), and
+// another key: the table checks pairs and names, not issuers or dates.
+const SHOP_CERT = [
+  "-----BEGIN CERTIFICATE-----",
+  "MIIB1zCCAX6gAwIBAgIUaQunWop6smpqGexcNKAFbDaW1BIwCgYIKoZIzj0EAwIw",
+  "ITEfMB0GA1UEAwwWc2hvcC5hY21lLmFwcHMuZXhhbXBsZTAgFw0yNjEyMDQxMzUz",
+  "NDZaGA8yMTI2MTExMDEzNTM0NlowITEfMB0GA1UEAwwWc2hvcC5hY21lLmFwcHMu",
+  "ZXhhbXBsZTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABPEToOAUz8wT8hL9d27t",
+  "xD992BxpaUyDyPKD/uwWS9JH/jdNxosK4B53z9WDPnvWANpyNu7oFpYVdd5O3wn2",
+  "JrujgZEwgY4wHQYDVR0OBBYEFAslUpluHyfR49lOFLeJboEsXEvQMB8GA1UdIwQY",
+  "MBaAFAslUpluHyfR49lOFLeJboEsXEvQMA8GA1UdEwEB/wQFMAMBAf8wOwYDVR0R",
+  "BDQwMoIWc2hvcC5hY21lLmFwcHMuZXhhbXBsZYIYKi5zaG9wLmFjbWUuYXBwcy5l",
+  "eGFtcGxlMAoGCCqGSM49BAMCA0cAMEQCIBGTZCd4+EFWyBEDEQENlnJwOtFsvDME",
+  "N+UJvNC604SEAiBWd6Cn7mxpt+LkBu5XRqTwEO1ZqdXKIEkaOZdlCS3bKA==",
+  "-----END CERTIFICATE-----",
+].join("\n");
+const SHOP_KEY = [
+  "-----BEGIN PRIVATE KEY-----",
+  "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXG9l1grw4u2vKsH9",
+  "HK5CtvknkVvYdz3VALKjWfGXnVGhRANCAATxE6DgFM/ME/IS/Xdu7cQ/fdgcaWlM",
+  "g8jyg/7sFkvSR/43TcaLCuAed8/Vgz571gDacjbu6BaWFXXeTt8J9ia7",
+  "-----END PRIVATE KEY-----",
+].join("\n");
+const OTHER_KEY = [
+  "-----BEGIN PRIVATE KEY-----",
+  "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzMMqfsq7PHB8rpNX",
+  "NVo3akTPasStKJ3svdyO9TSR1F6hRANCAASm1WzsrAmeVfxRn+D8wfKputWTjB09",
+  "3PVl5gCq9AHzquQta0hsYJKwZBYjhItFzN0BWhaILIFGYm+0wBL+KPoX",
+  "-----END PRIVATE KEY-----",
+].join("\n");
+const SHOP_FINGERPRINT =
+  "FB:14:1F:87:7F:D0:CF:69:44:98:0D:1E:5B:FC:4B:23:20:81:70:7F:87:FA:B6:9B:55:EF:3A:C8:03:45:37:89";
+const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+const tlsSecret = (tenant: string, name: string, cert: string, key: string, namespace = "default"): SecretInput => ({
+  tenant,
+  namespace,
+  name,
+  type: "kubernetes.io/tls",
+  data: { "tls.crt": b64(cert), "tls.key": b64(key) },
 });
 
 const backend = (name: string, port: { number?: number; name?: string }) => ({ service: { name, port } });
@@ -390,5 +433,73 @@ describe("route table properties (seeded)", () => {
       // One tenant per host.
       expect(new Set(frontend.routes.map((r) => r.ingress.tenant))).toEqual(new Set([frontend.tenant]));
     }
+  });
+});
+
+describe("tenant certificates", () => {
+  const paths = [{ path: "/", pathType: "Prefix", service: "web", port: 80 }];
+  const secured = (hosts: string[], secrets: SecretInput[], namespace = "default") =>
+    buildRouteTable({
+      ingresses: [
+        ing(
+          "acme",
+          "web",
+          { tls: [{ hosts, secretName: "shop-cert" }], rules: hosts.map((h) => rule(h, paths)) },
+          namespace,
+        ),
+      ],
+      services: [svc("acme", "web", [{ port: 80 }], namespace)],
+      endpoints: [],
+      secrets,
+    });
+  const certOf = (table: RouteTable) =>
+    table.frontends.map((f) => [f.host, f.certificate, f.certificateFingerprint ?? null, f.certificateProblem ?? null]);
+
+  it("vouches for a Secret whose key matches and whose names cover the host, by fingerprint only", () => {
+    const table = secured(
+      ["shop.acme.apps.example", "x.shop.acme.apps.example"],
+      [tlsSecret("acme", "shop-cert", SHOP_CERT, SHOP_KEY)],
+    );
+    expect(certOf(table)).toEqual([
+      ["x.shop.acme.apps.example", "acme/default/shop-cert", SHOP_FINGERPRINT, null],
+      ["shop.acme.apps.example", "acme/default/shop-cert", SHOP_FINGERPRINT, null],
+    ]);
+    // The table is printed to the operator: no key material in it.
+    expect(canonicalJson(table)).not.toContain("PRIVATE KEY");
+    expect(canonicalJson(table)).not.toContain(b64(SHOP_KEY).slice(0, 40));
+  });
+
+  it("says why the platform's certificate is served: missing, another tenant's, wrong key, names, type", () => {
+    const problem = (hosts: string[], secrets: SecretInput[]) => certOf(secured(hosts, secrets))[0]?.[3];
+    const shop = ["shop.acme.apps.example"];
+    expect(problem(shop, [])).toBe("the secret was not found");
+    // Same name, another tenant or namespace: never used.
+    expect(problem(shop, [tlsSecret("globex", "shop-cert", SHOP_CERT, SHOP_KEY)])).toBe("the secret was not found");
+    expect(problem(shop, [tlsSecret("acme", "shop-cert", SHOP_CERT, SHOP_KEY, "other")])).toBe(
+      "the secret was not found",
+    );
+    expect(problem(shop, [tlsSecret("acme", "shop-cert", SHOP_CERT, OTHER_KEY)])).toBe(
+      "tls.key does not match tls.crt",
+    );
+    expect(problem(shop, [tlsSecret("acme", "shop-cert", SHOP_CERT, "not a key")])).toBe(
+      "tls.key is not a PEM private key",
+    );
+    expect(problem(shop, [tlsSecret("acme", "shop-cert", "garbage", SHOP_KEY)])).toBe(
+      "tls.crt is not a PEM certificate",
+    );
+    expect(problem(["a.b.shop.acme.apps.example"], [tlsSecret("acme", "shop-cert", SHOP_CERT, SHOP_KEY)])).toBe(
+      "the certificate does not name a.b.shop.acme.apps.example",
+    );
+    expect(problem(shop, [{ ...tlsSecret("acme", "shop-cert", SHOP_CERT, SHOP_KEY), type: "Opaque" }])).toBe(
+      "the secret is of type Opaque, not kubernetes.io/tls",
+    );
+    expect(certOf(secured(shop, []))[0]?.[2]).toBeNull();
+  });
+
+  it("changes the version when the tenant's certificate changes", () => {
+    const shop = ["shop.acme.apps.example"];
+    const good = secured(shop, [tlsSecret("acme", "shop-cert", SHOP_CERT, SHOP_KEY)]);
+    const bad = secured(shop, [tlsSecret("acme", "shop-cert", SHOP_CERT, OTHER_KEY)]);
+    expect(good.version).not.toBe(bad.version);
   });
 });

@@ -7,6 +7,7 @@
  * publisher can tell "nothing changed" from one comparison.
  */
 import { canonicalJson, fnv1a32, safeEncode } from "../core/hash.js";
+import { checkTlsSecret } from "./certificates.js";
 
 /** Where an object lives: its tenant's name (not id: the table is read by the operator), namespace and name. */
 export interface Source {
@@ -43,10 +44,18 @@ export interface EndpointsInput extends Source {
   }[];
 }
 
+/** A Secret an Ingress's `tls` names; data as stored (base64). Only read, never copied into the table. */
+export interface SecretInput extends Source {
+  type: string;
+  data: Readonly<Record<string, string>>;
+}
+
 export interface RoutingInput {
   ingresses: readonly IngressInput[];
   services: readonly ServiceInput[];
   endpoints: readonly EndpointsInput[];
+  /** The Secrets named by Ingress `tls` entries (others may be given and are ignored). */
+  secrets?: readonly SecretInput[];
   /** host → the tenant (name) that holds it. A host claimed by one tenant is served for that tenant only. */
   claims?: Readonly<Record<string, string>>;
 }
@@ -68,9 +77,20 @@ export interface Frontend {
   host: string;
   tenant: string;
   wildcard: boolean;
+  /**
+   * Whether the Ingress lists the host under `tls`: plain HTTP is then redirected to HTTPS.
+   * Every host is served over HTTPS either way.
+   */
   tls: boolean;
   /** `tenant/namespace/secretName` of the certificate, or null for the platform's own when TLS names no secret. */
   certificate: string | null;
+  /**
+   * The SHA-256 fingerprint of the tenant's certificate when it is served, so that a changed
+   * certificate changes the table (and reloads the proxy) while the table holds no key material.
+   */
+  certificateFingerprint?: string;
+  /** Why the tenant's certificate is not served (the platform's is, instead). */
+  certificateProblem?: string;
   routes: Route[];
 }
 
@@ -255,15 +275,22 @@ function ownerOf(host: string, tenants: Set<string>, claims: Readonly<Record<str
   return tenants.size === 1 ? [...tenants][0] : undefined;
 }
 
-function tlsOf(host: string, owner: string, ingresses: IngressInput[]): Pick<Frontend, "tls" | "certificate"> {
+type TlsFields = Pick<Frontend, "tls" | "certificate" | "certificateFingerprint" | "certificateProblem">;
+
+function tlsOf(host: string, owner: string, ingresses: IngressInput[], secrets: Map<string, SecretInput>): TlsFields {
   for (const ingress of ingresses) {
     if (ingress.tenant !== owner) continue;
     const names = new Set((ingress.spec.rules ?? []).map((r) => r.host));
     for (const entry of ingress.spec.tls ?? []) {
       const covers = entry.hosts === undefined ? names.has(host) : entry.hosts.includes(host);
       if (!covers) continue;
-      const certificate = entry.secretName ? `${ingress.tenant}/${ingress.namespace}/${entry.secretName}` : null;
-      return { tls: true, certificate };
+      if (!entry.secretName) return { tls: true, certificate: null };
+      // The Secret is looked up in the Ingress's own tenant and namespace, never elsewhere.
+      const certificate = `${ingress.tenant}/${ingress.namespace}/${entry.secretName}`;
+      const checked = checkTlsSecret(secrets.get(certificate), [host]);
+      return "fingerprint" in checked
+        ? { tls: true, certificate, certificateFingerprint: checked.fingerprint }
+        : { tls: true, certificate, certificateProblem: checked.problem };
     }
   }
   return { tls: false, certificate: null };
@@ -275,6 +302,7 @@ export function buildRouteTable(input: RoutingInput): RouteTable {
   const ingresses = [...input.ingresses].sort(bySource);
   const services = new Map(input.services.map((s) => [sourceKey(s), s]));
   const endpoints = new Map(input.endpoints.map((e) => [sourceKey(e), e]));
+  const secrets = new Map((input.secrets ?? []).map((s) => [sourceKey(s), s]));
   const backends = new Map<string, Backend>();
   const problems: Problem[] = [];
   const candidates = ingresses.flatMap((ingress) =>
@@ -314,7 +342,13 @@ export function buildRouteTable(input: RoutingInput): RouteTable {
       routes.push(route);
     }
     if (owner === undefined || routes.length === 0) continue;
-    frontends.push({ host, tenant: owner, wildcard: host.startsWith("*."), ...tlsOf(host, owner, ingresses), routes });
+    frontends.push({
+      host,
+      tenant: owner,
+      wildcard: host.startsWith("*."),
+      ...tlsOf(host, owner, ingresses, secrets),
+      routes,
+    });
   }
   const used = new Set(frontends.flatMap((f) => f.routes.map((r) => r.backend)));
   const content = {

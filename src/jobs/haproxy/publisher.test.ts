@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import {
 import { systemClock } from "../../core/clock.js";
 import type { HaproxyLayout } from "../../routing/haproxy.js";
 import { buildRouteTable, type EndpointsInput, type IngressInput, type RouteTable } from "../../routing/table.js";
+import { combinedPem, generateCa, issueCertificate } from "./certs.js";
 import { HaproxyPublisher } from "./publisher.js";
 
 const available = await isHaproxyAvailable();
@@ -219,26 +220,37 @@ describeHaproxy("HaproxyPublisher against a real haproxy", available, () => {
   });
 
   it("refuses a configuration haproxy -c rejects, keeps the old one serving and reports the failure", async () => {
-    const tls = { bind: `127.0.0.1:${await freePort()}`, certificateDir: join(dir, "no-such-dir") };
+    // The operator's default certificate turns to garbage after the start: the running proxy holds
+    // the one it loaded, and a reload must not be tried with a file haproxy cannot read.
+    const ca = await generateCa(Date.now());
+    const operatorFile = join(dir, "operator.pem");
+    writeFileSync(operatorFile, combinedPem(await issueCertificate(ca, { dns: ["op.test"] }, Date.now(), 30)));
+    const tls = {
+      bind: `127.0.0.1:${await freePort()}`,
+      certificateDir: join(dir, "certs"),
+      defaultCertificate: operatorFile,
+    };
     const events: string[] = [];
     const good = tableOf([site("a.test", "web", [0])]);
     publisher = await HaproxyPublisher.start(
-      { layout: { ...layout, tls }, clock: systemClock, onEvent: (e) => events.push(e.reason) },
+      { layout: { ...layout, tls }, ca, clock: systemClock, onEvent: (e) => events.push(e.reason) },
       good,
     );
     const before = await publisher.reloadCounter();
     const config = readFileSync(join(dir, "haproxy.cfg"), "utf8");
-    const bad = tableOf([site("a.test", "web", [0]), { ...site("s.test", "secure", [1]), tls: true }]);
+    writeFileSync(operatorFile, "not a certificate\n");
+    const bad = tableOf([site("a.test", "web", [0]), site("s.test", "secure", [1])]);
     const result = await publisher.publish(bad);
     expect(result).toMatchObject({ ok: false, mode: "failed", version: good.version });
     expect(result.error).toMatch(/haproxy -c refused/);
-    expect(result.error).toMatch(/no-such-dir/);
+    expect(result.error).toMatch(/operator\.pem/);
     expect(events).toEqual(["PublishFailed"]);
     expect(readFileSync(join(dir, "haproxy.cfg"), "utf8")).toBe(config);
     expect(await publisher.reloadCounter()).toEqual(before);
     expect(await get(port, "a.test", "/")).toEqual({ status: 200, body: "e0" });
     expect((await get(port, "s.test", "/")).status).toBe(404);
-    // The next good table is still taken.
+    // Once the file is good again, the next table is taken.
+    writeFileSync(operatorFile, combinedPem(await issueCertificate(ca, { dns: ["op.test"] }, Date.now(), 30)));
     const next = tableOf([site("a.test", "web", [1])]);
     expect(await publisher.publish(next)).toMatchObject({ ok: true, version: next.version });
   });

@@ -5,12 +5,32 @@
  * endpoint churn goes through the runtime API only, and the files are rewritten
  * so that a restart serves the same. A publish that fails keeps the last good
  * files and the running proxy, and says why.
+ *
+ * With a TLS listener, the certificate files are made ready before `haproxy -c`:
+ * host certificates issued by the platform CA (again when near their end, which
+ * reloads), tenants' own certificates written from their Secrets once the key
+ * pair is checked here. A tenant certificate that cannot be served (changed since
+ * the table was built, key not matching) is replaced by the platform's for that
+ * publish, and the frontend says why.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { promisify } from "node:util";
 import { type Clock, sleep } from "../../core/clock.js";
+import { checkTlsSecret, secretPems } from "../../routing/certificates.js";
 import {
+  type CertificateNeed,
+  certificateNeeds,
   compareServed,
   expectedServed,
   type HaproxyLayout,
@@ -29,6 +49,13 @@ import {
 } from "../../routing/haproxy.js";
 import type { RouteTable, Server } from "../../routing/table.js";
 import type { RoutePublisher } from "../routing.js";
+import {
+  type CertificatePems,
+  combinedPem,
+  ensureCertificateFile,
+  RENEW_BEFORE_MS,
+  writeFileAtomically,
+} from "./certs.js";
 import { socketCommand } from "./socket.js";
 
 const run = promisify(execFile);
@@ -45,6 +72,13 @@ export interface HaproxyPublisherOptions {
   commandTimeoutMs?: number;
   /** Told of every failed publish and every unexpected exit of the proxy. */
   onEvent?: (event: PublisherEvent) => void;
+  /** The platform CA (`ca.crt`/`ca.key` of the data folder) that issues host certificates; required with `layout.tls`. */
+  ca?: CertificatePems;
+  /**
+   * A tenant's `kubernetes.io/tls` Secret by the table's `tenant/namespace/name` (e.g. `loadTlsSecret`
+   * of src/routing/load.ts); without it every host gets a platform certificate.
+   */
+  tenantSecret?: (ref: string) => Promise<{ type: string; data: Readonly<Record<string, string>> } | undefined>;
 }
 
 export interface PublisherEvent {
@@ -66,11 +100,22 @@ export interface PublishResult {
   served: Served;
   /** Where the readback disagrees with the table (empty when HAProxy serves it exactly). */
   mismatches: string[];
+  /** `host: why` for each host served the platform's certificate instead of the tenant's the table names. */
+  certificateFallbacks?: string[];
 }
 
 interface Applied {
   table: RouteTable;
   slots: Slots;
+  /** Some tenant certificate was replaced by the platform's for this publish: the same table is tried again. */
+  fellBack?: boolean;
+}
+
+/** The table as it will be served (tenant certificates that could not be written replaced), and what was issued. */
+interface Prepared {
+  table: RouteTable;
+  issued: number;
+  fellBack: boolean;
 }
 
 const EMPTY_SERVED: Served = { servers: [], exactMap: [], prefixMap: [] };
@@ -83,6 +128,8 @@ export class HaproxyPublisher implements RoutePublisher {
   private readonly binary: string;
   private process: ChildProcess | undefined;
   private applied: Applied | null = null;
+  /** Certificate file → the end of its validity, as last checked: spares re-reading files far from their end. */
+  private readonly validUntil = new Map<string, number>();
   private stopping = false;
 
   private constructor(private readonly options: HaproxyPublisherOptions) {
@@ -96,9 +143,11 @@ export class HaproxyPublisher implements RoutePublisher {
   /** Renders `table`, checks it, and starts `haproxy -W -S <master.sock> -f <cfg>` serving it. */
   static async start(options: HaproxyPublisherOptions, table: RouteTable): Promise<HaproxyPublisher> {
     const publisher = new HaproxyPublisher(options);
+    if (options.layout.tls && !options.ca) throw new Error("a TLS listener needs the platform CA (option ca)");
     mkdirSync(options.layout.dir, { recursive: true });
-    const rendered = renderHaproxy(table, options.layout);
-    const invalid = await publisher.validate(table, rendered.slots);
+    const prepared = await publisher.prepareCertificates(table);
+    const rendered = renderHaproxy(prepared.table, options.layout);
+    const invalid = await publisher.validate(prepared.table, rendered.slots);
     if (invalid) throw new Error(`the first configuration is invalid: ${invalid}`);
     publisher.writeFiles(rendered);
     try {
@@ -108,7 +157,7 @@ export class HaproxyPublisher implements RoutePublisher {
       publisher.process?.kill("SIGKILL");
       throw error;
     }
-    publisher.applied = { table, slots: rendered.slots };
+    publisher.applied = { table: prepared.table, slots: rendered.slots, fellBack: prepared.fellBack };
     return publisher;
   }
 
@@ -143,23 +192,41 @@ export class HaproxyPublisher implements RoutePublisher {
       await this.spawn();
       this.applied = null;
     }
+    let prepared: Prepared;
+    try {
+      prepared = await this.prepareCertificates(table);
+    } catch (error) {
+      // Nothing was handed to HAProxy: it keeps serving the last good configuration.
+      return this.failed(
+        `certificates for ${table.version} could not be made ready: ${(error as Error).message}`,
+        "certificates",
+      );
+    }
     const applied = this.applied;
-    if (applied && applied.table.version === table.version) return this.result("unchanged", applied);
-    const plan = applied ? planChange(applied.table, applied.slots, table, this.options.layout) : null;
-    if (plan && !plan.needsReload) {
-      const next = { table, slots: plan.slots };
+    const renewed = prepared.issued > 0 && applied !== null;
+    if (applied && applied.table.version === table.version && !applied.fellBack && !renewed) {
+      return this.result("unchanged", applied);
+    }
+    const plan = applied ? planChange(applied.table, applied.slots, prepared.table, this.options.layout) : null;
+    if (plan && !plan.needsReload && !renewed) {
+      const next = { table: prepared.table, slots: plan.slots, fellBack: prepared.fellBack };
       await this.command(plan.commands);
-      this.writeFiles(renderHaproxy(table, this.options.layout, plan.slots));
+      this.writeFiles(renderHaproxy(prepared.table, this.options.layout, plan.slots));
       this.applied = next;
       const result = await this.result("runtime", next);
       if (result.mismatches.length === 0) return result;
       // The runtime API did not take: the files hold the table, so a reload serves it.
-      return this.reloadTo(table, `readback after runtime changes: ${result.mismatches.join("; ")}`);
+      return this.reloadTo(prepared, `readback after runtime changes: ${result.mismatches.join("; ")}`);
     }
-    return this.reloadTo(table, plan?.needsReload ? plan.reason : "first publish");
+    const reason = plan?.needsReload
+      ? plan.reason
+      : renewed
+        ? `${prepared.issued} host certificate(s) issued or renewed`
+        : "first publish";
+    return this.reloadTo(prepared, reason);
   }
 
-  private async reloadTo(table: RouteTable, reason: string): Promise<PublishResult> {
+  private async reloadTo({ table, fellBack }: Prepared, reason: string): Promise<PublishResult> {
     const rendered = renderHaproxy(table, this.options.layout, this.applied?.slots);
     const invalid = await this.validate(table, rendered.slots);
     if (invalid) return this.failed(`haproxy -c refused the configuration of ${table.version}: ${invalid}`, reason);
@@ -171,9 +238,84 @@ export class HaproxyPublisher implements RoutePublisher {
       this.restoreFiles(before);
       return this.failed(`reload to ${table.version} failed: ${(error as Error).message}`, reason);
     }
-    const next = { table, slots: rendered.slots };
+    const next = { table, slots: rendered.slots, fellBack };
     this.applied = next;
+    this.removeStaleCertificates(rendered.certificates);
     return { ...(await this.result("reload", next)), reason };
+  }
+
+  /**
+   * Makes every certificate file `table` needs exist and be servable. Platform files are
+   * (re)issued when missing, for other names, or within RENEW_BEFORE_MS of their end. A
+   * tenant file is named by its fingerprint, so one that exists is the right one; otherwise
+   * the Secret is read again and written only when it still has that fingerprint and its
+   * key matches; if not, the hosts it served fall back to platform certificates.
+   */
+  private async prepareCertificates(table: RouteTable): Promise<Prepared> {
+    const tls = this.options.layout.tls;
+    if (!tls) return { table, issued: 0, fellBack: false };
+    mkdirSync(tls.certificateDir, { recursive: true, mode: 0o700 });
+    const problems = new Map<string, string>();
+    for (const need of certificateNeeds(table, this.options.layout)) {
+      if (need.source !== "tenant" || existsSync(need.file)) continue;
+      const problem = await this.writeTenantCertificate(need);
+      if (problem !== null) problems.set(need.ref, problem);
+    }
+    const served: RouteTable =
+      problems.size === 0
+        ? table
+        : {
+            ...table,
+            frontends: table.frontends.map((f) => {
+              const problem = f.certificate === null ? undefined : problems.get(f.certificate);
+              if (problem === undefined) return f;
+              const { certificateFingerprint: _fingerprint, ...rest } = f;
+              return { ...rest, certificateProblem: problem };
+            }),
+          };
+    let issued = 0;
+    for (const need of certificateNeeds(served, this.options.layout)) {
+      if (need.source === "platform" && (await this.ensurePlatformCertificate(need))) issued++;
+    }
+    return { table: served, issued, fellBack: problems.size > 0 };
+  }
+
+  /** Writes a tenant's certificate file from its Secret; null when written, else why it could not be. */
+  private async writeTenantCertificate(need: Extract<CertificateNeed, { source: "tenant" }>): Promise<string | null> {
+    if (!this.options.tenantSecret) return "tenant certificates cannot be read by this proxy publisher";
+    const secret = await this.options.tenantSecret(need.ref).catch(() => undefined);
+    const checked = checkTlsSecret(secret, need.hosts);
+    if ("problem" in checked) return `${checked.problem} (checked again before writing)`;
+    if (checked.fingerprint !== need.fingerprint) return "the secret changed since the route table was built";
+    const pems = secretPems(secret?.type ?? "", secret?.data ?? {});
+    if ("problem" in pems) return pems.problem;
+    await writeFileAtomically(need.file, combinedPem(pems), 0o600);
+    return null;
+  }
+
+  /** True when the file was issued afresh. */
+  private async ensurePlatformCertificate(need: Extract<CertificateNeed, { source: "platform" }>): Promise<boolean> {
+    const ca = this.options.ca;
+    if (!ca) throw new Error("a TLS listener needs the platform CA (option ca)");
+    const now = this.options.clock.now();
+    const until = this.validUntil.get(need.file);
+    if (until !== undefined && until - now > RENEW_BEFORE_MS && existsSync(need.file)) return false;
+    const { outcome, notAfterMs } = await ensureCertificateFile(need.file, need.names, ca, now);
+    this.validUntil.set(need.file, notAfterMs);
+    return outcome === "issued";
+  }
+
+  /** Certificate files of hosts no longer served: the running workers hold what they loaded, the files are not needed. */
+  private removeStaleCertificates(needs: readonly CertificateNeed[]): void {
+    const tls = this.options.layout.tls;
+    if (!tls) return;
+    const keep = new Set(needs.map((n) => n.file));
+    for (const name of readdirSync(tls.certificateDir).slice(0, 100_000)) {
+      const file = `${tls.certificateDir}/${name}`;
+      if (!/^(platform|tenant)_.*\.pem$/.test(name) || keep.has(file)) continue;
+      rmSync(file, { force: true });
+      this.validUntil.delete(file);
+    }
   }
 
   private async failed(error: string, reason: string): Promise<PublishResult> {
@@ -185,7 +327,17 @@ export class HaproxyPublisher implements RoutePublisher {
   private async result(mode: PublishMode, applied: Applied): Promise<PublishResult> {
     const served = await this.readBack();
     const mismatches = compareServed(expectedServed(applied.table, applied.slots), served);
-    return { ok: mismatches.length === 0, version: applied.table.version, mode, served, mismatches };
+    const fallbacks = applied.table.frontends.flatMap((f) =>
+      f.certificate !== null && f.certificateProblem !== undefined ? [`${f.host}: ${f.certificateProblem}`] : [],
+    );
+    return {
+      ok: mismatches.length === 0,
+      version: applied.table.version,
+      mode,
+      served,
+      mismatches,
+      ...(fallbacks.length > 0 ? { certificateFallbacks: fallbacks } : {}),
+    };
   }
 
   /** What HAProxy serves now: `show servers state` and `show map` of both maps. */
@@ -328,8 +480,7 @@ export class HaproxyPublisher implements RoutePublisher {
     const dir = `${this.options.layout.dir}/candidate`;
     mkdirSync(dir, { recursive: true });
     const candidate = renderHaproxy(table, { ...this.options.layout, dir }, slots);
-    writeAtomically(mapFiles(dir).exact, candidate.exactMap);
-    writeAtomically(mapFiles(dir).prefix, candidate.prefixMap);
+    writeMaps(mapFiles(dir), candidate);
     writeAtomically(`${dir}/haproxy.cfg`, candidate.config);
     try {
       await run(this.binary, ["-c", "-f", `${dir}/haproxy.cfg`], { timeout: this.timeoutMs() * 2 });
@@ -340,29 +491,44 @@ export class HaproxyPublisher implements RoutePublisher {
     }
   }
 
-  private configFiles(): { config: string; exact: string; prefix: string } | null {
+  private configFiles(): Written | null {
     const maps = mapFiles(this.options.layout.dir);
     try {
       return {
         config: readFileSync(this.configFile, "utf8"),
-        exact: readFileSync(maps.exact, "utf8"),
-        prefix: readFileSync(maps.prefix, "utf8"),
+        exactMap: readFileSync(maps.exact, "utf8"),
+        prefixMap: readFileSync(maps.prefix, "utf8"),
+        // Absent when the files were written by a version without TLS: restored as empty.
+        hostsMap: readOptional(maps.hosts),
+        crtList: readOptional(maps.crtList),
       };
     } catch {
       return null;
     }
   }
 
-  private writeFiles(rendered: Pick<Rendered, "config" | "exactMap" | "prefixMap">): void {
-    const maps = mapFiles(this.options.layout.dir);
-    writeAtomically(maps.exact, rendered.exactMap);
-    writeAtomically(maps.prefix, rendered.prefixMap);
+  private writeFiles(rendered: Written): void {
+    writeMaps(mapFiles(this.options.layout.dir), rendered);
     writeAtomically(this.configFile, rendered.config);
   }
 
-  private restoreFiles(files: { config: string; exact: string; prefix: string } | null): void {
-    if (files) this.writeFiles({ config: files.config, exactMap: files.exact, prefixMap: files.prefix });
+  private restoreFiles(files: Written | null): void {
+    if (files) this.writeFiles(files);
   }
+}
+
+function readOptional(path: string): string {
+  return existsSync(path) ? readFileSync(path, "utf8") : "";
+}
+
+type Written = Pick<Rendered, "config" | "exactMap" | "prefixMap" | "hostsMap" | "crtList">;
+
+/** The files the config refers to, before the config itself. */
+function writeMaps(files: ReturnType<typeof mapFiles>, rendered: Written): void {
+  writeAtomically(files.exact, rendered.exactMap);
+  writeAtomically(files.prefix, rendered.prefixMap);
+  writeAtomically(files.hosts, rendered.hostsMap);
+  writeAtomically(files.crtList, rendered.crtList);
 }
 
 /** Temp file + rename: a reader (HAProxy at reload) sees the old file or the new one, never half of one. */
