@@ -125,3 +125,35 @@ export function dockerHosts(value: string): DockerHostConfig[] {
   if (new Set(names).size !== names.length) throw new Error(`--docker: node names must differ (${names.join(", ")})`);
   return hosts;
 }
+
+/** What `kubernease api` and `kubernease worker` are told, beyond `serve`'s flags. */
+export interface WorkerFlags {
+  concurrency?: number;
+  queuePrefix?: string;
+  nodesUrl?: string;
+  nodesToken?: string;
+  /** How long the control-plane lease lasts unless renewed (`KUBERNEASE_LEASE_TTL_MS`, 15 s). */
+  leaseTtlMs?: number;
+}
+
+export function workerConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig & WorkerFlags {
+  const concurrency = text(flags, "concurrency", env.KUBERNEASE_CONCURRENCY);
+  const queuePrefix = text(flags, "queue-prefix", env.KUBERNEASE_QUEUE_PREFIX);
+  const nodesUrl = text(flags, "nodes-url", env.KUBERNEASE_NODES_URL);
+  if (concurrency !== undefined && int("--concurrency", concurrency, 0) < 1) {
+    throw new Error("--concurrency must be at least 1");
+  }
+  if (queuePrefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) {
+    throw new Error(`--queue-prefix must be 1 to 64 letters, digits, "_", "." or "-", got "${queuePrefix}"`);
+  }
+  return {
+    ...serveConfig(flags, env),
+    ...(concurrency !== undefined ? { concurrency: int("--concurrency", concurrency, 8) } : {}),
+    ...(queuePrefix !== undefined ? { queuePrefix } : {}),
+    ...(nodesUrl !== undefined ? { nodesUrl } : {}),
+    ...(env.KUBERNEASE_NODES_TOKEN ? { nodesToken: env.KUBERNEASE_NODES_TOKEN } : {}),
+    ...(env.KUBERNEASE_LEASE_TTL_MS
+      ? { leaseTtlMs: int("KUBERNEASE_LEASE_TTL_MS", env.KUBERNEASE_LEASE_TTL_MS, 0) }
+      : {}),
+  };
+}

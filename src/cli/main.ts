@@ -1,10 +1,12 @@
 import { parseArgs } from "node:util";
 import { apply, del, get, login, scale } from "./commands.js";
-import { serveConfig } from "./config.js";
+import { serveConfig, workerConfig } from "./config.js";
 import { describe } from "./describe.js";
 import { NODE_USAGE, node } from "./firewall.js";
 import { LOGS_USAGE, logs } from "./logs.js";
+import { NODES_USAGE, nodes } from "./nodes.js";
 import { startPlatform } from "./platform.js";
+import { type RunningProcess, startApi, startWorker } from "./processes.js";
 import { rollout } from "./rollout.js";
 import { SIMULATE_USAGE, simulate } from "./simulate.js";
 
@@ -15,6 +17,10 @@ Platform:
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
                    [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
                    [--provider simulated|docker] [--base-domain apps.example] [--proxy 127.0.0.1:8080]
+  kubernease api    --database-url URL --redis-url URL [--port 8443] [serve's TLS, --base-domain, --nodes-url URL]
+  kubernease worker --database-url URL --redis-url URL [--port 8081] [--concurrency 8] [--queue-prefix kubernease]
+                    (--docker … | --nodes-url URL)     Several of each may run; one worker leads the singleton duties.
+  ${NODES_USAGE}
   ${NODE_USAGE}
 Client:
   kubernease login --server URL [--ca CA.crt] --key KEY
@@ -45,6 +51,12 @@ const OPTIONS = {
   "base-domain": { type: "string" },
   provider: { type: "string" },
   proxy: { type: "string" },
+  concurrency: { type: "string" },
+  "queue-prefix": { type: "string" },
+  "nodes-url": { type: "string" },
+  simulated: { type: "boolean" },
+  listen: { type: "string" },
+  token: { type: "string" },
   seed: { type: "string" },
   server: { type: "string" },
   ca: { type: "string" },
@@ -87,6 +99,20 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
+/** Stops the process cleanly on SIGINT or SIGTERM. */
+function stopOnSignals(running: RunningProcess): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`${signal}: stopping`);
+    await running.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
 /** `--autoscale-max N` (or KUBERNEASE_AUTOSCALE_MAX): the simulated pool scales between `--nodes` and N nodes. */
 function autoscaleMax(flags: Record<string, string | boolean | undefined>, nodes: number): number | undefined {
   const flag = flags["autoscale-max"];
@@ -123,6 +149,23 @@ export async function main(argv: string[]): Promise<number> {
     describe: () => describe(args, values),
     rollout: () => rollout(args, values),
     node: () => node(args),
+    nodes: async () => {
+      await nodes(values);
+      return undefined;
+    },
+    api: async () => {
+      const api = await startApi(workerConfig(values, process.env));
+      console.log(`kubernease api is serving at ${api.url}${api.caPath ? `\n  CA certificate: ${api.caPath}` : ""}`);
+      stopOnSignals(api);
+      return undefined;
+    },
+    worker: async () => {
+      const config = { ...workerConfig(values, process.env), ...(values.port ? {} : { port: 8081 }) };
+      const worker = await startWorker(config);
+      console.log(`kubernease worker is running; health at ${worker.url}/healthz`);
+      stopOnSignals(worker);
+      return undefined;
+    },
   };
   const run = commands[command];
   if (!run) {

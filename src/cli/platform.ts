@@ -35,7 +35,7 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-function log(message: string, fields: Record<string, unknown> = {}): void {
+export function log(message: string, fields: Record<string, unknown> = {}): void {
   console.error(JSON.stringify({ time: new Date().toISOString(), message, ...fields }));
 }
 
@@ -154,7 +154,7 @@ async function startProxy(bind: string, dir: string, store: Store): Promise<Hapr
  * and kept in the store — or none when the platform runs simulated nodes. Registered Engines choose
  * Docker by themselves (unless `--provider simulated`), so a restart never drops them silently.
  */
-async function dockerHosts(config: PlatformConfig, store: Store): Promise<DockerHostConfig[] | undefined> {
+export async function dockerHosts(config: ServeConfig, store: Store): Promise<DockerHostConfig[] | undefined> {
   if (config.provider === "simulated") {
     if (config.docker) throw new Error("--provider simulated and --docker exclude each other");
     const ignored = (await loadEndpoints(store)).map((h) => h.name);

@@ -41,7 +41,8 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
     await client.end();
     throw error;
   }
-  return new SqlStore(db, "postgres", () => client.end());
+  // Queries still under way get 5 s to finish: a close never waits on a connection that will not answer.
+  return new SqlStore(db, "postgres", () => client.end({ timeout: 5 }));
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Store> {

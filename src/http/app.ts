@@ -86,11 +86,18 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   });
   app.onError((error, c) => {
     const requestId = c.get("requestId") ?? "unknown";
+    const unavailable = !(error instanceof ApiError) && isBackEndUnavailable(error);
     const apiError =
       error instanceof ApiError
         ? error
-        : new ApiError("INTERNAL_SERVER_ERROR", "internal error; quote the request id to the operator");
-    if (!(error instanceof ApiError)) console.error(`[${requestId}]`, error);
+        : unavailable
+          ? new ApiError(
+              "SERVICE_UNAVAILABLE",
+              "the platform's store does not answer now; nothing was written, try again",
+            )
+          : new ApiError("INTERNAL_SERVER_ERROR", "internal error; quote the request id to the operator");
+    if (unavailable) c.header("Retry-After", "2");
+    else if (!(error instanceof ApiError)) console.error(`[${requestId}]`, error);
     const status = codeToStatus(apiError.code);
     const causes = apiError.details.causes ? { causes: apiError.details.causes } : {};
     const body = { error: { code: apiError.code, message: apiError.message, requestId, ...causes } };
@@ -124,4 +131,31 @@ function kubernetesStatus(error: ApiError, code: number): Record<string, unknown
     ...(Object.keys(details).length ? { details } : {}),
     code,
   };
+}
+
+/** Connection errors of the store's client (postgres.js, through drizzle's wrapper) and Postgres shutting down. */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/** Whether an error means the store could not be reached (a 503 to retry), not a bug (a 500). */
+function isBackEndUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  // Bounded: causes chain a few levels deep at most.
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
