@@ -29,7 +29,16 @@ export interface ServeConfig {
    * The managed HAProxy's HTTP listener (`--proxy 127.0.0.1:8080`): the platform starts and
    * supervises an HAProxy serving every tenant's routes there. No proxy when absent.
    */
-  proxy?: { bind: string };
+  proxy?: ProxyConfig;
+}
+
+/** The managed HAProxy: its HTTP listener, and its HTTPS listener for tenants' hosts with HSTS when asked. */
+export interface ProxyConfig {
+  bind: string;
+  /** `--proxy-tls 127.0.0.1:8444`: every tenant host over HTTPS, with a certificate of the platform CA (or the tenant's own). */
+  tlsBind?: string;
+  /** `--hsts-max-age N`: `Strict-Transport-Security: max-age=N` on HTTPS answers of hosts an Ingress lists under `tls`. */
+  hstsMaxAgeSeconds?: number;
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -69,18 +78,35 @@ export function serveConfig(flags: Flags, env: NodeJS.ProcessEnv): ServeConfig {
     ...dockerOption(text(flags, "docker", env.KUBERNEASE_DOCKER)),
     ...baseDomainOption(text(flags, "base-domain", env.KUBERNEASE_BASE_DOMAIN)),
     ...providerOption(text(flags, "provider", env.KUBERNEASE_PROVIDER)),
-    ...proxyOption(text(flags, "proxy", env.KUBERNEASE_PROXY)),
+    ...proxyOption(flags, env),
   };
 }
 
-function proxyOption(value: string | undefined): { proxy?: { bind: string } } {
-  if (value === undefined) return {};
+function listenAddress(flag: string, value: string): string {
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d+)$/.exec(value);
   const port = Number(match?.[2]);
   if (!match || port < 1 || port > 65_535) {
-    throw new Error(`--proxy must be ADDRESS:PORT such as 127.0.0.1:8080, got "${value}"`);
+    throw new Error(`${flag} must be ADDRESS:PORT such as 127.0.0.1:8080, got "${value}"`);
   }
-  return { proxy: { bind: value } };
+  return value;
+}
+
+function proxyOption(flags: Flags, env: NodeJS.ProcessEnv): { proxy?: ProxyConfig } {
+  const bind = text(flags, "proxy", env.KUBERNEASE_PROXY);
+  const tls = text(flags, "proxy-tls", env.KUBERNEASE_PROXY_TLS);
+  const hsts = text(flags, "hsts-max-age", env.KUBERNEASE_HSTS_MAX_AGE);
+  if (bind === undefined) {
+    if (tls !== undefined || hsts !== undefined) throw new Error("--proxy-tls and --hsts-max-age need --proxy");
+    return {};
+  }
+  if (hsts !== undefined && tls === undefined) throw new Error("--hsts-max-age needs --proxy-tls");
+  return {
+    proxy: {
+      bind: listenAddress("--proxy", bind),
+      ...(tls !== undefined ? { tlsBind: listenAddress("--proxy-tls", tls) } : {}),
+      ...(hsts !== undefined ? { hstsMaxAgeSeconds: int("--hsts-max-age", hsts, 0) } : {}),
+    },
+  };
 }
 
 function providerOption(value: string | undefined): { provider?: "docker" | "simulated" } {

@@ -16,7 +16,8 @@ Platform:
   kubernease serve [--port 8443] [--host 127.0.0.1] [--data-dir ./.kubernease] [--insecure-http]
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
                    [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
-                   [--provider simulated|docker] [--base-domain apps.example] [--proxy 127.0.0.1:8080]
+                   [--provider simulated|docker] [--base-domain apps.example]
+                   [--proxy 127.0.0.1:8080 [--proxy-tls 127.0.0.1:8444 [--hsts-max-age N]]]
   kubernease api    --database-url URL --redis-url URL [--port 8443] [serve's TLS, --base-domain, --nodes-url URL]
   kubernease worker --database-url URL --redis-url URL [--port 8081] [--concurrency 8] [--queue-prefix kubernease]
                     (--docker … | --nodes-url URL)     Several of each may run; one worker leads the singleton duties.
@@ -51,6 +52,8 @@ const OPTIONS = {
   "base-domain": { type: "string" },
   provider: { type: "string" },
   proxy: { type: "string" },
+  "proxy-tls": { type: "string" },
+  "hsts-max-age": { type: "string" },
   concurrency: { type: "string" },
   "queue-prefix": { type: "string" },
   "nodes-url": { type: "string" },
@@ -77,7 +80,7 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
   const platform = await startPlatform({ ...config, autoscaleMax: autoscaleMax(flags, config.nodes.count) });
   const lines = [`kubernease is serving at ${platform.url}`];
   if (platform.caPath) lines.push(`  CA certificate: ${platform.caPath}`);
-  if (platform.proxyUrl) lines.push(`  tenants' routes (HAProxy): ${platform.proxyUrl}`);
+  for (const url of platform.proxyUrls ?? []) lines.push(`  tenants' routes (HAProxy): ${url}`);
   lines.push(`  store: ${platform.store.backend}${config.databaseUrl ? "" : ` (${config.dataDir})`}`);
   if (platform.bootstrap.newAdminKey) lines.push(`  admin key (shown once): ${platform.bootstrap.newAdminKey}`);
   const tenant = platform.bootstrap.firstTenant;

@@ -8,6 +8,7 @@ import { createApp } from "../http/app.js";
 import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
+import { ensureLocalCa } from "../jobs/haproxy/certs.js";
 import { HaproxyPublisher } from "../jobs/haproxy/publisher.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
 import type { SyncOutcome } from "../jobs/routing.js";
@@ -15,9 +16,9 @@ import { loadEndpoints } from "../providers/docker/endpoints.js";
 import { type DockerHostConfig, DockerProvider } from "../providers/docker/index.js";
 import { SimulatedProvider } from "../providers/simulated/index.js";
 import type { NodeProvider } from "../providers/types.js";
-import { currentRouteTable } from "../routing/load.js";
+import { currentRouteTable, loadTlsSecret } from "../routing/load.js";
 import { type BootstrapResult, bootstrap } from "./bootstrap.js";
-import type { ServeConfig } from "./config.js";
+import type { ProxyConfig, ServeConfig } from "./config.js";
 
 /** What `serve` runs with: its configuration, and the node autoscaling turned on by `--autoscale-max`. */
 export interface PlatformConfig extends ServeConfig {
@@ -27,8 +28,8 @@ export interface PlatformConfig extends ServeConfig {
 
 export interface Platform {
   url: string;
-  /** Where the managed HAProxy serves tenants' routes, with `--proxy`. */
-  proxyUrl?: string;
+  /** Where the managed HAProxy serves tenants' routes, with `--proxy` (and `--proxy-tls`). */
+  proxyUrls?: string[];
   caPath?: string;
   store: Store;
   bootstrap: BootstrapResult;
@@ -64,7 +65,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     : simulatedProvider(config, rng);
   let proxy: HaproxyPublisher | undefined;
   try {
-    proxy = config.proxy ? await startProxy(config.proxy.bind, join(dataDir, "haproxy"), store) : undefined;
+    proxy = config.proxy ? await startProxy(config.proxy, dataDir, store) : undefined;
   } catch (error) {
     await provider.close();
     await store.close();
@@ -110,6 +111,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     podLogs: provider,
     ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),
     ...(provider instanceof DockerProvider ? { nodeRegistry: provider } : {}),
+    ...(proxy ? { routeStats: () => (proxy as HaproxyPublisher).stats() } : {}),
   });
   let server: RunningServer;
   try {
@@ -123,7 +125,14 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
   }
   return {
     url: server.url,
-    ...(config.proxy ? { proxyUrl: `http://${config.proxy.bind}` } : {}),
+    ...(config.proxy
+      ? {
+          proxyUrls: [
+            `http://${config.proxy.bind}`,
+            ...(config.proxy.tlsBind ? [`https://${config.proxy.tlsBind}`] : []),
+          ],
+        }
+      : {}),
     caPath: tls?.caPath,
     store,
     bootstrap: boot,
@@ -140,11 +149,29 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
 /** How long a deleted pod waits for the proxy to drain it, at most (Kubernetes' default grace period). */
 const DRAIN_TIMEOUT_MS = 30_000;
 
-/** The managed HAProxy, serving the store's route table from the start; its files live in `dir`. */
-async function startProxy(bind: string, dir: string, store: Store): Promise<HaproxyPublisher> {
+/**
+ * The managed HAProxy, serving the store's route table from the start; its files live in
+ * `<data-dir>/haproxy`. With a TLS listener, hosts get certificates of the platform CA (the one
+ * the API's own certificate comes from) or their Ingress's `kubernetes.io/tls` Secret.
+ */
+async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Promise<HaproxyPublisher> {
+  const dir = join(dataDir, "haproxy");
   const table = await currentRouteTable(store);
+  const tls = proxy.tlsBind
+    ? {
+        bind: proxy.tlsBind,
+        certificateDir: join(dir, "certs"),
+        ...(proxy.hstsMaxAgeSeconds !== undefined ? { hsts: { maxAgeSeconds: proxy.hstsMaxAgeSeconds } } : {}),
+      }
+    : undefined;
+  const ca = tls ? await ensureLocalCa(dataDir, systemClock.now()) : undefined;
   return HaproxyPublisher.start(
-    { layout: { dir, bind }, clock: systemClock, onEvent: (event) => log("proxy event", { ...event }) },
+    {
+      layout: { dir, bind: proxy.bind, ...(tls ? { tls } : {}) },
+      clock: systemClock,
+      onEvent: (event) => log("proxy event", { ...event }),
+      ...(ca ? { ca: { cert: ca.cert, key: ca.key }, tenantSecret: (ref) => loadTlsSecret(store, ref) } : {}),
+    },
     table,
   );
 }

@@ -3,13 +3,17 @@
  * Engine, and a real HAProxy the platform starts and publishes to (src/jobs/haproxy). Requests go to
  * 127.0.0.1 with the tenant's Host header; `/cgi-bin/whoami` of the test image answers the pod's name.
  */
+
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
+import { ensureLocalCa } from "../../src/jobs/haproxy/certs.js";
 import { HaproxyPublisher } from "../../src/jobs/haproxy/publisher.js";
 import { DockerProvider } from "../../src/providers/docker/index.js";
 import { buildRouteTable } from "../../src/routing/table.js";
@@ -18,6 +22,7 @@ import { DOCKER_SOCKET, describeDocker, isDockerReachable, removeOwned } from ".
 import { describeHaproxy, freePort, get, isHaproxyAvailable } from "../helpers/haproxy.js";
 
 const HOST = "web.acme.apps.test";
+const run = promisify(execFile);
 const TEST_MS = 300_000;
 const reachable = await isDockerReachable();
 const haproxy = await isHaproxyAvailable();
@@ -93,13 +98,26 @@ describeHaproxy("Routing end to end", haproxy, () => {
     let api: TestApi<DockerProvider>;
     let publisher: HaproxyPublisher;
     let port: number;
+    let tlsPort: number;
     let dir: string;
+    let caPath: string;
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "kn-routing-e2e-"));
       port = await freePort();
+      tlsPort = await freePort();
+      const ca = await ensureLocalCa(dir, Date.now());
+      caPath = ca.certPath;
       publisher = await HaproxyPublisher.start(
-        { layout: { dir, bind: `127.0.0.1:${port}` }, clock: systemClock },
+        {
+          layout: {
+            dir,
+            bind: `127.0.0.1:${port}`,
+            tls: { bind: `127.0.0.1:${tlsPort}`, certificateDir: join(dir, "certs") },
+          },
+          clock: systemClock,
+          ca: { cert: ca.cert, key: ca.key },
+        },
         buildRouteTable({ ingresses: [], services: [], endpoints: [] }),
       );
       const provider = new DockerProvider({
@@ -127,7 +145,7 @@ describeHaproxy("Routing end to end", haproxy, () => {
       );
 
     it(
-      "routes the tenant's host to every replica in turn, and refuses the host to another tenant",
+      "routes the tenant's host to every replica in turn, over HTTP and HTTPS, and refuses the host to another tenant",
       async () => {
         expect((await api.call("POST", "/v1/apply", { body: app("kubernease-test/web:1", 3) })).status).toBe(200);
         await api.until(async () => (await livePods()).filter((p) => p.ready).length === 3, 180_000);
@@ -139,6 +157,16 @@ describeHaproxy("Routing end to end", haproxy, () => {
           return seen.size === 3 && seen;
         }, 60_000);
         expect([...answered].sort()).toEqual([...names].sort());
+        // Over HTTPS, as a client would: the platform CA vouches for the tenant's host.
+        const overTls = new Set<string>();
+        for (let i = 0; i < 6; i++) {
+          const { stdout } = await run("curl", [
+            ...["-sS", "--fail", "--max-time", "10", "--cacert", caPath],
+            ...["--resolve", `${HOST}:${tlsPort}:127.0.0.1`, `https://${HOST}:${tlsPort}/cgi-bin/whoami`],
+          ]);
+          overTls.add(stdout.trim());
+        }
+        expect([...overTls].sort()).toEqual([...names].sort());
         expect(await get(port, HOST, "/")).toEqual({ status: 200, body: "web 1\n" });
         expect((await get(port, "other.apps.test", "/")).status).toBe(404);
 

@@ -353,6 +353,11 @@ export class HaproxyPublisher implements RoutePublisher {
   }
 
   /** The master's reload counters (`show proc`), or null when the master does not answer. */
+  /** HAProxy's statistics (`show stat`, CSV), for the route metrics (src/routing/metrics.ts). */
+  stats(): Promise<string> {
+    return this.command(["show stat"]);
+  }
+
   async reloadCounter(): Promise<{ reloads: number; failed: number } | null> {
     const text = await socketCommand(this.masterSocket, ["show proc"], this.options.clock, this.timeoutMs()).catch(
       () => "",
