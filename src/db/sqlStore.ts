@@ -430,6 +430,14 @@ export class SqlOps implements StoreOps {
     return rows[0];
   }
 
+  async stampHeartbeats(names: readonly string[], nowMs: number): Promise<void> {
+    if (names.length === 0) return;
+    await this.db
+      .update(nodes)
+      .set({ lastHeartbeatAt: nowMs, updatedAt: nowMs })
+      .where(inArray(nodes.name, [...names]));
+  }
+
   async deleteNode(name: string): Promise<boolean> {
     // One statement: a pod bound between a check and the delete cannot be orphaned.
     const bound = this.db.select({ id: pods.id }).from(pods).where(eq(pods.nodeName, name));

@@ -733,6 +733,16 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
   });
 
   describe("nodes", () => {
+    it("stamps the heartbeats of many nodes in one write, and leaves the others alone", async () => {
+      const [a, b, c] = [unique("node"), unique("node"), unique("node")];
+      for (const name of [a, b, c]) await store.upsertNode(newNode(name), 1);
+      await store.stampHeartbeats([a, b, unique("unknown")], 500);
+      await store.stampHeartbeats([], 600);
+      expect((await store.getNode(a))?.lastHeartbeatAt).toBe(500);
+      expect(await store.getNode(b)).toMatchObject({ lastHeartbeatAt: 500, updatedAt: 500 });
+      expect((await store.getNode(c))?.lastHeartbeatAt).not.toBe(500);
+    });
+
     it("deletes a node only when no pod is bound to it", async () => {
       const name = unique("node");
       await store.upsertNode(newNode(name), 1_000);

@@ -318,6 +318,8 @@ export interface StoreOps {
   getNode(name: string): Promise<NodeRecord | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   updateNode(name: string, change: NodeChange, nowMs: number): Promise<NodeRecord | undefined>;
+  /** Stamps the heartbeat of every named node at `nowMs`, in one write (unknown names are ignored). */
+  stampHeartbeats(names: readonly string[], nowMs: number): Promise<void>;
   /** Removes a node that no pod is bound to; answers whether it went (false: absent, or pods still bound). */
   deleteNode(name: string): Promise<boolean>;
 

@@ -37,6 +37,12 @@ function setup(changes: "poll" | "push") {
           return fn(...args);
         };
       }
+      if (property === "stampHeartbeats") {
+        return (...args: unknown[]) => {
+          if ((args[0] as string[]).length > 0) counts.heartbeatWrites++;
+          return fn(...args);
+        };
+      }
       if (!POD_WRITES.has(String(property))) return fn;
       return (...args: unknown[]) => fn(...args).finally(() => podsChanged());
     },

@@ -1,3 +1,5 @@
+import { canonicalJson } from "../core/hash.js";
+import type { NodeRecord } from "../db/types.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { declareLost } from "./nodeMonitor.js";
@@ -12,31 +14,40 @@ export async function syncNodes(ctx: JobContext): Promise<boolean> {
   const now = ctx.clock.now();
   let changed = false;
   const returning: string[] = [];
-  const listed = await ctx.provider.listNodes();
+  const [listed, registered] = await Promise.all([ctx.provider.listNodes(), ctx.store.listNodes()]);
+  const known = new Map(registered.map((n) => [n.name, n]));
+  const answering: string[] = [];
   for (const node of listed) {
-    const before = await ctx.store.getNode(node.name);
+    const before = known.get(node.name);
     // A node that answers is Ready (a returning one too); one that does not keeps its state until the node
     // monitor has waited out the grace period: silence is judged there, not here.
     const ready = node.ready || (before?.ready ?? false);
-    await ctx.store.upsertNode(
-      {
-        name: node.name,
-        provider: ctx.provider.name,
-        address: node.address,
-        labels: node.labels,
-        cpuMillis: node.cpuMillis,
-        memoryBytes: node.memoryBytes,
-        maxPods: node.maxPods,
-        ready,
-        unschedulable: before?.unschedulable ?? false,
-        lastHeartbeatAt: node.ready ? now : (before?.lastHeartbeatAt ?? null),
-      },
-      now,
-    );
-    if (before && node.ready) await ctx.store.updateNode(node.name, { lastHeartbeatAt: now }, now);
+    const reported = {
+      name: node.name,
+      provider: ctx.provider.name,
+      address: node.address,
+      labels: node.labels,
+      cpuMillis: node.cpuMillis,
+      memoryBytes: node.memoryBytes,
+      maxPods: node.maxPods,
+      ready,
+    };
+    // Only what changed is written: on a large cluster a heartbeat is one write, not three per node.
+    if (!before || differs(before, reported)) {
+      await ctx.store.upsertNode(
+        {
+          ...reported,
+          unschedulable: before?.unschedulable ?? false,
+          lastHeartbeatAt: node.ready ? now : (before?.lastHeartbeatAt ?? null),
+        },
+        now,
+      );
+    }
+    if (node.ready) answering.push(node.name);
     changed ||= !before || before.ready !== ready || before.cpuMillis !== node.cpuMillis;
     if (before && !before.ready && node.ready) returning.push(node.name);
   }
+  await ctx.store.stampHeartbeats(answering, now);
   // A node back from silence: its pods are looked at again, so fenced ones resume and lost ones are stopped.
   for (const name of returning) {
     for (const pod of await ctx.store.listPods({ nodeName: name })) await ctx.queue.enqueue("pod", pod.id);
@@ -77,4 +88,20 @@ async function forgetRemoved(ctx: JobContext, listed: Set<string>): Promise<{ ch
     }
   }
   return { changed, lingering };
+}
+
+/** Whether the provider reports a node otherwise than the store holds it. */
+function differs(
+  stored: NodeRecord,
+  reported: Pick<NodeRecord, "provider" | "address" | "labels" | "cpuMillis" | "memoryBytes" | "maxPods" | "ready">,
+): boolean {
+  return (
+    stored.provider !== reported.provider ||
+    stored.address !== reported.address ||
+    stored.cpuMillis !== reported.cpuMillis ||
+    stored.memoryBytes !== reported.memoryBytes ||
+    stored.maxPods !== reported.maxPods ||
+    stored.ready !== reported.ready ||
+    canonicalJson(stored.labels) !== canonicalJson(reported.labels)
+  );
 }
