@@ -19,7 +19,6 @@
  * Options (env): BENCH_EVENTS (100), BENCH_MAX_SECONDS (120, the bound of every wait), DATABASE_URL.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
@@ -31,7 +30,7 @@ import { createTenantWithKey } from "../src/http/routes/v1_admin_tenants.js";
 import { HaproxyPublisher } from "../src/jobs/haproxy/publisher.js";
 import { createTestDatabase } from "../test/helpers/db.js";
 import { DOCKER_SOCKET } from "../test/helpers/docker.js";
-import { freePort } from "../test/helpers/haproxy.js";
+import { freePort, get } from "../test/helpers/haproxy.js";
 
 const events = Number(process.env.BENCH_EVENTS ?? 100);
 const maxMs = Number(process.env.BENCH_MAX_SECONDS ?? 120) * 1000;
@@ -91,26 +90,6 @@ spec:
 `;
 }
 
-/** One GET through the proxy: status and body, or status 0 on a connection error. */
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: "127.0.0.1", port, path, headers: { host: HOST }, agent: false, timeout: 10_000 },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve({ status: 0, body: "" }));
-    req.end();
-  });
-}
-
 /** A bounded load of `workers` clients, one request after another; records when each answer was first seen. */
 function load(port: number, path: string, workers: number, max: number) {
   const tally = { sent: 0, failed: 0, firstSeen: new Map<string, number>() };
@@ -118,7 +97,7 @@ function load(port: number, path: string, workers: number, max: number) {
   const loops = Array.from({ length: workers }, async () => {
     while (!stopped && tally.sent < max) {
       tally.sent++;
-      const answer = await get(port, path);
+      const answer = await get(port, HOST, path);
       const at = Date.now();
       if (answer.status !== 200) tally.failed++;
       else if (!tally.firstSeen.has(answer.body.trim())) tally.firstSeen.set(answer.body.trim(), at);

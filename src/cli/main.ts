@@ -90,20 +90,11 @@ async function serve(flags: Record<string, string | boolean | undefined>): Promi
     lines.push(`  log in: npx kubernease login --server ${platform.url}${ca} --key ${tenant.key}`);
   }
   console.log(lines.join("\n"));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`${signal}: stopping`);
-    await platform.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  stopOnSignals(platform);
 }
 
 /** Stops the process cleanly on SIGINT or SIGTERM. */
-function stopOnSignals(running: RunningProcess): void {
+function stopOnSignals(running: Pick<RunningProcess, "stop">): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -21,8 +21,8 @@ export interface JobContext {
   restartBackOff?: BackOffSettings;
   /**
    * Present when the platform manages a reverse proxy (src/jobs/rotation.ts): rollouts wait for it to
-   * take new pods in rotation, and deleted pods are stopped once it has drained them, or after
-   * `drainTimeoutMs` at most.
+   * take new pods in rotation (for `rotationTimeoutMs` after they turned Ready at most, 30 s by
+   * default), and deleted pods are stopped once it has drained them, or after `drainTimeoutMs` at most.
    */
-  routing?: { drainTimeoutMs: number };
+  routing?: { drainTimeoutMs: number; rotationTimeoutMs?: number };
 }

@@ -111,6 +111,7 @@ export class ControlPlane {
     const pushed = options.changes === "push";
     const routing = options.routing;
     return {
+      stopped: false,
       cancels: [],
       relay: new OutboxRelay(ctx.store, ctx.queue, ctx.clock, {
         pollMs: options.outboxPollMs ?? (pushed ? 60_000 : 500),
@@ -196,12 +197,15 @@ export class ControlPlane {
     duties.prober.start();
     const pushed = this.options.changes === "push";
     if ((await syncNodes(this.ctx)) && pushed) this.syncNodesLater();
+    // Stopped (deposed) while it waited: what starts after a wait would outlive its term.
+    if (duties.stopped) return;
     if (!pushed) {
       every(this.options.heartbeatMs ?? HEARTBEAT_MS, () => this.heartbeat(duties.monitor));
       every(this.options.nodeMonitorMs ?? NODE_MONITOR_MS, async () => void (await duties.monitor.look()));
     }
     duties.relay.start();
     await resyncAll(this.ctx);
+    if (duties.stopped) return;
     const resyncMs = this.options.resyncMs ?? (pushed ? undefined : RESYNC_MS);
     if (resyncMs !== undefined) every(resyncMs, () => resyncAll(this.ctx));
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
@@ -219,6 +223,7 @@ export class ControlPlane {
     const duties = this.duties;
     if (!duties) return this.dutiesStopping;
     this.duties = null;
+    duties.stopped = true;
     for (const cancel of duties.cancels) cancel();
     this.dutiesStopping = (async () => {
       await duties.relay.stop();
@@ -353,6 +358,8 @@ export class ControlPlane {
 
 /** The singleton duties of one term (see `ControlPlaneOptions.leader`). */
 interface Duties {
+  /** Set when the term ends; a start still under way then starts nothing more. */
+  stopped: boolean;
   cancels: (() => void)[];
   relay: OutboxRelay;
   monitor: NodeMonitor;

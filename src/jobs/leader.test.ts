@@ -10,9 +10,14 @@ const settle = async () => {
 
 /** A store whose lease calls fail while `down` is set, as when a process cannot reach Postgres. */
 function flakyStore(store: MemoryStore) {
-  const state = { down: false };
+  const state = { down: false, hanging: false };
   const ops: Pick<StoreOps, "acquireLease" | "releaseLease"> = {
-    acquireLease: (...args) => (state.down ? Promise.reject(new Error("store down")) : store.acquireLease(...args)),
+    acquireLease: (...args) =>
+      state.hanging
+        ? new Promise(() => {})
+        : state.down
+          ? Promise.reject(new Error("store down"))
+          : store.acquireLease(...args),
     releaseLease: (...args) => store.releaseLease(...args),
   };
   return { ops, state };
@@ -75,6 +80,27 @@ describe("LeaderElector", () => {
     await one.e.stop();
     await two.e.stop();
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("steps down before its lease ends when the store hangs instead of failing", async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore();
+    const a = flakyStore(store);
+    const one = elector(a.ops, clock, "a");
+    one.e.start();
+    await settle();
+    expect(one.e.isLeader).toBe(true);
+    a.state.hanging = true;
+    const hungAt = clock.now();
+    for (let i = 0; i < 12 && one.e.isLeader; i++) {
+      clock.advance(250);
+      await settle();
+    }
+    // Renewed last at hungAt (lease until hungAt + 3 s): it is out before then.
+    expect(one.e.isLeader).toBe(false);
+    expect(clock.now() - hungAt).toBeLessThan(3_000);
+    a.state.hanging = false;
+    await one.e.stop();
   });
 
   it("gives the lease up on stop, so another takes over without waiting for it to expire", async () => {

@@ -62,7 +62,12 @@ export class LeaderElector {
     const nowMs = this.clock.now();
     let lease: Awaited<ReturnType<StoreOps["acquireLease"]>> | "unknown";
     try {
-      lease = await this.store.acquireLease(name, holder, ttlMs, nowMs);
+      // Bounded: a store that hangs rather than fails must not keep a leader past its lease.
+      let cancel = () => {};
+      const timeout = new Promise<never>((_, reject) => {
+        cancel = this.clock.setTimer(this.renewMs, () => reject(new Error("the store did not answer in time")));
+      });
+      lease = await Promise.race([this.store.acquireLease(name, holder, ttlMs, nowMs), timeout]).finally(cancel);
     } catch (error) {
       this.options.log("renewing the lease failed", { lease: name, error: String(error) });
       lease = "unknown";

@@ -3,7 +3,9 @@
  * src/jobs/routing.ts), when the platform manages one (`JobContext.routing`):
  * - a Ready pod that a routed Service selects counts as available only once the
  *   proxy has it in rotation, so a rolling update never takes an old pod out
- *   before its replacement takes requests;
+ *   before its replacement takes requests — for `rotationTimeoutMs` after it
+ *   turned Ready at most, so a proxy that cannot publish slows rollouts down
+ *   but never stops them;
  * - a deleted pod the proxy served is stopped only once the proxy has drained it
  *   (no request of it left), or when `drainTimeoutMs` has passed since its
  *   deletion, so a proxy that is down delays a deletion but never blocks it.
@@ -24,6 +26,8 @@ import {
 
 /** How soon a job waiting on the proxy looks again. */
 export const ROTATION_LOOK_MS = 200;
+/** How long a Ready pod waits for the proxy at most before it counts as available anyway. */
+const ROTATION_TIMEOUT_MS = 30_000;
 
 async function routingStatus(ctx: JobContext): Promise<RoutingStatusSpec | undefined> {
   const systemId = (await ctx.store.getTenantByName(SYSTEM_TENANT))?.id;
@@ -54,10 +58,13 @@ export async function markAwaitingRotation(
     .filter((s) => routed.has(routedServiceKey(tenant.name, namespace, s.name)))
     .map((s) => (s.spec as { selector?: Record<string, string> }).selector);
   let any = false;
+  const now = ctx.clock.now();
+  const timeoutMs = ctx.routing.rotationTimeoutMs ?? ROTATION_TIMEOUT_MS;
   for (const pod of pods) {
     if (!pod.ready || pod.deleting || !selectors.some((selector) => matchesServiceSelector(pod.labels, selector))) {
       continue;
     }
+    if (pod.readySinceMs !== undefined && now - pod.readySinceMs >= timeoutMs) continue;
     if (status?.pods[podRotationKey(tenant.name, namespace, pod.name)]?.state === "ready") continue;
     pod.awaitingRotation = true;
     any = true;

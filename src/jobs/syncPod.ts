@@ -31,7 +31,7 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     // The proxy first stops sending it requests and lets those under way finish.
     const drainMs = await msUntilDrained(ctx, pod);
     if (drainMs > 0) return { requeueAfterMs: drainMs };
-    if (pod.nodeName) await ctx.provider.stopPod(pod.nodeName, pod.id, stopOptions(pod));
+    if (pod.nodeName) await ctx.provider.stopPod(pod.nodeName, pod.id, stopOptions(pod, ctx.clock.now()));
     await ctx.store.deletePod(pod.id);
     if (pod.ownerKind && pod.ownerName) {
       const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
@@ -117,15 +117,21 @@ export async function enqueueUnbound(ctx: JobContext): Promise<void> {
   for (const pending of await ctx.store.listPods({ unbound: true })) await ctx.queue.enqueue("schedule", pending.id);
 }
 
-/** A deleted pod goes gracefully: its containers' preStop hooks, SIGTERM, and its grace period before SIGKILL. */
-export function stopOptions(pod: PodRecord): StopOptions {
+/**
+ * A deleted pod goes gracefully: its containers' preStop hooks, SIGTERM, and SIGKILL when its grace
+ * period is over. As in Kubernetes, the period counts from the deletion, so the proxy's drain comes
+ * out of it; a second is left for SIGTERM whatever the drain took.
+ */
+export function stopOptions(pod: PodRecord, nowMs: number): StopOptions {
   const containers = (pod.spec.containers as { name: string; lifecycle?: { preStop?: Json } }[] | undefined) ?? [];
   const preStop = Object.fromEntries(
     containers.flatMap((c) => (c.lifecycle?.preStop ? [[c.name, c.lifecycle.preStop]] : [])),
   );
-  const grace = pod.spec.terminationGracePeriodSeconds;
+  const given = pod.spec.terminationGracePeriodSeconds;
+  const grace = typeof given === "number" ? given : DEFAULT_GRACE_PERIOD_SECONDS;
+  const spentSeconds = pod.deletionRequestedAt === null ? 0 : Math.max(0, nowMs - pod.deletionRequestedAt) / 1000;
   return {
-    gracePeriodSeconds: typeof grace === "number" ? grace : DEFAULT_GRACE_PERIOD_SECONDS,
+    gracePeriodSeconds: grace === 0 ? 0 : Math.max(1, Math.ceil(grace - spentSeconds)),
     ...(Object.keys(preStop).length > 0 ? { preStop } : {}),
   };
 }

@@ -128,7 +128,9 @@ describeHaproxy("Routing end to end", haproxy, () => {
       api = await createTestApi({
         provider,
         routing: { drainTimeoutMs: 20_000 },
-        controlPlane: { routing: { publisher, syncMs: 200 }, probeTickMs: 100 },
+        // One node holds every replica: a slow Engine under the suite's load must not read as a lost node
+        // (all its pods NotReady at once), which is not what this file is about.
+        controlPlane: { routing: { publisher, syncMs: 200 }, probeTickMs: 100, nodeGracePeriodMs: 120_000 },
       });
     }, TEST_MS);
 

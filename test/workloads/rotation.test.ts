@@ -115,6 +115,29 @@ describe("rollouts behind a managed proxy", () => {
     expect(routing.published).toMatchObject({ version: proxy.state.tables.at(-1)?.version, error: null });
   }, 60_000);
 
+  it("counts a Ready pod as available anyway once its rotation bound has passed, if the proxy never serves it", async () => {
+    const proxy = heldProxy();
+    const t = await createTestApi({
+      routing: { drainTimeoutMs: 500, rotationTimeoutMs: 1_500 },
+      controlPlane: { routing: { publisher: proxy.publisher, syncMs: 100 } },
+    });
+    api = t;
+    expect((await t.call("POST", "/v1/apply", { body: manifests("web:1") })).status).toBe(200);
+    await t.until(async () => served(proxy.state).length === 2);
+    proxy.state.holding = true;
+    expect((await t.call("POST", "/v1/apply", { body: manifests("web:2") })).status).toBe(200);
+    const fresh = await t.until(async () => (await pods(t)).find((p) => imageOf(p) === "web:2" && p.ready));
+    const leaving = await t.until(
+      async () => (await pods(t)).find((p) => imageOf(p) === "web:1" && p.deletionRequestedAt !== null),
+      30_000,
+    );
+    const readyAt = Date.parse(
+      (fresh.status.conditions as { type: string; lastTransitionTime: string }[]).find((c) => c.type === "Ready")
+        ?.lastTransitionTime ?? "",
+    );
+    expect((leaving.deletionRequestedAt as number) - readyAt).toBeGreaterThanOrEqual(1_500);
+  }, 60_000);
+
   it("stops a deleted pod once its drain bound has passed, even if the proxy never drains it", async () => {
     const proxy = heldProxy();
     const t = await createTestApi({
