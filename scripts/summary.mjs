@@ -1,11 +1,11 @@
 // Prints the one closing line of `npm test`, from vitest's JSON report:
 //   tests: N passed, M failed[, K skipped]
 // Exits non-zero when the report is missing or unreadable, so a run whose tests never
-// reported can't pass. Usage: node scripts/summary.mjs [.test-results/vitest.json]
+// reported can't pass. Usage: node scripts/summary.mjs [REPORT …] (.test-results/vitest.json), summed.
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 
-const reportPath = process.argv[2] ?? ".test-results/vitest.json";
+const reportPaths = process.argv.length > 2 ? process.argv.slice(2) : [".test-results/vitest.json"];
 
 function readReport(path) {
   try {
@@ -17,8 +17,8 @@ function readReport(path) {
   }
 }
 
-const report = readReport(reportPath);
-const count = (field) => (Number.isInteger(report[field]) ? report[field] : 0);
+const reports = reportPaths.map(readReport);
+const count = (field) => reports.reduce((n, report) => n + (Number.isInteger(report[field]) ? report[field] : 0), 0);
 
 const passed = count("numPassedTests");
 const failed = count("numFailedTests");
@@ -26,9 +26,11 @@ const skipped = count("numPendingTests") + count("numTodoTests");
 
 // A test file that fails to load (syntax error, failing import, error in a hook) fails the run
 // without failing a single test; name it so "0 failed" is not mistaken for a green run.
-const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === "failed" && (file.assertionResults ?? []).every((test) => test.status !== "failed"),
-);
+const brokenFiles = reports
+  .flatMap((report) => report.testResults ?? [])
+  .filter(
+    (file) => file.status === "failed" && (file.assertionResults ?? []).every((test) => test.status !== "failed"),
+  );
 if (brokenFiles.length > 0) {
   const names = brokenFiles.map((file) => relative(process.cwd(), file.name));
   console.log(`test files that failed outside any test: ${names.join(", ")}`);
