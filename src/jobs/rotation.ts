@@ -13,16 +13,9 @@
  */
 import type { PodView } from "../controllers/types.js";
 import { matchesServiceSelector } from "../core/labels.js";
-import { SYSTEM_TENANT } from "../core/tenancy.js";
 import type { PodRecord } from "../db/types.js";
 import type { JobContext } from "./context.js";
-import {
-  podRotationKey,
-  ROUTING_STATUS_KIND,
-  ROUTING_STATUS_NAME,
-  type RoutingStatusSpec,
-  routedServiceKey,
-} from "./routing.js";
+import { podRotationKey, type RoutingStatusSpec, readRoutingStatus, routedServiceKey } from "./routing.js";
 
 /** How soon a job waiting on the proxy looks again. */
 export const ROTATION_LOOK_MS = 200;
@@ -30,10 +23,7 @@ export const ROTATION_LOOK_MS = 200;
 const ROTATION_TIMEOUT_MS = 30_000;
 
 async function routingStatus(ctx: JobContext): Promise<RoutingStatusSpec | undefined> {
-  const systemId = (await ctx.store.getTenantByName(SYSTEM_TENANT))?.id;
-  if (!systemId) return undefined;
-  const ref = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
-  return (await ctx.store.getObject(ref))?.spec as unknown as RoutingStatusSpec | undefined;
+  return (await readRoutingStatus(ctx.store))?.spec;
 }
 
 /**

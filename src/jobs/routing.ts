@@ -55,6 +55,19 @@ export interface RoutingStatusSpec {
   services: string[];
 }
 
+/** Where the RoutingStatus object lives (the system tenant), and what it holds; null before bootstrap. */
+export async function readRoutingStatus(store: Pick<StoreOps, "getTenantByName" | "getObject">) {
+  const systemId = (await store.getTenantByName(SYSTEM_TENANT))?.id;
+  if (!systemId) return null;
+  const ref: ObjectRef = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
+  const stored = await store.getObject(ref);
+  return {
+    ref,
+    spec: stored?.spec as unknown as RoutingStatusSpec | undefined,
+    resourceVersion: stored?.resourceVersion,
+  };
+}
+
 export const podRotationKey = (tenant: string, namespace: string, pod: string) => `${tenant}/${namespace}/${pod}`;
 export const routedServiceKey = (tenant: string, namespace: string, service: string) =>
   `${tenant}/${namespace}/${service}`;
@@ -98,7 +111,7 @@ export class RoutingSync {
   private again = false;
   private stopTimer: (() => void) | null = null;
   /** The status last written (or read back at the first sync), to write only what changed. */
-  private recorded: { ref: ObjectRef; spec: RoutingStatusSpec; resourceVersion: string } | null = null;
+  private recorded: { ref: ObjectRef; spec?: RoutingStatusSpec; resourceVersion?: string } | null = null;
   private drainsPending = false;
   readonly failures: string[] = [];
 
@@ -135,8 +148,9 @@ export class RoutingSync {
   private async record(outcome: SyncOutcome): Promise<void> {
     const { store, clock, rng } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
     const nowMs = clock.now();
-    const current = this.recorded ?? (await this.readStatus(store));
-    const before = current?.spec;
+    const current = this.recorded ?? (await readRoutingStatus(store));
+    if (!current) return;
+    const before = current.spec;
     const table = this.published;
     const rotation = table ? rotationOf(table, before?.pods ?? {}, nowMs) : { pods: {}, services: [] };
     this.drainsPending = false;
@@ -162,12 +176,10 @@ export class RoutingSync {
       ...rotation,
     };
     if (before && JSON.stringify(before) === JSON.stringify(spec)) return;
-    const systemId = (await store.getTenantByName(SYSTEM_TENANT))?.id;
-    if (!systemId) return;
-    const ref: ObjectRef = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
+    const { ref } = current;
     const fields = { apiVersion: "kubernease.dev/v1", labels: {}, annotations: {}, spec: { ...spec } };
     try {
-      const written = current
+      const written = current.resourceVersion
         ? await store.updateObject(ref, fields, { nowMs, expectedResourceVersion: current.resourceVersion })
         : await store.createObject({
             ...ref,
@@ -182,16 +194,6 @@ export class RoutingSync {
       if (!(error instanceof ConflictError)) throw error;
       this.recorded = null;
     }
-  }
-
-  private async readStatus(store: Pick<StoreOps, "getTenantByName" | "getObject">) {
-    const systemId = (await store.getTenantByName(SYSTEM_TENANT))?.id;
-    if (!systemId) return null;
-    const ref: ObjectRef = { tenantId: systemId, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
-    const stored = await store.getObject(ref);
-    return stored
-      ? { ref, spec: stored.spec as unknown as RoutingStatusSpec, resourceVersion: stored.resourceVersion }
-      : null;
   }
 
   /** Runs a sync now, or once more after the one running; resolves when the table is published or failed. */

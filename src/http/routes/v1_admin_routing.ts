@@ -1,6 +1,5 @@
 import type { Hono } from "hono";
-import { SYSTEM_TENANT } from "../../core/tenancy.js";
-import { ROUTING_STATUS_KIND, ROUTING_STATUS_NAME, type RoutingStatusSpec } from "../../jobs/routing.js";
+import { readRoutingStatus } from "../../jobs/routing.js";
 import { currentRouteTable } from "../../routing/load.js";
 import { type RouteTable, tenantView } from "../../routing/table.js";
 import { requireAdmin } from "../auth.js";
@@ -27,10 +26,7 @@ export function registerAdminRouting(app: Hono<AppEnv>, deps: ApiDeps): void {
 
 /** What the managed proxy serves (the version, when, the last failure), when the platform runs one. */
 async function publishedStatus(deps: ApiDeps) {
-  const system = await deps.store.getTenantByName(SYSTEM_TENANT);
-  if (!system) return undefined;
-  const ref = { tenantId: system.id, kind: ROUTING_STATUS_KIND, namespace: "", name: ROUTING_STATUS_NAME };
-  const spec = (await deps.store.getObject(ref))?.spec as unknown as RoutingStatusSpec | undefined;
+  const spec = (await readRoutingStatus(deps.store))?.spec;
   if (!spec) return undefined;
   return {
     version: spec.version,
