@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.js";
@@ -61,7 +62,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
   const docker = await dockerHosts(config, store);
   if (docker && config.autoscaleMax !== undefined) throw new Error("--autoscale-max works with simulated nodes only");
   const provider: NodeProvider = docker
-    ? new DockerProvider({ clock, hosts: docker, log })
+    ? new DockerProvider({ clock, hosts: docker, log, ...serviceProxies(dataDir) })
     : simulatedProvider(config, rng);
   let proxy: HaproxyPublisher | undefined;
   try {
@@ -181,6 +182,19 @@ async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Pr
  * and kept in the store — or none when the platform runs simulated nodes. Registered Engines choose
  * Docker by themselves (unless `--provider simulated`), so a restart never drops them silently.
  */
+/**
+ * Tenants' Service proxies on Docker nodes (the ClusterIP role), built from this machine's HAProxy:
+ * on where Debian's `haproxy` is installed, off (logged once) where it is not.
+ */
+export function serviceProxies(dataDir: string): { serviceProxies?: { dir: string; haproxy: string } } {
+  const haproxy = process.env.KUBERNEASE_HAPROXY ?? "/usr/sbin/haproxy";
+  if (!existsSync(haproxy)) {
+    log("no Service proxies: pods reach Services by name once haproxy is installed", { haproxy });
+    return {};
+  }
+  return { serviceProxies: { dir: join(dataDir, "service-proxies"), haproxy } };
+}
+
 export async function dockerHosts(config: ServeConfig, store: Store): Promise<DockerHostConfig[] | undefined> {
   if (config.provider === "simulated") {
     if (config.docker) throw new Error("--provider simulated and --docker exclude each other");

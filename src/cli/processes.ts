@@ -35,7 +35,7 @@ import { RemoteProvider } from "../providers/remote/client.js";
 import type { NodeProvider } from "../providers/types.js";
 import { bootstrap } from "./bootstrap.js";
 import type { ServeConfig, WorkerFlags } from "./config.js";
-import { dockerHosts, log } from "./platform.js";
+import { dockerHosts, log, serviceProxies } from "./platform.js";
 
 export interface RunningProcess {
   url: string;
@@ -163,7 +163,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningProcess>
 async function workerProvider(config: WorkerConfig, store: Store): Promise<NodeProvider> {
   const docker = await dockerHosts(config, store);
   if (docker && config.nodesUrl) throw new Error("--nodes-url and Docker hosts exclude each other");
-  if (docker) return new DockerProvider({ clock: systemClock, hosts: docker, log });
+  if (docker) {
+    return new DockerProvider({ clock: systemClock, hosts: docker, log, ...serviceProxies(resolve(config.dataDir)) });
+  }
   if (config.nodesUrl) return RemoteProvider.connect({ url: config.nodesUrl, token: config.nodesToken ?? "", log });
   throw new Error(
     "a worker needs nodes it shares with the other workers: --docker (or Engines registered at POST /v1/admin/nodes), " +

@@ -1,6 +1,7 @@
 import type { ProviderEvent } from "../providers/types.js";
 import { type AutoscaleOptions, autoscalerFor } from "./autoscaler.js";
 import type { JobContext } from "./context.js";
+import { parseObjectKey } from "./keys.js";
 import { LeaderElector } from "./leader.js";
 import { lifecycleJob } from "./lifecycle.js";
 import { NodeMonitor, type PushedHeartbeats } from "./nodeMonitor.js";
@@ -13,6 +14,7 @@ import { OutboxRelay } from "./relay.js";
 import { resyncAll } from "./resync.js";
 import { type RoutePublisher, RoutingSync, type SyncOutcome } from "./routing.js";
 import { scheduleJob } from "./schedulePod.js";
+import { ServiceProxySync } from "./serviceProxies.js";
 import { syncPodJob } from "./syncPod.js";
 
 export interface ControlPlaneOptions {
@@ -51,6 +53,11 @@ export interface ControlPlaneOptions {
    * What it serves is recorded for rollouts when the job context has `routing` (src/jobs/rotation.ts).
    */
   routing?: { publisher: RoutePublisher; syncMs?: number; onOutcome?: (outcome: SyncOutcome) => void };
+  /**
+   * How often tenants' Service proxies are synced as a safety net (2 s), where the provider runs them
+   * (`NodeProvider.serviceProxies`); a Service's reconcile syncs its tenant's at once.
+   */
+  serviceProxySyncMs?: number;
   /**
    * Several processes on one store (`kubernease worker`): the singleton duties (outbox relay,
    * heartbeats and the node monitor, probing, resync, autoscaling, rebalancing, routing) run only in
@@ -125,6 +132,9 @@ export class ControlPlane {
         ...(pushed ? { wakeOnly: true } : {}),
         ...(pushed && options.probeForecast ? { forecast: options.probeForecast } : {}),
       }),
+      services: ctx.provider.serviceProxies
+        ? new ServiceProxySync(ctx.store, ctx.provider.serviceProxies, ctx.clock, { log: ctx.log })
+        : undefined,
       routing: routing
         ? new RoutingSync(ctx.store, routing.publisher, {
             ...(routing.onOutcome ? { onOutcome: routing.onOutcome } : {}),
@@ -166,6 +176,8 @@ export class ControlPlane {
         // Only where the duties run: elsewhere the leader's next periodic sync takes the change.
         const routing = this.routing;
         if (routing && (key.startsWith("Service/") || key.startsWith("Ingress/"))) void routing.kick();
+        const services = this.duties?.services;
+        if (services && key.startsWith("Service/")) void services.kick(parseObjectKey(key)?.tenantId);
         return result;
       },
       { concurrency },
@@ -212,6 +224,10 @@ export class ControlPlane {
     if (autoscaler) every(autoscaler.intervalMs, autoscaler.look);
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;
     if (maxMoves > 0) every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));
+    if (duties.services) {
+      void duties.services.kick();
+      duties.cancels.push(duties.services.start(this.options.serviceProxySyncMs ?? 2_000));
+    }
     if (duties.routing) {
       void duties.routing.kick();
       duties.cancels.push(duties.routing.start(this.ctx.clock, this.options.routing?.syncMs ?? 1_000));
@@ -365,4 +381,6 @@ interface Duties {
   monitor: NodeMonitor;
   prober: Prober;
   routing: RoutingSync | undefined;
+  /** Tenants' Service proxies, where the provider runs them. */
+  services: ServiceProxySync | undefined;
 }

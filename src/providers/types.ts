@@ -163,6 +163,47 @@ export interface NodeScaling {
   removeNode(name: string): Promise<void>;
 }
 
+/** A Service a tenant's pods reach by name: `name`, `name.namespace`, `name.namespace.svc[.cluster.local]`. */
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * The Kubernetes ClusterIP role, on a provider whose pods sit on their tenant's own network per node:
+ * one proxy (HAProxy) per Service on each node where the tenant has pods, answering to the Service's
+ * DNS names there. The provider runs the proxies; src/jobs/serviceProxies.ts writes their configuration
+ * into `proxyDir` and drives them through the sockets HAProxy makes there.
+ */
+export interface ServiceProxyHost {
+  /** The nodes where the tenant's network is now: where its Service proxies belong. */
+  tenantNodes(tenantId: string): string[];
+  /** The folder on this machine that is the proxy's `/run/kubernease`: `haproxy.cfg`, `admin.sock`, `master.sock`. */
+  proxyDir(nodeName: string, tenantId: string, service: ServiceRef): string;
+  /** The path `proxyDir` has inside the proxy (where its config names the sockets). */
+  readonly proxyRunDir: string;
+  /**
+   * How a container on `fromNode` reaches a pod's `port`: at the pod's own address on the pod's node,
+   * at that node's address and the port published for it elsewhere; undefined when it cannot.
+   */
+  endpointFrom(
+    fromNode: string,
+    pod: { podId: string; nodeName: string; ip: string },
+    port: number,
+  ): EndpointAddr | undefined;
+  /**
+   * Makes the tenant's proxies on the node exactly `services`: creates and starts those missing (their
+   * folder holds their config by then) and removes the others. Resolves with the keys
+   * (`namespace/name`) of those it started; none when the tenant has no network there (any more).
+   */
+  ensureProxies(nodeName: string, tenantId: string, services: ServiceRef[]): Promise<string[]>;
+}
+
+export interface EndpointAddr {
+  address: string;
+  port: number;
+}
+
 export interface NodeProvider {
   readonly name: string;
   /** Present when the provider can add and remove nodes. */
@@ -211,6 +252,8 @@ export interface NodeProvider {
    * provider keeps no claim data of its own.
    */
   removeVolume?(nodeName: string, claim: ClaimVolumeRef): Promise<boolean>;
+  /** Present when the provider runs tenants' Service proxies (see `ServiceProxyHost`). */
+  readonly serviceProxies?: ServiceProxyHost;
   /** Observations as they happen; returns the unsubscribe function. */
   subscribe(listener: (event: ProviderEvent) => void): () => void;
   close(): Promise<void>;

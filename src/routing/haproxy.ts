@@ -250,7 +250,7 @@ function serverLine(slot: number, server: Server | undefined): string {
   return `  server ${slotName(slot)} ${server.address}:${server.port}${server.state === "ready" ? "" : " weight 0"}`;
 }
 
-function backendSection(backend: Backend, slots: readonly (string | null)[]): string[] {
+export function backendSection(backend: Backend, slots: readonly (string | null)[]): string[] {
   const servers = serversByKey(backend);
   return [
     `backend ${backend.name}`,

@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import Docker from "dockerode";
 import type { Clock } from "../../core/clock.js";
@@ -13,6 +16,8 @@ import {
   type ProbeResult,
   type ProviderEvent,
   type ProviderNode,
+  type ServiceProxyHost,
+  type ServiceRef,
   type StopOptions,
 } from "../types.js";
 import { applyHostFirewall } from "./firewall.js";
@@ -30,6 +35,15 @@ import {
 } from "./observe.js";
 import { PAUSE_IMAGE, pauseImageTar, tarOf } from "./pause.js";
 import { execProbe, httpProbe, probeTimeoutMs, tcpProbe, within } from "./probe.js";
+import {
+  buildProxyImage,
+  PROXY_ROLE,
+  PROXY_RUN_DIR,
+  type ProxyImage,
+  proxyContainerName,
+  proxyCreateOptions,
+  serviceKey,
+} from "./serviceProxy.js";
 import {
   appCreateOptions,
   appName,
@@ -90,6 +104,12 @@ export interface DockerProviderOptions {
    */
   hostFirewall?: boolean;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Tenants' Service proxies (the ClusterIP role, `ServiceProxyHost`): each proxy's folder goes under
+   * `dir` on this machine, so only Engines of this machine (unix sockets) run them. `haproxy` is the
+   * binary the proxy image is built from (`/usr/sbin/haproxy`, Debian's). Absent: no Service proxies.
+   */
+  serviceProxies?: { dir: string; haproxy?: string };
 }
 
 const KILL_WAIT_MS = 10_000;
@@ -108,6 +128,7 @@ interface Host {
   watching?: Promise<void>;
   networks: Map<string, Promise<string>>;
   pauseImage?: Promise<void>;
+  proxyImage?: Promise<string>;
   /** Pods whose stop found the Engine unreachable: removed when it answers again. */
   pendingStops: Set<string>;
   /**
@@ -161,9 +182,12 @@ export class DockerProvider implements NodeProvider {
    * stopped) and used (a sandbox created on it) one at a time, so a removal never pulls it from under a new pod.
    */
   private readonly networkOps = new Map<string, Promise<unknown>>();
+  readonly serviceProxies?: ServiceProxyHost;
+  private proxyImage: Promise<ProxyImage> | undefined;
 
   constructor(private readonly options: DockerProviderOptions) {
     this.owner = options.owner ?? "kubernease";
+    if (options.serviceProxies) this.serviceProxies = this.proxyHost(options.serviceProxies.dir);
     for (const config of options.hosts) {
       if (!this.addHost(config)) throw new Error(`docker host ${config.name} is listed twice`);
     }
@@ -444,6 +468,7 @@ export class DockerProvider implements NodeProvider {
 
   /** After a (re)connection: finish pending stops, then report every pod the host runs. */
   private async resume(host: Host): Promise<void> {
+    await this.relearnNetworks(host);
     for (const podId of [...host.pendingStops]) {
       await this.serially(podId, () => this.stop(host, podId));
     }
@@ -589,6 +614,8 @@ export class DockerProvider implements NodeProvider {
       });
       if ((await host.docker.listContainers({ all: true, filters })).length > 0) return;
       host.networks.delete(tenantId);
+      // The tenant's Service proxies go with its last pod: they hold the network.
+      await this.removeProxies(host, tenantId, new Set());
       const name = tenantNetworkName(tenantId);
       const [network] = (await host.docker.listNetworks({ filters: JSON.stringify({ name: [name] }) })).filter(
         (n) => n.Name === name && n.Labels?.[LABELS.owner] === this.owner,
@@ -892,6 +919,115 @@ export class DockerProvider implements NodeProvider {
       host.networks.set(tenantId, made);
     }
     return made;
+  }
+
+  // --- Service proxies (ServiceProxyHost) ---------------------------------------------------
+
+  private proxyHost(base: string): ServiceProxyHost {
+    return {
+      proxyRunDir: PROXY_RUN_DIR,
+      tenantNodes: (tenantId) =>
+        [...this.hosts.values()].filter((h) => h.networks.has(tenantId)).map((h) => h.config.name),
+      proxyDir: (nodeName, tenantId, service) => {
+        // Short: a unix socket's path is at most 107 bytes.
+        const id = `${this.owner}/${nodeName}/${tenantId}/${serviceKey(service)}`;
+        const dir = join(base, createHash("sha256").update(id).digest("hex").slice(0, 16));
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        return dir;
+      },
+      endpointFrom: (fromNode, pod, port) => {
+        if (pod.nodeName === fromNode) return { address: pod.ip, port };
+        const host = this.hosts.get(pod.nodeName);
+        const found = this.latest.get(pod.podId);
+        const published = found ? publishedPort(found, port) : undefined;
+        return host && published !== undefined ? { address: host.address, port: published } : undefined;
+      },
+      ensureProxies: (nodeName, tenantId, services) => this.ensureProxies(this.hostOf(nodeName), tenantId, services),
+    };
+  }
+
+  /** See `ServiceProxyHost.ensureProxies`; under the tenant's network lock, so the network stays while they start. */
+  private ensureProxies(host: Host, tenantId: string, services: ServiceRef[]): Promise<string[]> {
+    return this.withNetwork(host, tenantId, async () => {
+      const network = host.networks.get(tenantId);
+      if (!network || !this.options.serviceProxies) return [];
+      await network;
+      const wanted = new Map(services.map((s) => [proxyContainerName(this.owner, tenantId, s), s]));
+      const existing = await this.removeProxies(host, tenantId, new Set(wanted.keys()));
+      const started: string[] = [];
+      for (const [name, service] of wanted) {
+        const have = existing.get(name);
+        if (have?.State === "running") continue;
+        const image = await this.ensureProxyImage(host);
+        const options = proxyCreateOptions({
+          image,
+          binary: this.options.serviceProxies.haproxy ?? "/usr/sbin/haproxy",
+          owner: this.owner,
+          tenantId,
+          service,
+          dir: (this.serviceProxies as ServiceProxyHost).proxyDir(host.config.name, tenantId, service),
+        });
+        const container = have ? host.docker.getContainer(have.Id) : await createOrGet(host.docker, options);
+        await container.start().catch(ignoreStarted);
+        started.push(serviceKey(service));
+      }
+      return started;
+    });
+  }
+
+  /** Removes the tenant's proxies on the host but those named in `keep`; answers those kept, by name. */
+  private async removeProxies(
+    host: Host,
+    tenantId: string,
+    keep: ReadonlySet<string>,
+  ): Promise<Map<string, Docker.ContainerInfo>> {
+    const filters = JSON.stringify({
+      label: [`${LABELS.owner}=${this.owner}`, `${LABELS.tenant}=${tenantId}`, `${LABELS.role}=${PROXY_ROLE}`],
+    });
+    const kept = new Map<string, Docker.ContainerInfo>();
+    const gone: Promise<unknown>[] = [];
+    for (const info of await host.docker.listContainers({ all: true, filters })) {
+      const name = (info.Names[0] ?? "").replace(/^\//, "");
+      if (keep.has(name)) kept.set(name, info);
+      else gone.push(host.docker.getContainer(info.Id).remove({ force: true }).catch(ignoreGone));
+    }
+    await Promise.all(gone);
+    return kept;
+  }
+
+  private ensureProxyImage(host: Host): Promise<string> {
+    host.proxyImage ??= (async () => {
+      this.proxyImage ??= buildProxyImage(this.options.serviceProxies?.haproxy ?? "/usr/sbin/haproxy");
+      const image = await this.proxyImage;
+      const present = await host.docker
+        .getImage(image.name)
+        .inspect()
+        .then(
+          () => true,
+          () => false,
+        );
+      if (!present) {
+        const [repo, tag] = image.name.split(":") as [string, string];
+        const stream = Readable.from(image.tar) as unknown as NodeJS.ReadableStream;
+        await followProgress(host.docker, await host.docker.importImage(stream, { repo, tag }));
+      }
+      return image.name;
+    })().catch((error) => {
+      host.proxyImage = undefined;
+      throw error;
+    });
+    return host.proxyImage;
+  }
+
+  /** After a (re)connection: the tenant networks of ours that exist there (a restarted provider knew none). */
+  private async relearnNetworks(host: Host): Promise<void> {
+    const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`] });
+    for (const network of await host.docker.listNetworks({ filters })) {
+      const tenantId = network.Labels?.[LABELS.tenant];
+      if (tenantId && network.Name === tenantNetworkName(tenantId) && !host.networks.has(tenantId)) {
+        host.networks.set(tenantId, Promise.resolve(network.Name));
+      }
+    }
   }
 
   // --- helpers ----------------------------------------------------------------------------

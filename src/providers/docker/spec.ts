@@ -57,6 +57,11 @@ export function containersOf(spec: Json): PodContainerSpec[] {
 }
 
 /** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; pod ids and container names fit already, this keeps it so. */
+/** A pod's DNS search list, as Kubernetes writes it: `redis-master` finds the Service of the pod's namespace. */
+export function podDnsSearch(namespace: string): string[] {
+  return [`${namespace}.svc.cluster.local`, "svc.cluster.local", "cluster.local"];
+}
+
 function safe(part: string): string {
   return part.replace(/[^a-zA-Z0-9_.-]/g, "-");
 }
@@ -233,6 +238,8 @@ export function sandboxCreateOptions(pod: PodRuntimeSpec, options: SandboxOption
     ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])),
     HostConfig: {
       NetworkMode: options.networkName,
+      // The pod's containers share this resolver configuration: Service names resolve as in Kubernetes.
+      DnsSearch: podDnsSearch(pod.namespace),
       // HostPort "" lets Docker pick a free port on the node's address; it is read back after start.
       PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: options.address, HostPort: "" }]])),
       RestartPolicy: { Name: "no" },

@@ -1,0 +1,224 @@
+/**
+ * Service traffic between pods (the ClusterIP role) on real Docker and HAProxy: a pod reaches a
+ * Service of its tenant by name (`backend`, `backend.default.svc.cluster.local`) through the
+ * tenant's Service proxy, which forwards to the Service's Ready pods only; another tenant's pods
+ * neither resolve the name nor reach the proxy; endpoint churn never reloads the proxy.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { systemClock } from "../../src/core/clock.js";
+import type { PodRecord } from "../../src/db/types.js";
+import { socketCommand } from "../../src/jobs/haproxy/socket.js";
+import { DockerProvider, LABELS } from "../../src/providers/docker/index.js";
+import { demuxAll } from "../../src/providers/docker/logs.js";
+import { PROXY_SERVICE_LABEL } from "../../src/providers/docker/serviceProxy.js";
+import { parseServersState, parseShowProc } from "../../src/routing/haproxy.js";
+import { createTestApi, type TestApi } from "../helpers/api.js";
+import { DOCKER_SOCKET, describeDocker, isDockerReachable, removeOwned } from "../helpers/docker.js";
+import { describeHaproxy, isHaproxyAvailable } from "../helpers/haproxy.js";
+
+const TEST_MS = 300_000;
+const reachable = await isDockerReachable();
+const haproxy = await isHaproxyAvailable();
+const owner = `e2e-services-${randomBytes(4).toString("hex")}`;
+const NODE = "docker-main";
+
+function deployment(name: string, replicas: number, image = "kubernease-test/web:1"): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+        - name: web
+          image: ${image}
+          ports: [{ name: http, containerPort: 8080 }]
+          resources: { requests: { cpu: 50m, memory: 16Mi }, limits: { cpu: "1", memory: 32Mi } }
+          readinessProbe:
+            httpGet: { path: /_health, port: http }
+            periodSeconds: 1
+            failureThreshold: 10
+`;
+}
+
+function service(name: string, app: string, port = 80): string {
+  return `apiVersion: v1
+kind: Service
+metadata: { name: ${name} }
+spec:
+  selector: { app: ${app} }
+  ports: [{ port: ${port}, targetPort: http }]
+`;
+}
+
+describeHaproxy("Service traffic between pods", haproxy, () => {
+  describeDocker("through the tenant's Service proxies, on Docker", reachable, () => {
+    let api: TestApi<DockerProvider>;
+    let dir: string;
+    const docker = new Docker({ socketPath: DOCKER_SOCKET });
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "kn-svc-"));
+      const provider = new DockerProvider({
+        clock: systemClock,
+        owner,
+        hosts: [{ name: NODE, socketPath: DOCKER_SOCKET }],
+        serviceProxies: { dir },
+      });
+      api = await createTestApi({
+        provider,
+        controlPlane: { probeTickMs: 200, nodeGracePeriodMs: 120_000, serviceProxySyncMs: 500 },
+      });
+    }, TEST_MS);
+
+    afterAll(async () => {
+      await api?.close();
+      await removeOwned(docker, owner);
+      rmSync(dir, { recursive: true, force: true });
+    }, TEST_MS);
+
+    const podsOf = async (tenantId: string, app: string) =>
+      (await api.store.listPods({ tenantId })).filter((p) => p.labels.app === app && p.deletionRequestedAt === null);
+    const readyCount = async (tenantId: string, app: string, n: number) =>
+      api.until(async () => {
+        const pods = await podsOf(tenantId, app);
+        return pods.length === n && pods.every((p) => p.ready);
+      }, 180_000);
+
+    /** Runs a shell command in the pod's app container: its exit code and output. (The image's static `wget -T` crashes: `timeout` bounds it.) */
+    async function sh(pod: PodRecord, command: string): Promise<{ code: number; out: string }> {
+      const filters = JSON.stringify({ label: [`${LABELS.pod}=${pod.id}`, `${LABELS.role}=app`] });
+      const [app] = await docker.listContainers({ filters });
+      if (!app) throw new Error(`pod ${pod.name} has no running app container`);
+      const run = await docker
+        .getContainer(app.Id)
+        .exec({ Cmd: ["sh", "-c", command], AttachStdout: true, AttachStderr: true });
+      const stream = await run.start({ hijack: true, stdin: false });
+      const chunks: Buffer[] = [];
+      await new Promise((resolve) => {
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", resolve);
+        stream.on("close", resolve);
+      });
+      return { code: (await run.inspect()).ExitCode ?? -1, out: demuxAll(Buffer.concat(chunks), false).trim() };
+    }
+
+    /** Who answers `url` from inside the pod, over `times` requests. */
+    async function answers(pod: PodRecord, url: string, times: number): Promise<Set<string>> {
+      const seen = new Set<string>();
+      for (let i = 0; i < times; i++) {
+        const { code, out } = await sh(pod, `timeout 5 wget -q -O- ${url}`);
+        if (code === 0) seen.add(out);
+      }
+      return seen;
+    }
+
+    const proxyDir = (name: string) =>
+      api.provider.serviceProxies?.proxyDir(NODE, api.tenant.id, { namespace: "default", name }) as string;
+    const proxies = async () =>
+      docker.listContainers({
+        all: true,
+        filters: JSON.stringify({ label: [`${LABELS.owner}=${owner}`, `${LABELS.role}=service-proxy`] }),
+      });
+
+    it(
+      "answers a Service's name from every Ready pod behind it, and only inside its tenant",
+      async () => {
+        const body = [
+          deployment("backend", 2),
+          service("backend", "backend"),
+          // Same port as `backend`: each Service has its own address.
+          deployment("other", 1, "kubernease-test/web:2"),
+          service("other", "other"),
+          deployment("client", 1),
+        ].join("---\n");
+        expect((await api.call("POST", "/v1/apply", { body })).status).toBe(200);
+        await readyCount(api.tenant.id, "backend", 2);
+        await readyCount(api.tenant.id, "other", 1);
+        await readyCount(api.tenant.id, "client", 1);
+        const [client] = await podsOf(api.tenant.id, "client");
+        const backends = new Set((await podsOf(api.tenant.id, "backend")).map((p) => p.name));
+
+        // Round robin over the two Ready pods, by the short name (DNS search list) and the full one.
+        const seen = await api.until(async () => {
+          const got = await answers(client as PodRecord, "http://backend/cgi-bin/whoami", 6);
+          return got.size === 2 && got;
+        }, 60_000);
+        expect([...seen].sort()).toEqual([...backends].sort());
+        const full = await answers(client as PodRecord, "http://backend.default.svc.cluster.local/cgi-bin/whoami", 4);
+        expect([...full].every((name) => backends.has(name))).toBe(true);
+        expect((await sh(client as PodRecord, "timeout 5 wget -q -O- http://other.default/")).out).toBe("web 2");
+
+        // Another tenant's pod: the name does not resolve there, and the proxy's address is unreachable.
+        expect(
+          (await api.call("POST", "/v1/apply", { key: api.other.key, body: deployment("intruder", 1) })).status,
+        ).toBe(200);
+        await readyCount(api.other.id, "intruder", 1);
+        const [intruder] = await podsOf(api.other.id, "intruder");
+        expect((await sh(intruder as PodRecord, "timeout 3 wget -q -O- http://backend.default/")).code).not.toBe(0);
+        const [proxy] = (await proxies()).filter((c) => c.Labels[LABELS.tenant] === api.tenant.id);
+        const address = Object.values(proxy?.NetworkSettings.Networks ?? {})[0]?.IPAddress;
+        expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        expect((await sh(client as PodRecord, `timeout 5 wget -q -O- http://${address}/`)).code).toBe(0);
+        expect((await sh(intruder as PodRecord, `timeout 3 wget -q -O- http://${address}/`)).code).not.toBe(0);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "takes new and removed endpoints through the runtime API, never a reload; a deleted Service's proxy goes",
+      async () => {
+        const master = join(proxyDir("backend"), "master.sock");
+        const reloads = async () => parseShowProc(await socketCommand(master, ["show proc"], systemClock))?.reloads;
+        const before = await reloads();
+        expect(before).toBeTypeOf("number");
+
+        const scale = async (replicas: number) =>
+          expect(
+            (
+              await api.call("PUT", "/apis/apps/v1/namespaces/default/deployments/backend/scale", {
+                body: { spec: { replicas } },
+              })
+            ).status,
+          ).toBe(200);
+        await scale(4);
+        await readyCount(api.tenant.id, "backend", 4);
+        const [client] = await podsOf(api.tenant.id, "client");
+        const four = new Set((await podsOf(api.tenant.id, "backend")).map((p) => p.name));
+        const seen = await api.until(async () => {
+          const got = await answers(client as PodRecord, "http://backend/cgi-bin/whoami", 12);
+          return got.size === 4 && got;
+        }, 60_000);
+        expect([...seen].sort()).toEqual([...four].sort());
+
+        await scale(1);
+        await readyCount(api.tenant.id, "backend", 1);
+        const [left] = await podsOf(api.tenant.id, "backend");
+        const served = async () =>
+          parseServersState(
+            await socketCommand(join(proxyDir("backend"), "admin.sock"), ["show servers state"], systemClock),
+          ).filter((s) => s.state !== "maint");
+        // The three pods that went leave the proxy; only the one left is served.
+        await api.until(async () => (await served()).length === 1, 60_000);
+        expect([...(await answers(client as PodRecord, "http://backend/cgi-bin/whoami", 4))]).toEqual([left?.name]);
+        expect(await reloads()).toBe(before);
+
+        expect((await api.call("DELETE", "/api/v1/namespaces/default/services/other")).status).toBe(200);
+        await api.until(
+          async () => (await proxies()).filter((c) => c.Labels[PROXY_SERVICE_LABEL] === "other").length === 0,
+          60_000,
+        );
+      },
+      TEST_MS,
+    );
+  });
+});
