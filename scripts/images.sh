@@ -7,6 +7,9 @@
 #                                under a shell that exits on SIGTERM (httpd as PID 1 would ignore it, and every
 #                                graceful stop would last its whole grace period)
 #   kubernease-test/web:bad    — the same server without /_health, so a health check on it fails (404)
+#   kubernease-test/redis:1    — this machine's Debian redis-server (with the libraries it links) beside busybox,
+#                                for TCP Services between pods (`redis-master:6379`); built only where
+#                                redis-server is installed, and never pushed
 # and, when REGISTRY_URL / REGISTRY_AUTH_URL are set (scripts/services.sh, ensure_registry), pushes all three
 # to those registries under the same names (`$REGISTRY_URL/kubernease-test/web:1`).
 # An image is rebuilt only when missing or when this script's recipe changed (the recipe hash is a label).
@@ -59,9 +62,49 @@ build() {
     - "$tag" >/dev/null
 }
 
+# The redis image: busybox as above (sh, nc), plus redis-server and what `ldd` says it links.
+build_redis() {
+  local tag=kubernease-test/redis:1 server
+  server="$(command -v redis-server || true)"
+  [[ -n "$server" ]] || {
+    log "no redis-server on this machine: $tag is not built"
+    return 0
+  }
+  local recipe_redis have
+  recipe_redis="$(printf '%s' "$recipe" | cat - "$server" | sha256sum | cut -c1-16)"
+  have="$(docker image inspect -f '{{index .Config.Labels "kubernease.recipe"}}' "$tag" 2>/dev/null || true)"
+  if [[ "$have" == "$recipe_redis" && -z "${IMAGES_FORCE:-}" ]]; then
+    log "$tag is up to date"
+    return 0
+  fi
+  local root lib
+  root="$(mktemp -d)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$root'" RETURN
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/data"
+  chmod 1777 "$root/tmp"
+  cp "$BUSYBOX" "$root/bin/busybox"
+  local applet
+  for applet in "${APPLETS[@]}"; do ln -s busybox "$root/bin/$applet"; done
+  printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
+  cp "$server" "$root/bin/redis-server"
+  for lib in $(ldd "$server" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  log "building $tag"
+  tar -C "$root" --owner=0 --group=0 -c . | docker import \
+    --change 'CMD ["/bin/redis-server", "--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", "/data"]' \
+    --change 'EXPOSE 6379' \
+    --change 'ENV PATH=/bin' \
+    --change "LABEL kubernease.recipe=$recipe_redis" \
+    - "$tag" >/dev/null
+}
+
 build kubernease-test/web:1 "web 1" yes
 build kubernease-test/web:2 "web 2" yes
 build kubernease-test/web:bad "web bad" no
+build_redis
 
 # Pushes one image to one registry (host:port) under the same name: `127.0.0.1:5000/kubernease-test/web:1`.
 # Quick when pushed already: the registry has every layer, and the push only checks that it does.

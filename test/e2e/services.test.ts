@@ -26,6 +26,7 @@ const reachable = await isDockerReachable();
 const haproxy = await isHaproxyAvailable();
 const owner = `e2e-services-${randomBytes(4).toString("hex")}`;
 const NODE = "docker-main";
+const REDIS_IMAGE = "kubernease-test/redis:1";
 
 function deployment(name: string, replicas: number, image = "kubernease-test/web:1"): string {
   return `apiVersion: apps/v1
@@ -57,6 +58,27 @@ metadata: { name: ${name} }
 spec:
   selector: { app: ${app} }
   ports: [{ port: ${port}, targetPort: http }]
+`;
+}
+
+/** Two redis Deployments behind one Service: `main` becomes Ready, `warming` never does (its readiness probe fails). */
+function redis(tier: "main" | "warming"): string {
+  const probe = tier === "main" ? "tcpSocket: { port: 6379 }" : 'exec: { command: ["false"] }';
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: redis-${tier} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: redis-master, tier: ${tier} } }
+  template:
+    metadata: { labels: { app: redis-master, tier: ${tier} } }
+    spec:
+      containers:
+        - name: redis
+          image: ${REDIS_IMAGE}
+          ports: [{ containerPort: 6379 }]
+          resources: { requests: { cpu: 50m, memory: 16Mi }, limits: { cpu: "1", memory: 64Mi } }
+          readinessProbe: { ${probe}, periodSeconds: 1 }
 `;
 }
 
@@ -217,6 +239,45 @@ describeHaproxy("Service traffic between pods", haproxy, () => {
           async () => (await proxies()).filter((c) => c.Labels[PROXY_SERVICE_LABEL] === "other").length === 0,
           60_000,
         );
+      },
+      TEST_MS,
+    );
+
+    it(
+      "carries TCP: redis-master:6379 reaches only the Ready redis pod behind the Service",
+      async () => {
+        const image = await docker
+          .getImage(REDIS_IMAGE)
+          .inspect()
+          .catch(() => undefined);
+        if (!image)
+          throw new Error(`${REDIS_IMAGE} is missing: scripts/images.sh builds it where redis-server is installed`);
+        const body = [redis("main"), redis("warming"), service("redis-master", "redis-master", 6379)]
+          .join("---\n")
+          .replace("targetPort: http", "targetPort: 6379");
+        expect((await api.call("POST", "/v1/apply", { body })).status).toBe(200);
+        await api.until(async () => {
+          const pods = await podsOf(api.tenant.id, "redis-master");
+          const running = pods.filter((p) => p.phase === "Running");
+          return running.length === 2 && pods.filter((p) => p.ready).length === 1;
+        }, 180_000);
+        const [client] = await podsOf(api.tenant.id, "client");
+        const ask = (commands: string) =>
+          sh(client as PodRecord, `printf '${commands}QUIT\\r\\n' | timeout 5 nc redis-master 6379`);
+        const set = await api.until(async () => {
+          const { out } = await ask("SET greeting hello\\r\\n");
+          return out.includes("+OK") && out;
+        }, 60_000);
+        expect(set).toContain("+OK");
+        // Every connection lands on the one Ready pod: the same server, which holds the key.
+        const servers = new Set<string>();
+        for (let i = 0; i < 8; i++) {
+          const { out } = await ask("GET greeting\\r\\nINFO server\\r\\n");
+          expect(out).toContain("hello");
+          servers.add(/run_id:(\w+)/.exec(out)?.[1] ?? "none");
+        }
+        expect(servers.size).toBe(1);
+        expect([...servers][0]).not.toBe("none");
       },
       TEST_MS,
     );
