@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { memoryBytes } from "../core/quantity.js";
 import type { DockerHostConfig } from "../providers/docker/index.js";
 import { isDomainPattern } from "../routing/hosts.js";
@@ -39,6 +40,11 @@ export interface ProxyConfig {
   tlsBind?: string;
   /** `--hsts-max-age N`: `Strict-Transport-Security: max-age=N` on HTTPS answers of hosts an Ingress lists under `tls`. */
   hstsMaxAgeSeconds?: number;
+  /**
+   * `--proxy-attach DIR`: an HAProxy the operator runs (master-worker, `-W -S DIR/master.sock -f DIR/haproxy.cfg`)
+   * instead of one the platform starts: the platform writes its files in DIR, reloads it, and leaves it running.
+   */
+  attachDir?: string;
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -95,8 +101,11 @@ function proxyOption(flags: Flags, env: NodeJS.ProcessEnv): { proxy?: ProxyConfi
   const bind = text(flags, "proxy", env.KUBERNEASE_PROXY);
   const tls = text(flags, "proxy-tls", env.KUBERNEASE_PROXY_TLS);
   const hsts = text(flags, "hsts-max-age", env.KUBERNEASE_HSTS_MAX_AGE);
+  const attach = text(flags, "proxy-attach", env.KUBERNEASE_PROXY_ATTACH);
   if (bind === undefined) {
-    if (tls !== undefined || hsts !== undefined) throw new Error("--proxy-tls and --hsts-max-age need --proxy");
+    if (tls !== undefined || hsts !== undefined || attach !== undefined) {
+      throw new Error("--proxy-tls, --hsts-max-age and --proxy-attach need --proxy");
+    }
     return {};
   }
   if (hsts !== undefined && tls === undefined) throw new Error("--hsts-max-age needs --proxy-tls");
@@ -105,6 +114,7 @@ function proxyOption(flags: Flags, env: NodeJS.ProcessEnv): { proxy?: ProxyConfi
       bind: listenAddress("--proxy", bind),
       ...(tls !== undefined ? { tlsBind: listenAddress("--proxy-tls", tls) } : {}),
       ...(hsts !== undefined ? { hstsMaxAgeSeconds: int("--hsts-max-age", hsts, 0) } : {}),
+      ...(attach !== undefined ? { attachDir: resolve(attach) } : {}),
     },
   };
 }

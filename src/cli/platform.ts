@@ -10,7 +10,7 @@ import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
 import { ensureLocalCa } from "../jobs/haproxy/certs.js";
-import { HaproxyPublisher } from "../jobs/haproxy/publisher.js";
+import { HaproxyPublisher, type PublisherEvent } from "../jobs/haproxy/publisher.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
 import type { SyncOutcome } from "../jobs/routing.js";
 import { loadEndpoints } from "../providers/docker/endpoints.js";
@@ -156,7 +156,7 @@ const DRAIN_TIMEOUT_MS = 30_000;
  * the API's own certificate comes from) or their Ingress's `kubernetes.io/tls` Secret.
  */
 async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Promise<HaproxyPublisher> {
-  const dir = join(dataDir, "haproxy");
+  const dir = proxy.attachDir ?? join(dataDir, "haproxy");
   const table = await currentRouteTable(store);
   const tls = proxy.tlsBind
     ? {
@@ -166,22 +166,20 @@ async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Pr
       }
     : undefined;
   const ca = tls ? await ensureLocalCa(dataDir, systemClock.now()) : undefined;
-  return HaproxyPublisher.start(
-    {
-      layout: { dir, bind: proxy.bind, ...(tls ? { tls } : {}) },
-      clock: systemClock,
-      onEvent: (event) => log("proxy event", { ...event }),
-      ...(ca ? { ca: { cert: ca.cert, key: ca.key }, tenantSecret: (ref) => loadTlsSecret(store, ref) } : {}),
-    },
-    table,
-  );
+  const options = {
+    layout: { dir, bind: proxy.bind, ...(tls ? { tls } : {}) },
+    clock: systemClock,
+    onEvent: (event: PublisherEvent) => log("proxy event", { ...event }),
+    ...(ca ? { ca: { cert: ca.cert, key: ca.key }, tenantSecret: (ref: string) => loadTlsSecret(store, ref) } : {}),
+  };
+  if (!proxy.attachDir) return HaproxyPublisher.start(options, table);
+  // The operator's HAProxy: it takes the platform's configuration at once, by a checked reload.
+  const publisher = await HaproxyPublisher.attach(options);
+  const first = await publisher.publish(table);
+  if (!first.ok) throw new Error(`the HAProxy at ${dir} did not take the route table: ${first.error ?? first.mode}`);
+  return publisher;
 }
 
-/**
- * The Docker Engines to run on — those of `--docker`, then those registered at `POST /v1/admin/nodes`
- * and kept in the store — or none when the platform runs simulated nodes. Registered Engines choose
- * Docker by themselves (unless `--provider simulated`), so a restart never drops them silently.
- */
 /**
  * Tenants' Service proxies on Docker nodes (the ClusterIP role), built from this machine's HAProxy:
  * on where Debian's `haproxy` is installed, off (logged once) where it is not.
@@ -195,6 +193,11 @@ export function serviceProxies(dataDir: string): { serviceProxies?: { dir: strin
   return { serviceProxies: { dir: join(dataDir, "service-proxies"), haproxy } };
 }
 
+/**
+ * The Docker Engines to run on — those of `--docker`, then those registered at `POST /v1/admin/nodes`
+ * and kept in the store — or none when the platform runs simulated nodes. Registered Engines choose
+ * Docker by themselves (unless `--provider simulated`), so a restart never drops them silently.
+ */
 export async function dockerHosts(config: ServeConfig, store: Store): Promise<DockerHostConfig[] | undefined> {
   if (config.provider === "simulated") {
     if (config.docker) throw new Error("--provider simulated and --docker exclude each other");

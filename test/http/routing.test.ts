@@ -386,13 +386,18 @@ describe("the base domain setting", () => {
 });
 
 describe("the proxy settings", () => {
-  it("serve takes --proxy, --proxy-tls and --hsts-max-age (or their variables), and refuses them half given", () => {
+  it("serve takes --proxy, --proxy-tls, --hsts-max-age and --proxy-attach (or their variables), and refuses them half given", () => {
     expect(serveConfig({}, {}).proxy).toBeUndefined();
     expect(serveConfig({ proxy: "127.0.0.1:8080" }, {}).proxy).toEqual({ bind: "127.0.0.1:8080" });
     expect(
       serveConfig({ "proxy-tls": "127.0.0.1:8444", "hsts-max-age": "300" }, { KUBERNEASE_PROXY: "0.0.0.0:80" }).proxy,
     ).toEqual({ bind: "0.0.0.0:80", tlsBind: "127.0.0.1:8444", hstsMaxAgeSeconds: 300 });
     expect(() => serveConfig({ "proxy-tls": "127.0.0.1:8444" }, {})).toThrow(/need --proxy/);
+    expect(serveConfig({ proxy: "127.0.0.1:8080", "proxy-attach": "/run/haproxy" }, {}).proxy).toEqual({
+      bind: "127.0.0.1:8080",
+      attachDir: "/run/haproxy",
+    });
+    expect(() => serveConfig({}, { KUBERNEASE_PROXY_ATTACH: "/run/haproxy" })).toThrow(/--proxy-attach need --proxy/);
     expect(() => serveConfig({ proxy: "127.0.0.1:8080", "hsts-max-age": "300" }, {})).toThrow(/needs --proxy-tls/);
     for (const bad of ["8080", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "a b:80"]) {
       expect(() => serveConfig({ proxy: bad }, {}), bad).toThrow(/--proxy must be ADDRESS:PORT/);
