@@ -45,6 +45,8 @@ export interface ProxyConfig {
    * instead of one the platform starts: the platform writes its files in DIR, reloads it, and leaves it running.
    */
   attachDir?: string;
+  /** `--proxy-cert FILE`: the operator's certificate and key (one PEM) for the TLS listener, served for the hosts it names. */
+  certFile?: string;
 }
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -102,19 +104,22 @@ function proxyOption(flags: Flags, env: NodeJS.ProcessEnv): { proxy?: ProxyConfi
   const tls = text(flags, "proxy-tls", env.KUBERNEASE_PROXY_TLS);
   const hsts = text(flags, "hsts-max-age", env.KUBERNEASE_HSTS_MAX_AGE);
   const attach = text(flags, "proxy-attach", env.KUBERNEASE_PROXY_ATTACH);
+  const cert = text(flags, "proxy-cert", env.KUBERNEASE_PROXY_CERT);
   if (bind === undefined) {
-    if (tls !== undefined || hsts !== undefined || attach !== undefined) {
-      throw new Error("--proxy-tls, --hsts-max-age and --proxy-attach need --proxy");
+    if (tls !== undefined || hsts !== undefined || attach !== undefined || cert !== undefined) {
+      throw new Error("--proxy-tls, --hsts-max-age, --proxy-cert and --proxy-attach need --proxy");
     }
     return {};
   }
   if (hsts !== undefined && tls === undefined) throw new Error("--hsts-max-age needs --proxy-tls");
+  if (cert !== undefined && tls === undefined) throw new Error("--proxy-cert needs --proxy-tls");
   return {
     proxy: {
       bind: listenAddress("--proxy", bind),
       ...(tls !== undefined ? { tlsBind: listenAddress("--proxy-tls", tls) } : {}),
       ...(hsts !== undefined ? { hstsMaxAgeSeconds: int("--hsts-max-age", hsts, 0) } : {}),
       ...(attach !== undefined ? { attachDir: resolve(attach) } : {}),
+      ...(cert !== undefined ? { certFile: resolve(cert) } : {}),
     },
   };
 }

@@ -17,7 +17,8 @@ Platform:
                    [--tls-cert FILE --tls-key FILE] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]
                    [--autoscale-max N] [--docker [NAME=]unix:///var/run/docker.sock,[NAME=]tcp://HOST:PORT,…]
                    [--provider simulated|docker] [--base-domain apps.example]
-                   [--proxy 127.0.0.1:8080 [--proxy-tls 127.0.0.1:8444 [--hsts-max-age N]] [--proxy-attach DIR]]
+                   [--proxy 127.0.0.1:8080 [--proxy-tls 127.0.0.1:8444 [--hsts-max-age N] [--proxy-cert PEM]]
+                    [--proxy-attach DIR]]
   kubernease api    --database-url URL --redis-url URL [--port 8443] [serve's TLS, --base-domain, --nodes-url URL]
   kubernease worker --database-url URL --redis-url URL [--port 8081] [--concurrency 8] [--queue-prefix kubernease]
                     (--docker … | --nodes-url URL)     Several of each may run; one worker leads the singleton duties.
@@ -55,6 +56,7 @@ const OPTIONS = {
   "proxy-tls": { type: "string" },
   "hsts-max-age": { type: "string" },
   "proxy-attach": { type: "string" },
+  "proxy-cert": { type: "string" },
   concurrency: { type: "string" },
   "queue-prefix": { type: "string" },
   "nodes-url": { type: "string" },

@@ -9,7 +9,7 @@ import { createApp } from "../http/app.js";
 import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
-import { ensureLocalCa } from "../jobs/haproxy/certs.js";
+import { ensureLocalCa, operatorCertificate } from "../jobs/haproxy/certs.js";
 import { HaproxyPublisher, type PublisherEvent } from "../jobs/haproxy/publisher.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
 import type { SyncOutcome } from "../jobs/routing.js";
@@ -158,11 +158,13 @@ const DRAIN_TIMEOUT_MS = 30_000;
 async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Promise<HaproxyPublisher> {
   const dir = proxy.attachDir ?? join(dataDir, "haproxy");
   const table = await currentRouteTable(store);
+  const operator = proxy.certFile ? await operatorCertificate(proxy.certFile) : undefined;
   const tls = proxy.tlsBind
     ? {
         bind: proxy.tlsBind,
         certificateDir: join(dir, "certs"),
         ...(proxy.hstsMaxAgeSeconds !== undefined ? { hsts: { maxAgeSeconds: proxy.hstsMaxAgeSeconds } } : {}),
+        ...(operator ? { defaultCertificate: operator.file, defaultCertificateNames: operator.names } : {}),
       }
     : undefined;
   const ca = tls ? await ensureLocalCa(dataDir, systemClock.now()) : undefined;

@@ -122,6 +122,13 @@ describe("renderHaproxy", () => {
       "/certs/platform__.b.example.pem",
       "/certs/platform_a.example.pem",
     ]);
+    // The operator's wildcard covers `*.b.example` (the same wildcard) but not `a.example`: only the latter is issued.
+    const covering = renderHaproxy(t, {
+      ...layout,
+      tls: { ...tls, defaultCertificate: "/etc/op.pem", defaultCertificateNames: ["*.b.example"] },
+    });
+    expect(covering.certificates.map((c) => c.file)).toEqual(["/certs/platform_a.example.pem"]);
+    expect(covering.crtList).toBe("/certs/platform_a.example.pem a.example\n");
   });
 
   it("lists one crt-list line per certificate file with its SNI: a tenant's by fingerprint, else the platform's", () => {

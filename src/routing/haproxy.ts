@@ -25,6 +25,7 @@
  *   plain HTTP is redirected to HTTPS, and their HTTPS answers carry HSTS when the
  *   operator configured it. Other hosts keep answering plain HTTP as well.
  */
+import { namesCover } from "./certificates.js";
 import type { Backend, RouteTable, Server } from "./table.js";
 
 export const NOT_FOUND_BACKEND = "kn.not-found";
@@ -51,6 +52,12 @@ export interface TlsLayout {
    * `<certificateDir>/default.pem`, issued by the platform CA.
    */
   defaultCertificate?: string;
+  /**
+   * The DNS names the operator's certificate covers (`*.apps.example`): a host they cover is served that
+   * certificate (no crt-list line: it is the default) instead of one the platform CA issues, unless the
+   * tenant brought its own.
+   */
+  defaultCertificateNames?: readonly string[];
   /** `Strict-Transport-Security` on HTTPS answers of hosts the Ingress lists under `tls`; none when absent. */
   hsts?: { maxAgeSeconds: number; includeSubDomains?: boolean };
   /** 308 (the default) keeps the method and body of a redirected request; 301 is what older clients know. */
@@ -223,7 +230,7 @@ export function certificateNeeds(table: RouteTable, layout: HaproxyLayout): Cert
           fingerprint: f.certificateFingerprint,
           hosts: [host],
         });
-    } else {
+    } else if (!(tls.defaultCertificate !== undefined && namesCover(tls.defaultCertificateNames ?? [], host))) {
       // `_` is not a DNS character, so a wildcard's file cannot be another host's.
       const file = `${dir}/platform_${host.replace("*", "_")}.pem`;
       byFile.set(file, { file, source: "platform", names: [host] });

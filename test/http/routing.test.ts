@@ -386,7 +386,7 @@ describe("the base domain setting", () => {
 });
 
 describe("the proxy settings", () => {
-  it("serve takes --proxy, --proxy-tls, --hsts-max-age and --proxy-attach (or their variables), and refuses them half given", () => {
+  it("serve takes --proxy, --proxy-tls, --hsts-max-age, --proxy-cert and --proxy-attach (or their variables), and refuses them half given", () => {
     expect(serveConfig({}, {}).proxy).toBeUndefined();
     expect(serveConfig({ proxy: "127.0.0.1:8080" }, {}).proxy).toEqual({ bind: "127.0.0.1:8080" });
     expect(
@@ -398,6 +398,13 @@ describe("the proxy settings", () => {
       attachDir: "/run/haproxy",
     });
     expect(() => serveConfig({}, { KUBERNEASE_PROXY_ATTACH: "/run/haproxy" })).toThrow(/--proxy-attach need --proxy/);
+    expect(
+      serveConfig({ proxy: "127.0.0.1:80", "proxy-tls": "127.0.0.1:443", "proxy-cert": "/etc/wild.pem" }, {}).proxy
+        ?.certFile,
+    ).toBe("/etc/wild.pem");
+    expect(() => serveConfig({ proxy: "127.0.0.1:80", "proxy-cert": "/etc/wild.pem" }, {})).toThrow(
+      /--proxy-cert needs --proxy-tls/,
+    );
     expect(() => serveConfig({ proxy: "127.0.0.1:8080", "hsts-max-age": "300" }, {})).toThrow(/needs --proxy-tls/);
     for (const bad of ["8080", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "a b:80"]) {
       expect(() => serveConfig({ proxy: bad }, {}), bad).toThrow(/--proxy must be ADDRESS:PORT/);

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
-import { type CertificatePems, dnsNames } from "../../routing/certificates.js";
+import { type CertificatePems, dnsNames, pairProblem } from "../../routing/certificates.js";
 
 export type { CertificatePems };
 
@@ -155,4 +155,22 @@ function usable(pem: string, names: readonly string[], ca: CertificatePems, nowM
   } catch {
     return null;
   }
+}
+
+/**
+ * The operator's certificate for the proxy's TLS listener (`serve --proxy-cert FILE`): one PEM file
+ * holding the certificate (chain) and its key, as HAProxy reads it. Checked here, so a bad file stops
+ * the start with a clear message: the names it covers, or why it cannot be served.
+ */
+export async function operatorCertificate(file: string): Promise<{ file: string; names: string[] }> {
+  const pem = await readFile(file, "utf8").catch((error: Error) => {
+    throw new Error(`--proxy-cert ${file}: ${error.message}`);
+  });
+  const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----/.exec(pem)?.[0];
+  if (!key) throw new Error(`--proxy-cert ${file}: no private key in the file (certificate, then key, in one PEM)`);
+  const problem = pairProblem({ cert: pem, key }, []);
+  if (problem) throw new Error(`--proxy-cert ${file}: ${problem}`);
+  const names = dnsNames(new X509Certificate(pem));
+  if (names.length === 0) throw new Error(`--proxy-cert ${file}: the certificate names no DNS name (subjectAltName)`);
+  return { file, names };
 }
