@@ -106,7 +106,7 @@ describe("proxyTable and its changes", () => {
   it("renders one TCP listener per Service port, its server slots, and the command socket in the run folder", () => {
     const table = proxyTable(redis as never, direct);
     const config = renderProxyConfig(table, slotsFor(table), "/run/kubernease");
-    expect(config).toContain("stats socket /run/kubernease/admin.sock mode 600 level admin");
+    expect(config).toContain("stats socket /run/kubernease/admin.sock mode 600 level admin expose-fd listeners");
     expect(config).toContain("  mode tcp");
     expect(config).toMatch(/frontend f6379\n {2}bind :6379\n {2}default_backend p6379/);
     expect(config).toContain("  server s1 10.0.0.2:6379");

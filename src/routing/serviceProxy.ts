@@ -130,7 +130,7 @@ export function renderProxyConfig(table: RouteTable, slots: Slots, runDir: strin
   const lines = [
     "global",
     "  maxconn 4096",
-    `  stats socket ${runDir}/admin.sock mode 600 level admin`,
+    `  stats socket ${runDir}/admin.sock mode 600 level admin expose-fd listeners`,
     "  hard-stop-after 30s",
     "",
     "defaults",
