@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
 import { ensureLocalCa } from "../../src/jobs/haproxy/certs.js";
 import { HaproxyPublisher } from "../../src/jobs/haproxy/publisher.js";
+import type { SyncOutcome } from "../../src/jobs/routing.js";
 import { DockerProvider } from "../../src/providers/docker/index.js";
 import { buildRouteTable } from "../../src/routing/table.js";
 import { createTestApi, type TestApi } from "../helpers/api.js";
@@ -71,7 +72,13 @@ spec:
 
 /** A bounded constant load: `workers` clients, one request after another, until stopped or `max` sent. */
 function load(port: number, workers: number, max: number) {
-  const tally = { sent: 0, failed: 0, failures: [] as string[], byBody: new Map<string, number>() };
+  const tally = {
+    sent: 0,
+    failed: 0,
+    failures: [] as string[],
+    failedAt: [] as number[],
+    byBody: new Map<string, number>(),
+  };
   let stopped = false;
   const loops = Array.from({ length: workers }, async () => {
     while (!stopped && tally.sent < max) {
@@ -79,6 +86,7 @@ function load(port: number, workers: number, max: number) {
       const answer = await get(port, HOST, "/", 10_000);
       if (answer.status !== 200) {
         tally.failed++;
+        tally.failedAt.push(Date.now());
         if (tally.failures.length < 10) tally.failures.push(`${answer.status} ${answer.body.slice(0, 80)}`);
       } else tally.byBody.set(answer.body.trim(), (tally.byBody.get(answer.body.trim()) ?? 0) + 1);
     }
@@ -101,6 +109,8 @@ describeHaproxy("Routing end to end", haproxy, () => {
     let tlsPort: number;
     let dir: string;
     let caPath: string;
+    /** Each route sync's outcome, timed: with the tenant's events, what explains a failed request. */
+    const outcomes: { at: number; outcome: SyncOutcome }[] = [];
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "kn-routing-e2e-"));
@@ -130,7 +140,11 @@ describeHaproxy("Routing end to end", haproxy, () => {
         routing: { drainTimeoutMs: 20_000 },
         // One node holds every replica: a slow Engine under the suite's load must not read as a lost node
         // (all its pods NotReady at once), which is not what this file is about.
-        controlPlane: { routing: { publisher, syncMs: 200 }, probeTickMs: 100, nodeGracePeriodMs: 120_000 },
+        controlPlane: {
+          routing: { publisher, syncMs: 200, onOutcome: (outcome) => outcomes.push({ at: Date.now(), outcome }) },
+          probeTickMs: 100,
+          nodeGracePeriodMs: 120_000,
+        },
       });
     }, TEST_MS);
 
@@ -140,6 +154,22 @@ describeHaproxy("Routing end to end", haproxy, () => {
       await removeOwned(new Docker({ socketPath: DOCKER_SOCKET }), owner);
       rmSync(dir, { recursive: true, force: true });
     }, TEST_MS);
+
+    /** Prints what happened around each failed request: route syncs and the tenant's events, ±5 s. */
+    async function explain(failedAt: number[]): Promise<void> {
+      const events = await api.store.listEvents({ tenantId: api.tenant.id });
+      const near = (at: number) => failedAt.some((t) => Math.abs(t - at) <= 5_000);
+      const lines = [
+        ...failedAt.map((at) => ({ at, text: "request failed" })),
+        ...outcomes
+          .filter((o) => near(o.at) && o.outcome.status !== "unchanged")
+          .map((o) => ({ at: o.at, text: `route sync ${JSON.stringify(o.outcome)}` })),
+        ...events
+          .filter((e) => near(e.lastSeenAt))
+          .map((e) => ({ at: e.lastSeenAt, text: `${e.involvedKind} ${e.involvedName} ${e.reason}: ${e.message}` })),
+      ].sort((a, b) => a.at - b.at);
+      console.log(lines.map((l) => `${new Date(l.at).toISOString()} ${l.text}`).join("\n"));
+    }
 
     const livePods = async () =>
       (await api.store.listPods({ tenantId: api.tenant.id })).filter(
@@ -213,6 +243,7 @@ spec:
         // The load goes on (bounded) until it has sent its share, if the changes were quicker than that.
         await api.until(async () => running.tally.sent >= 1_000, 120_000);
         const tally = await running.stop();
+        if (tally.failed > 0) await explain(tally.failedAt);
 
         // Without the rotation and drain gates (JobContext.routing), about 6% of these requests failed.
         expect(tally.failures).toEqual([]);
