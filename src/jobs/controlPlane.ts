@@ -242,6 +242,7 @@ export class ControlPlane {
     duties.stopped = true;
     for (const cancel of duties.cancels) cancel();
     this.dutiesStopping = (async () => {
+      await duties.services?.stop();
       await duties.relay.stop();
       await duties.prober.stop();
     })();

@@ -1,21 +1,34 @@
 /**
  * Keeps tenants' Service proxies (src/routing/serviceProxy.ts) on their Services' endpoints, on a
- * provider that runs them (`NodeProvider.serviceProxies`). Per tenant, node and Service: the
- * proxy's config is written into its folder (checked with `haproxy -c` first) before the provider
- * starts it; afterwards endpoint churn goes through its runtime API (`set server …`, never a
- * reload), and a new port or more endpoints than slots is a seamless reload through its master
- * socket. What each proxy serves is remembered here; a proxy this process has not configured yet
- * (a restart, a new leader) is configured afresh and reloaded. A failed step forgets the proxy, so
- * the next pass configures it again.
+ * provider that runs them (`NodeProvider.serviceProxies`). Per tenant, node and Service:
+ * - a proxy this process has not configured yet gets its config written into its folder (checked
+ *   with `haproxy -c` first) before the provider starts it; one that runs already with that very
+ *   config and serves what it says (a restart of the control plane, a new leader) is adopted as it
+ *   is, without a reload that would cut its connections; any other is reloaded into the config;
+ * - afterwards endpoint churn goes through its runtime API (`set server …`, never a reload), read
+ *   back, and written to its config too, so a proxy that restarts serves the same; a new port or
+ *   more endpoints than slots is a seamless reload through its master socket.
+ * Files are written and checked in a folder no proxy mounts, then renamed into place. A step that
+ * fails forgets the proxy, so the next pass configures it again; a node that fails does not hold up
+ * the tenant's others.
  */
 import { execFile } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Clock, sleep } from "../core/clock.js";
 import type { StoreOps } from "../db/types.js";
 import type { ServiceProxyHost, ServiceRef } from "../providers/types.js";
-import { type HaproxyLayout, parseShowProc, planChange, type Slots, slotsFor } from "../routing/haproxy.js";
+import {
+  compareServed,
+  expectedServed,
+  type HaproxyLayout,
+  parseServersState,
+  parseShowProc,
+  planChange,
+  type Slots,
+  slotsFor,
+} from "../routing/haproxy.js";
 import {
   type ProxyService,
   type ProxyServiceInput,
@@ -24,14 +37,11 @@ import {
   renderProxyConfig,
 } from "../routing/serviceProxy.js";
 import type { EndpointsInput, RouteTable } from "../routing/table.js";
-import { writeFileAtomically } from "./haproxy/certs.js";
 import { socketCommand } from "./haproxy/socket.js";
 
 const run = promisify(execFile);
 
 export interface ServiceProxySyncOptions {
-  /** The haproxy binary that checks configurations (`haproxy` on PATH). */
-  binary?: string;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -53,30 +63,44 @@ export class ServiceProxySync {
   private readonly dirty = new Set<string>();
   private running: Promise<void> | null = null;
   private stopTimer: (() => void) | null = null;
+  private stopped = false;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: Store,
     private readonly host: ServiceProxyHost,
     private readonly clock: Clock,
     private readonly options: ServiceProxySyncOptions = {},
-  ) {}
+  ) {
+    // A tenant's pod on a node new to it: its proxies follow at once, not at the next tick.
+    this.unsubscribe = host.onTenantNode((tenantId) => void this.kick(tenantId));
+  }
 
   /** Syncs the tenant's proxies soon (every tenant's without one); one pass at a time, kicks during it coalesced. */
   kick(tenantId?: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.dirty.add(tenantId ?? "*");
     if (this.running) return this.running;
     this.running = (async () => {
-      // Bounded: a tenant kicked during the last pass waits for the next kick or timer.
-      for (let pass = 0; pass < 10 && this.dirty.size > 0; pass++) {
-        const tenants = this.dirty.has("*") ? await this.tenantsWithServices() : [...this.dirty];
-        this.dirty.clear();
-        for (const tenantId of tenants) {
-          await this.syncTenant(tenantId).catch((error) =>
-            this.options.log?.("syncing Service proxies failed", { tenantId, error: String(error) }),
-          );
+      try {
+        // Bounded: a tenant kicked during the last pass waits for the next kick or tick.
+        for (let pass = 0; pass < 10 && this.dirty.size > 0 && !this.stopped; pass++) {
+          const all = this.dirty.has("*");
+          const kicked = [...this.dirty].filter((t) => t !== "*");
+          this.dirty.clear();
+          const tenants = all ? await this.everyTenant() : kicked;
+          for (const tenantId of tenants) {
+            if (this.stopped) break;
+            await this.syncTenant(tenantId).catch((error) =>
+              this.failed("syncing Service proxies failed", error, { tenantId }),
+            );
+          }
         }
+      } catch (error) {
+        this.failed("listing the tenants with Services or proxies failed", error);
+      } finally {
+        this.running = null;
       }
-      this.running = null;
     })();
     return this.running;
   }
@@ -85,7 +109,7 @@ export class ServiceProxySync {
   start(intervalMs: number): () => void {
     const tick = () => {
       this.stopTimer = this.clock.setTimer(intervalMs, () => {
-        void this.kick().then(() => {
+        void this.kick().finally(() => {
           if (this.stopTimer) tick();
         });
       });
@@ -97,9 +121,20 @@ export class ServiceProxySync {
     };
   }
 
-  private async tenantsWithServices(): Promise<string[]> {
+  /** No pass starts after this; resolves once the one under way is over (a new term starts afresh). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopTimer?.();
+    this.stopTimer = null;
+    this.unsubscribe();
+    await this.running;
+  }
+
+  /** Tenants with Services, and those with proxies left (whose last Service went). */
+  private async everyTenant(): Promise<string[]> {
     const services = await this.store.listObjects({ kind: "Service" });
-    return [...new Set(services.map((s) => s.tenantId))].sort();
+    const withProxies = await this.host.proxyTenants();
+    return [...new Set([...services.map((s) => s.tenantId), ...withProxies])].sort();
   }
 
   async syncTenant(tenantId: string): Promise<void> {
@@ -117,15 +152,19 @@ export class ServiceProxySync {
       })),
     );
     const podsByName = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
-    const nodes = this.host.tenantNodes(tenantId);
-    for (const node of nodes) await this.syncNode(node, tenantId, proxied, podsByName);
-    // Proxies of nodes the tenant left, and of Services that went: the provider removed them.
-    const live = new Set(nodes.flatMap((node) => proxied.map((s) => keyOf(node, tenantId, s))));
-    for (const [key, configured] of this.configured) {
-      if (key.split("/")[1] === tenantId && !live.has(key)) {
-        this.configured.delete(key);
-        rmSync(configured.dir, { recursive: true, force: true });
-      }
+    const { withPods, withProxies } = await this.host.tenantNodes(tenantId);
+    const live = new Set(withPods.flatMap((node) => proxied.map((s) => keyOf(node, tenantId, s))));
+    // What no longer has a proxy (the provider removes it, folder and all) is forgotten first.
+    for (const key of this.configured.keys()) {
+      if (key.split("/")[1] === tenantId && !live.has(key)) this.configured.delete(key);
+    }
+    for (const node of new Set([...withPods, ...withProxies])) {
+      if (this.stopped) return;
+      const wanted = withPods.includes(node) ? proxied : [];
+      await this.syncNode(node, tenantId, wanted, podsByName).catch((error) => {
+        for (const s of wanted) this.configured.delete(keyOf(node, tenantId, s));
+        this.failed("syncing a node's Service proxies failed", error, { tenantId, node });
+      });
     }
   }
 
@@ -135,10 +174,12 @@ export class ServiceProxySync {
     services: ProxyService[],
     pods: Map<string, { id: string; nodeName: string | null }>,
   ): Promise<void> {
-    const fresh: { key: string; service: ProxyService; next: Configured }[] = [];
-    const changed: { key: string; commands: string[]; next: Configured }[] = [];
+    const fresh: { key: string; ref: string; next: Configured }[] = [];
+    const adopted: { key: string; ref: string; next: Configured }[] = [];
+    const changed: { key: string; ref: string; commands: string[]; next: Configured }[] = [];
     for (const service of services) {
       const key = keyOf(node, tenantId, service);
+      const ref = `${service.namespace}/${service.name}`;
       const table = proxyTable(service, (endpoint) => {
         const pod = pods.get(`${service.namespace}/${endpoint.pod}`);
         if (!pod?.nodeName) return undefined;
@@ -148,41 +189,85 @@ export class ServiceProxySync {
       if (before && before.table.version === table.version) continue;
       const plan = before ? planChange(before.table, before.slots, table, PLANNING_LAYOUT) : undefined;
       if (before && plan && !plan.needsReload) {
-        changed.push({ key, commands: plan.commands, next: { dir: before.dir, table, slots: plan.slots } });
+        changed.push({ key, ref, commands: plan.commands, next: { dir: before.dir, table, slots: plan.slots } });
         continue;
       }
       const dir = this.host.proxyDir(node, tenantId, service);
-      const slots = slotsFor(table, before?.slots);
+      // First sight of a proxy that may run already: its servers keep the slots they hold there.
+      const slots = slotsFor(table, before?.slots ?? (await this.servedSlots(dir)));
       const config = renderProxyConfig(table, slots, this.host.proxyRunDir);
-      await this.check(config, dir);
-      await writeFileAtomically(join(dir, "haproxy.cfg"), config, 0o600);
       this.configured.delete(key);
-      fresh.push({ key, service, next: { dir, table, slots } });
+      if (!before && readText(join(dir, "haproxy.cfg")) === config) {
+        adopted.push({ key, ref, next: { dir, table, slots } });
+        continue;
+      }
+      await this.install(config, dir, true);
+      fresh.push({ key, ref, next: { dir, table, slots } });
     }
-    const started = new Set(await this.host.ensureProxies(node, tenantId, services.map(refOf)));
-    for (const { key, service, next } of fresh) {
+    if (this.stopped) return;
+    const started = new Set(await this.host.ensureProxies(node, tenantId, services));
+    for (const { key, ref, next } of fresh) {
       // Started now: it read the config as it started. Running already: it reloads into it.
-      if (!started.has(`${service.namespace}/${service.name}`)) await this.reload(next.dir);
+      if (!started.has(ref)) await this.reload(next.dir);
       this.configured.set(key, next);
     }
-    for (const { key, commands, next } of changed) {
-      this.configured.delete(key);
-      if (commands.length > 0) await socketCommand(join(next.dir, "admin.sock"), commands, this.clock);
+    for (const { key, ref, next } of adopted) {
+      if (!started.has(ref) && !(await this.serves(next))) await this.reload(next.dir);
+      this.configured.set(key, next);
+    }
+    for (const { key, ref, commands, next } of changed) {
+      // The config on file is the one before this change: write this one, then hand it over.
+      await this.install(renderProxyConfig(next.table, next.slots, this.host.proxyRunDir), next.dir, false);
+      if (started.has(ref)) await this.reload(next.dir);
+      else {
+        if (commands.length > 0) await socketCommand(join(next.dir, "admin.sock"), commands, this.clock);
+        // Read back: a command that went astray (to a worker on its way out) is put right by a reload.
+        if (!(await this.serves(next))) await this.reload(next.dir);
+      }
       this.configured.set(key, next);
     }
   }
 
-  /** `haproxy -c` on the config, with the sockets' folder as the proxy sees it. */
-  private async check(config: string, dir: string): Promise<void> {
-    const file = join(dir, "haproxy.cfg.check");
-    await writeFileAtomically(file, config, 0o600);
+  /** The slots a running proxy serves (a slot in maintenance is free), or none when it does not answer. */
+  private async servedSlots(dir: string): Promise<Slots> {
+    const text = await socketCommand(join(dir, "admin.sock"), ["show servers state"], this.clock).catch(() => "");
+    const slots: Record<string, (string | null)[]> = {};
+    for (const server of parseServersState(text)) {
+      const index = Number(server.slot.slice(1)) - 1;
+      if (!Number.isInteger(index) || index < 0) continue;
+      const held = slots[server.backend] ?? [];
+      held[index] = server.state === "maint" ? null : `${server.address}:${server.port}`;
+      slots[server.backend] = held;
+    }
+    for (const held of Object.values(slots)) for (let i = 0; i < held.length; i++) held[i] ??= null;
+    return slots;
+  }
+
+  /** Whether the proxy serves exactly `next`'s servers in `next`'s slots. */
+  private async serves(next: Configured): Promise<boolean> {
+    const text = await socketCommand(join(next.dir, "admin.sock"), ["show servers state"], this.clock).catch(() => "");
+    const served = { servers: parseServersState(text), exactMap: [], prefixMap: [] };
+    return text !== "" && compareServed(expectedServed(next.table, next.slots), served).length === 0;
+  }
+
+  /**
+   * Writes `config` in the staging folder (no proxy mounts it, so nothing there is a proxy's), checks
+   * it with `haproxy -c` when asked, and renames it into the proxy's folder: the proxy reads the old
+   * file or the new one, never half of one, and a link planted in its folder is replaced, not followed.
+   */
+  private async install(config: string, dir: string, check: boolean): Promise<void> {
+    const staged = join(this.host.stagingDir, `${dir.split("/").pop()}.cfg`);
+    writeFileSync(staged, config, { mode: 0o644 });
     try {
-      await run(this.options.binary ?? "haproxy", ["-c", "-q", "-f", file], { timeout: 10_000 });
-    } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr ?? String(error);
-      throw new Error(`haproxy -c refused a Service proxy's configuration: ${stderr.trim().slice(0, 500)}`);
+      if (check) {
+        await run(this.host.haproxy, ["-c", "-q", "-f", staged], { timeout: 10_000 }).catch((error) => {
+          const stderr = (error as { stderr?: string }).stderr ?? String(error);
+          throw new Error(`haproxy -c refused a Service proxy's configuration: ${stderr.trim().slice(0, 500)}`);
+        });
+      }
+      renameSync(staged, join(dir, "haproxy.cfg"));
     } finally {
-      rmSync(file, { force: true });
+      rmSync(staged, { force: true });
     }
   }
 
@@ -204,7 +289,18 @@ export class ServiceProxySync {
     }
     throw new Error(`a Service proxy's reload counter did not move within ${RELOAD_TIMEOUT_MS} ms (${dir})`);
   }
+
+  private failed(message: string, error: unknown, fields: Record<string, unknown> = {}): void {
+    this.options.log?.(message, { ...fields, error: String(error) });
+  }
 }
 
-const refOf = (s: ProxyService): ServiceRef => ({ namespace: s.namespace, name: s.name });
 const keyOf = (node: string, tenantId: string, s: ServiceRef) => `${node}/${tenantId}/${s.namespace}/${s.name}`;
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}

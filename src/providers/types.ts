@@ -176,12 +176,18 @@ export interface ServiceRef {
  * into `proxyDir` and drives them through the sockets HAProxy makes there.
  */
 export interface ServiceProxyHost {
-  /** The nodes where the tenant's network is now: where its Service proxies belong. */
-  tenantNodes(tenantId: string): string[];
-  /** The folder on this machine that is the proxy's `/run/kubernease`: `haproxy.cfg`, `admin.sock`, `master.sock`. */
-  proxyDir(nodeName: string, tenantId: string, service: ServiceRef): string;
+  /** The HAProxy the proxies run (their image is built from it): the one to check their configs with. */
+  readonly haproxy: string;
   /** The path `proxyDir` has inside the proxy (where its config names the sockets). */
   readonly proxyRunDir: string;
+  /** A folder of this machine on the proxies' file system that no proxy mounts: write and check files there, then rename. */
+  readonly stagingDir: string;
+  /** The nodes (that can run proxies) where the tenant has pods now, and those where it has proxies. */
+  tenantNodes(tenantId: string): Promise<{ withPods: string[]; withProxies: string[] }>;
+  /** Every tenant with a proxy somewhere (one whose last Service went still has them until a sync). */
+  proxyTenants(): Promise<string[]>;
+  /** The folder on this machine that is the proxy's `/run/kubernease`: `haproxy.cfg`, `admin.sock`, `master.sock`. */
+  proxyDir(nodeName: string, tenantId: string, service: ServiceRef): string;
   /**
    * How a container on `fromNode` reaches a pod's `port`: at the pod's own address on the pod's node,
    * at that node's address and the port published for it elsewhere; undefined when it cannot.
@@ -192,11 +198,13 @@ export interface ServiceProxyHost {
     port: number,
   ): EndpointAddr | undefined;
   /**
-   * Makes the tenant's proxies on the node exactly `services`: creates and starts those missing (their
-   * folder holds their config by then) and removes the others. Resolves with the keys
-   * (`namespace/name`) of those it started; none when the tenant has no network there (any more).
+   * Makes the tenant's proxies on the node exactly `services` (none where the tenant has no pod):
+   * creates and starts those missing (their folder holds their config by then), removes the others
+   * with their folders. Resolves with the keys (`namespace/name`) of those it started.
    */
   ensureProxies(nodeName: string, tenantId: string, services: ServiceRef[]): Promise<string[]>;
+  /** Told the tenant's id when one of its pods gets a sandbox (it may be the first on that node); returns the unsubscribe. */
+  onTenantNode(listener: (tenantId: string) => void): () => void;
 }
 
 export interface EndpointAddr {

@@ -72,11 +72,12 @@ describe("proxyServices", () => {
     ]);
   });
 
-  it("gives no proxy to a headless Service or one without a TCP port, and says why", () => {
+  it("gives no proxy to a headless or ExternalName Service or one without a TCP port, and says why", () => {
     const { services, skipped } = proxyServices(
       [
         svc("db", { clusterIP: "None", ports: [{ port: 5432 }] }),
         svc("dns", { ports: [{ port: 53, protocol: "UDP" }] }),
+        svc("ext", { type: "ExternalName", externalName: "db.example.com", ports: [{ port: 5432 }] }),
       ],
       [],
     );
@@ -84,6 +85,7 @@ describe("proxyServices", () => {
     expect(skipped.map((s) => `${s.name}: ${s.reason}`)).toEqual([
       "db: headless (clusterIP: None)",
       "dns: no TCP port",
+      "ext: ExternalName: a name elsewhere, not pods",
     ]);
   });
 });
@@ -108,6 +110,7 @@ describe("proxyTable and its changes", () => {
     const config = renderProxyConfig(table, slotsFor(table), "/run/kubernease");
     expect(config).toContain("stats socket /run/kubernease/admin.sock mode 600 level admin expose-fd listeners");
     expect(config).toContain("  mode tcp");
+    expect(config).toContain("  nbthread 1");
     expect(config).toMatch(/frontend f6379\n {2}bind :6379\n {2}default_backend p6379/);
     expect(config).toContain("  server s1 10.0.0.2:6379");
     expect(config).toContain("  server s2 10.0.0.3:6379");

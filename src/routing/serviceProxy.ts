@@ -16,6 +16,7 @@ export interface ProxyServiceInput {
   namespace: string;
   name: string;
   spec: {
+    type?: string;
     clusterIP?: string;
     ports?: { name?: string; port: number; protocol?: string; targetPort?: number | string }[];
   };
@@ -63,6 +64,10 @@ export function proxyServices(
     const { namespace, name } = service;
     if (service.spec.clusterIP === "None") {
       out.skipped.push({ namespace, name, reason: "headless (clusterIP: None)" });
+      continue;
+    }
+    if (service.spec.type === "ExternalName") {
+      out.skipped.push({ namespace, name, reason: "ExternalName: a name elsewhere, not pods" });
       continue;
     }
     const declared = service.spec.ports ?? [];
@@ -123,12 +128,14 @@ export function proxyTable(
 
 /**
  * The proxy's haproxy.cfg: its command socket in `runDir`, one TCP listener per Service port on
- * every address of the container, each with its backend's server slots. Idle connections are kept
+ * every address of the container, each with its backend's server slots. One thread (a proxy per
+ * Service and node: their number, not their threads, grows with the cluster). Idle connections are kept
  * an hour (database clients hold theirs); a soft stop gives sessions 30 s to finish.
  */
 export function renderProxyConfig(table: RouteTable, slots: Slots, runDir: string): string {
   const lines = [
     "global",
+    "  nbthread 1",
     "  maxconn 4096",
     `  stats socket ${runDir}/admin.sock mode 600 level admin expose-fd listeners`,
     "  hard-stop-after 30s",

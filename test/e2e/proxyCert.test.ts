@@ -25,14 +25,21 @@ describeHaproxy("serve with the operator's certificate on the proxy", haproxy, (
     rmSync(root, { recursive: true, force: true });
   });
 
-  it("refuses a file that is not a certificate with its key, naming why", async () => {
+  it("refuses a file that is not a certificate with its key, or one out of its validity, naming why", async () => {
     const ca = await generateCa(Date.now());
     const file = join(root, "nokey.pem");
     writeFileSync(file, ca.cert);
-    await expect(operatorCertificate(file)).rejects.toThrow(/no private key/);
+    await expect(operatorCertificate(file, Date.now())).rejects.toThrow(/no private key/);
     const other = await generateCa(Date.now());
     writeFileSync(file, `${ca.cert}${other.key}`);
-    await expect(operatorCertificate(file)).rejects.toThrow(/tls.key does not match tls.crt/);
+    await expect(operatorCertificate(file, Date.now())).rejects.toThrow(/tls.key does not match tls.crt/);
+    const old = await issueCertificate(ca, { dns: ["*.apps.test"] }, Date.now() - 40 * 86_400_000, 30);
+    writeFileSync(file, combinedPem(old));
+    await expect(operatorCertificate(file, Date.now())).rejects.toThrow(/expired/);
+    await expect(operatorCertificate(file, Date.now() - 20 * 86_400_000)).resolves.toEqual({
+      file,
+      names: ["*.apps.test"],
+    });
   });
 
   it("serves it for the hosts it names, and the platform's for the others", async () => {

@@ -5,7 +5,7 @@
  * neither resolve the name nor reach the proxy; endpoint churn never reloads the proxy.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -13,9 +13,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
 import type { PodRecord } from "../../src/db/types.js";
 import { socketCommand } from "../../src/jobs/haproxy/socket.js";
+import { ServiceProxySync } from "../../src/jobs/serviceProxies.js";
 import { DockerProvider, LABELS } from "../../src/providers/docker/index.js";
 import { demuxAll } from "../../src/providers/docker/logs.js";
 import { PROXY_SERVICE_LABEL } from "../../src/providers/docker/serviceProxy.js";
+import type { ServiceProxyHost } from "../../src/providers/types.js";
 import { parseServersState, parseShowProc } from "../../src/routing/haproxy.js";
 import { createTestApi, type TestApi } from "../helpers/api.js";
 import { DOCKER_SOCKET, describeDocker, isDockerReachable, removeOwned } from "../helpers/docker.js";
@@ -295,6 +297,57 @@ describeHaproxy("Service traffic between pods", haproxy, () => {
         }
         expect(servers.size).toBe(1);
         expect([...servers][0]).not.toBe("none");
+      },
+      TEST_MS,
+    );
+
+    it(
+      "survives its proxy's restart and the control plane's (adopted, no reload), and goes with the tenant's last Service",
+      async () => {
+        const dir = proxyDir("backend");
+        const served = async () =>
+          parseServersState(
+            await socketCommand(join(dir, "admin.sock"), ["show servers state"], systemClock).catch(() => ""),
+          )
+            .filter((s) => s.state === "ready")
+            .map((s) => `${s.backend}:${s.port}`);
+        // A runtime change (one more pod on both ports), then the proxy restarts (a crash, the Engine's
+        // restart): it reads its file, which every change keeps current.
+        const scaled = await api.call("PUT", "/apis/apps/v1/namespaces/default/deployments/backend/scale", {
+          body: { spec: { replicas: 2 } },
+        });
+        expect(scaled.status).toBe(200);
+        await readyCount(api.tenant.id, "backend", 2);
+        await api.until(async () => (await served()).length === 4, 60_000);
+        const [proxy] = (await proxies()).filter((c) => c.Labels[PROXY_SERVICE_LABEL] === "backend");
+        await docker.getContainer(proxy?.Id as string).restart({ t: 1 });
+        await api.until(async () => (await served()).length === 4, 60_000);
+        const [client] = await podsOf(api.tenant.id, "client");
+        const two = new Set((await podsOf(api.tenant.id, "backend")).map((p) => p.name));
+        const seen = await answers(client as PodRecord, "http://backend:8080/cgi-bin/whoami", 6);
+        expect([...seen].sort()).toEqual([...two].sort());
+
+        // A new sync (a restarted control plane, a new leader) finds it serving what it would write: no reload.
+        const master = join(dir, "master.sock");
+        const reloads = async () =>
+          parseShowProc(await socketCommand(master, ["show proc"], systemClock).catch(() => ""))?.reloads;
+        const before = await reloads();
+        expect(before).toBeTypeOf("number");
+        const fresh = new ServiceProxySync(api.store, api.provider.serviceProxies as ServiceProxyHost, systemClock);
+        await fresh.syncTenant(api.tenant.id);
+        await fresh.stop();
+        expect(await reloads()).toBe(before);
+
+        // The tenant's last Services go: so do their proxies and their folders.
+        for (const name of ["backend", "redis-master"]) {
+          expect((await api.call("DELETE", `/api/v1/namespaces/default/services/${name}`)).status).toBe(200);
+        }
+        await api.until(
+          async () => (await proxies()).filter((c) => c.Labels[LABELS.tenant] === api.tenant.id).length === 0,
+          60_000,
+        );
+        await api.until(async () => !existsSync(dir), 30_000);
+        expect(readdirSync(join(dir, "..")).filter((name) => !name.startsWith("."))).toEqual([]);
       },
       TEST_MS,
     );

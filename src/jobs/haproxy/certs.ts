@@ -162,7 +162,7 @@ function usable(pem: string, names: readonly string[], ca: CertificatePems, nowM
  * holding the certificate (chain) and its key, as HAProxy reads it. Checked here, so a bad file stops
  * the start with a clear message: the names it covers, or why it cannot be served.
  */
-export async function operatorCertificate(file: string): Promise<{ file: string; names: string[] }> {
+export async function operatorCertificate(file: string, nowMs: number): Promise<{ file: string; names: string[] }> {
   const pem = await readFile(file, "utf8").catch((error: Error) => {
     throw new Error(`--proxy-cert ${file}: ${error.message}`);
   });
@@ -170,7 +170,12 @@ export async function operatorCertificate(file: string): Promise<{ file: string;
   if (!key) throw new Error(`--proxy-cert ${file}: no private key in the file (certificate, then key, in one PEM)`);
   const problem = pairProblem({ cert: pem, key }, []);
   if (problem) throw new Error(`--proxy-cert ${file}: ${problem}`);
-  const names = dnsNames(new X509Certificate(pem));
+  const cert = new X509Certificate(pem);
+  if (Date.parse(cert.validTo) <= nowMs)
+    throw new Error(`--proxy-cert ${file}: the certificate expired on ${cert.validTo}`);
+  if (Date.parse(cert.validFrom) > nowMs)
+    throw new Error(`--proxy-cert ${file}: the certificate is valid only from ${cert.validFrom}`);
+  const names = dnsNames(cert);
   if (names.length === 0) throw new Error(`--proxy-cert ${file}: the certificate names no DNS name (subjectAltName)`);
   return { file, names };
 }

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import Docker from "dockerode";
@@ -37,11 +36,13 @@ import { PAUSE_IMAGE, pauseImageTar, tarOf } from "./pause.js";
 import { execProbe, httpProbe, probeTimeoutMs, tcpProbe, within } from "./probe.js";
 import {
   buildProxyImage,
+  ensureDir,
   PROXY_ROLE,
   PROXY_RUN_DIR,
   type ProxyImage,
   proxyContainerName,
   proxyCreateOptions,
+  proxyDirName,
   serviceKey,
 } from "./serviceProxy.js";
 import {
@@ -183,6 +184,7 @@ export class DockerProvider implements NodeProvider {
    */
   private readonly networkOps = new Map<string, Promise<unknown>>();
   readonly serviceProxies?: ServiceProxyHost;
+  private readonly tenantNodeListeners = new Set<(tenantId: string) => void>();
   private proxyImage: Promise<ProxyImage> | undefined;
 
   constructor(private readonly options: DockerProviderOptions) {
@@ -468,7 +470,6 @@ export class DockerProvider implements NodeProvider {
 
   /** After a (re)connection: finish pending stops, then report every pod the host runs. */
   private async resume(host: Host): Promise<void> {
-    await this.relearnNetworks(host);
     for (const podId of [...host.pendingStops]) {
       await this.serially(podId, () => this.stop(host, podId));
     }
@@ -510,6 +511,8 @@ export class DockerProvider implements NodeProvider {
         });
         await createOrGet(host.docker, options);
       });
+      // The tenant's Service proxies follow it to this node (if they are not there yet).
+      for (const listener of this.tenantNodeListeners) listener(pod.tenantId);
       found = await this.find(host, pod.podId);
     }
     const sandbox = found.sandbox as Docker.ContainerInspectInfo;
@@ -924,50 +927,115 @@ export class DockerProvider implements NodeProvider {
   // --- Service proxies (ServiceProxyHost) ---------------------------------------------------
 
   private proxyHost(base: string): ServiceProxyHost {
+    const haproxy = this.options.serviceProxies?.haproxy ?? "/usr/sbin/haproxy";
     return {
+      haproxy,
       proxyRunDir: PROXY_RUN_DIR,
-      tenantNodes: (tenantId) =>
-        [...this.hosts.values()].filter((h) => h.networks.has(tenantId)).map((h) => h.config.name),
-      proxyDir: (nodeName, tenantId, service) => {
-        // Short: a unix socket's path is at most 107 bytes.
-        const id = `${this.owner}/${nodeName}/${tenantId}/${serviceKey(service)}`;
-        const dir = join(base, createHash("sha256").update(id).digest("hex").slice(0, 16));
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        return dir;
-      },
+      // Never mounted into a proxy: what the platform writes and checks before it hands a file over.
+      stagingDir: ensureDir(join(base, ".staging")),
+      tenantNodes: (tenantId) => this.tenantNodes(tenantId),
+      proxyTenants: () => this.proxyTenants(),
+      proxyDir: (nodeName, tenantId, service) =>
+        ensureDir(join(base, proxyDirName(this.owner, nodeName, tenantId, service))),
       endpointFrom: (fromNode, pod, port) => {
         if (pod.nodeName === fromNode) return { address: pod.ip, port };
         const host = this.hosts.get(pod.nodeName);
-        const found = this.latest.get(pod.podId);
+        // A loopback address is the proxy's own inside its container: the pod is not reachable there.
+        if (!host || /^127\.|^localhost$|^::1$/.test(host.address)) return undefined;
+        const found = this.latest.get(`${pod.nodeName}/${pod.podId}`);
         const published = found ? publishedPort(found, port) : undefined;
-        return host && published !== undefined ? { address: host.address, port: published } : undefined;
+        return published !== undefined ? { address: host.address, port: published } : undefined;
       },
-      ensureProxies: (nodeName, tenantId, services) => this.ensureProxies(this.hostOf(nodeName), tenantId, services),
+      ensureProxies: (nodeName, tenantId, services) =>
+        this.ensureProxies(this.hostOf(nodeName), tenantId, services, base),
+      onTenantNode: (listener) => {
+        this.tenantNodeListeners.add(listener);
+        return () => this.tenantNodeListeners.delete(listener);
+      },
     };
   }
 
-  /** See `ServiceProxyHost.ensureProxies`; under the tenant's network lock, so the network stays while they start. */
-  private ensureProxies(host: Host, tenantId: string, services: ServiceRef[]): Promise<string[]> {
+  /**
+   * The hosts that can run Service proxies (Engines of this machine: a proxy mounts a folder of it),
+   * and on each the tenant's pods and proxies, as the Engine lists them: another process may have
+   * started or stopped the tenant's pods there.
+   */
+  private async tenantNodes(tenantId: string): Promise<{ withPods: string[]; withProxies: string[] }> {
+    const out = { withPods: [] as string[], withProxies: [] as string[] };
+    const label = [`${LABELS.owner}=${this.owner}`, `${LABELS.tenant}=${tenantId}`];
+    for (const host of this.proxyHosts()) {
+      const listed = await host.docker
+        .listContainers({ all: true, filters: JSON.stringify({ label }) })
+        .catch((error) => {
+          this.log("listing a tenant's containers failed", host, error, { tenantId });
+          return [] as Docker.ContainerInfo[];
+        });
+      const roles = new Set(listed.map((c) => c.Labels[LABELS.role]));
+      if (roles.has("sandbox")) out.withPods.push(host.config.name);
+      if (roles.has(PROXY_ROLE)) out.withProxies.push(host.config.name);
+    }
+    return out;
+  }
+
+  /** Every tenant with a Service proxy on some host. */
+  private async proxyTenants(): Promise<string[]> {
+    const tenants = new Set<string>();
+    const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, `${LABELS.role}=${PROXY_ROLE}`] });
+    for (const host of this.proxyHosts()) {
+      const listed = await host.docker.listContainers({ all: true, filters }).catch(() => [] as Docker.ContainerInfo[]);
+      for (const c of listed) if (c.Labels[LABELS.tenant]) tenants.add(c.Labels[LABELS.tenant] as string);
+    }
+    return [...tenants].sort();
+  }
+
+  private proxyHosts(): Host[] {
+    return [...this.hosts.values()].filter((h) => h.config.socketPath !== undefined && h.ready !== false);
+  }
+
+  /**
+   * See `ServiceProxyHost.ensureProxies`. Under the tenant's network lock, so the network stays while
+   * they start; only where the tenant has pods (its network). A proxy whose container is not what
+   * would be created now (another image, another folder: a new HAProxy, another leader's data
+   * folder) is replaced.
+   */
+  private ensureProxies(host: Host, tenantId: string, services: ServiceRef[], base: string): Promise<string[]> {
     return this.withNetwork(host, tenantId, async () => {
-      const network = host.networks.get(tenantId);
-      if (!network || !this.options.serviceProxies) return [];
-      await network;
-      const wanted = new Map(services.map((s) => [proxyContainerName(this.owner, tenantId, s), s]));
+      const filters = JSON.stringify({
+        label: [`${LABELS.owner}=${this.owner}`, `${LABELS.tenant}=${tenantId}`, `${LABELS.role}=sandbox`],
+      });
+      const hasPods = (await host.docker.listContainers({ all: true, filters })).length > 0;
+      const wanted = new Map(
+        (hasPods ? services : []).map((s) => [proxyContainerName(this.owner, tenantId, s), s] as const),
+      );
       const existing = await this.removeProxies(host, tenantId, new Set(wanted.keys()));
+      if (wanted.size === 0) return [];
+      const network = await this.ensureNetwork(host, tenantId);
+      const image = await this.ensureProxyImage(host);
       const started: string[] = [];
       for (const [name, service] of wanted) {
-        const have = existing.get(name);
-        if (have?.State === "running") continue;
-        const image = await this.ensureProxyImage(host);
         const options = proxyCreateOptions({
           image,
-          binary: this.options.serviceProxies.haproxy ?? "/usr/sbin/haproxy",
+          binary: this.options.serviceProxies?.haproxy ?? "/usr/sbin/haproxy",
           owner: this.owner,
           tenantId,
           service,
-          dir: (this.serviceProxies as ServiceProxyHost).proxyDir(host.config.name, tenantId, service),
+          dir: ensureDir(join(base, proxyDirName(this.owner, host.config.name, tenantId, service))),
+          network,
         });
-        const container = have ? host.docker.getContainer(have.Id) : await createOrGet(host.docker, options);
+        let have = existing.get(name);
+        const dir = (options.HostConfig as { Binds: string[] }).Binds[0];
+        if (have && (have.Image !== image || !have.Mounts.some((m) => `${m.Source}:${m.Destination}` === dir))) {
+          await host.docker.getContainer(have.Id).remove({ force: true }).catch(ignoreGone);
+          have = undefined;
+        }
+        if (have?.State === "running") continue;
+        const container = have
+          ? host.docker.getContainer(have.Id)
+          : await createOrGet(host.docker, options).catch((error) => {
+              // Removed by another process since this one made it: made again on the next pass.
+              if (statusOf(error) === 404) host.networks.delete(tenantId);
+              throw error;
+            });
         await container.start().catch(ignoreStarted);
         started.push(serviceKey(service));
       }
@@ -975,7 +1043,10 @@ export class DockerProvider implements NodeProvider {
     });
   }
 
-  /** Removes the tenant's proxies on the host but those named in `keep`; answers those kept, by name. */
+  /**
+   * Removes the tenant's proxies on the host but those named in `keep`, and their folders; answers
+   * those kept, by name.
+   */
   private async removeProxies(
     host: Host,
     tenantId: string,
@@ -988,8 +1059,22 @@ export class DockerProvider implements NodeProvider {
     const gone: Promise<unknown>[] = [];
     for (const info of await host.docker.listContainers({ all: true, filters })) {
       const name = (info.Names[0] ?? "").replace(/^\//, "");
-      if (keep.has(name)) kept.set(name, info);
-      else gone.push(host.docker.getContainer(info.Id).remove({ force: true }).catch(ignoreGone));
+      if (keep.has(name)) {
+        kept.set(name, info);
+        continue;
+      }
+      const folder = info.Mounts.find((m) => m.Destination === PROXY_RUN_DIR)?.Source;
+      gone.push(
+        host.docker
+          .getContainer(info.Id)
+          .remove({ force: true })
+          .catch(ignoreGone)
+          .then(() => {
+            const base = this.options.serviceProxies?.dir;
+            // Only a folder of ours: the mount says where, the base folder says it may go.
+            if (folder && base && folder.startsWith(`${join(base)}/`)) rmSync(folder, { recursive: true, force: true });
+          }),
+      );
     }
     await Promise.all(gone);
     return kept;
@@ -997,7 +1082,12 @@ export class DockerProvider implements NodeProvider {
 
   private ensureProxyImage(host: Host): Promise<string> {
     host.proxyImage ??= (async () => {
-      this.proxyImage ??= buildProxyImage(this.options.serviceProxies?.haproxy ?? "/usr/sbin/haproxy");
+      this.proxyImage ??= buildProxyImage(this.options.serviceProxies?.haproxy ?? "/usr/sbin/haproxy").catch(
+        (error) => {
+          this.proxyImage = undefined;
+          throw error;
+        },
+      );
       const image = await this.proxyImage;
       const present = await host.docker
         .getImage(image.name)
@@ -1017,17 +1107,6 @@ export class DockerProvider implements NodeProvider {
       throw error;
     });
     return host.proxyImage;
-  }
-
-  /** After a (re)connection: the tenant networks of ours that exist there (a restarted provider knew none). */
-  private async relearnNetworks(host: Host): Promise<void> {
-    const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`] });
-    for (const network of await host.docker.listNetworks({ filters })) {
-      const tenantId = network.Labels?.[LABELS.tenant];
-      if (tenantId && network.Name === tenantNetworkName(tenantId) && !host.networks.has(tenantId)) {
-        host.networks.set(tenantId, Promise.resolve(network.Name));
-      }
-    }
   }
 
   // --- helpers ----------------------------------------------------------------------------

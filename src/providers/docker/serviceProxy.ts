@@ -7,11 +7,11 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import type { Json, ServiceRef } from "../types.js";
 import { type TarEntry, tarOf } from "./pause.js";
-import { LABELS, tenantNetworkName } from "./spec.js";
+import { LABELS } from "./spec.js";
 
 const run = promisify(execFile);
 
@@ -35,6 +35,20 @@ export function proxyContainerName(owner: string, tenantId: string, service: Ser
     .digest("hex")
     .slice(0, 16);
   return `kn-svc-${hash}`;
+}
+
+/** A proxy's folder name under the base folder: short, as a unix socket's path is at most 107 bytes. */
+export function proxyDirName(owner: string, nodeName: string, tenantId: string, service: ServiceRef): string {
+  return createHash("sha256")
+    .update(`${owner}/${nodeName}/${tenantId}/${serviceKey(service)}`)
+    .digest("hex")
+    .slice(0, 16);
+}
+
+/** The folder, made when missing, readable by its owner only. */
+export function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
 }
 
 export interface ProxyImage {
@@ -69,17 +83,20 @@ export interface ProxyContainerOptions {
   service: ServiceRef;
   /** The folder on this machine mounted at PROXY_RUN_DIR. */
   dir: string;
+  /** The tenant's network on the node. */
+  network: string;
 }
 
 /**
  * HAProxy in master-worker mode in the foreground, its master socket in the mounted folder so a
  * reload keeps its listening sockets. Locked down as a tenant's pod is, and more: every capability
- * dropped but binding low ports, a read-only root, a small memory and pids budget. It restarts with
+ * dropped but binding low ports, a read-only root, a small memory, CPU and pids budget (its config
+ * runs one thread, `nbthread 1`). It restarts with
  * the Engine or when it dies: it is the Service's address.
  */
 export function proxyCreateOptions(options: ProxyContainerOptions): Json {
   const { service } = options;
-  const network = tenantNetworkName(options.tenantId);
+  const { network } = options;
   return {
     name: proxyContainerName(options.owner, options.tenantId, service),
     Image: options.image,
@@ -101,6 +118,7 @@ export function proxyCreateOptions(options: ProxyContainerOptions): Json {
       SecurityOpt: ["no-new-privileges"],
       PidsLimit: 64,
       Memory: 128 * 2 ** 20,
+      NanoCpus: 1e9,
       ReadonlyRootfs: true,
     },
     NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: serviceAliases(service) } } },
