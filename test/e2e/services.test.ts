@@ -146,6 +146,15 @@ describeHaproxy("Service traffic between pods", haproxy, () => {
       return seen;
     }
 
+    /** Waits until `names`, and only they, answer `url` in turn (round robin: three rounds of requests). */
+    async function answeredByAll(pod: PodRecord, url: string, names: Set<string>): Promise<void> {
+      const seen = await api.until(async () => {
+        const got = await answers(pod, url, names.size * 3);
+        return got.size === names.size && got;
+      }, 60_000);
+      expect([...seen].sort()).toEqual([...names].sort());
+    }
+
     const proxyDir = (name: string) =>
       api.provider.serviceProxies?.proxyDir(NODE, api.tenant.id, { namespace: "default", name }) as string;
     const proxies = async () =>
@@ -173,11 +182,7 @@ describeHaproxy("Service traffic between pods", haproxy, () => {
         const backends = new Set((await podsOf(api.tenant.id, "backend")).map((p) => p.name));
 
         // Round robin over the two Ready pods, by the short name (DNS search list) and the full one.
-        const seen = await api.until(async () => {
-          const got = await answers(client as PodRecord, "http://backend/cgi-bin/whoami", 6);
-          return got.size === 2 && got;
-        }, 60_000);
-        expect([...seen].sort()).toEqual([...backends].sort());
+        await answeredByAll(client as PodRecord, "http://backend/cgi-bin/whoami", backends);
         const full = await answers(client as PodRecord, "http://backend.default.svc.cluster.local/cgi-bin/whoami", 4);
         expect([...full].every((name) => backends.has(name))).toBe(true);
         expect((await sh(client as PodRecord, "timeout 5 wget -q -O- http://other.default/")).out).toBe("web 2");
@@ -222,11 +227,7 @@ describeHaproxy("Service traffic between pods", haproxy, () => {
         await readyCount(api.tenant.id, "backend", 4);
         const [client] = await podsOf(api.tenant.id, "client");
         const four = new Set((await podsOf(api.tenant.id, "backend")).map((p) => p.name));
-        const seen = await api.until(async () => {
-          const got = await answers(client as PodRecord, "http://backend/cgi-bin/whoami", 12);
-          return got.size === 4 && got;
-        }, 60_000);
-        expect([...seen].sort()).toEqual([...four].sort());
+        await answeredByAll(client as PodRecord, "http://backend/cgi-bin/whoami", four);
 
         await scale(1);
         await readyCount(api.tenant.id, "backend", 1);
