@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Clock, sleep } from "../core/clock.js";
 import type { StoreOps } from "../db/types.js";
-import type { ServiceProxyHost, ServiceRef } from "../providers/types.js";
+import type { ServiceProxyHost, ServiceRef, TenantPlacement } from "../providers/types.js";
 import {
   compareServed,
   expectedServed,
@@ -53,6 +53,7 @@ interface Configured {
 
 type Store = Pick<StoreOps, "listObjects" | "listPods">;
 
+const NOWHERE: TenantPlacement = { withPods: [], withProxies: [] };
 const RELOAD_TIMEOUT_MS = 10_000;
 const RELOAD_POLL_MS = 100;
 const PLANNING_LAYOUT: HaproxyLayout = { dir: "", bind: "" };
@@ -88,10 +89,11 @@ export class ServiceProxySync {
           const all = this.dirty.has("*");
           const kicked = [...this.dirty].filter((t) => t !== "*");
           this.dirty.clear();
-          const tenants = all ? await this.everyTenant() : kicked;
+          const placement = await this.host.placement();
+          const tenants = all ? await this.everyTenant(placement) : kicked;
           for (const tenantId of tenants) {
             if (this.stopped) break;
-            await this.syncTenant(tenantId).catch((error) =>
+            await this.syncPlaced(tenantId, placement.get(tenantId) ?? NOWHERE).catch((error) =>
               this.failed("syncing Service proxies failed", error, { tenantId }),
             );
           }
@@ -130,14 +132,22 @@ export class ServiceProxySync {
     await this.running;
   }
 
-  /** Tenants with Services, and those with proxies left (whose last Service went). */
-  private async everyTenant(): Promise<string[]> {
+  /** Tenants with Services and pods, and those with proxies left (whose last Service went). */
+  private async everyTenant(placement: Map<string, TenantPlacement>): Promise<string[]> {
     const services = await this.store.listObjects({ kind: "Service" });
-    const withProxies = await this.host.proxyTenants();
-    return [...new Set([...services.map((s) => s.tenantId), ...withProxies])].sort();
+    const tenants = new Set(services.map((s) => s.tenantId).filter((t) => placement.has(t)));
+    for (const [tenantId, placed] of placement) if (placed.withProxies.length > 0) tenants.add(tenantId);
+    return [...tenants].sort();
   }
 
+  /** One tenant's proxies, as a pass does them. */
   async syncTenant(tenantId: string): Promise<void> {
+    await this.syncPlaced(tenantId, (await this.host.placement()).get(tenantId) ?? NOWHERE);
+  }
+
+  private async syncPlaced(tenantId: string, { withPods, withProxies }: TenantPlacement): Promise<void> {
+    // No pod and no proxy anywhere: nothing to run, nothing to remove, nothing to remember.
+    if (withPods.length === 0 && withProxies.length === 0) return this.forget(tenantId, new Set());
     const [services, endpoints, pods] = await Promise.all([
       this.store.listObjects({ kind: "Service", tenantId }),
       this.store.listObjects({ kind: "Endpoints", tenantId }),
@@ -152,12 +162,8 @@ export class ServiceProxySync {
       })),
     );
     const podsByName = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
-    const { withPods, withProxies } = await this.host.tenantNodes(tenantId);
     const live = new Set(withPods.flatMap((node) => proxied.map((s) => keyOf(node, tenantId, s))));
-    // What no longer has a proxy (the provider removes it, folder and all) is forgotten first.
-    for (const key of this.configured.keys()) {
-      if (key.split("/")[1] === tenantId && !live.has(key)) this.configured.delete(key);
-    }
+    this.forget(tenantId, live);
     for (const node of new Set([...withPods, ...withProxies])) {
       if (this.stopped) return;
       const wanted = withPods.includes(node) ? proxied : [];
@@ -288,6 +294,13 @@ export class ServiceProxySync {
       await sleep(this.clock, RELOAD_POLL_MS);
     }
     throw new Error(`a Service proxy's reload counter did not move within ${RELOAD_TIMEOUT_MS} ms (${dir})`);
+  }
+
+  /** Forgets the tenant's proxies but `live` ones: the others are gone (the provider removes them, folder and all). */
+  private forget(tenantId: string, live: ReadonlySet<string>): void {
+    for (const key of this.configured.keys()) {
+      if (key.split("/")[1] === tenantId && !live.has(key)) this.configured.delete(key);
+    }
   }
 
   private failed(message: string, error: unknown, fields: Record<string, unknown> = {}): void {

@@ -182,10 +182,12 @@ export interface ServiceProxyHost {
   readonly proxyRunDir: string;
   /** A folder of this machine on the proxies' file system that no proxy mounts: write and check files there, then rename. */
   readonly stagingDir: string;
-  /** The nodes (that can run proxies) where the tenant has pods now, and those where it has proxies. */
-  tenantNodes(tenantId: string): Promise<{ withPods: string[]; withProxies: string[] }>;
-  /** Every tenant with a proxy somewhere (one whose last Service went still has them until a sync). */
-  proxyTenants(): Promise<string[]>;
+  /**
+   * Per tenant, the nodes (that can run proxies) where it has pods now, and those where it has
+   * proxies (one whose last Service went keeps them until a sync): asked of the nodes, since other
+   * processes start and stop pods too.
+   */
+  placement(): Promise<Map<string, TenantPlacement>>;
   /** The folder on this machine that is the proxy's `/run/kubernease`: `haproxy.cfg`, `admin.sock`, `master.sock`. */
   proxyDir(nodeName: string, tenantId: string, service: ServiceRef): string;
   /**
@@ -205,6 +207,11 @@ export interface ServiceProxyHost {
   ensureProxies(nodeName: string, tenantId: string, services: ServiceRef[]): Promise<string[]>;
   /** Told the tenant's id when one of its pods gets a sandbox (it may be the first on that node); returns the unsubscribe. */
   onTenantNode(listener: (tenantId: string) => void): () => void;
+}
+
+export interface TenantPlacement {
+  withPods: string[];
+  withProxies: string[];
 }
 
 export interface EndpointAddr {

@@ -18,6 +18,7 @@ import {
   type ServiceProxyHost,
   type ServiceRef,
   type StopOptions,
+  type TenantPlacement,
 } from "../types.js";
 import { applyHostFirewall } from "./firewall.js";
 import { credentialsFor, followProgress, pullImage, pullPolicyOf } from "./images.js";
@@ -933,8 +934,7 @@ export class DockerProvider implements NodeProvider {
       proxyRunDir: PROXY_RUN_DIR,
       // Never mounted into a proxy: what the platform writes and checks before it hands a file over.
       stagingDir: ensureDir(join(base, ".staging")),
-      tenantNodes: (tenantId) => this.tenantNodes(tenantId),
-      proxyTenants: () => this.proxyTenants(),
+      placement: () => this.placement(),
       proxyDir: (nodeName, tenantId, service) =>
         ensureDir(join(base, proxyDirName(this.owner, nodeName, tenantId, service))),
       endpointFrom: (fromNode, pod, port) => {
@@ -957,35 +957,27 @@ export class DockerProvider implements NodeProvider {
 
   /**
    * The hosts that can run Service proxies (Engines of this machine: a proxy mounts a folder of it),
-   * and on each the tenant's pods and proxies, as the Engine lists them: another process may have
-   * started or stopped the tenant's pods there.
+   * and on each the tenants with pods and with proxies, as the Engine lists them: another process
+   * may have started or stopped pods there. Two listings per host.
    */
-  private async tenantNodes(tenantId: string): Promise<{ withPods: string[]; withProxies: string[] }> {
-    const out = { withPods: [] as string[], withProxies: [] as string[] };
-    const label = [`${LABELS.owner}=${this.owner}`, `${LABELS.tenant}=${tenantId}`];
+  private async placement(): Promise<Map<string, TenantPlacement>> {
+    const out = new Map<string, TenantPlacement>();
+    const entry = (tenantId: string) => {
+      const found = out.get(tenantId) ?? { withPods: [], withProxies: [] };
+      out.set(tenantId, found);
+      return found;
+    };
     for (const host of this.proxyHosts()) {
-      const listed = await host.docker
-        .listContainers({ all: true, filters: JSON.stringify({ label }) })
-        .catch((error) => {
-          this.log("listing a tenant's containers failed", host, error, { tenantId });
-          return [] as Docker.ContainerInfo[];
-        });
-      const roles = new Set(listed.map((c) => c.Labels[LABELS.role]));
-      if (roles.has("sandbox")) out.withPods.push(host.config.name);
-      if (roles.has(PROXY_ROLE)) out.withProxies.push(host.config.name);
+      for (const role of ["sandbox", PROXY_ROLE] as const) {
+        const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, `${LABELS.role}=${role}`] });
+        const listed = await host.docker.listContainers({ all: true, filters });
+        const tenants = new Set(listed.map((c) => c.Labels[LABELS.tenant]).filter((t): t is string => !!t));
+        for (const tenantId of tenants) {
+          (role === "sandbox" ? entry(tenantId).withPods : entry(tenantId).withProxies).push(host.config.name);
+        }
+      }
     }
     return out;
-  }
-
-  /** Every tenant with a Service proxy on some host. */
-  private async proxyTenants(): Promise<string[]> {
-    const tenants = new Set<string>();
-    const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, `${LABELS.role}=${PROXY_ROLE}`] });
-    for (const host of this.proxyHosts()) {
-      const listed = await host.docker.listContainers({ all: true, filters }).catch(() => [] as Docker.ContainerInfo[]);
-      for (const c of listed) if (c.Labels[LABELS.tenant]) tenants.add(c.Labels[LABELS.tenant] as string);
-    }
-    return [...tenants].sort();
   }
 
   private proxyHosts(): Host[] {
