@@ -1,7 +1,9 @@
 import type { ObjectRef } from "../db/types.js";
+import { evictNodePods } from "../jobs/drain.js";
 import type { ImageBehaviour } from "../providers/simulated/index.js";
 import { POOL_LABEL, type ProviderNode } from "../providers/types.js";
 import { applyManifests, scaleWorkload } from "./apply.js";
+import { formatDurationMs } from "./duration.js";
 import type { NodeTarget, TimelineAction, TimelineEvent } from "./scenario.js";
 import { matchesWorkload, WORKLOAD_KINDS } from "./workloads.js";
 import { type World, ZONE_LABEL } from "./world.js";
@@ -24,6 +26,8 @@ export class FaultInjector {
   readonly crashedNodes = new Set<string>();
   /** Heals and restores due later (a partition's `for:`), reported when they happen. */
   readonly followUps: { atMs: number; what: string }[] = [];
+  /** Per node (`*`: every node), the number of the latest slow-pull window. */
+  private readonly pullWindows = new Map<string, number>();
 
   constructor(private readonly world: World) {}
 
@@ -38,6 +42,10 @@ export class FaultInjector {
         return this.partition(action.node, action.forMs);
       case "crashLoopImage":
         return this.crashLoop(action);
+      case "drainNode":
+        return this.drain(action.node);
+      case "slowImagePulls":
+        return this.slowPulls(action);
       case "apply":
         return this.applySets(action);
       case "scale":
@@ -109,6 +117,48 @@ export class FaultInjector {
       });
     }
     return { what: `image ${image} crash-loops (each run exits after ${afterMs / 1000}s)`, ok: true };
+  }
+
+  /**
+   * The operator's drain (`POST /v1/admin/nodes/{name}/drain`): cordon, then evict every pod
+   * through the production eviction path, honouring PodDisruptionBudgets. Pods a budget cannot
+   * spare yet stay, as one drain call leaves them; the node stays cordoned to the end of the run.
+   */
+  private async drain(target: NodeTarget): Promise<Applied> {
+    const name = await this.pick(target, false);
+    const what = `drain node ${name ?? describe(target)}`;
+    if (!name) return { what: `${what}: no such node is up`, ok: false };
+    const { store, clock } = this.world;
+    const node = await store.updateNode(name, { unschedulable: true }, clock.now());
+    if (!node) return { what: `${what}: the platform has not registered it`, ok: false };
+    const { evicted, blocked } = await evictNodePods({ store, clock }, name);
+    this.world.controlPlane.kick();
+    const held = blocked.length > 0 ? `; ${blocked.length} kept by disruption budgets` : "";
+    return { what: `${what}: cordoned, ${evicted.length} pod(s) evicted${held}`, ok: true };
+  }
+
+  /** Image pulls on a node (every node without `node`) take `pullMs` for the window; a pull under way runs its course. */
+  private async slowPulls(action: Extract<TimelineAction, { type: "slowImagePulls" }>): Promise<Applied> {
+    const { pullMs, forMs } = action;
+    const name = action.node === undefined ? undefined : await this.pick(action.node, false);
+    if (action.node !== undefined && name === undefined) {
+      return { what: `slow image pulls on ${describe(action.node)}: no such node is up`, ok: false };
+    }
+    const where = name === undefined ? "every node" : name;
+    const key = name ?? "*";
+    // A later window on the same node replaces this one: this one's end then leaves it alone.
+    const window = (this.pullWindows.get(key) ?? 0) + 1;
+    this.pullWindows.set(key, window);
+    this.world.provider.setImagePullMs(name, pullMs);
+    if (forMs !== undefined) {
+      this.world.clock.setTimer(forMs, () => {
+        if (this.pullWindows.get(key) !== window) return;
+        this.followUps.push({ atMs: this.world.elapsedMs(), what: `image pulls on ${where} are fast again` });
+        this.world.provider.setImagePullMs(name, undefined);
+      });
+    }
+    const lasting = forMs !== undefined ? ` for ${formatDurationMs(forMs)}` : "";
+    return { what: `image pulls on ${where} take ${formatDurationMs(pullMs)}${lasting}`, ok: true };
   }
 
   private async applySets(action: Extract<TimelineAction, { type: "apply" }>): Promise<Applied> {

@@ -1,4 +1,5 @@
 import type { PodRecord, StoredObject } from "../db/types.js";
+import { formatDurationMs } from "./duration.js";
 import type { Snapshot } from "./snapshot.js";
 
 /**
@@ -20,6 +21,11 @@ export interface Invariant {
   /** What must always hold, in one sentence, for reports. */
   rule: string;
   check(snapshot: Snapshot): string[];
+  /**
+   * An invariant that remembers between looks (a liveness property: "eventually") makes a
+   * fresh copy of itself for each run; the others are pure functions of one snapshot.
+   */
+  forRun?: () => Invariant;
 }
 
 /** A live pod: not on its way out and not finished. */
@@ -152,12 +158,114 @@ export const rolloutSurge: Invariant = {
   },
 };
 
+/**
+ * Liveness: every acknowledged object is eventually reconciled, once faults stop.
+ *
+ * The faults stop at a moment read from the scenario alone (see `liveness.ts`: a crash, an
+ * apply, a scale or a drain when it happens, a partition when it heals, …; a partition or a
+ * crash loop without `for:` never stops, and then this is never judged). From then on, within
+ * the quiet period (`quiet:`, 2 minutes unless the scenario says), every Deployment,
+ * StatefulSet and ReplicaSet no Deployment owns must be seen reconciled at some look, where
+ * reconciled means:
+ *
+ * 1. its controller has acted on its latest spec: `status.observedGeneration` equals
+ *    `generation` (a Deployment's ReplicaSets, old and new, included);
+ * 2. it has exactly `spec.replicas` live pods (not deleting, not Failed or Succeeded), a
+ *    Deployment's all of one ReplicaSet (no rollout left half-done) — unless one of them waits
+ *    for capacity (below): short of room, a rollout may hold its surge pod and an ordered
+ *    StatefulSet the ordinals after the one that waits;
+ * 3. each of those pods is Ready, or waits unbound because no node has room for it
+ *    (`PodScheduled` False, reason Unschedulable: "where capacity allows"), or runs an image
+ *    the scenario makes fail on purpose (`images:` with a crash or a failing probe), which
+ *    tests the application rather than the platform.
+ *
+ * Judged at the first look once the quiet period is over — the run looks at that instant even
+ * when nothing was written, since a workload nobody reconciles is one nothing writes — against
+ * the looks since the faults stopped. "Eventually" is that one moment: a workload reconciled
+ * once and later disturbed by the platform's own voluntary moves (the autoscaler consolidating
+ * nodes) is not held to the transient. It remembers which workloads it saw reconciled, so
+ * each run checks with a fresh copy (`forRun`).
+ *
+ * What it cannot see: a pod left Unschedulable while some node could take it (that needs the
+ * scheduler's rules, which a checker must not share), and DaemonSets (not judged here).
+ */
+const LIVENESS_NAME = "eventually-reconciled";
+const LIVENESS_RULE =
+  "once faults stop, every workload is reconciled within the quiet period: latest generation observed, its replicas live and Ready where capacity allows";
+
+export const eventuallyReconciled: Invariant = {
+  name: LIVENESS_NAME,
+  rule: LIVENESS_RULE,
+  // Asked of one snapshot alone, it judges that snapshot as if it were the only look.
+  check: (s) => livenessChecker().check(s),
+  forRun: livenessChecker,
+};
+
+function livenessChecker(): Invariant {
+  const seen = new Set<string>();
+  let judged = false;
+  return {
+    name: LIVENESS_NAME,
+    rule: LIVENESS_RULE,
+    check(s) {
+      const { fromMs, stoppedMs } = s.liveness;
+      if (fromMs === null || stoppedMs === null || s.atMs < stoppedMs || judged) return [];
+      const now = unreconciled(s);
+      const problems: string[] = [];
+      for (const [workload, why] of now) {
+        if (seen.has(workload.uid) || s.atMs < fromMs) continue;
+        problems.push(
+          `${workload.kind} ${workload.namespace}/${workload.name} was not reconciled at any moment in the ${formatDurationMs(fromMs - stoppedMs)} after the faults stopped (at ${formatDurationMs(stoppedMs)}); at ${formatDurationMs(s.atMs)}: ${why.join("; ")}`,
+        );
+      }
+      const behind = new Set(now.map(([w]) => w.uid));
+      for (const w of [...s.deployments, ...s.statefulSets, ...s.replicaSets]) if (!behind.has(w.uid)) seen.add(w.uid);
+      judged = s.atMs >= fromMs;
+      return problems;
+    },
+  };
+}
+
+/** The workloads not reconciled in this snapshot, each with why. */
+function unreconciled(s: Snapshot): [StoredObject, string[]][] {
+  const podsByOwner = new Map<string, PodRecord[]>();
+  for (const pod of s.pods) {
+    if (pod.ownerUid === null || !isLive(pod)) continue;
+    const owned = podsByOwner.get(pod.ownerUid);
+    if (owned) owned.push(pod);
+    else podsByOwner.set(pod.ownerUid, [pod]);
+  }
+  const out: [StoredObject, string[]][] = [];
+  const judge = (workload: StoredObject, owned: StoredObject[], podsPerOwner: PodRecord[][]) => {
+    const pods = podsPerOwner.flat();
+    const why = [
+      ...[workload, ...owned].flatMap(unobservedGeneration),
+      ...podShortfall(workload, pods, s.liveness.failingImages),
+    ];
+    const sets = podsPerOwner.filter((p) => p.length > 0).length;
+    if (sets > 1 && !pods.some(waitsForCapacity)) why.push(`live pods of ${sets} ReplicaSets: a rollout not finished`);
+    if (why.length > 0) out.push([workload, why]);
+  };
+  for (const dep of s.deployments) {
+    const sets = s.replicaSets.filter((rs) => rs.ownerUid === dep.uid);
+    judge(
+      dep,
+      sets,
+      sets.map((rs) => podsByOwner.get(rs.uid) ?? []),
+    );
+  }
+  for (const sts of s.statefulSets) judge(sts, [], [podsByOwner.get(sts.uid) ?? []]);
+  for (const rs of s.replicaSets) if (rs.ownerUid === null) judge(rs, [], [podsByOwner.get(rs.uid) ?? []]);
+  return out;
+}
+
 export const INVARIANTS: readonly Invariant[] = [
   nodeCapacity,
   uniqueOrdinals,
   noReadyOnCrashedNode,
   noReadyOnNotReadyNode,
   rolloutSurge,
+  eventuallyReconciled,
 ];
 
 export function checkInvariants(snapshot: Snapshot, invariants: readonly Invariant[] = INVARIANTS): Violation[] {
@@ -177,6 +285,51 @@ function surgeBound(dep: StoredObject): { replicas: number; maxSurge: number; re
   const surge = spec.strategy?.rollingUpdate?.maxSurge ?? "25%";
   const maxSurge = typeof surge === "number" ? surge : Math.ceil((Number.parseFloat(surge) * replicas) / 100);
   return { replicas, maxSurge: Number.isFinite(maxSurge) ? maxSurge : 0, recreate };
+}
+
+function unobservedGeneration(object: StoredObject): string[] {
+  const observed = (object.status as { observedGeneration?: number } | null)?.observedGeneration ?? 0;
+  if (observed === object.generation) return [];
+  const what = object.kind === "Deployment" || object.kind === "StatefulSet" ? "" : ` of ${object.kind} ${object.name}`;
+  return [`generation ${object.generation}${what} observed as ${observed}`];
+}
+
+/** Why the live pods fall short of the desired ones: wrong count, or pods neither Ready nor excused. */
+function podShortfall(workload: StoredObject, pods: PodRecord[], failingImages: ReadonlySet<string>): string[] {
+  const replicas = (workload.spec as { replicas?: number }).replicas ?? 1;
+  const why: string[] = [];
+  // Short of room, a rollout may hold its surge pod and an ordered StatefulSet the ordinals after the waiting one.
+  const capacityBound = pods.some(waitsForCapacity);
+  if (pods.length !== replicas && !capacityBound) why.push(`${pods.length} live pods for ${replicas} replicas`);
+  const stuck = pods.filter((p) => !p.ready && !waitsForCapacity(p) && !runsFailingImage(p, failingImages));
+  if (stuck.length > 0) {
+    const names = stuck
+      .map((p) => `${p.name} (${p.phase}${p.nodeName === null ? ", unbound" : ""})`)
+      .sort()
+      .slice(0, 5);
+    why.push(`${stuck.length} pod(s) neither Ready nor waiting for capacity: ${names.join(", ")}`);
+  }
+  return why;
+}
+
+/** Unbound because the scheduler found no room: the one reason a desired pod may stay not Ready. */
+function waitsForCapacity(pod: PodRecord): boolean {
+  if (pod.nodeName !== null) return false;
+  const conditions = (pod.status as { conditions?: { type: string; status: string; reason?: string }[] } | null)
+    ?.conditions;
+  return (conditions ?? []).some(
+    (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
+  );
+}
+
+/** An image the scenario names, by exact reference, by repository (no tag or digest), or `*`. */
+function runsFailingImage(pod: PodRecord, failingImages: ReadonlySet<string>): boolean {
+  if (failingImages.size === 0) return false;
+  const containers = (pod.spec.containers as { image?: string }[] | undefined) ?? [];
+  return containers.some(({ image = "" }) => {
+    const repository = image.replace(/@.*$/, "").replace(/:[^/:]*$/, "");
+    return failingImages.has(image) || failingImages.has(repository) || failingImages.has("*");
+  });
 }
 
 function escapeRegExp(text: string): string {

@@ -82,7 +82,14 @@ export interface ReportInput {
 }
 
 /** Pod events worth a line in the timeline (others are routine), grouped per reason and instant. */
-const NOTABLE_POD_REASONS = new Set(["NodeLost", "FailedScheduling", "BackOff", "Killing", "Unhealthy"]);
+const NOTABLE_POD_REASONS = new Set([
+  "NodeLost",
+  "FailedScheduling",
+  "TriggeredScaleUp",
+  "BackOff",
+  "Killing",
+  "Unhealthy",
+]);
 const MAX_TIMELINE = 1_000;
 const MAX_LOG_LINES = 50;
 

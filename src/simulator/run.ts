@@ -3,10 +3,11 @@ import { applyManifests } from "./apply.js";
 import { FaultInjector } from "./faults.js";
 import { yieldToHost } from "./host.js";
 import { checkInvariants, INVARIANTS, type Invariant, type Violation } from "./invariants.js";
+import { failingImages, faultsStopMs, livenessFromMs } from "./liveness.js";
 import { Metrics } from "./metrics.js";
 import { buildReport, type SimulationReport, type StopReason, type TimelineEntry } from "./report.js";
 import type { Scenario } from "./scenario.js";
-import { IdentityCache, takeSnapshot } from "./snapshot.js";
+import { IdentityCache, type LivenessTerms, takeSnapshot } from "./snapshot.js";
 import { workloadStates } from "./workloads.js";
 import { World, type WorldHooks } from "./world.js";
 
@@ -67,6 +68,9 @@ class Simulation {
   private instantMs: number;
   private stepsAtInstant = 0;
   private lastLook = "";
+  /** The liveness invariant's terms; its `fromMs` is an instant the run looks at, whatever was written. */
+  private readonly liveness: LivenessTerms;
+  private livenessLooked = false;
 
   constructor(
     private readonly scenario: Scenario,
@@ -74,13 +78,19 @@ class Simulation {
     private readonly options: RunOptions,
   ) {
     this.faults = new FaultInjector(world);
-    this.invariants = options.invariants ?? INVARIANTS;
+    // An invariant with memory (liveness) starts afresh for each run.
+    this.invariants = (options.invariants ?? INVARIANTS).map((inv) => inv.forRun?.() ?? inv);
     this.startMs = world.clock.now();
     this.endMs = this.startMs + scenario.durationMs;
     this.instantMs = this.startMs;
     this.maxSteps = scenario.limits.maxSteps ?? DEFAULT_MAX_STEPS;
     this.maxStepsPerInstant = scenario.limits.maxStepsPerInstant ?? DEFAULT_MAX_STEPS_PER_INSTANT;
     world.trace.callBudget = scenario.limits.maxStoreCallsPerInstant ?? DEFAULT_MAX_STORE_CALLS_PER_INSTANT;
+    this.liveness = {
+      stoppedMs: faultsStopMs(scenario.timeline),
+      fromMs: livenessFromMs(scenario),
+      failingImages: failingImages(scenario.images),
+    };
   }
 
   async run(): Promise<SimulationReport> {
@@ -107,7 +117,15 @@ class Simulation {
     if (this.world.clock.now() >= this.endMs) return undefined;
     if (++this.steps > this.maxSteps) return { reason: "step-limit", message: `more than ${this.maxSteps} steps` };
     const eventAt = this.startMs + (this.scenario.timeline[this.nextEvent]?.atMs ?? Number.POSITIVE_INFINITY);
-    const target = Math.min(this.world.clock.nextTimerAt() ?? Number.POSITIVE_INFINITY, eventAt, this.endMs);
+    const livenessAt = this.livenessLooked
+      ? Number.POSITIVE_INFINITY
+      : this.startMs + (this.liveness.fromMs ?? Number.POSITIVE_INFINITY);
+    const target = Math.min(
+      this.world.clock.nextTimerAt() ?? Number.POSITIVE_INFINITY,
+      eventAt,
+      livenessAt,
+      this.endMs,
+    );
     if (target !== this.instantMs) this.newInstant(target);
     else if (++this.stepsAtInstant > this.maxStepsPerInstant) {
       return {
@@ -169,12 +187,17 @@ class Simulation {
   /**
    * Invariants and samples, only when state may have changed since the last look: a state write, or
    * a node crashed. An idle tick, a heartbeat or an outbox pass changes nothing a checker reads.
+   * Once, when the liveness invariant comes to be judged, it looks whatever changed: a workload
+   * nobody reconciles is one nothing writes.
    */
   private async look(): Promise<void> {
     const mark = `${this.world.trace.stateWrites}/${this.faults.crashedNodes.size}`;
-    if (mark === this.lastLook) return;
+    const judged = this.liveness.fromMs !== null && this.world.elapsedMs() >= this.liveness.fromMs;
+    const firstJudged = judged && !this.livenessLooked;
+    if (mark === this.lastLook && !firstJudged) return;
     this.lastLook = mark;
-    const snapshot = await takeSnapshot(this.world, this.identities, this.faults.crashedNodes);
+    this.livenessLooked ||= judged;
+    const snapshot = await takeSnapshot(this.world, this.identities, this.faults.crashedNodes, this.liveness);
     this.violations.push(...checkInvariants(snapshot, this.invariants));
     this.metrics.observe(workloadStates(snapshot), snapshot.atMs);
   }

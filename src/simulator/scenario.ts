@@ -14,6 +14,9 @@ import { parseDurationMs } from "./duration.js";
  * anything runs.
  */
 
+/** How long after the faults stop every workload must have been reconciled, unless the scenario says (`quiet:`). */
+export const DEFAULT_QUIET_MS = 2 * 60_000;
+
 /** Bounds on a scenario, so that no file can ask for a run that never ends. */
 export const SCENARIO_LIMITS = {
   maxDurationMs: 30 * 86_400_000,
@@ -59,8 +62,20 @@ const Pool = z
     zone: z.string().min(1).optional(),
     /** The pool's nodes dealt round-robin over these zones (zone-a, zone-b, zone-c when neither is given). */
     zones: z.array(z.string().min(1)).min(1).optional(),
+    /** The production node autoscaler grows and shrinks the pool between these node counts. */
+    autoscale: z
+      .strictObject({
+        min: z.number().int().min(0).max(SCENARIO_LIMITS.maxNodes),
+        max: z.number().int().min(0).max(SCENARIO_LIMITS.maxNodes),
+      })
+      .refine((a) => a.min <= a.max, { message: "min must not exceed max", path: ["max"] })
+      .optional(),
   })
-  .refine((p) => !(p.zone && p.zones), { message: "give zone or zones, not both", path: ["zones"] });
+  .refine((p) => !(p.zone && p.zones), { message: "give zone or zones, not both", path: ["zones"] })
+  .refine((p) => !p.autoscale || p.count <= p.autoscale.max, {
+    message: "count must not exceed autoscale.max",
+    path: ["count"],
+  });
 
 const ManifestSource = z.union(
   [z.string().min(1), z.strictObject({ file: z.string().min(1) }), z.strictObject({ inline: z.string().min(1) })],
@@ -112,10 +127,35 @@ const CrashLoop = z.union(
   },
 );
 
-const ACTIONS = ["crashNode", "crashZone", "partitionNode", "crashLoopImage", "apply", "scale", "addNodes"] as const;
+/** Every image pull on the node (all nodes when `node` is absent) takes `pull`, for the event's `for:` window. */
+const SlowPulls = z.union(
+  [duration().transform((pull) => ({ pull })), z.strictObject({ pull: duration(), node: NodeSelector.optional() })],
+  { error: "expected a pull duration, or { pull: DURATION, node: NODE } (every node when node is absent)" },
+);
+
+const ACTIONS = [
+  "crashNode",
+  "crashZone",
+  "partitionNode",
+  "crashLoopImage",
+  "drainNode",
+  "slowImagePulls",
+  "apply",
+  "scale",
+  "addNodes",
+] as const;
 export type ActionName = (typeof ACTIONS)[number];
-/** Actions that are faults: recovery is measured after each of them. */
-export const FAULTS: ReadonlySet<ActionName> = new Set(["crashNode", "crashZone", "partitionNode", "crashLoopImage"]);
+/** Actions that are faults (or, for a drain, voluntary disruptions): recovery is measured after each of them. */
+export const FAULTS: ReadonlySet<ActionName> = new Set([
+  "crashNode",
+  "crashZone",
+  "partitionNode",
+  "crashLoopImage",
+  "drainNode",
+  "slowImagePulls",
+]);
+/** Actions that last a while: `for:` bounds them (absent: to the end of the run). */
+const LASTING: ReadonlySet<ActionName> = new Set(["partitionNode", "crashLoopImage", "slowImagePulls"]);
 
 const Event = z
   .strictObject({
@@ -124,12 +164,15 @@ const Event = z
     crashZone: z.string().min(1).optional(),
     partitionNode: NodeSelector.optional(),
     crashLoopImage: CrashLoop.optional(),
+    /** Cordon the node and evict its pods, as the operator's drain does. */
+    drainNode: NodeSelector.optional(),
+    slowImagePulls: SlowPulls.optional(),
     apply: z.union([ManifestSource, z.array(ManifestSource).min(1)]).optional(),
     scale: z.strictObject({ workload: z.string().min(1), replicas: z.number().int().min(0).max(100_000) }).optional(),
     addNodes: z
       .strictObject({ pool: z.string().min(1), count: z.number().int().min(1).max(SCENARIO_LIMITS.maxNodes) })
       .optional(),
-    /** How long a partition or a crash loop lasts; absent: to the end of the run. */
+    /** How long a partition, a crash loop or slow pulls last; absent: to the end of the run. */
     for: duration().optional(),
   })
   .superRefine((event, ctx) => {
@@ -143,8 +186,12 @@ const Event = z
             : `expected one action per event, got ${actions.join(" and ")}; give each its own event`,
       });
     }
-    if (event.for !== undefined && !actions.every((a) => a === "partitionNode" || a === "crashLoopImage")) {
-      ctx.addIssue({ code: "custom", message: "for: applies to partitionNode and crashLoopImage only", path: ["for"] });
+    if (event.for !== undefined && !actions.every((a) => LASTING.has(a))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `for: applies to ${[...LASTING].join(", ")} only`,
+        path: ["for"],
+      });
     }
   });
 
@@ -168,6 +215,16 @@ const Platform = z.strictObject({
   resync: duration().optional(),
   outboxPoll: duration().optional(),
   unschedulableRetry: duration().optional(),
+  /** The node autoscaler's timings, for pools with `autoscale` (production defaults otherwise). */
+  autoscaler: z
+    .strictObject({
+      interval: duration().optional(),
+      scaleUpCooldown: duration().optional(),
+      scaleDownUnneeded: duration().optional(),
+      scaleDownUtilization: z.number().gt(0).max(1).optional(),
+      drainTimeout: duration().optional(),
+    })
+    .optional(),
 });
 
 const Limits = z.strictObject({
@@ -177,7 +234,7 @@ const Limits = z.strictObject({
 });
 
 /** Swarm mode: each seed adds its own random schedule of node faults, within these bounds. */
-const SWARM_KINDS = ["crashNode", "partitionNode", "crashZone"] as const;
+const SWARM_KINDS = ["crashNode", "partitionNode", "crashZone", "drainNode"] as const;
 const Swarm = z
   .strictObject({
     /** At most this many faults per run (at least one). */
@@ -203,6 +260,8 @@ const ScenarioFile = z.strictObject({
   manifests: z.array(ManifestSource).default([]),
   timeline: z.array(Event).max(SCENARIO_LIMITS.maxEvents).default([]),
   duration: duration(),
+  /** How long after the last fault stops every workload must be reconciled (the liveness invariant). */
+  quiet: duration().optional(),
   assertions: z
     .strictObject({
       minReady: z.union([MinReady, z.array(MinReady)]).optional(),
@@ -231,6 +290,9 @@ export type TimelineAction =
   | { type: "crashZone"; zone: string }
   | { type: "partitionNode"; node: NodeTarget; forMs?: number }
   | { type: "crashLoopImage"; image: string; afterMs: number; forMs?: number }
+  | { type: "drainNode"; node: NodeTarget }
+  /** `node` absent: every node, those added later included. */
+  | { type: "slowImagePulls"; pullMs: number; node?: NodeTarget; forMs?: number }
   | { type: "apply"; sets: ManifestSet[] }
   | { type: "scale"; workload: string; replicas: number }
   | { type: "addNodes"; pool: string; count: number };
@@ -249,6 +311,7 @@ export interface PoolSpec {
   memoryBytes: number;
   maxPods?: number;
   zones: string[];
+  autoscale?: { min: number; max: number };
 }
 
 export interface Scenario {
@@ -261,6 +324,8 @@ export interface Scenario {
   manifests: ManifestSet[];
   timeline: TimelineEvent[];
   durationMs: number;
+  /** See `liveness.ts`: the liveness invariant is judged this long after the faults stop. */
+  quietMs: number;
   assertions: {
     minReady: z.output<typeof MinReady>[];
     recoversWithinMs?: number;
@@ -352,6 +417,7 @@ export async function parseScenario(text: string, source: string, read: ReadText
       memoryBytes: p.memory,
       ...(p.maxPods ? { maxPods: p.maxPods } : {}),
       zones: p.zones ?? (p.zone ? [p.zone] : ["zone-a", "zone-b", "zone-c"]),
+      ...(p.autoscale ? { autoscale: p.autoscale } : {}),
     })),
     ...(file.cluster.startLatency ? { startLatencyMs: file.cluster.startLatency } : {}),
     images: file.images ?? {},
@@ -359,6 +425,7 @@ export async function parseScenario(text: string, source: string, read: ReadText
     manifests,
     timeline,
     durationMs: file.duration,
+    quietMs: file.quiet ?? DEFAULT_QUIET_MS,
     assertions: {
       minReady: file.assertions.minReady === undefined ? [] : [file.assertions.minReady].flat(),
       ...(file.assertions.recoversWithin !== undefined ? { recoversWithinMs: file.assertions.recoversWithin } : {}),
@@ -394,6 +461,11 @@ async function actionOf(
   if (event.crashLoopImage !== undefined) {
     const spec = typeof event.crashLoopImage === "string" ? { image: event.crashLoopImage } : event.crashLoopImage;
     return { type: "crashLoopImage", image: spec.image, afterMs: spec.after ?? 2_000, ...forMs };
+  }
+  if (event.drainNode !== undefined) return { type: "drainNode", node: event.drainNode };
+  if (event.slowImagePulls !== undefined) {
+    const { pull, node } = event.slowImagePulls as { pull: number; node?: NodeTarget };
+    return { type: "slowImagePulls", pullMs: pull, ...(node !== undefined ? { node } : {}), ...forMs };
   }
   if (event.scale !== undefined) return { type: "scale", ...event.scale };
   if (event.addNodes !== undefined) return { type: "addNodes", ...event.addNodes };
@@ -455,13 +527,19 @@ async function loadSets(
 function checkReferences(file: ParsedFile, problems: string[]): void {
   const pools = new Set(file.cluster.pools.map((p) => p.name));
   if (pools.size !== file.cluster.pools.length) problems.push("cluster.pools: pool names must be unique");
-  const total = file.cluster.pools.reduce((n, p) => n + p.count, 0);
+  const total = file.cluster.pools.reduce((n, p) => n + Math.max(p.count, p.autoscale?.max ?? 0), 0);
   if (total > SCENARIO_LIMITS.maxNodes)
     problems.push(`cluster.pools: at most ${SCENARIO_LIMITS.maxNodes} nodes in all`);
   for (const [i, event] of file.timeline.entries()) {
-    for (const target of [event.crashNode, event.partitionNode]) {
+    const targets = {
+      crashNode: event.crashNode,
+      partitionNode: event.partitionNode,
+      drainNode: event.drainNode,
+      "slowImagePulls.node": (event.slowImagePulls as { node?: NodeTarget } | undefined)?.node,
+    };
+    for (const [field, target] of Object.entries(targets)) {
       if (target && typeof target === "object" && "pool" in target && !pools.has(target.pool)) {
-        problems.push(`timeline[${i}]: no pool named ${target.pool} in cluster.pools`);
+        problems.push(`timeline[${i}].${field}.pool: no pool named ${target.pool} in cluster.pools`);
       }
     }
     if (event.addNodes && !pools.has(event.addNodes.pool)) {

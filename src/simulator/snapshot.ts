@@ -25,7 +25,22 @@ export interface Snapshot {
   providerNodes: ProviderNode[];
   running: RunningPod[];
   crashedNodes: ReadonlySet<string>;
+  liveness: LivenessTerms;
 }
+
+/**
+ * What the liveness invariant is told by the scenario, not by the run: from when it is judged
+ * (virtual ms since the start; `null`: never, the faults never stop or the run ends first), and
+ * the images the scenario makes fail on purpose.
+ */
+export interface LivenessTerms {
+  /** When the faults stopped; `null`: never. */
+  stoppedMs: number | null;
+  fromMs: number | null;
+  failingImages: ReadonlySet<string>;
+}
+
+export const NO_LIVENESS: LivenessTerms = { stoppedMs: null, fromMs: null, failingImages: new Set() };
 
 /** Runtime identities by pod id: a pod's identity never changes, so each is read from the provider once. */
 export class IdentityCache {
@@ -57,6 +72,7 @@ export async function takeSnapshot(
   world: World,
   identities: IdentityCache,
   crashedNodes: ReadonlySet<string>,
+  liveness: LivenessTerms = NO_LIVENESS,
 ): Promise<Snapshot> {
   // Read straight from the provider (not the possibly wrapped one the control plane sees): the truth.
   const [storeNodes, pods, deployments, replicaSets, statefulSets, providerNodes] = await Promise.all([
@@ -93,5 +109,6 @@ export async function takeSnapshot(
     providerNodes,
     running,
     crashedNodes,
+    liveness,
   };
 }

@@ -4,7 +4,7 @@ import type { Scenario, TimelineEvent } from "./scenario.js";
 
 /**
  * Swarm mode: a scenario with a `swarm:` section gets, for every seed, a random schedule of node
- * faults (crashes, partitions, zone outages) within the declared bounds, on top of its own
+ * faults (crashes, partitions, zone outages, drains) within the declared bounds, on top of its own
  * timeline. The schedule is drawn from a generator of its own (`swarm:<seed>`), apart from the
  * run's, so `--seed N` replays it exactly and dropping a fault from it (`--faults 1,3`) changes
  * nothing else — which is what lets a failing schedule be shrunk to the faults that matter.
@@ -31,8 +31,8 @@ export function swarmFaults(scenario: Scenario, seed: string): TimelineEvent[] {
     }
     if (nodes.length === 0) continue;
     const node = nodes[rng.int(nodes.length)] as { pool: string; index: number };
-    if (kind === "crashNode") {
-      drawn.push({ atMs, action: { type: "crashNode", node } });
+    if (kind === "crashNode" || kind === "drainNode") {
+      drawn.push({ atMs, action: { type: kind, node } });
     } else {
       const { min, max } = spec.partitionForMs;
       drawn.push({ atMs, action: { type: "partitionNode", node, forMs: min + rng.int(max - min + 1) } });
@@ -58,6 +58,7 @@ export function describeFault(event: TimelineEvent): string {
     case "crashZone":
       return `${at} crashZone ${action.zone}`;
     case "crashNode":
+    case "drainNode":
     case "partitionNode": {
       const node =
         typeof action.node === "object" && "pool" in action.node

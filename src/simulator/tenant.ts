@@ -56,10 +56,11 @@ export async function parseTenantScenario(text: string, operatorPools: PoolShape
   });
   const problems: string[] = [];
   const added = scenario.timeline.reduce((n, e) => n + (e.action.type === "addNodes" ? e.action.count : 0), 0);
-  const nodes = scenario.pools.reduce((n, p) => n + p.count, added);
+  // A pool that autoscales may grow to its max.
+  const nodes = scenario.pools.reduce((n, p) => n + Math.max(p.count, p.autoscale?.max ?? 0), added);
   if (nodes > TENANT_SCENARIO_LIMITS.maxNodes) {
     problems.push(
-      `cluster.pools: a simulation holds at most ${TENANT_SCENARIO_LIMITS.maxNodes} machines (addNodes included); this one asks for ${nodes}`,
+      `cluster.pools: a simulation holds at most ${TENANT_SCENARIO_LIMITS.maxNodes} machines (addNodes and autoscale maxima included); this one asks for ${nodes}`,
     );
   }
   if (scenario.durationMs > TENANT_SCENARIO_LIMITS.maxDurationMs) {

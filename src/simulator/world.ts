@@ -1,9 +1,10 @@
-import { ManualClock } from "../core/clock.js";
+import { type Clock, ManualClock } from "../core/clock.js";
 import { newId } from "../core/ids.js";
 import { type Rng, seededRng } from "../core/rng.js";
 import { SYSTEM_TENANT } from "../core/tenancy.js";
 import { MemoryStore } from "../db/index.js";
 import type { Store } from "../db/types.js";
+import type { AutoscaleOptions } from "../jobs/autoscaler.js";
 import { ControlPlane, type ControlPlaneOptions } from "../jobs/controlPlane.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
 import type { WorkQueue } from "../jobs/queue.js";
@@ -23,6 +24,8 @@ export const ZONE_LABEL = "topology.kubernetes.io/zone";
 export interface WorldHooks {
   wrapStore?: (store: Store) => Store;
   wrapProvider?: (provider: NodeProvider) => NodeProvider;
+  /** The work queue as the control plane sees it (a dropped enqueue, say), with the virtual clock. */
+  wrapQueue?: (queue: WorkQueue, clock: Clock) => WorkQueue;
   /** Every traced line (virtual time, store write or job), for tests that compare runs line by line. */
   onTraceLine?: (line: string) => void;
 }
@@ -106,20 +109,30 @@ export class World {
         journal.lines.push({ atMs: clock.now() - SIMULATION_EPOCH_MS, message: lineOf(message, fields) });
       }
     };
-    const queue: WorkQueue = tracedQueue(
+    const traced: WorkQueue = tracedQueue(
       new InProcessQueue({
         clock,
         onError: (name, key, error) => log("job failed; retrying", { queue: name, key, error: String(error) }),
       }),
       trace,
     );
+    const queue = options.hooks?.wrapQueue?.(traced, clock) ?? traced;
     const images = Object.fromEntries(
       Object.entries(scenario.images).map(([image, spec]) => [image, behaviourOf(spec)]),
     );
     const provider = new SimulatedProvider({
       clock,
       rng: root.fork("provider"),
-      pools: [],
+      // The pools' shapes, without nodes: `addNodes` adds them, and a pool with `autoscale` grows and shrinks.
+      pools: scenario.pools.map((pool) => ({
+        name: pool.name,
+        count: 0,
+        cpuMillis: pool.cpuMillis,
+        memoryBytes: pool.memoryBytes,
+        ...(pool.maxPods !== undefined ? { maxPods: pool.maxPods } : {}),
+        zones: pool.zones,
+        ...(pool.autoscale ? { autoscale: pool.autoscale } : {}),
+      })),
       ...(scenario.startLatencyMs ? { startLatencyMs: scenario.startLatencyMs } : {}),
       images,
     });
@@ -171,7 +184,8 @@ export class World {
     if (!pool) throw new Error(`no pool named ${poolName}`);
     const names: string[] = [];
     for (let i = 0; i < count; i++) {
-      const index = (this.lastNodeIndex.get(poolName) ?? 0) + 1;
+      // The provider counts the nodes the autoscaler added, too.
+      const index = Math.max(this.lastNodeIndex.get(poolName) ?? 0, this.provider.lastNodeIndex(poolName)) + 1;
       this.lastNodeIndex.set(poolName, index);
       const name = `sim-${poolName}-${index}`;
       const zone = pool.zones[(index - 1) % pool.zones.length] as string;
@@ -205,7 +219,16 @@ export class World {
 }
 
 /** Store calls that change a pod. */
-const POD_WRITES = new Set(["createPod", "updatePodStatus", "markPodDeleting", "bindPod", "deletePod"]);
+const POD_WRITES = new Set([
+  "createPod",
+  "createPods",
+  "updatePodStatus",
+  "updatePodStatuses",
+  "markPodDeleting",
+  "bindPod",
+  "bindPods",
+  "deletePod",
+]);
 
 /**
  * The store, telling `onPodWrite` after each call that may have changed a pod (a transaction's
@@ -234,7 +257,28 @@ function controlPlaneOptions(scenario: Scenario): ControlPlaneOptions {
   if (p.probeTick !== undefined) options.probeTickMs = p.probeTick;
   if (p.resync !== undefined) options.resyncMs = p.resync;
   if (p.outboxPoll !== undefined) options.outboxPollMs = p.outboxPoll;
+  const autoscale = autoscaleOptions(scenario);
+  if (autoscale) options.autoscale = autoscale;
   return options;
+}
+
+/**
+ * The production node autoscaler, on when a pool declares `autoscale: { min, max }`: it may grow
+ * the cluster up to every fixed pool's nodes plus every scaling pool's max (added nodes included).
+ */
+function autoscaleOptions(scenario: Scenario): AutoscaleOptions | undefined {
+  if (!scenario.pools.some((p) => p.autoscale)) return undefined;
+  const added = scenario.timeline.reduce((n, e) => n + (e.action.type === "addNodes" ? e.action.count : 0), 0);
+  const maxNodes = added + scenario.pools.reduce((n, p) => n + Math.max(p.count, p.autoscale?.max ?? 0), 0);
+  const a = scenario.platform.autoscaler ?? {};
+  return {
+    maxNodes,
+    ...(a.interval !== undefined ? { intervalMs: a.interval } : {}),
+    ...(a.scaleUpCooldown !== undefined ? { scaleUpCooldownMs: a.scaleUpCooldown } : {}),
+    ...(a.scaleDownUnneeded !== undefined ? { scaleDownUnneededMs: a.scaleDownUnneeded } : {}),
+    ...(a.scaleDownUtilization !== undefined ? { scaleDownUtilization: a.scaleDownUtilization } : {}),
+    ...(a.drainTimeout !== undefined ? { drainTimeoutMs: a.drainTimeout } : {}),
+  };
 }
 
 function behaviourOf(spec: ImageSpec): ImageBehaviour {

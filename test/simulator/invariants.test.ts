@@ -173,6 +173,61 @@ describe("invariants catch planted bugs", () => {
     expect(report.violations[0]?.message).toMatch(/replicas 4 \+ maxSurge 1 allow 5/);
   });
 
+  it("eventually-reconciled: a controller whose Deployment enqueues are dropped never rolls out the new spec", async () => {
+    const rollout = `\n  - at: 30s\n    apply: { inline: "${deployment("web:2", 3, "100m").replace(/\n/g, "\\n")}" }`;
+    const text = `${scenarioText(deployment("web:1", 3, "100m"), rollout).replace("duration: 2m", "duration: 4m")}quiet: 1m\n`;
+    // After the first rollout converged, every enqueue of a Deployment is lost (the periodic resync's too).
+    const hooks: WorldHooks = {
+      wrapQueue: (queue, clock) => {
+        const startMs = clock.now();
+        return {
+          register: queue.register.bind(queue),
+          close: queue.close.bind(queue),
+          enqueue: async (name, key, delayMs) => {
+            if (name === "reconcile" && key.startsWith("Deployment/") && clock.now() - startMs >= 20_000) return;
+            return queue.enqueue(name, key, delayMs);
+          },
+        };
+      },
+    };
+    const report = await run(text, hooks);
+    expectCaught(report, "eventually-reconciled");
+    // Judged one quiet minute after the last change (the apply at 30 s), though nothing was written then.
+    expect(report.violations[0]?.atMs).toBe(90_000);
+    expect(report.violations[0]?.message).toMatch(
+      /^Deployment default\/web was not reconciled at any moment in the 1m after the faults stopped \(at 30s\); at 1m30s: generation 2 observed as 1/,
+    );
+  });
+
+  it("eventually-reconciled: the same run without the bug passes, and pods short of capacity are not held against it", async () => {
+    const grow = "\n  - { at: 30s, scale: { workload: web, replicas: 12 } }";
+    // 12 pods of 900m on three 2-CPU nodes: six fit, six wait for capacity to the end.
+    const text = `${scenarioText(deployment("web:1", 3, "900m"), grow).replace("duration: 2m", "duration: 4m")}quiet: 1m\n`;
+    const report = await run(text, {});
+    expect(report.violations).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.workloads[0]?.final).toEqual({ ready: 6, desired: 12 });
+  });
+
+  it("eventually-reconciled is not judged while a fault never stops, nor before the quiet period ends", async () => {
+    const { livenessFromMs, faultsStopMs } = await import("../../src/simulator/liveness.js");
+    const parse = (timeline: string, extra = "") =>
+      parseScenario(`${scenarioText(deployment("web:1", 1, "100m"), timeline)}${extra}`, "t.yaml", async () => "");
+    const endless = await parse("\n  - { at: 30s, partitionNode: random }");
+    expect(faultsStopMs(endless.timeline)).toBeNull();
+    expect(livenessFromMs(endless)).toBeNull();
+    const healed = await parse("\n  - { at: 10s, partitionNode: random, for: 20s }", "quiet: 30s\n");
+    expect(livenessFromMs(healed)).toBe(60_000);
+    // Slow pulls stop one pull after their window; a crash loop after the kubelet's longest back-off (5 min).
+    const slow = await parse("\n  - { at: 10s, slowImagePulls: 30s, for: 20s }", "quiet: 30s\n");
+    expect(livenessFromMs(slow)).toBe(90_000);
+    const loop = await parse("\n  - { at: 10s, crashLoopImage: web:1, for: 20s }");
+    expect(faultsStopMs(loop.timeline)).toBe(330_000);
+    expect(livenessFromMs(loop)).toBeNull();
+    // The default quiet period is two minutes: a 2-minute run with a fault at 30 s is not judged.
+    expect(livenessFromMs(await parse("\n  - { at: 30s, crashNode: random }"))).toBeNull();
+  });
+
   it("a bug that feeds itself without end at one instant stops the run as a livelock instead of hanging it", async () => {
     const rollout = `\n  - at: 30s\n    apply: { inline: "${deployment("web:2", 2, "100m").replace(/\n/g, "\\n")}" }`;
     const text = `${scenarioText(deployment("web:1", 2, "100m"), rollout)}limits: { maxStoreCallsPerInstant: 20000 }\n`;

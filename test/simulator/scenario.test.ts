@@ -89,7 +89,7 @@ duration: 10m
       'timeline[1].for: expected a duration like 500ms, 40s, 2m or 1h30m (a bare number counts seconds), got "40 parsecs"',
       "timeline[2]: expected one action per event, got crashNode and crashZone; give each its own event",
       'timeline[3]: Unrecognized key: "crashnode"',
-      "timeline[3]: expected one action: crashNode, crashZone, partitionNode, crashLoopImage, apply, scale, addNodes",
+      "timeline[3]: expected one action: crashNode, crashZone, partitionNode, crashLoopImage, drainNode, slowImagePulls, apply, scale, addNodes",
     ]);
     expect(
       await problems("cluster: { pools: [{ name: a, count: 1, cpu: lots, memory: 1Gi }] }\nduration: 1m\n"),
@@ -97,6 +97,69 @@ duration: 10m
     expect(
       await problems(`${CLUSTER}duration: 1m\ntimeline: [{ at: 1s, addNodes: { pool: gpu, count: 1 } }]\n`),
     ).toEqual(["timeline[0].addNodes.pool: no pool named gpu in cluster.pools"]);
+  });
+
+  it("drainNode, slowImagePulls, quiet and autoscaling pools resolve, with their defaults", async () => {
+    const scenario = await parseScenario(
+      `cluster:
+  pools:
+    - { name: default, count: 2, cpu: 4, memory: 8Gi }
+    - { name: burst, count: 1, cpu: 2, memory: 4Gi, zones: [zone-a], autoscale: { min: 1, max: 5 } }
+platform: { autoscaler: { interval: 2s, scaleDownUnneeded: 5m } }
+timeline:
+  - { at: 1m, drainNode: { pool: default, index: 1 } }
+  - { at: 2m, slowImagePulls: 45s, for: 1m }
+  - { at: 3m, slowImagePulls: { pull: 2m, node: { name: sim-default-2 } } }
+duration: 10m
+quiet: 3m
+`,
+      "s.yaml",
+      read,
+    );
+    expect(scenario.timeline.map((e) => e.action)).toEqual([
+      { type: "drainNode", node: { pool: "default", index: 1 } },
+      { type: "slowImagePulls", pullMs: 45_000, forMs: 60_000 },
+      { type: "slowImagePulls", pullMs: 120_000, node: { name: "sim-default-2" } },
+    ]);
+    expect(scenario.quietMs).toBe(180_000);
+    expect(scenario.pools[1]).toMatchObject({ name: "burst", zones: ["zone-a"], autoscale: { min: 1, max: 5 } });
+    expect(scenario.platform.autoscaler).toEqual({ interval: 2_000, scaleDownUnneeded: 300_000 });
+    expect((await parseScenario(`${CLUSTER}duration: 10m\n`, "s.yaml", read)).quietMs).toBe(120_000);
+  });
+
+  it("errors in the new actions and pool fields name their paths", async () => {
+    expect(
+      await problems(`cluster:
+  pools:
+    - { name: default, count: 1, cpu: 4, memory: 8Gi, autoscale: { min: 3, max: 2 } }
+    - { name: b, count: 6, cpu: 4, memory: 8Gi, autoscale: { min: 1, max: 4 } }
+timeline:
+  - { at: 1m, drainNode: { pool: gpu } }
+  - { at: 1m, drainNode: somewhere }
+  - { at: 2m, slowImagePulls: { pull: forever } }
+  - { at: 2m, slowImagePulls: { pull: 1s, node: { pool: gpu } } }
+  - { at: 3m, drainNode: random, for: 1m }
+duration: 10m
+quiet: later
+`),
+    ).toEqual([
+      "cluster.pools[0].autoscale.max: min must not exceed max",
+      "cluster.pools[1].count: count must not exceed autoscale.max",
+      'timeline[1].drainNode: expected "random", { name: NODE }, or { pool: POOL, index: N } (index from 1; without it, a random node of the pool)',
+      "timeline[2].slowImagePulls: expected a pull duration, or { pull: DURATION, node: NODE } (every node when node is absent)",
+      "timeline[4].for: for: applies to partitionNode, crashLoopImage, slowImagePulls only",
+      'quiet: expected a duration like 500ms, 40s, 2m or 1h30m (a bare number counts seconds), got "later"',
+    ]);
+    expect(
+      await problems(`${CLUSTER}duration: 10m
+timeline:
+  - { at: 1m, drainNode: { pool: gpu } }
+  - { at: 2m, slowImagePulls: { pull: 1s, node: { pool: gpu, index: 1 } } }
+`),
+    ).toEqual([
+      "timeline[0].drainNode.pool: no pool named gpu in cluster.pools",
+      "timeline[1].slowImagePulls.node.pool: no pool named gpu in cluster.pools",
+    ]);
   });
 
   it("a bad manifest is refused with its file, document and field path; a missing file is named", async () => {

@@ -8,7 +8,14 @@ const dir = new URL("../../examples/scenarios/", import.meta.url).pathname;
 const SEEDS = Array.from({ length: 10 }, (_, i) => String(i + 1));
 
 /** Every example a newcomer can run passes, seed after seed. */
-const PASSING = ["node-loss-mid-rollout", "zone-outage", "crashloop-rollback", "statefulset-failover", "swarm"];
+const PASSING = [
+  "node-loss-mid-rollout",
+  "zone-outage",
+  "crashloop-rollback",
+  "statefulset-failover",
+  "capacity-autoscaling",
+  "swarm",
+];
 
 describe("examples/scenarios", () => {
   it.each(PASSING.flatMap((name) => SEEDS.map((seed) => [name, seed])))(
@@ -28,6 +35,38 @@ describe("examples/scenarios", () => {
       expect(report.endedAtMs).toBe(scenario.durationMs);
     },
   );
+});
+
+describe("capacity-autoscaling", () => {
+  it("the production node autoscaler adds nodes for pods that fit nowhere, and removes them once idle", async () => {
+    const scenario = await loadScenarioFile(`${dir}capacity-autoscaling.yaml`);
+    const report = await runScenario(scenario, { seed: "1", source: "capacity-autoscaling.yaml" });
+    expect(report.ok).toBe(true);
+    const log = report.log.map((l) => [l.atMs, l.message]);
+    // Scaled to 12 at 1 m: 4 pods wait until the autoscaler's next look adds a burst node.
+    expect(log).toContainEqual([65_000, 'autoscaler added nodes nodes=["sim-burst-1"] forPods=4']);
+    expect(report.timeline).toContainEqual(
+      expect.objectContaining({ kind: "event", what: expect.stringMatching(/TriggeredScaleUp/) }),
+    );
+    const series = report.workloads[0]?.series ?? [];
+    const full = series.find(([atMs, ready, desired]) => atMs >= 60_000 && desired === 12 && ready === 12);
+    expect(full?.[0]).toBeLessThan(90_000);
+    // Scaled back to 4 at 7 m: both burst nodes are drained and removed after 2 m unneeded.
+    const removed = log.filter(([, m]) => String(m).startsWith("autoscaler removed a node")).map(([, m]) => m);
+    expect(removed).toEqual([
+      "autoscaler removed a node node=sim-burst-2",
+      "autoscaler removed a node node=sim-burst-1",
+    ]);
+  });
+
+  it("without autoscale on the pool, the same scale-up leaves pods waiting for capacity", async () => {
+    const file = await loadScenarioFile(`${dir}capacity-autoscaling.yaml`);
+    const scenario = { ...file, pools: file.pools.map(({ autoscale: _, ...pool }) => pool) };
+    const report = await runScenario(scenario, { seed: "1", source: "capacity-autoscaling.yaml" });
+    expect(report.log.some((l) => l.message.startsWith("autoscaler"))).toBe(false);
+    const peak = Math.max(...(report.workloads[0]?.series ?? []).map(([, ready]) => ready));
+    expect(peak).toBe(8);
+  });
 });
 
 describe("timeline actions", () => {

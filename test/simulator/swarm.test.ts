@@ -79,6 +79,18 @@ describe("swarm mode: a random fault schedule per seed", () => {
     expect(withFaults(scenario, faults, [1]).timeline).toHaveLength(2);
   });
 
+  it("draws drains too when asked, and every run with them passes the invariants", async () => {
+    const scenario = await scenarioOf("swarm: { faults: 3, kinds: [drainNode], from: 20s, to: 1m }");
+    for (const seed of ["1", "2", "3"]) {
+      const faults = swarmFaults(scenario, seed);
+      expect(faults.map((f) => f.action.type)).toEqual(faults.map(() => "drainNode"));
+      const report = await runScenario(withFaults(scenario, faults), { seed, source: "swarm.yaml" });
+      expect(report.timeline.filter((t) => t.kind === "drainNode")).toHaveLength(faults.length);
+      expect(report.violations).toEqual([]);
+      expect(report.ok).toBe(true);
+    }
+  });
+
   it("reads fault numbers strictly", () => {
     expect(parseFaultNumbers("3,1,3", 4)).toEqual([1, 3]);
     expect(parseFaultNumbers("none".replace("none", ""), 4)).toEqual([]);

@@ -28,6 +28,8 @@ export interface NodePool {
   maxPods?: number;
   /** All of the pool's nodes in this zone; absent: spread over zone-a, zone-b and zone-c. */
   zone?: string;
+  /** The pool's nodes spread over these zones (wins over `zone`). */
+  zones?: string[];
   /** The pool scales (`scaling.addNode`/`removeNode`) between these node counts. */
   autoscale?: { min: number; max: number };
 }
@@ -113,6 +115,8 @@ export class SimulatedProvider implements NodeProvider {
   private readonly latency: { min: number; max: number };
   private addressIndex = 0;
   private closed = false;
+  /** Slow image pulls: per node name (`*`: every node), how long each pod's pull takes before it starts. */
+  private readonly pullMs = new Map<string, number>();
   private readonly pools = new Map<string, NodePool>();
   /** Per pool, the highest node number handed out, so an added node never takes a removed one's name. */
   private readonly lastIndex = new Map<string, number>();
@@ -185,7 +189,8 @@ export class SimulatedProvider implements NodeProvider {
     }
     this.emitPod(pod);
     const range = this.podLatency(containers);
-    const latencyMs = range.min + this.latencyRng.int(range.max - range.min + 1);
+    // The pull comes first and is not drawn, so slow pulls shift no seeded draw.
+    const latencyMs = this.pullMsOn(spec.nodeName) + range.min + this.latencyRng.int(range.max - range.min + 1);
     pod.cancelStart = this.options.clock.setTimer(latencyMs, () => this.sandboxUp(pod));
   }
 
@@ -389,11 +394,47 @@ export class SimulatedProvider implements NodeProvider {
     }
   }
 
-  /** Test and scenario control: a node joins (an observation follows). */
+  /**
+   * Test and scenario control: from now on, a pod started on the node (on every node when
+   * `nodeName` is undefined) first pulls its images, which takes `pullMs` more before its
+   * containers are created (the slower of a node's own and the all-nodes setting wins);
+   * `undefined` ends it. A pull under way when it ends runs its course. A restart pulls
+   * nothing: the image is on the node.
+   */
+  setImagePullMs(nodeName: string | undefined, pullMs: number | undefined): void {
+    if (pullMs !== undefined && (!Number.isFinite(pullMs) || pullMs < 0)) {
+      throw new Error(`simulated image pull time must be 0 or more milliseconds, got ${pullMs}`);
+    }
+    const key = nodeName ?? "*";
+    if (pullMs === undefined) this.pullMs.delete(key);
+    else this.pullMs.set(key, pullMs);
+  }
+
+  private pullMsOn(nodeName: string): number {
+    return Math.max(this.pullMs.get(nodeName) ?? 0, this.pullMs.get("*") ?? 0);
+  }
+
+  /**
+   * Test and scenario control: a node joins (an observation follows). One named like a pool's
+   * (`sim-POOL-N`) counts as that pool's N-th, so a node the pool adds later never takes its name.
+   */
   addNode(node: NewSimulatedNode): ProviderNode {
     if (this.nodes.has(node.name)) throw new Error(`simulated node ${node.name} exists`);
     const base = this.nodeOf({ name: node.name, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
-    return this.join({ ...base, ...node, labels: { ...base.labels, ...node.labels } });
+    const joined = this.join({ ...base, ...node, labels: { ...base.labels, ...node.labels } });
+    const pool = joined.labels[POOL_LABEL] ?? "";
+    const index = joined.name.startsWith(`sim-${pool}-`)
+      ? Number(joined.name.slice(`sim-${pool}-`.length))
+      : Number.NaN;
+    if (this.pools.has(pool) && Number.isInteger(index)) {
+      this.lastIndex.set(pool, Math.max(this.lastIndex.get(pool) ?? 0, index));
+    }
+    return joined;
+  }
+
+  /** The highest node number the pool has handed out (`sim-POOL-N`), removed nodes included; 0 for none. */
+  lastNodeIndex(pool: string): number {
+    return this.lastIndex.get(pool) ?? 0;
   }
 
   /** Test and scenario control: a node vanishes with every pod on it (each reported gone). */
@@ -634,6 +675,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 function zonesOf(pool: NodePool): string[] {
+  if (pool.zones && pool.zones.length > 0) return pool.zones;
   return pool.zone ? [pool.zone] : SPREAD_ZONES;
 }
 

@@ -145,6 +145,33 @@ describe("SimulatedProvider", () => {
     expect(last().containers[0]?.state).toHaveProperty("terminated");
   });
 
+  it("slow image pulls delay a start on the node (or every node) while set; a restart pulls nothing", async () => {
+    const { clock, provider, last } = setup({ crash: { crashAfterMs: 5 } });
+    expect(() => provider.setImagePullMs(NODE, -1)).toThrow(/0 or more/);
+    provider.setImagePullMs(NODE, 1_000);
+    provider.setImagePullMs(undefined, 300);
+    await provider.startPod(pod("nginx:1.27", "pod_1"));
+    await provider.startPod(pod("nginx:1.27", "pod_2", "sim-default-2"));
+    // The node's own setting wins over the all-nodes one when slower: 1 s + the 10 ms start here, 300 ms there.
+    clock.advance(310);
+    expect((await provider.listPods()).map((p) => [p.podId, p.phase])).toEqual([
+      ["pod_1", "Pending"],
+      ["pod_2", "Running"],
+    ]);
+    clock.advance(700);
+    expect((await provider.listPods()).map((p) => p.phase)).toEqual(["Running", "Running"]);
+    // Ended: the next start takes its usual 10 ms, and a restart pulls nothing, even while set.
+    provider.setImagePullMs(NODE, undefined);
+    provider.setImagePullMs(undefined, undefined);
+    await provider.startPod(pod("crash:1", "pod_3"));
+    clock.advance(15);
+    expect(last().containers[0]?.state).toHaveProperty("terminated");
+    provider.setImagePullMs(NODE, 60_000);
+    await provider.restartContainer(NODE, "pod_3", "web");
+    clock.advance(10);
+    expect(last()).toMatchObject({ podId: "pod_3", containers: [{ state: { running: expect.anything() } }] });
+  });
+
   it("kills only the run it is asked to, with exit code 137", async () => {
     const { clock, provider, last } = setup();
     await provider.startPod(pod("nginx"));
@@ -270,6 +297,35 @@ describe("SimulatedProvider scaling", () => {
     await expect(scaling.removeNode("sim-web-1")).rejects.toThrow(/at its min of 1/);
     await expect(scaling.removeNode("sim-fixed-1")).rejects.toThrow(/not in a scaling pool/);
     expect((await scaling.addNode("web")).name).toBe("sim-web-3");
+  });
+
+  it("counts a node added by name as its pool's, so the pool never hands out that name again", async () => {
+    const { provider, scaling } = scalingSetup();
+    provider.addNode({ name: "sim-web-7", labels: { "kubernease.dev/pool": "web" } });
+    expect(provider.lastNodeIndex("web")).toBe(7);
+    expect((await scaling.addNode("web")).name).toBe("sim-web-8");
+    expect(provider.lastNodeIndex("nothing")).toBe(0);
+  });
+
+  it("spreads a pool's added nodes over the zones it lists", async () => {
+    const provider = new SimulatedProvider({
+      clock: new ManualClock(0),
+      rng: seededRng("zones"),
+      pools: [
+        {
+          name: "p",
+          count: 0,
+          cpuMillis: 1000,
+          memoryBytes: 2 ** 30,
+          zones: ["x", "y"],
+          autoscale: { min: 0, max: 3 },
+        },
+      ],
+    });
+    const scaling = provider.scaling as NonNullable<typeof provider.scaling>;
+    const zones = [];
+    for (let i = 0; i < 3; i++) zones.push((await scaling.addNode("p")).labels["topology.kubernetes.io/zone"]);
+    expect(zones).toEqual(["x", "y", "x"]);
   });
 });
 
