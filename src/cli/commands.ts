@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
 import { KINDS, parseDocuments } from "../manifest/index.js";
 import { ApiClient, type ClientConfig, configPath, loadConfig, saveConfig } from "./client.js";
@@ -95,6 +95,17 @@ export async function login(flags: Flags): Promise<string> {
   }
   await saveConfig(config);
   return `logged in to ${server} (saved to ${configPath()})`;
+}
+
+/**
+ * `kubernease snapshot [-o FILE]` (operator key): the live cluster as a simulator scenario (its nodes
+ * as pools, every tenant's workloads, a first timeline), for `kubernease simulate FILE`.
+ */
+export async function snapshot(flags: Flags): Promise<string | undefined> {
+  const text = String(await withClient((c) => c.call("GET", "/v1/admin/snapshot")));
+  if (typeof flags.output !== "string" || flags.output === "yaml") return text.trimEnd();
+  await writeFile(flags.output, text);
+  return `wrote ${flags.output}: edit its timeline, then \`kubernease simulate ${flags.output}\``;
 }
 
 export async function apply(flags: Flags): Promise<string> {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { apply, del, get, login, scale } from "./commands.js";
+import { apply, del, get, login, scale, snapshot } from "./commands.js";
 import { serveConfig, workerConfig } from "./config.js";
 import { describe } from "./describe.js";
 import { NODE_USAGE, node } from "./firewall.js";
@@ -34,7 +34,8 @@ Client:
   kubernease delete -f FILE | KIND NAME [-n NAMESPACE]
   ${LOGS_USAGE}
 Simulation:
-  ${SIMULATE_USAGE}`;
+  ${SIMULATE_USAGE}
+  kubernease snapshot [-o FILE]      the live cluster (nodes as pools, every tenant's workloads) as a scenario; operator key`;
 
 const OPTIONS = {
   port: { type: "string" },
@@ -139,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
       return undefined;
     },
     login: () => login(values),
+    snapshot: () => snapshot(values),
     apply: () => apply(values),
     get: () => get(args, values),
     delete: () => del(args, values),

@@ -23,6 +23,7 @@ import { registerRollback } from "./routes/k8s_rollback.js";
 import { registerScale } from "./routes/k8s_scale.js";
 import { registerAdminNodes } from "./routes/v1_admin_nodes.js";
 import { registerAdminRouting, registerRouting } from "./routes/v1_admin_routing.js";
+import { registerAdminSnapshot } from "./routes/v1_admin_snapshot.js";
 import { registerAdminTenants } from "./routes/v1_admin_tenants.js";
 import { registerAdminTenantDomains } from "./routes/v1_admin_tenants_domains.js";
 import { registerAdminTenantQuota } from "./routes/v1_admin_tenants_quota.js";
@@ -76,6 +77,7 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   registerAdminTenantQuota(app, deps);
   registerAdminTenantDomains(app, deps);
   registerAdminRouting(app, deps);
+  registerAdminSnapshot(app, deps);
   registerRouting(app, deps);
   registerMetrics(app, deps);
   registerQuota(app, deps);

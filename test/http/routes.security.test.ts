@@ -86,6 +86,7 @@ const routes = (): Route[] => [
   { method: "PUT", path: "/v1/admin/tenants/acme/quota", body: { pods: 50 }, admin: true },
   { method: "GET", path: "/v1/routing" },
   { method: "GET", path: "/v1/admin/routing", admin: true },
+  { method: "GET", path: "/v1/admin/snapshot", admin: true },
   { method: "GET", path: "/v1/metrics" },
   { method: "GET", path: "/v1/admin/metrics", admin: true },
   { method: "GET", path: "/v1/admin/tenants/acme/domains", admin: true },
