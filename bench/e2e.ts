@@ -6,10 +6,12 @@
  * DATABASE_URL's server, queues under a fresh prefix on REDIS_URL).
  *
  * Prints `pods/s: N` (pods Running per second, from the apply's answer to the last one Running) and
- * the time to the first and the last one. Every wait is bounded by BENCH_MAX_SECONDS (600).
+ * the time to the first and the last one. Every wait is bounded by BENCH_MAX_SECONDS (600); with
+ * BENCH_PROGRESS_SECONDS, how many pods are created, bound and Running is printed that often; with
+ * BENCH_LOG_DIR, each process's output is written there at the end.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -27,6 +29,8 @@ const replicas = Number(process.env.BENCH_REPLICAS ?? 10_000);
 const nodeCount = Number(process.env.BENCH_NODES ?? 1_000);
 const workerCount = Number(process.env.BENCH_WORKERS ?? 2);
 const maxMs = Number(process.env.BENCH_MAX_SECONDS ?? 600) * 1000;
+/** Every this many seconds, how many pods are created, bound and Running (0: quiet). */
+const progressMs = Number(process.env.BENCH_PROGRESS_SECONDS ?? 0) * 1000;
 
 async function main(): Promise<void> {
   const database = await createTestDatabase();
@@ -82,7 +86,15 @@ spec:
     const applied = performance.now();
     let firstMs: number | undefined;
     let running = 0;
+    let nextProgressMs = progressMs;
     while (running < replicas) {
+      if (progressMs > 0 && performance.now() - started >= nextProgressMs) {
+        nextProgressMs += progressMs;
+        const [row] = await sql`select count(*)::int as created, count(node_name)::int as bound,
+          count(*) filter (where phase = 'Running')::int as running from pods where tenant_id = ${tenant.tenant.id}`;
+        const at = ((performance.now() - started) / 1000).toFixed(0);
+        console.log(`${at} s: ${row?.created} created, ${row?.bound} bound, ${row?.running} Running`);
+      }
       const [row] =
         await sql`select count(*)::int as n from pods where tenant_id = ${tenant.tenant.id} and phase = 'Running'`;
       running = row?.n ?? 0;
@@ -102,6 +114,11 @@ spec:
     await dispatcher.close();
   } finally {
     await Promise.all(children.map((c) => c.stop()));
+    // BENCH_LOG_DIR: what each process printed, for a look at why a run went as it did.
+    const logDir = process.env.BENCH_LOG_DIR;
+    for (const [i, child] of logDir ? children.entries() : []) {
+      writeFileSync(join(logDir as string, `process-${i}.log`), child.output());
+    }
     await sql.end();
     await dropRedisPrefix(prefix);
     await database.drop();

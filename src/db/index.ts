@@ -41,8 +41,15 @@ async function openPostgres(databaseUrl: string): Promise<Store> {
     await client.end();
     throw error;
   }
+  // Leases get a connection of their own: a renewal must not queue behind a busy process's queries, or
+  // the leader loses its lease for being busy, and each new leader's start-up makes everyone busier.
+  const leaseClient = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const leases = drizzlePostgres({ client: leaseClient, schema });
   // Queries still under way get 5 s to finish: a close never waits on a connection that will not answer.
-  return new SqlStore(db, "postgres", () => client.end({ timeout: 5 }));
+  const close = async () => {
+    await Promise.all([client.end({ timeout: 5 }), leaseClient.end({ timeout: 5 })]);
+  };
+  return new SqlStore(db, "postgres", close, leases);
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Store> {

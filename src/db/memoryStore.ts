@@ -3,6 +3,7 @@ import { canonicalJson } from "../core/hash.js";
 import { eventDedupeKey } from "./eventKey.js";
 import {
   type ApiKeyRecord,
+  type BindOutcome,
   type BindResult,
   type ConditionalWrite,
   ConflictError,
@@ -22,9 +23,11 @@ import {
   type ObjectQuery,
   type ObjectRef,
   type OutboxRecord,
+  type PodBinding,
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
+  type PodStatusWrite,
   type PodUsage,
   type Store,
   type StoredObject,
@@ -529,26 +532,39 @@ export class MemoryStore implements Store {
 
   createPod(pod: NewPod): Promise<PodRecord> {
     return this.exclusive(() => {
-      const nameKey = podNameKey(pod.tenantId, pod.namespace, pod.name);
-      if (this.t.pods.has(pod.id) || this.t.podIdsByName.has(nameKey)) {
-        throw new ConflictError("exists", `pod ${pod.namespace}/${pod.name} already exists`);
-      }
-      const { id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid } = pod;
-      const { labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt } = pod;
-      const record: PodRecord = stored({
-        ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
-        ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
-        ...{ nodeName: null, phase: "Pending" as const, ready: false, status: pod.status ?? {} },
-        ...{ deletionRequestedAt: null, resourceVersion: this.nextResourceVersion() },
-      });
-      this.putPod(id, record);
-      this.put(this.t.podIdsByName, nameKey, id);
+      const record = this.insertPod(pod);
+      if (!record) throw new ConflictError("exists", `pod ${pod.namespace}/${pod.name} already exists`);
       return record;
     });
   }
 
+  createPods(pods: readonly NewPod[]): Promise<PodRecord[]> {
+    return this.exclusive(() => pods.flatMap((pod) => this.insertPod(pod) ?? []));
+  }
+
+  /** Inserts the pod unless its id or name is taken; undefined when it is. */
+  private insertPod(pod: NewPod): PodRecord | undefined {
+    const nameKey = podNameKey(pod.tenantId, pod.namespace, pod.name);
+    if (this.t.pods.has(pod.id) || this.t.podIdsByName.has(nameKey)) return undefined;
+    const { id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid } = pod;
+    const { labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt } = pod;
+    const record: PodRecord = stored({
+      ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
+      ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
+      ...{ nodeName: null, phase: "Pending" as const, ready: false, status: pod.status ?? {} },
+      ...{ deletionRequestedAt: null, resourceVersion: this.nextResourceVersion() },
+    });
+    this.putPod(id, record);
+    this.put(this.t.podIdsByName, nameKey, id);
+    return record;
+  }
+
   getPod(id: string): Promise<PodRecord | undefined> {
     return this.exclusive(() => this.t.pods.get(id));
+  }
+
+  getPods(ids: readonly string[]): Promise<PodRecord[]> {
+    return this.exclusive(() => [...new Set(ids)].flatMap((id) => this.t.pods.get(id) ?? []));
   }
 
   getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined> {
@@ -600,6 +616,32 @@ export class MemoryStore implements Store {
       this.writePod({ ...pod, nodeName, updatedAt: nowMs });
       return "bound";
     });
+  }
+
+  bindPods(binds: readonly PodBinding[], nowMs: number): Promise<BindOutcome[]> {
+    return this.exclusive(() =>
+      binds.map(({ podId, nodeName }): BindOutcome => {
+        const pod = this.t.pods.get(podId);
+        if (!pod) return { result: "pod-gone" };
+        if (pod.nodeName !== null) return { result: "already-bound" };
+        const node = this.t.nodes.get(nodeName);
+        if (!node) return { result: "node-gone" };
+        if (!fits(node, pod)) return { result: "insufficient" };
+        this.put(this.t.nodes, nodeName, frozen(withAllocation(node, pod, 1)));
+        return { result: "bound", pod: this.writePod({ ...pod, nodeName, updatedAt: nowMs }) };
+      }),
+    );
+  }
+
+  updatePodStatuses(writes: readonly PodStatusWrite[], nowMs: number): Promise<PodRecord[]> {
+    return this.exclusive(() =>
+      writes.flatMap(({ id, change, expectedResourceVersion }) => {
+        const current = this.t.pods.get(id);
+        if (!current || current.resourceVersion !== expectedResourceVersion) return [];
+        const { phase, ready, status } = clone(change);
+        return [this.writePod({ ...current, phase, ready, status, updatedAt: nowMs })];
+      }),
+    );
   }
 
   deletePod(id: string): Promise<PodRecord | undefined> {

@@ -17,6 +17,7 @@ import {
 } from "./schema/index.js";
 import {
   type ApiKeyRecord,
+  type BindOutcome,
   type BindResult,
   type ConditionalWrite,
   ConflictError,
@@ -37,9 +38,11 @@ import {
   type ObjectRef,
   type OutboxRecord,
   type Owner,
+  type PodBinding,
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
+  type PodStatusWrite,
   type PodUsage,
   type Store,
   type StoredObject,
@@ -84,6 +87,20 @@ function toObject(row: ObjectRow): StoredObject {
 
 function toPod(row: PodRow): PodRecord {
   return { ...row, resourceVersion: String(row.resourceVersion) };
+}
+
+/** Pods inserted by one statement of `createPods` at most. */
+const POD_INSERT_CHUNK = 1_000;
+
+/** A new pod's row: Pending, unbound, not being deleted. */
+function podValues(pod: NewPod) {
+  const { id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid } = pod;
+  const { labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt } = pod;
+  return {
+    ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
+    ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
+    ...{ nodeName: null, phase: "Pending" as const, ready: false, status: pod.status ?? {}, deletionRequestedAt: null },
+  };
 }
 
 function toEvent(row: EventRow): EventRecord {
@@ -299,27 +316,38 @@ export class SqlOps implements StoreOps {
   }
 
   async createPod(pod: NewPod): Promise<PodRecord> {
-    const { id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid } = pod;
-    const { labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt } = pod;
-    const values = {
-      ...{ id, tenantId, namespace, name, uid, ownerKind, ownerName, ownerUid },
-      ...{ labels, annotations, templateHash, spec, cpuMillis, memoryBytes, createdAt, updatedAt: createdAt },
-      ...{
-        nodeName: null,
-        phase: "Pending" as const,
-        ready: false,
-        status: pod.status ?? {},
-        deletionRequestedAt: null,
-      },
-    };
-    const rows = await this.db.insert(pods).values(values).onConflictDoNothing().returning();
-    if (!rows[0]) throw new ConflictError("exists", `pod ${namespace}/${name} already exists`);
+    const rows = await this.db.insert(pods).values(podValues(pod)).onConflictDoNothing().returning();
+    if (!rows[0]) throw new ConflictError("exists", `pod ${pod.namespace}/${pod.name} already exists`);
     return toPod(rows[0]);
+  }
+
+  async createPods(list: readonly NewPod[]): Promise<PodRecord[]> {
+    const created = new Map<string, PodRecord>();
+    // One statement per chunk, each well under Postgres' 65,535 parameters (a pod takes 20).
+    for (let start = 0; start < list.length; start += POD_INSERT_CHUNK) {
+      const chunk = list.slice(start, start + POD_INSERT_CHUNK).map(podValues);
+      const rows = await this.db.insert(pods).values(chunk).onConflictDoNothing().returning();
+      for (const row of rows) created.set(row.id, toPod(row));
+    }
+    // RETURNING promises no order: the caller's is restored. A duplicate id in `list` is created once.
+    return list.flatMap((pod) => {
+      const record = created.get(pod.id);
+      created.delete(pod.id);
+      return record ?? [];
+    });
   }
 
   async getPod(id: string): Promise<PodRecord | undefined> {
     const rows = await this.db.select().from(pods).where(eq(pods.id, id)).limit(1);
     return rows[0] && toPod(rows[0]);
+  }
+
+  async getPods(ids: readonly string[]): Promise<PodRecord[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return [];
+    const rows = await this.db.select().from(pods).where(inArray(pods.id, unique));
+    const byId = new Map(rows.map((row) => [row.id, toPod(row)]));
+    return unique.flatMap((id) => byId.get(id) ?? []);
   }
 
   async getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined> {
@@ -383,6 +411,130 @@ export class SqlOps implements StoreOps {
       if (error instanceof BindAborted) return error.result;
       throw error;
     }
+  }
+
+  async bindPods(binds: readonly PodBinding[], nowMs: number): Promise<BindOutcome[]> {
+    if (binds.length === 0) return [];
+    const podIds = [...new Set(binds.map((b) => b.podId))];
+    const nodeNames = [...new Set(binds.map((b) => b.nodeName))];
+    // A savepoint inside an outer transaction. Rows are locked as bindPod and deletePod lock them, pods
+    // before nodes, each kind in one order, so that racing binders wait for each other instead of
+    // deadlocking; with both locked, the fit is decided here on the committed allocation.
+    const decided = await this.db.transaction(async (tx) => {
+      const podRows = await tx
+        .select({ id: pods.id, nodeName: pods.nodeName, cpuMillis: pods.cpuMillis, memoryBytes: pods.memoryBytes })
+        .from(pods)
+        .where(inArray(pods.id, podIds))
+        .orderBy(sql`${pods.id} collate "C"`)
+        .for("update");
+      const nodeRows = await tx
+        .select()
+        .from(nodes)
+        .where(inArray(nodes.name, nodeNames))
+        .orderBy(sql`${nodes.name} collate "C"`)
+        .for("update");
+      const plan = planBinds(binds, podRows, nodeRows);
+      const bound = plan.flatMap((p, i) => (p === "bound" ? [binds[i] as PodBinding] : []));
+      if (bound.length === 0) return { plan, rows: [] as PodRow[] };
+      const grown = new Map<string, { cpuMillis: number; memoryBytes: number; pods: number }>();
+      const requests = new Map(podRows.map((r) => [r.id, r]));
+      for (const { podId, nodeName } of bound) {
+        const pod = requests.get(podId) as { cpuMillis: number; memoryBytes: number };
+        const sum = grown.get(nodeName) ?? { cpuMillis: 0, memoryBytes: 0, pods: 0 };
+        grown.set(nodeName, {
+          cpuMillis: sum.cpuMillis + pod.cpuMillis,
+          memoryBytes: sum.memoryBytes + pod.memoryBytes,
+          pods: sum.pods + 1,
+        });
+      }
+      const byNode = (amount: (g: { cpuMillis: number; memoryBytes: number; pods: number }) => number, cast: string) =>
+        caseOf(
+          nodes.name,
+          [...grown].map(([name, g]) => [name, amount(g)] as const),
+          cast,
+        );
+      await tx
+        .update(nodes)
+        .set({
+          allocatedCpuMillis: sql`${nodes.allocatedCpuMillis} + ${byNode((g) => g.cpuMillis, "integer")}`,
+          allocatedMemoryBytes: sql`${nodes.allocatedMemoryBytes} + ${byNode((g) => g.memoryBytes, "bigint")}`,
+          allocatedPods: sql`${nodes.allocatedPods} + ${byNode((g) => g.pods, "integer")}`,
+        })
+        .where(inArray(nodes.name, [...grown.keys()]));
+      const rows = await tx
+        .update(pods)
+        .set({
+          nodeName: caseOf(
+            pods.id,
+            bound.map((b) => [b.podId, b.nodeName] as const),
+            "text",
+          ),
+          resourceVersion: nextResourceVersion,
+          updatedAt: nowMs,
+        })
+        .where(
+          inArray(
+            pods.id,
+            bound.map((b) => b.podId),
+          ),
+        )
+        .returning();
+      return { plan, rows };
+    });
+    const written = new Map(decided.rows.map((row) => [row.id, toPod(row)]));
+    return decided.plan.map((result, i) => {
+      const pod = result === "bound" ? written.get((binds[i] as PodBinding).podId) : undefined;
+      return pod ? { result, pod } : { result };
+    });
+  }
+
+  async updatePodStatuses(writes: readonly PodStatusWrite[], nowMs: number): Promise<PodRecord[]> {
+    // A pod written twice in one statement is not possible: only its first write counts.
+    const first = [...new Map([...writes].reverse().map((w) => [w.id, w])).values()].reverse();
+    const valid = first.filter((w) => /^[1-9][0-9]{0,15}$/.test(w.expectedResourceVersion));
+    if (valid.length === 0) return [];
+    const each = <T>(value: (w: PodStatusWrite) => T) => valid.map((w) => [w.id, value(w)] as const);
+    const rows = await this.db
+      .update(pods)
+      .set({
+        phase: caseOf(
+          pods.id,
+          each((w) => w.change.phase),
+          "text",
+        ),
+        ready: caseOf(
+          pods.id,
+          each((w) => w.change.ready),
+          "boolean",
+        ),
+        status: caseOf(
+          pods.id,
+          each((w) => JSON.stringify(w.change.status)),
+          "jsonb",
+        ),
+        resourceVersion: nextResourceVersion,
+        updatedAt: nowMs,
+      })
+      .where(
+        and(
+          inArray(
+            pods.id,
+            valid.map((w) => w.id),
+          ),
+          sql`${pods.resourceVersion} = ${caseOf(
+            pods.id,
+            each((w) => Number(w.expectedResourceVersion)),
+            "bigint",
+          )}`,
+        ),
+      )
+      .returning();
+    const written = new Map(rows.map((row) => [row.id, toPod(row)]));
+    return writes.flatMap((w) => {
+      const pod = written.get(w.id);
+      written.delete(w.id);
+      return pod ?? [];
+    });
   }
 
   deletePod(id: string): Promise<PodRecord | undefined> {
@@ -558,6 +710,44 @@ async function allocateOnNode(tx: SqlDatabase, nodeName: string, requests: { cpu
   throw new BindAborted(existing ? "insufficient" : "node-gone");
 }
 
+/** `case <key> when k1 then v1 … end`, each value cast: one column's values for many rows of one statement. */
+function caseOf(key: PgColumn, values: readonly (readonly [string, unknown])[], cast: string): SQL {
+  const branches = values.map(([k, v]) => sql`when ${k} then ${v}::${sql.raw(cast)}`);
+  return sql`(case ${key} ${sql.join(branches, sql` `)} end)`;
+}
+
+/**
+ * Decides `bindPods` on the locked rows, one binding after another as `bindPod` would: a pod binds if
+ * it exists, is unbound and not bound earlier in the list, and fits its node beside what the node has
+ * allocated and what earlier bindings added.
+ */
+function planBinds(
+  binds: readonly PodBinding[],
+  podRows: readonly { id: string; nodeName: string | null; cpuMillis: number; memoryBytes: number }[],
+  nodeRows: readonly NodeRecord[],
+): BindResult[] {
+  const podsById = new Map(podRows.map((r) => [r.id, r]));
+  const free = new Map(nodeRows.map((n) => [n.name, { ...n }]));
+  const taken = new Set<string>();
+  return binds.map(({ podId, nodeName }): BindResult => {
+    const pod = podsById.get(podId);
+    if (!pod) return "pod-gone";
+    if (pod.nodeName !== null || taken.has(podId)) return "already-bound";
+    const node = free.get(nodeName);
+    if (!node) return "node-gone";
+    const fits =
+      node.allocatedCpuMillis + pod.cpuMillis <= node.cpuMillis &&
+      node.allocatedMemoryBytes + pod.memoryBytes <= node.memoryBytes &&
+      node.allocatedPods + 1 <= node.maxPods;
+    if (!fits) return "insufficient";
+    node.allocatedCpuMillis += pod.cpuMillis;
+    node.allocatedMemoryBytes += pod.memoryBytes;
+    node.allocatedPods += 1;
+    taken.add(podId);
+    return "bound";
+  });
+}
+
 async function releaseOnNode(tx: SqlDatabase, nodeName: string, requests: { cpuMillis: number; memoryBytes: number }) {
   await tx
     .update(nodes)
@@ -579,15 +769,29 @@ async function releaseOnNode(tx: SqlDatabase, nodeName: string, requests: { cpuM
  */
 export class SqlStore extends SqlOps implements Store {
   private readonly current: AsyncLocalStorage<SqlDatabase>;
+  private readonly leaseOps: SqlOps | undefined;
 
+  /** `leases`: a connection of their own for lease calls made outside a transaction (see `openStore`). */
   constructor(
     root: SqlDatabase,
     readonly backend: "postgres" | "pglite",
     private readonly closeConnection: () => Promise<void>,
+    leases?: SqlDatabase,
   ) {
     const current = new AsyncLocalStorage<SqlDatabase>();
     super(() => current.getStore() ?? root);
     this.current = current;
+    this.leaseOps = leases && new SqlOps(() => leases);
+  }
+
+  override acquireLease(name: string, holder: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null> {
+    const ops = this.current.getStore() || !this.leaseOps ? undefined : this.leaseOps;
+    return ops ? ops.acquireLease(name, holder, ttlMs, nowMs) : super.acquireLease(name, holder, ttlMs, nowMs);
+  }
+
+  override releaseLease(name: string, holder: string): Promise<void> {
+    const ops = this.current.getStore() || !this.leaseOps ? undefined : this.leaseOps;
+    return ops ? ops.releaseLease(name, holder) : super.releaseLease(name, holder);
   }
 
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import {
   type NewPod,
   NotFoundError,
   openStore,
+  type PodRecord,
   type Store,
   type StoredObject,
 } from "./index.js";
@@ -540,6 +541,52 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       await expectConflict(store.createPod(newPod(input.tenantId, "web-1")), "exists");
     });
 
+    it("gets many pods by id in one call, in the order given, leaving out those that do not exist", async () => {
+      const tenantId = unique("ten");
+      const a = await store.createPod(newPod(tenantId, "a"));
+      const b = await store.createPod(newPod(tenantId, "b"));
+      expect(await store.getPods([b.id, "pod-missing", a.id, b.id])).toEqual([b, a]);
+      expect(await store.getPods([])).toEqual([]);
+    });
+
+    it("creates many pods in one call, leaving out those whose name or id is taken, in the order given", async () => {
+      const tenantId = unique("ten");
+      const taken = await store.createPod(newPod(tenantId, "web-taken"));
+      const first = newPod(tenantId, "web-b", { status: { reason: "new" } });
+      const second = newPod(tenantId, "web-a");
+      const inputs = [
+        first,
+        newPod(tenantId, "web-taken"),
+        second,
+        newPod(tenantId, "web-b"),
+        { ...newPod(tenantId, "web-c"), id: taken.id },
+      ];
+      const created = await store.createPods(inputs);
+      expect(created.map((p) => p.id)).toEqual([first.id, second.id]);
+      expect(created[0]).toMatchObject({ nodeName: null, phase: "Pending", ready: false, status: { reason: "new" } });
+      expect(created[0]).toEqual(await store.getPod(first.id));
+      expect((await store.listPods({ tenantId })).map((p) => p.name)).toEqual(["web-a", "web-b", "web-taken"]);
+      expect(await store.createPods([])).toEqual([]);
+      const versions = created.map((p) => BigInt(p.resourceVersion));
+      expect(new Set(versions).size).toBe(2);
+      expect(versions.every((v) => v > BigInt(taken.resourceVersion))).toBe(true);
+    });
+
+    it("creates more pods in one call than one statement holds, and rolls them back with their transaction", async () => {
+      const tenantId = unique("ten");
+      const many = Array.from({ length: 2_345 }, (_, i) => newPod(tenantId, `web-${i}`));
+      expect((await store.createPods(many)).map((p) => p.id)).toEqual(many.map((p) => p.id));
+      expect((await store.tenantPodUsage(tenantId)).pods).toBe(2_345);
+      const rolledBack = unique("ten");
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.createPods([newPod(rolledBack, "a"), newPod(rolledBack, "b")]);
+          throw new Error("undo");
+        }),
+      ).rejects.toThrow("undo");
+      expect(await store.listPods({ tenantId: rolledBack })).toEqual([]);
+    });
+
     it("lists pods by tenant, namespace, owner, node and binding, sorted by namespace then name", async () => {
       const tenantId = unique("ten");
       const nodeName = unique("node");
@@ -600,6 +647,44 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       const second = await store.markPodDeleting(pod.id, 200);
       expect(second).toEqual(first);
       expect(await store.markPodDeleting("pod-missing", 300)).toBeUndefined();
+    });
+  });
+
+  describe("updatePodStatuses", () => {
+    it("writes many pods' status in one call, each only if its resource version is the one read", async () => {
+      const tenantId = unique("ten");
+      const a = await store.createPod(newPod(tenantId, "a"));
+      const b = await store.createPod(newPod(tenantId, "b"));
+      const moved = await store.createPod(newPod(tenantId, "moved"));
+      const movedOn = await store.updatePodStatus(
+        moved.id,
+        { phase: "Pending", ready: false, status: { x: 1 } },
+        { nowMs: 2 },
+      );
+      const running = { phase: "Running" as const, ready: true, status: { podIP: "10.1.1.1", conditions: [] } };
+      const written = await store.updatePodStatuses(
+        [
+          { id: b.id, change: running, expectedResourceVersion: b.resourceVersion },
+          { id: moved.id, change: running, expectedResourceVersion: moved.resourceVersion },
+          { id: "pod-missing", change: running, expectedResourceVersion: "1" },
+          {
+            id: a.id,
+            change: { phase: "Failed", ready: false, status: {} },
+            expectedResourceVersion: a.resourceVersion,
+          },
+          { id: a.id, change: running, expectedResourceVersion: a.resourceVersion },
+          { id: b.id, change: running, expectedResourceVersion: "not-a-version" },
+        ],
+        9,
+      );
+      expect(written.map((p) => p.id)).toEqual([b.id, a.id]);
+      expect(written[0]).toMatchObject({ ...running, updatedAt: 9 });
+      expect(written[1]).toMatchObject({ phase: "Failed", ready: false, status: {} });
+      expect(await store.getPod(b.id)).toEqual(written[0]);
+      expect(await store.getPod(a.id)).toEqual(written[1]);
+      expect(await store.getPod(moved.id)).toEqual(movedOn);
+      expect(BigInt(written[0]?.resourceVersion ?? 0)).toBeGreaterThan(BigInt(movedOn.resourceVersion));
+      expect(await store.updatePodStatuses([], 9)).toEqual([]);
     });
   });
 
@@ -682,6 +767,77 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       expect(results.filter((r) => r === "insufficient")).toHaveLength(16);
       expect(await store.getNode(nodeName)).toMatchObject({ allocatedCpuMillis: 4_000, allocatedPods: 4 });
       expect(await store.listPods({ nodeName })).toHaveLength(4);
+    });
+
+    it("binds many pods in one call, one after another, with each outcome bindPod would give", async () => {
+      const [small, other] = [unique("node"), unique("node")];
+      await store.upsertNode(newNode(small, { cpuMillis: 1_000, memoryBytes: 2 * GiB, maxPods: 3 }), 1);
+      await store.upsertNode(newNode(other), 1);
+      const tenantId = unique("ten");
+      const make = (name: string, cpuMillis: number) => store.createPod(newPod(tenantId, name, { cpuMillis }));
+      const [a, big, b, c, bound] = [
+        await make("a", 600),
+        await make("big", 600),
+        await make("b", 300),
+        await make("c", 50),
+        await make("bound", 10),
+      ] as const;
+      expect(await store.bindPod(bound.id, other, 1)).toBe("bound");
+      const outcomes = await store.bindPods(
+        [
+          { podId: a.id, nodeName: small },
+          { podId: big.id, nodeName: small },
+          { podId: b.id, nodeName: small },
+          { podId: a.id, nodeName: other },
+          { podId: bound.id, nodeName: small },
+          { podId: "pod-missing", nodeName: small },
+          { podId: c.id, nodeName: unique("no-node") },
+          { podId: c.id, nodeName: other },
+        ],
+        7,
+      );
+      expect(outcomes.map((o) => o.result)).toEqual([
+        "bound",
+        "insufficient",
+        "bound",
+        "already-bound",
+        "already-bound",
+        "pod-gone",
+        "node-gone",
+        "bound",
+      ]);
+      for (const outcome of outcomes.filter((o) => o.result === "bound")) {
+        expect(outcome.pod).toEqual(await store.getPod(outcome.pod?.id ?? ""));
+        expect(outcome.pod?.updatedAt).toBe(7);
+      }
+      expect(outcomes[0]?.pod?.nodeName).toBe(small);
+      expect(BigInt(outcomes[0]?.pod?.resourceVersion ?? 0)).toBeGreaterThan(BigInt(a.resourceVersion));
+      expect(outcomes[1]?.pod).toBeUndefined();
+      expect(await store.getPod(big.id)).toEqual(big);
+      expect(await store.getNode(small)).toMatchObject({ allocatedCpuMillis: 900, allocatedPods: 2 });
+      expect(await store.getNode(other)).toMatchObject({ allocatedCpuMillis: 60, allocatedPods: 2 });
+      expect(await store.bindPods([], 8)).toEqual([]);
+    });
+
+    it("never over-commits when binders of many pods each race for a 4-CPU node", async () => {
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName, { cpuMillis: 4_000 }), 1);
+      const tenantId = unique("ten");
+      const pods: PodRecord[] = [];
+      for (let i = 0; i < 24; i++) pods.push(await store.createPod(newPod(tenantId, `p-${i}`, { cpuMillis: 500 })));
+      // Six binders of overlapping lists, in opposite orders, all at once; and single binds beside them.
+      const lists = Array.from({ length: 6 }, (_, k) => {
+        const some = pods.filter((_, i) => (i + k) % 3 !== 0).map((p) => ({ podId: p.id, nodeName }));
+        return k % 2 === 0 ? some : some.reverse();
+      });
+      const results = await Promise.all([
+        ...lists.map((list) => store.bindPods(list, 10)),
+        ...pods.slice(0, 4).map(async (p) => [{ result: await store.bindPod(p.id, nodeName, 10) }]),
+      ]);
+      const bound = results.flat().filter((o) => o.result === "bound");
+      expect(bound).toHaveLength(8);
+      expect(await store.getNode(nodeName)).toMatchObject({ allocatedCpuMillis: 4_000, allocatedPods: 8 });
+      expect(await store.listPods({ nodeName })).toHaveLength(8);
     });
 
     it("works inside a transaction: a failed bind undoes only itself", async () => {

@@ -165,6 +165,25 @@ export interface PodStatusChange {
 
 export type BindResult = "bound" | "pod-gone" | "already-bound" | "node-gone" | "insufficient";
 
+/** One pod of `bindPods`, and the node it goes to. */
+export interface PodBinding {
+  podId: string;
+  nodeName: string;
+}
+
+/** What `bindPods` did with one binding: the pod as bound, when it was. */
+export interface BindOutcome {
+  result: BindResult;
+  pod?: PodRecord;
+}
+
+/** One pod's status write of `updatePodStatuses`, made only if its resource version is still the one given. */
+export interface PodStatusWrite {
+  id: string;
+  change: PodStatusChange;
+  expectedResourceVersion: string;
+}
+
 export interface NodeRecord {
   name: string;
   provider: string;
@@ -298,7 +317,15 @@ export interface StoreOps {
   deleteObject(ref: ObjectRef, write: ConditionalWrite): Promise<StoredObject | undefined>;
 
   createPod(pod: NewPod): Promise<PodRecord>;
+  /**
+   * Creates many pods in one write (a ReplicaSet's missing replicas), each as `createPod` would. A pod
+   * whose id or name is taken, by a stored pod or by one earlier in `pods`, is left out instead of
+   * refused. Answers the pods created, in the order given.
+   */
+  createPods(pods: readonly NewPod[]): Promise<PodRecord[]>;
   getPod(id: string): Promise<PodRecord | undefined>;
+  /** The pods of these ids that exist, in the order given (each once). */
+  getPods(ids: readonly string[]): Promise<PodRecord[]>;
   getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined>;
   /** Sorted by namespace, then name. */
   listPods(query: PodQuery): Promise<PodRecord[]>;
@@ -310,6 +337,17 @@ export interface StoreOps {
    * in the same conditional write: it fails as `insufficient` rather than over-commit.
    */
   bindPod(podId: string, nodeName: string, nowMs: number): Promise<BindResult>;
+  /**
+   * Binds many pods in one write, as `bindPod` each would, one after another in the order given: a pod
+   * binds if it is unbound and its node has room for it beside everything allocated there before it,
+   * bindings earlier in `binds` included. Answers each binding's outcome, in the order given.
+   */
+  bindPods(binds: readonly PodBinding[], nowMs: number): Promise<BindOutcome[]>;
+  /**
+   * Writes many pods' status in one write, each as a conditional `updatePodStatus`: a pod whose resource
+   * version moved on, or that is gone, is left out. Answers the pods written, in the order given.
+   */
+  updatePodStatuses(writes: readonly PodStatusWrite[], nowMs: number): Promise<PodRecord[]>;
   /** Deletes the pod row and gives its requests back to its node. */
   deletePod(id: string): Promise<PodRecord | undefined>;
 

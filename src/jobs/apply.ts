@@ -14,11 +14,14 @@ import type { Rng } from "../core/rng.js";
 import {
   ConflictError,
   type Json,
+  type NewPod,
   NotFoundError,
   type ObjectRef,
   type PodRecord,
+  type PodUsage,
   type StoredObject,
   type StoreOps,
+  type TenantQuota,
 } from "../db/types.js";
 import { podRequests } from "../manifest/index.js";
 import type { JobContext } from "./context.js";
@@ -35,7 +38,8 @@ export async function applyActions(
   actions: Action[],
 ): Promise<HandlerResult | undefined> {
   let result: HandlerResult | undefined;
-  for (const action of actions) {
+  for (let at = 0; at < actions.length; at++) {
+    const action = actions[at] as Action;
     switch (action.type) {
       case "requeue":
         result = { requeueAfterMs: Math.min(action.afterMs, result?.requeueAfterMs ?? Number.POSITIVE_INFINITY) };
@@ -69,11 +73,17 @@ export async function applyActions(
         await ctx.queue.enqueue("reconcile", objectKey(ref));
         break;
       }
-      case "createPod":
+      case "createPod": {
+        // A run of creates (a ReplicaSet's missing replicas) goes to the store together.
+        const drafts = [action.pod];
+        while (at + 1 < actions.length && actions[at + 1]?.type === "createPod") {
+          drafts.push((actions[++at] as Extract<Action, { type: "createPod" }>).pod);
+        }
         // Refused by quota: look again later, as a controller does after a failed create.
-        if (!(await createPod(ctx, owner, action.pod)))
+        if (!(await createPods(ctx, owner, drafts)))
           result = { requeueAfterMs: Math.min(QUOTA_RETRY_MS, result?.requeueAfterMs ?? Number.POSITIVE_INFINITY) };
         break;
+      }
       case "deletePod":
         if (await ctx.store.markPodDeleting(action.podId, ctx.clock.now()))
           await ctx.queue.enqueue("pod", action.podId);
@@ -182,61 +192,121 @@ async function rollback(ctx: JobContext, deployment: StoredObject, template: Pod
   await ctx.queue.enqueue("reconcile", objectKey(deployment));
 }
 
+/** Drafts created by one store write at most. */
+const CREATE_BATCH = 1_000;
+
 /**
- * Creates a controller's pod. For a tenant with a quota, the check and the
- * create are one transaction under the tenant's lock, so racing controllers
- * cannot both take the last room; a refusal is a `FailedCreate` event on the
- * owner, and the answer is false so the owner looks again later. The operator's
- * DaemonSets are not held to quotas.
+ * Creates a controller's pods, in order, as one create after another would, a batch per store
+ * write, then asks for each one's scheduling. A draft with a fixed name (a StatefulSet ordinal) goes alone: it may exist already, and
+ * then takes no quota. Answers false when the quota refused any.
  */
-async function createPod(ctx: JobContext, owner: StoredObject, draft: PodDraft): Promise<boolean> {
-  const quota = draft.owner.kind === "DaemonSet" ? null : (await ctx.store.getTenant(owner.tenantId))?.quota;
-  const created = quota
-    ? await ctx.store.transaction(async (tx) => {
-        const hard = (await tx.lockTenant(owner.tenantId))?.quota;
-        const violations = hard ? fitsQuota(hard, await tx.tenantPodUsage(owner.tenantId), draft) : [];
-        return violations.length > 0 ? violations : insertPod(ctx, owner, draft);
-      })
-    : await insertPod(ctx, owner, draft);
-  if (Array.isArray(created)) {
-    const message = `Error creating: pods "${draft.name ?? draft.generateName}" is forbidden: ${podQuotaMessage(created)}`;
-    await recordEvent(ctx, owner, "Warning", "FailedCreate", message);
-    return false;
+async function createPods(ctx: JobContext, owner: StoredObject, drafts: readonly PodDraft[]): Promise<boolean> {
+  let admitted = true;
+  const created: PodRecord[] = [];
+  for (let start = 0; start < drafts.length; ) {
+    let end = start + 1;
+    if (drafts[start]?.name === undefined) {
+      while (end < drafts.length && end - start < CREATE_BATCH && drafts[end]?.name === undefined) end++;
+    }
+    const batch = await createPodBatch(ctx, owner, drafts.slice(start, end));
+    created.push(...batch.created);
+    if (!batch.admitted) admitted = false;
+    start = end;
   }
-  if (created) await ctx.queue.enqueue("schedule", created.id);
-  return true;
+  // Once all are in: the first schedule job then finds every one of them waiting, and places them together.
+  await Promise.all(created.map((pod) => ctx.queue.enqueue("schedule", pod.id)));
+  return admitted;
 }
 
-/** Inserts the pod row (joining the caller's transaction, if any); undefined when its fixed name is taken. */
-async function insertPod(ctx: JobContext, owner: StoredObject, draft: PodDraft): Promise<PodRecord | undefined> {
-  // A name clash of the random suffix is rare; a few tries settle it.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await ctx.store.createPod({
-        id: newId("pod", ctx.clock, ctx.rng),
-        tenantId: owner.tenantId,
-        namespace: draft.namespace,
-        name: draft.name ?? draft.generateName + nameSuffix(ctx.rng),
-        uid: newUid(ctx.rng),
-        ownerKind: draft.owner.kind,
-        ownerName: draft.owner.name,
-        ownerUid: draft.owner.uid,
-        labels: draft.labels,
-        annotations: draft.annotations,
-        templateHash: draft.templateHash,
-        spec: draft.spec,
-        cpuMillis: draft.cpuMillis,
-        memoryBytes: draft.memoryBytes,
-        createdAt: ctx.clock.now(),
-        status: { phase: "Pending", conditions: [] },
-      });
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      // A fixed name (a StatefulSet ordinal) that is taken means the pod exists: nothing to do.
-      if (draft.name) return undefined;
-    }
+/**
+ * Creates one batch of a controller's pods. For a tenant with a quota, the checks and the creates
+ * are one transaction under the tenant's lock, so racing controllers cannot both take the last
+ * room; each draft is checked against the usage with the drafts admitted before it counted in, as
+ * when each was its own transaction. A refusal is a `FailedCreate` event on the owner, and the
+ * answer is false so the owner looks again later. The operator's DaemonSets are not held to quotas.
+ */
+async function createPodBatch(
+  ctx: JobContext,
+  owner: StoredObject,
+  drafts: readonly PodDraft[],
+): Promise<{ created: PodRecord[]; admitted: boolean }> {
+  const held = drafts.some((d) => d.owner.kind !== "DaemonSet");
+  const quota = held ? (await ctx.store.getTenant(owner.tenantId))?.quota : null;
+  const { created, refused } = quota
+    ? await ctx.store.transaction(async (tx) => {
+        const hard = (await tx.lockTenant(owner.tenantId))?.quota;
+        const { admitted, refused } = hard
+          ? admit(hard, await tx.tenantPodUsage(owner.tenantId), drafts)
+          : { admitted: drafts, refused: [] };
+        return { created: await insertPods(ctx, owner, admitted), refused };
+      })
+    : { created: await insertPods(ctx, owner, drafts), refused: [] };
+  for (const { draft, violations } of refused) {
+    const message = `Error creating: pods "${draft.name ?? draft.generateName}" is forbidden: ${podQuotaMessage(violations)}`;
+    await recordEvent(ctx, owner, "Warning", "FailedCreate", message);
   }
-  throw new Error(`could not find a free name for a pod of ${draft.generateName}`);
+  return { created, admitted: refused.length === 0 };
+}
+
+/** The drafts the quota lets in, each checked with those before it counted; the rest, with why. */
+function admit(hard: TenantQuota, usage: PodUsage, drafts: readonly PodDraft[]) {
+  const used = { ...usage };
+  const admitted: PodDraft[] = [];
+  const refused: { draft: PodDraft; violations: ReturnType<typeof fitsQuota> }[] = [];
+  for (const draft of drafts) {
+    // The operator's DaemonSets are not held to quotas, nor counted against the tenant's drafts here.
+    const violations = draft.owner.kind === "DaemonSet" ? [] : fitsQuota(hard, used, draft);
+    if (violations.length > 0) {
+      refused.push({ draft, violations });
+      continue;
+    }
+    admitted.push(draft);
+    used.pods += 1;
+    used.cpuMillis += draft.cpuMillis;
+    used.memoryBytes += draft.memoryBytes;
+  }
+  return { admitted, refused };
+}
+
+/**
+ * Inserts the pod rows (joining the caller's transaction, if any), one write per try. A random
+ * suffix that clashes is drawn again (a few tries settle it); a fixed name (a StatefulSet ordinal)
+ * that is taken means the pod exists: nothing to do.
+ */
+async function insertPods(ctx: JobContext, owner: StoredObject, drafts: readonly PodDraft[]): Promise<PodRecord[]> {
+  const created: PodRecord[] = [];
+  let left = drafts;
+  for (let attempt = 0; attempt < 3 && left.length > 0; attempt++) {
+    const rows = left.map((draft) => newPodRow(ctx, owner, draft));
+    const inserted = await ctx.store.createPods(rows.map((r) => r.pod));
+    const ids = new Set(inserted.map((p) => p.id));
+    created.push(...inserted);
+    left = rows.filter((r) => !ids.has(r.pod.id) && r.draft.name === undefined).map((r) => r.draft);
+  }
+  if (left.length > 0) throw new Error(`could not find a free name for a pod of ${left[0]?.generateName}`);
+  return created;
+}
+
+function newPodRow(ctx: JobContext, owner: StoredObject, draft: PodDraft): { draft: PodDraft; pod: NewPod } {
+  const pod: NewPod = {
+    id: newId("pod", ctx.clock, ctx.rng),
+    tenantId: owner.tenantId,
+    namespace: draft.namespace,
+    name: draft.name ?? draft.generateName + nameSuffix(ctx.rng),
+    uid: newUid(ctx.rng),
+    ownerKind: draft.owner.kind,
+    ownerName: draft.owner.name,
+    ownerUid: draft.owner.uid,
+    labels: draft.labels,
+    annotations: draft.annotations,
+    templateHash: draft.templateHash,
+    spec: draft.spec,
+    cpuMillis: draft.cpuMillis,
+    memoryBytes: draft.memoryBytes,
+    createdAt: ctx.clock.now(),
+    status: { phase: "Pending", conditions: [] },
+  };
+  return { draft, pod };
 }
 
 async function updateStatus(ctx: JobContext, owner: StoredObject, status: Record<string, unknown>): Promise<void> {

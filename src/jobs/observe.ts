@@ -26,7 +26,8 @@ type Observation = { gone: false; pod: ObservedPod } | { gone: true; nodeName: s
 /**
  * Turns what providers see into pod status. Observations are kept per pod, newest
  * only, and handled by the `observe` job, so a burst of changes to one pod costs
- * one write and two pods never wait on each other. Container runs are folded in
+ * one write; a job records the other observations this process holds with its own,
+ * in one read and one write. Container runs are folded in
  * by the kubelet's rules (src/controllers/podLifecycle.ts): a new run counts a
  * restart, an ended run is restarted per the restartPolicy after a back-off,
  * which the `lifecycle` job waits out.
@@ -45,7 +46,81 @@ export class Observer {
     void this.ctx.queue.enqueue("observe", podId);
   };
 
+  /**
+   * Records the pod's observation together with others this process holds (their own jobs then find
+   * nothing left to do): the pods are read in one query and their statuses written in one
+   * conditional write. A pod that changed between the two is recorded on its own, re-read and retried.
+   */
   job = async (podId: string): Promise<HandlerResult | undefined> => {
+    if (!this.latest.has(podId)) return undefined;
+    const batch = this.take(podId);
+
+    let own: HandlerResult | undefined;
+    try {
+      const stale = await this.recordBatch(batch);
+      batch.clear();
+      for (const [id, observation] of stale) {
+        this.keep(id, observation);
+        const result = await this.recordOne(id);
+        if (!result) continue;
+        // Another pod's retry is that pod's own job's.
+        if (id === podId) own = result;
+        else await this.ctx.queue.enqueue("observe", id, result.requeueAfterMs);
+      }
+    } catch (error) {
+      for (const [id, observation] of batch) this.keep(id, observation);
+      throw error;
+    }
+    return own;
+  };
+
+  /** The pod's observation and up to `OBSERVE_BATCH - 1` others, in the order they came, taken out. */
+  private take(podId: string): Map<string, Observation> {
+    const batch = new Map<string, Observation>([[podId, this.latest.get(podId) as Observation]]);
+    this.latest.delete(podId);
+    for (const [id, observation] of this.latest) {
+      if (batch.size >= OBSERVE_BATCH) break;
+      batch.set(id, observation);
+      this.latest.delete(id);
+    }
+    return batch;
+  }
+
+  /** Records a batch; answers the observations of pods that changed since they were read. */
+  private async recordBatch(batch: Map<string, Observation>): Promise<Map<string, Observation>> {
+    const pods = new Map((await this.ctx.store.getPods([...batch.keys()])).map((p) => [p.id, p]));
+    const now = this.ctx.clock.now();
+    const planned: { pod: PodRecord; change: PodStatusChange; events: LifecycleEvent[] }[] = [];
+    for (const [podId, observation] of batch) {
+      const pod = pods.get(podId);
+      if (!pod) {
+        // Running but unknown to the store: nothing asked for it, so it goes.
+        if (!observation.gone) await this.ctx.provider.stopPod(observation.pod.nodeName, podId);
+        continue;
+      }
+      if (!recordable(pod, observation)) continue;
+      const { change, events } = this.statusOf(pod, observation, now);
+      if (canonicalJson(change) === canonicalJson({ phase: pod.phase, ready: pod.ready, status: pod.status })) continue;
+      planned.push({ pod, change, events });
+    }
+    const writes = planned.map(({ pod, change }) => ({
+      id: pod.id,
+      change,
+      expectedResourceVersion: pod.resourceVersion,
+    }));
+    const written = new Set((await this.ctx.store.updatePodStatuses(writes, now)).map((p) => p.id));
+    const stale = new Map<string, Observation>();
+    const dependents = new Dependents();
+    for (const { pod, change, events } of planned) {
+      if (!written.has(pod.id)) stale.set(pod.id, batch.get(pod.id) as Observation);
+      else await this.afterWrite(pod, change, events, now, dependents);
+    }
+    await dependents.enqueue(this.ctx);
+    return stale;
+  }
+
+  /** One pod's observation, on its own: read, write conditionally, re-read on a race (bounded). */
+  private async recordOne(podId: string): Promise<HandlerResult | undefined> {
     const observation = this.latest.get(podId);
     if (!observation) return undefined;
     this.latest.delete(podId);
@@ -53,13 +128,10 @@ export class Observer {
       for (let attempt = 0; attempt < 5; attempt++) {
         const pod = await this.ctx.store.getPod(podId);
         if (!pod) {
-          // Running but unknown to the store: nothing asked for it, so it goes.
           if (!observation.gone) await this.ctx.provider.stopPod(observation.pod.nodeName, podId);
           return undefined;
         }
-        if (pod.deletionRequestedAt !== null) return undefined;
-        // An ended pod stays ended: a late report of a lost pod's containers never brings it back.
-        if (!observation.gone && (pod.phase === "Failed" || pod.phase === "Succeeded")) return undefined;
+        if (!recordable(pod, observation)) return undefined;
         try {
           await this.record(pod, observation);
           return undefined;
@@ -73,7 +145,7 @@ export class Observer {
     }
     this.keep(podId, observation);
     return { requeueAfterMs: 10 };
-  };
+  }
 
   /** An observation not yet recorded stays for the retry, unless a newer one came meanwhile. */
   private keep(podId: string, observation: Observation): void {
@@ -82,18 +154,76 @@ export class Observer {
 
   private async record(pod: PodRecord, observation: Observation): Promise<void> {
     const now = this.ctx.clock.now();
-    const settings = this.ctx.restartBackOff ?? KUBELET_BACK_OFF;
-    const { change, events } = observation.gone
-      ? { change: lostStatus(pod, now), events: [] }
-      : observedStatus(pod, observation.pod, settings, now);
+    const { change, events } = this.statusOf(pod, observation, now);
     if (canonicalJson(change) === canonicalJson({ phase: pod.phase, ready: pod.ready, status: pod.status })) return;
     await this.ctx.store.updatePodStatus(pod.id, change, { expectedResourceVersion: pod.resourceVersion, nowMs: now });
+    const dependents = new Dependents();
+    await this.afterWrite(pod, change, events, now, dependents);
+    await dependents.enqueue(this.ctx);
+  }
+
+  private statusOf(
+    pod: PodRecord,
+    observation: Observation,
+    nowMs: number,
+  ): { change: PodStatusChange; events: LifecycleEvent[] } {
+    const settings = this.ctx.restartBackOff ?? KUBELET_BACK_OFF;
+    return observation.gone
+      ? { change: lostStatus(pod, nowMs), events: [] }
+      : observedStatus(pod, observation.pod, settings, nowMs);
+  }
+
+  /** What follows a recorded status: its events, restarts, a pull back-off, and who depends on the pod. */
+  private async afterWrite(
+    pod: PodRecord,
+    change: PodStatusChange,
+    events: LifecycleEvent[],
+    nowMs: number,
+    dependents: Dependents,
+  ): Promise<void> {
     const involved = { tenantId: pod.tenantId, namespace: pod.namespace, kind: "Pod", name: pod.name, uid: pod.uid };
     for (const event of events) await recordEvent(this.ctx, involved, event.eventType, event.reason, event.message);
-    await enqueueRestarts(this.ctx, pod.id, change, now);
+    await enqueueRestarts(this.ctx, pod.id, change, nowMs);
     // A failed image pull: the pod job starts its back-off (src/controllers/imagePull.ts).
     if (hasImagePullError(change.status)) await this.ctx.queue.enqueue("pod", pod.id);
-    if (dependentsCare(pod, change)) await enqueuePodDependents(this.ctx, pod);
+    if (dependentsCare(pod, change)) dependents.add(pod);
+  }
+}
+
+/** Observations recorded by one `observe` job at most. */
+const OBSERVE_BATCH = 256;
+
+/** Whether an observation may still change the pod: not one being deleted, nor an ended one brought back. */
+function recordable(pod: PodRecord, observation: Observation): boolean {
+  if (pod.deletionRequestedAt !== null) return false;
+  // An ended pod stays ended: a late report of a lost pod's containers never brings it back.
+  return observation.gone || (pod.phase !== "Failed" && pod.phase !== "Succeeded");
+}
+
+/** The owners and namespaces of pods whose change others see, each told once however many of its pods changed. */
+class Dependents {
+  /** Owners' keys, with how many of their pods changed. */
+  private readonly owners = new Map<string, number>();
+  private readonly namespaces = new Map<string, { tenantId: string; namespace: string }>();
+
+  add(pod: PodRecord): void {
+    if (pod.ownerKind && pod.ownerName) {
+      const key = objectKey({
+        tenantId: pod.tenantId,
+        kind: pod.ownerKind,
+        namespace: pod.namespace,
+        name: pod.ownerName,
+      });
+      this.owners.set(key, (this.owners.get(key) ?? 0) + 1);
+    }
+    this.namespaces.set(`${pod.tenantId}/${pod.namespace}`, { tenantId: pod.tenantId, namespace: pod.namespace });
+  }
+
+  async enqueue(ctx: JobContext): Promise<void> {
+    for (const [key, changed] of this.owners) {
+      await ctx.queue.enqueue("reconcile", key, changed >= OWNER_BURST ? OWNER_LOOK_MS : 0);
+    }
+    for (const { tenantId, namespace } of this.namespaces.values()) await enqueueSelecting(ctx, tenantId, namespace);
   }
 }
 
@@ -163,6 +293,15 @@ function dependentsCare(pod: PodRecord, change: PodStatusChange): boolean {
   };
   return summary(pod.phase, pod.ready, pod.status) !== summary(change.phase, change.ready, change.status);
 }
+
+/**
+ * How long an owner waits to look at its pods after a burst of them changed (`OWNER_BURST` or more
+ * recorded by one job, as when a 10,000-replica rollout's pods turn Running): the changes of a burst
+ * come together to one look, not one each, since a look reads all of the owner's pods. The pods
+ * themselves are not held up, only the owner's status; a change outside a burst is looked at at once.
+ */
+export const OWNER_LOOK_MS = 1_000;
+const OWNER_BURST = 16;
 
 /** The pod's owner and its namespace's Services reconcile again: its readiness, phase or restarts changed. */
 export async function enqueuePodDependents(ctx: JobContext, pod: PodRecord): Promise<void> {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { conditionsOf } from "../controllers/podStatus.js";
+import { ManualClock } from "../core/clock.js";
 import { MemoryStore } from "../db/memoryStore.js";
-import type { NewPod } from "../db/types.js";
+import type { NewPod, PodRecord } from "../db/types.js";
 import { schedule } from "../scheduler/index.js";
-import { demandOf, placedPods } from "./schedulePod.js";
+import type { JobContext } from "./context.js";
+import { demandOf, placedPods, scheduleJob } from "./schedulePod.js";
 
 const MiB = 2 ** 20;
 
@@ -75,5 +78,47 @@ describe("placed pods for scheduling", () => {
     const spreading = await store.createPod(pod("c", spread, { app: "c" }));
     expect(await placedPods({ store }, "ten_a", demandOf(spreading, undefined))).toHaveLength(3);
     expect(await placedPods({ store }, "ten_a")).toHaveLength(3);
+  });
+});
+
+describe("the schedule job", () => {
+  it("places the tenant's other waiting pods on its one read, binds them in one write, stops where none fits", async () => {
+    const store = await cluster();
+    for (let i = 0; i < 1_205; i++) {
+      await store.createPod({ ...pod(`w-${String(i).padStart(4, "0")}`, {}), cpuMillis: 1, memoryBytes: MiB });
+    }
+    const calls: string[] = [];
+    const counted = new Proxy(store, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          calls.push(String(property));
+          return value.apply(target, args);
+        };
+      },
+    });
+    const enqueued: string[] = [];
+    const ctx = {
+      store: counted,
+      queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
+      clock: new ManualClock(),
+      schedulingPolicy: "spread",
+    } as unknown as JobContext;
+    // n1 and n2 hold 110 pods each, three of them taken: 217 of the waiting pods find a place.
+    expect(await scheduleJob(ctx, "pod_w-0000")).toBeUndefined();
+    const bound = (await store.listPods({ tenantId: "ten_a" })).filter((p) => p.name.startsWith("w-") && p.nodeName);
+    expect(bound).toHaveLength(217);
+    expect(calls.filter((c) => c === "listPods" || c === "bindPods")).toEqual(["listPods", "bindPods"]);
+    for (const p of bound) {
+      expect(conditionsOf(p.status)).toEqual([expect.objectContaining({ type: "PodScheduled", status: "True" })]);
+    }
+    expect(enqueued.sort()).toEqual(bound.map((p) => `pod ${p.id}`).sort());
+    // A bound pod's own job, once its provider reported it, asks for nothing more.
+    const first = bound[0] as PodRecord;
+    await store.updatePodStatus(first.id, { ...first, phase: "Running" }, { nowMs: 1 });
+    enqueued.length = 0;
+    expect(await scheduleJob(ctx, first.id)).toBeUndefined();
+    expect(enqueued).toEqual([]);
   });
 });

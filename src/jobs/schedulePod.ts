@@ -1,6 +1,6 @@
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
 import { canonicalJson } from "../core/hash.js";
-import { ConflictError, type NodeRecord, type PodRecord } from "../db/types.js";
+import { ConflictError, type NodeRecord, type PodBinding, type PodRecord, type PodStatusWrite } from "../db/types.js";
 import { type PlacedPod, type PodDemand, schedule, type Unschedulable } from "../scheduler/index.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
@@ -8,21 +8,25 @@ import type { HandlerResult } from "./queue.js";
 import { claimsOf, pinVolumes, placementOf } from "./volumes.js";
 
 /** Pods placed by one `schedule` job at most: its own, then others of the tenant waiting for their first placement. */
-const BATCH = 256;
+const MAX_PLACED = 20_000;
+/** Pods bound by one write: each batch starts while the job places the next. */
+const BIND_BATCH = 1_000;
 
 /**
  * The `schedule` job: place one unbound pod, then bind it with a conditional write that cannot
  * over-commit. Nodes and the tenant's pods are read once, and the same read places a batch of the
  * tenant's other pods waiting for their first placement (in creation order, with no claim or pin
  * of their own), each placement counted in before the next, as one after another would: a
- * 10,000-replica Deployment costs 40 reads of the cluster, not 10,000. Their own jobs then find
- * them bound. A bind that finds its node fuller than read (another binder) ends the batch.
+ * 10,000-replica Deployment costs one read of the cluster, not 10,000, and binds in 10 writes
+ * (each batch bound before the next is placed). Their own jobs then find them bound.
  */
 export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
   if (!pod || pod.deletionRequestedAt !== null) return undefined;
   if (pod.nodeName) {
-    await ctx.queue.enqueue("pod", pod.id);
+    // Bound by another pod's batch, which asked for its start: once its provider has reported it,
+    // there is nothing more to ask.
+    if (pod.phase === "Pending") await ctx.queue.enqueue("pod", pod.id);
     return undefined;
   }
   const placement = await placementOf(ctx, pod);
@@ -70,23 +74,56 @@ function waitingAlongside(pod: PodRecord, tenantPods: readonly PodRecord[]): Pod
         !conditionsOf(p.status).some((c) => c.type === "PodScheduled"),
     )
     .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
-    .slice(0, BATCH - 1);
+    .slice(0, MAX_PLACED - 1);
 }
 
-/** Places and binds `pods` one after another on the batch's state; stops at the first that does not go as read. */
+/**
+ * Places `pods` one after another on the batch's state, stopping at the first that finds no place (its
+ * own job says why it waits), then binds them all in one conditional write: one that finds its node
+ * fuller than read (another binder) is not bound, and its own job places it again on fresh state.
+ */
 async function placeBatch(ctx: JobContext, state: Placing, pods: readonly PodRecord[]): Promise<void> {
+  for (let start = 0; start < pods.length; start += BIND_BATCH) {
+    if (!(await placeAndBind(ctx, state, pods.slice(start, start + BIND_BATCH)))) return;
+  }
+}
+
+/** Places and binds one batch; answers false when one found no place, which ends the job's batches. */
+async function placeAndBind(ctx: JobContext, state: Placing, pods: readonly PodRecord[]): Promise<boolean> {
+  const binds: PodBinding[] = [];
   for (const pod of pods) {
     const demand = demandOf(pod, []);
     const result = schedule(demand, state.nodes, { policy: ctx.schedulingPolicy, placed: state.placedFor(demand) });
-    // Its own job says why it waits.
-    if (!result.ok) return;
-    const bind = await ctx.store.bindPod(pod.id, result.nodeName, ctx.clock.now());
-    if (bind === "pod-gone" || bind === "already-bound") continue;
-    if (bind !== "bound") return;
+    if (!result.ok) break;
     state.bound(pod, result.nodeName);
-    await markScheduled(ctx, pod.id);
-    await ctx.queue.enqueue("pod", pod.id);
+    binds.push({ podId: pod.id, nodeName: result.nodeName });
   }
+  await bindAll(ctx, binds);
+  return binds.length === pods.length;
+}
+
+async function bindAll(ctx: JobContext, binds: readonly PodBinding[]): Promise<void> {
+  const outcomes = await ctx.store.bindPods(binds, ctx.clock.now());
+  const bound = outcomes.flatMap((o) => (o.result === "bound" && o.pod ? [o.pod] : []));
+  await markAllScheduled(ctx, bound);
+  await Promise.all(bound.map((pod) => ctx.queue.enqueue("pod", pod.id)));
+}
+
+/**
+ * PodScheduled=True on pods just bound, in one conditional write on the pods as bound; a pod that
+ * changed since (its provider reported already) gets its own read and write.
+ */
+async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Promise<void> {
+  const now = ctx.clock.now();
+  const writes = pods.flatMap((pod): PodStatusWrite[] => {
+    const before = conditionsOf(pod.status);
+    const conditions = setCondition(before, "PodScheduled", true, now);
+    if (canonicalJson(conditions) === canonicalJson(before)) return [];
+    const change = { phase: pod.phase, ready: pod.ready, status: { ...pod.status, conditions } };
+    return [{ id: pod.id, change, expectedResourceVersion: pod.resourceVersion }];
+  });
+  const written = new Set((await ctx.store.updatePodStatuses(writes, now)).map((p) => p.id));
+  for (const write of writes) if (!written.has(write.id)) await markScheduled(ctx, write.id);
 }
 
 /** What one schedule job read, kept current as it binds: node allocations and the tenant's placed pods. */

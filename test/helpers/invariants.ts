@@ -1,6 +1,15 @@
 import type { PodRecord, Store } from "../../src/db/types.js";
 
-const WRITES = new Set(["createPod", "markPodDeleting", "updatePodStatus", "deletePod", "bindPod"]);
+const WRITES = new Set([
+  "createPod",
+  "createPods",
+  "markPodDeleting",
+  "updatePodStatus",
+  "updatePodStatuses",
+  "deletePod",
+  "bindPod",
+  "bindPods",
+]);
 
 /**
  * Wraps a store so that `check` runs after every pod write the platform makes —

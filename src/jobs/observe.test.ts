@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../core/clock.js";
+import { seededRng } from "../core/rng.js";
+import { MemoryStore } from "../db/memoryStore.js";
+import type { NewPod, StoreOps } from "../db/types.js";
+import type { NodeProvider, ObservedPod } from "../providers/types.js";
+import type { JobContext } from "./context.js";
+import { Observer, OWNER_LOOK_MS } from "./observe.js";
+import type { QueueName, WorkQueue } from "./queue.js";
+
+const MiB = 2 ** 20;
+
+/** The store, counting the calls made to it by name. */
+function counted<S extends StoreOps>(store: S, calls: string[]): S {
+  return new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(String(property));
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+function pod(i: number): NewPod {
+  return {
+    ...{ id: `pod_${i}`, tenantId: "ten_a", namespace: "default", name: `web-${i}`, uid: `uid-${i}` },
+    ...{ ownerKind: "ReplicaSet", ownerName: "web-1", ownerUid: "rs-uid", labels: {}, annotations: {} },
+    ...{ templateHash: "1", spec: { containers: [{ name: "web", image: "web:1" }] } },
+    ...{ cpuMillis: 10, memoryBytes: 16 * MiB, createdAt: 1_000, status: { phase: "Pending", conditions: [] } },
+  };
+}
+
+function running(i: number): ObservedPod {
+  return {
+    ...{ podId: `pod_${i}`, nodeName: "n1", phase: "Running", podIP: `10.0.0.${i}`, startedAt: 2_000 },
+    containers: [{ name: "web", image: "web:1", containerID: `c-${i}`, state: { running: { startedAt: "x" } } }],
+  };
+}
+
+async function setup(count = 12) {
+  const clock = new ManualClock();
+  const store = new MemoryStore();
+  for (let i = 0; i < count; i++) {
+    await store.createPod(pod(i));
+    await store.upsertNode(
+      {
+        ...{ name: "n1", provider: "simulated", address: "192.0.2.1", labels: {}, cpuMillis: 4_000 },
+        ...{ memoryBytes: 8 * 1024 * MiB, maxPods: 110, ready: true, unschedulable: false, lastHeartbeatAt: 0 },
+      },
+      0,
+    );
+    await store.bindPod(`pod_${i}`, "n1", 1_500);
+  }
+  const calls: string[] = [];
+  const enqueued: [QueueName, string, number][] = [];
+  const queue: WorkQueue = {
+    async enqueue(name: QueueName, key: string, delayMs = 0) {
+      enqueued.push([name, key, delayMs]);
+    },
+    register() {},
+    async close() {},
+  };
+  const ctx: JobContext = {
+    store: counted(store, calls),
+    queue,
+    provider: {} as NodeProvider,
+    clock,
+    rng: seededRng("observe"),
+    schedulingPolicy: "spread",
+    unschedulableRetryMs: 500,
+    log: () => {},
+  };
+  return { ctx, store, calls, enqueued, observer: new Observer(ctx) };
+}
+
+describe("the observe job", () => {
+  it("records the observations this process holds together: one read, one write, the owner told once", async () => {
+    const { store, calls, enqueued, observer } = await setup();
+    for (let i = 0; i < 12; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    expect(enqueued.filter(([q]) => q === "observe")).toHaveLength(12);
+    enqueued.length = 0;
+    expect(await observer.job("pod_3")).toBeUndefined();
+    expect(calls.filter((c) => c === "getPods" || c === "updatePodStatuses")).toEqual(["getPods", "updatePodStatuses"]);
+    expect(calls).not.toContain("getPod");
+    expect(calls).not.toContain("updatePodStatus");
+    for (const p of await store.listPods({ tenantId: "ten_a" })) {
+      expect(p).toMatchObject({ phase: "Running", status: { podIP: `10.0.0.${p.id.slice(4)}` } });
+    }
+    // Twelve at once is no burst yet: the owner looks at once.
+    expect(enqueued.filter(([q]) => q === "reconcile")).toEqual([["reconcile", "ReplicaSet/ten_a/default/web-1", 0]]);
+    // The others' own jobs find nothing left.
+    calls.length = 0;
+    for (let i = 0; i < 12; i++) expect(await observer.job(`pod_${i}`)).toBeUndefined();
+    expect(calls).toEqual([]);
+  });
+
+  it("has the owner of a burst of changed pods look once, a little later", async () => {
+    const { enqueued, observer } = await setup(40);
+    for (let i = 0; i < 40; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    enqueued.length = 0;
+    await observer.job("pod_0");
+    expect(enqueued.filter(([q]) => q === "reconcile")).toEqual([
+      ["reconcile", "ReplicaSet/ten_a/default/web-1", OWNER_LOOK_MS],
+    ]);
+  });
+
+  it("records on its own, re-read, a pod that changed between the batch's read and its write", async () => {
+    const { ctx, store, observer } = await setup();
+    // A write lands between the batch's read and its write.
+    const original = ctx.store.getPods.bind(ctx.store);
+    ctx.store.getPods = async (ids) => {
+      const read = await original(ids);
+      const p1 = read.find((p) => p.id === "pod_1");
+      if (p1) await store.updatePodStatus("pod_1", { ...p1, status: { ...p1.status, marked: true } }, { nowMs: 2 });
+      return read;
+    };
+    observer.onProviderEvent({ type: "pod", pod: running(0) });
+    observer.onProviderEvent({ type: "pod", pod: running(1) });
+    expect(await observer.job("pod_0")).toBeUndefined();
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
+    expect(await store.getPod("pod_1")).toMatchObject({
+      phase: "Running",
+      status: { marked: true, podIP: "10.0.0.1" },
+    });
+  });
+});
