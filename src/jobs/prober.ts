@@ -65,6 +65,8 @@ interface Tracked {
   killPending: boolean;
   /** Per kind, when the first probe taken as read (by the forecast) would have run. */
   skippedFrom: Partial<Record<ProbeKind, number>>;
+  /** The last refresh that saw this run. */
+  seenAt: number;
 }
 
 /**
@@ -80,6 +82,10 @@ interface Tracked {
  */
 export class Prober {
   private readonly tracked = new Map<string, Tracked>();
+  /** Per frozen pod record, the runs it gave at the last refresh that read it (see `runsOf`). */
+  private readonly runsByRecord = new WeakMap<PodRecord, { tracked: Tracked; status: ContainerStatus }[]>();
+  /** Refreshes so far: a run not seen by the latest one has ended. */
+  private refreshes = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
   private cancelTimer: (() => void) | undefined;
   private ticking: Promise<void> | undefined;
@@ -193,33 +199,50 @@ export class Prober {
   /** Tracks every running container that has a probe; forgets runs that ended; repairs what a failed write left. */
   private async refresh(): Promise<void> {
     const now = this.ctx.clock.now();
-    const seen = new Set<string>();
+    const refresh = ++this.refreshes;
     for (const pod of await this.ctx.store.listPods({})) {
       if (!pod.nodeName || pod.deletionRequestedAt !== null) continue;
       // Level-triggered catch-up: a back-off whose lifecycle job was lost (a restart of the process) still ends.
       await enqueueRestarts(this.ctx, pod.id, pod, now);
       if (pod.phase !== "Running") continue;
-      for (const status of containerStatusesOf(pod.status)) {
-        const tracked = this.track(pod, status);
-        if (!tracked) continue;
-        seen.add(tracked.key);
-        await this.repair(tracked, status);
+      for (const { tracked, status } of this.runsOf(pod)) {
+        tracked.seenAt = refresh;
+        // Most runs need no repair: skip the call, and its turn of the microtask queue, for them.
+        if (tracked.killPending || this.verdictDiffers(tracked, status)) await this.repair(tracked, status);
       }
     }
-    for (const key of this.tracked.keys()) if (!seen.has(key)) this.tracked.delete(key);
+    for (const [key, tracked] of this.tracked) if (tracked.seenAt !== refresh) this.tracked.delete(key);
+  }
+
+  /**
+   * The pod's runs being probed, each with its container status. A record that cannot change (a
+   * frozen one, as the in-memory store hands out) whose runs are all still tracked gives what it gave
+   * at the last refresh, without reading its statuses and spec again.
+   */
+  private runsOf(pod: PodRecord): { tracked: Tracked; status: ContainerStatus }[] {
+    const known = this.runsByRecord.get(pod);
+    if (known?.every(({ tracked }) => this.tracked.get(tracked.key) === tracked)) return known;
+    const runs: { tracked: Tracked; status: ContainerStatus }[] = [];
+    for (const status of containerStatusesOf(pod.status)) {
+      const tracked = this.track(pod, status);
+      if (tracked) runs.push({ tracked, status });
+    }
+    if (Object.isFrozen(pod)) this.runsByRecord.set(pod, runs);
+    return runs;
   }
 
   private track(pod: PodRecord, status: ContainerStatus): Tracked | undefined {
     if (!("running" in status.state) || !status.containerID) return undefined;
-    const spec = ((pod.spec.containers as Json[] | undefined) ?? []).find((c) => c.name === status.name);
-    const settings = spec ? probeSettingsOf(spec) : {};
-    if (Object.keys(settings).length === 0) return undefined;
     const key = `${pod.id}/${status.name}`;
     const known = this.tracked.get(key);
+    // A pod's spec never changes: a run tracked already has its settings, so they are read once per run.
     if (known && known.state.containerID === status.containerID) {
       known.pod = pod;
       return known;
     }
+    const spec = ((pod.spec.containers as Json[] | undefined) ?? []).find((c) => c.name === status.name);
+    const settings = spec ? probeSettingsOf(spec) : {};
+    if (Object.keys(settings).length === 0) return undefined;
     const startedAtMs = Date.parse(status.state.running.startedAt);
     const prior = { ready: status.ready, started: status.started };
     const state = newContainerProbeState(settings, status.containerID, startedAtMs, prior);
@@ -231,6 +254,7 @@ export class Prober {
       state,
       killPending: false,
       skippedFrom: {},
+      seenAt: 0,
     };
     this.tracked.set(key, tracked);
     return tracked;
@@ -239,8 +263,11 @@ export class Prober {
   /** The stored verdict should match the prober's; a write or kill that failed is tried again. */
   private async repair(tracked: Tracked, status: ContainerStatus): Promise<void> {
     if (tracked.killPending) await this.kill(tracked);
-    const verdict = { ready: isReady(tracked.state), started: isStarted(tracked.state) };
-    if (verdict.ready !== status.ready || verdict.started !== status.started) await this.writeVerdict(tracked);
+    if (this.verdictDiffers(tracked, status)) await this.writeVerdict(tracked);
+  }
+
+  private verdictDiffers(tracked: Tracked, status: ContainerStatus): boolean {
+    return isReady(tracked.state) !== status.ready || isStarted(tracked.state) !== status.started;
   }
 
   private launchDue(): void {

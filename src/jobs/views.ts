@@ -10,7 +10,24 @@ import type {
 import type { ClaimView } from "../controllers/volume.js";
 import type { PodRecord, StoredObject } from "../db/types.js";
 
+/**
+ * Views of frozen records: a record the store keeps deep-frozen (the in-memory store hands out its
+ * own) cannot change, so its view is made once, however many reconciles look at it. The views are
+ * frozen as well, since they are shared. Records that can change (SQL rows, tests' objects) are
+ * viewed afresh each time.
+ */
+const frozenViews = new WeakMap<PodRecord, PodView>();
+
 export function podView(pod: PodRecord): PodView {
+  if (!Object.isFrozen(pod)) return makePodView(pod);
+  const known = frozenViews.get(pod);
+  if (known) return known;
+  const view = Object.freeze(makePodView(pod));
+  frozenViews.set(pod, view);
+  return view;
+}
+
+function makePodView(pod: PodRecord): PodView {
   const namedPorts: Record<string, number> = {};
   const containers =
     (pod.spec.containers as { ports?: { name?: string; containerPort: number }[] }[] | undefined) ?? [];

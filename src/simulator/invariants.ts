@@ -1,5 +1,6 @@
 import type { PodRecord, StoredObject } from "../db/types.js";
 import { formatDurationMs } from "./duration.js";
+import { isLive, podIndexOf } from "./podIndex.js";
 import type { Snapshot } from "./snapshot.js";
 
 /**
@@ -28,10 +29,6 @@ export interface Invariant {
   forRun?: () => Invariant;
 }
 
-/** A live pod: not on its way out and not finished. */
-const isLive = (pod: PodRecord) =>
-  pod.deletionRequestedAt === null && pod.phase !== "Failed" && pod.phase !== "Succeeded";
-
 /** A node's pods never ask for more than the node has: CPU, memory and pod slots. */
 export const nodeCapacity: Invariant = {
   name: "node-capacity",
@@ -39,15 +36,7 @@ export const nodeCapacity: Invariant = {
   check(s) {
     const problems: string[] = [];
     const real = new Map(s.providerNodes.map((n) => [n.name, n]));
-    const bound = new Map<string, { cpu: number; memory: number; pods: number }>();
-    for (const pod of s.pods) {
-      if (pod.nodeName === null) continue;
-      const sum = bound.get(pod.nodeName) ?? { cpu: 0, memory: 0, pods: 0 };
-      sum.cpu += pod.cpuMillis;
-      sum.memory += pod.memoryBytes;
-      sum.pods += 1;
-      bound.set(pod.nodeName, sum);
-    }
+    const bound = podIndexOf(s).boundByNode;
     for (const node of s.storeNodes) {
       // The provider's figures are the truth; the store's are what the platform believes.
       const capacity = real.get(node.name) ?? node;
@@ -101,6 +90,8 @@ export const noReadyOnCrashedNode: Invariant = {
   name: "ready-on-crashed-node",
   rule: "no pod counts as Ready on a node that has crashed",
   check(s) {
+    const readyByNode = podIndexOf(s).readyByNode;
+    if (![...s.crashedNodes].some((node) => readyByNode.has(node))) return [];
     return s.pods
       .filter((p) => p.ready && p.nodeName !== null && s.crashedNodes.has(p.nodeName))
       .map((p) => `pod ${p.namespace}/${p.name} is Ready on crashed node ${p.nodeName}`);
@@ -118,6 +109,8 @@ export const noReadyOnNotReadyNode: Invariant = {
   rule: "no pod counts as Ready on a node the platform has marked NotReady",
   check(s) {
     const notReady = new Set(s.storeNodes.filter((n) => !n.ready).map((n) => n.name));
+    const readyByNode = podIndexOf(s).readyByNode;
+    if (![...notReady].some((node) => readyByNode.has(node) && !s.crashedNodes.has(node))) return [];
     return s.pods
       .filter((p) => p.ready && p.nodeName !== null && notReady.has(p.nodeName) && !s.crashedNodes.has(p.nodeName))
       .map((p) => `pod ${p.namespace}/${p.name} is Ready on NotReady node ${p.nodeName}`);
@@ -134,10 +127,7 @@ export const rolloutSurge: Invariant = {
   rule: "a Deployment rollout never exceeds replicas + maxSurge live pods",
   check(s) {
     const problems: string[] = [];
-    const liveByOwner = new Map<string, number>();
-    for (const pod of s.pods) {
-      if (pod.ownerUid !== null && isLive(pod)) liveByOwner.set(pod.ownerUid, (liveByOwner.get(pod.ownerUid) ?? 0) + 1);
-    }
+    const liveByOwner = podIndexOf(s).liveByOwner;
     for (const dep of s.deployments) {
       const sets = s.replicaSets.filter((rs) => rs.ownerUid === dep.uid);
       const livePerSet = sets.map((rs) => liveByOwner.get(rs.uid) ?? 0);

@@ -5,6 +5,7 @@ import { yieldToHost } from "./host.js";
 import { checkInvariants, INVARIANTS, type Invariant, type Violation } from "./invariants.js";
 import { failingImages, faultsStopMs, livenessFromMs } from "./liveness.js";
 import { Metrics } from "./metrics.js";
+import { PodIndex, podIndexDifferences } from "./podIndex.js";
 import { buildReport, type SimulationReport, type StopReason, type TimelineEntry } from "./report.js";
 import type { Scenario } from "./scenario.js";
 import { IdentityCache, type LivenessTerms, takeSnapshot } from "./snapshot.js";
@@ -21,6 +22,11 @@ export interface RunOptions {
   invariants?: readonly Invariant[];
   /** Bugs planted by tests, in the system under test only. */
   hooks?: WorldHooks;
+  /**
+   * Also read every pod at every look and check the run's pod index against them (tests): a
+   * difference is a violation of `pod-index`. Off by default: the index exists to spare that read.
+   */
+  verifyPodIndex?: boolean;
   /** Called now and then with the virtual time reached (a progress bar on stderr). */
   onProgress?: (elapsedMs: number, durationMs: number) => void;
 }
@@ -56,6 +62,8 @@ class Simulation {
   private readonly faults: FaultInjector;
   private readonly metrics = new Metrics();
   private readonly identities = new IdentityCache();
+  /** The pods' aggregates, kept up to date from look to look. */
+  private readonly podIndex = new PodIndex();
   private readonly invariants: readonly Invariant[];
   private readonly timeline: TimelineEntry[] = [];
   private readonly violations: Violation[] = [];
@@ -197,9 +205,23 @@ class Simulation {
     if (mark === this.lastLook && !firstJudged) return;
     this.lastLook = mark;
     this.livenessLooked ||= judged;
-    const snapshot = await takeSnapshot(this.world, this.identities, this.faults.crashedNodes, this.liveness);
+    const snapshot = await takeSnapshot(
+      this.world,
+      this.identities,
+      this.faults.crashedNodes,
+      this.liveness,
+      this.podIndex,
+    );
+    if (this.options.verifyPodIndex) this.violations.push(...(await this.verifyPodIndex(snapshot.atMs)));
     this.violations.push(...checkInvariants(snapshot, this.invariants));
     this.metrics.observe(workloadStates(snapshot), snapshot.atMs);
+  }
+
+  /** The index, kept from the pods written only, against one made afresh from every pod the store lists now. */
+  private async verifyPodIndex(atMs: number): Promise<Violation[]> {
+    const listed = await this.world.store.listPods({});
+    const problems = podIndexDifferences(this.podIndex, new PodIndex().update(listed), listed);
+    return problems.map((message) => ({ invariant: "pod-index", atMs, message }));
   }
 
   private async applyInitialManifests(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
 import type { ObservedPod, ProviderNode } from "../providers/types.js";
+import type { PodIndex } from "./podIndex.js";
 import type { World } from "./world.js";
 
 /** A provider pod with the identity it was started under (the runtime's view, not the store's). */
@@ -26,6 +27,8 @@ export interface Snapshot {
   running: RunningPod[];
   crashedNodes: ReadonlySet<string>;
   liveness: LivenessTerms;
+  /** The run's index of `pods`, brought up to date for this look; absent, checkers make one (`podIndexOf`). */
+  podIndex?: PodIndex;
 }
 
 /**
@@ -73,18 +76,46 @@ export async function takeSnapshot(
   identities: IdentityCache,
   crashedNodes: ReadonlySet<string>,
   liveness: LivenessTerms = NO_LIVENESS,
+  podIndex?: PodIndex,
 ): Promise<Snapshot> {
   // Read straight from the provider (not the possibly wrapped one the control plane sees): the truth.
-  const [storeNodes, pods, deployments, replicaSets, statefulSets, providerNodes] = await Promise.all([
+  // With the run's index, only the pods written since the last look are read, and the list is made when asked for.
+  const [storeNodes, listed, deployments, replicaSets, statefulSets, providerNodes] = await Promise.all([
     world.store.listNodes(),
-    world.store.listPods({}),
+    podIndex ? podIndex.refresh(world.store, world.podWrites) : world.store.listPods({}),
     world.store.listObjects({ kind: "Deployment" }),
     world.store.listObjects({ kind: "ReplicaSet" }),
     world.store.listObjects({ kind: "StatefulSet" }),
     world.provider.listNodes(),
   ]);
-  // The provider's pods as `listPods` reports them, kept between looks while they do not change.
+  // The provider's pods as `listPods` reports them, kept between looks while they do not change; with
+  // their identities only when a checker asks (one that judges StatefulSets), read at this same instant.
   const observed = world.provider.observedPods();
+  let running: RunningPod[] | undefined;
+  const index = Array.isArray(listed) ? undefined : listed;
+  return {
+    atMs: world.elapsedMs(),
+    storeNodes,
+    deployments,
+    replicaSets,
+    statefulSets,
+    providerNodes,
+    get running() {
+      running ??= runningPods(world, identities, observed);
+      return running;
+    },
+    // The index's list is made when first asked for (a checker's full check, the liveness judgement).
+    get pods() {
+      return index ? index.pods() : (listed as PodRecord[]);
+    },
+    crashedNodes,
+    liveness,
+    ...(index ? { podIndex: index } : {}),
+  };
+}
+
+/** The provider's pods with the identities they were started under, each made once per observation. */
+function runningPods(world: World, identities: IdentityCache, observed: readonly ObservedPod[]): RunningPod[] {
   const running: RunningPod[] = [];
   for (const pod of observed) {
     const known = identities.running.get(pod);
@@ -99,16 +130,5 @@ export async function takeSnapshot(
     running.push(made);
   }
   if (identities.size > observed.length) identities.retain(new Set(observed.map((p) => p.podId)));
-  return {
-    atMs: world.elapsedMs(),
-    storeNodes,
-    pods,
-    deployments,
-    replicaSets,
-    statefulSets,
-    providerNodes,
-    running,
-    crashedNodes,
-    liveness,
-  };
+  return running;
 }

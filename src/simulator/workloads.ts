@@ -1,4 +1,5 @@
-import type { PodRecord, StoredObject } from "../db/types.js";
+import type { StoredObject } from "../db/types.js";
+import { podIndexOf } from "./podIndex.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** The workload kinds a scenario names and whose Ready replicas the report follows. */
@@ -34,41 +35,33 @@ export function matchesWorkload(reference: string, w: { kind: string; namespace:
 
 /** Deployments, StatefulSets and ReplicaSets no Deployment owns, with their desired and Ready replicas now. */
 export function workloadStates(s: Snapshot): WorkloadState[] {
-  const podsByOwner = new Map<string, PodRecord[]>();
-  for (const pod of s.pods) {
-    if (pod.ownerUid === null || pod.deletionRequestedAt !== null) continue;
-    const owned = podsByOwner.get(pod.ownerUid);
-    if (owned) owned.push(pod);
-    else podsByOwner.set(pod.ownerUid, [pod]);
-  }
-  const readyOf = (uids: string[]) => uids.flatMap((uid) => podsByOwner.get(uid) ?? []).filter((p) => p.ready);
-  const state = (object: StoredObject, ready: PodRecord[]): WorkloadState => ({
-    key: workloadKey(object),
-    kind: object.kind,
-    namespace: object.namespace,
-    name: object.name,
-    desired: (object.spec.replicas as number | undefined) ?? 1,
-    ready: ready.length,
-    images: [...new Set(ready.flatMap(imagesOf))].sort(),
-  });
+  const index = podIndexOf(s);
+  const state = (object: StoredObject, owners: string[]): WorkloadState => {
+    let ready = 0;
+    const images = new Set<string>();
+    for (const uid of owners) {
+      ready += index.readyByOwner.get(uid) ?? 0;
+      for (const image of index.readyImagesByOwner.get(uid)?.keys() ?? []) images.add(image);
+    }
+    return {
+      key: workloadKey(object),
+      kind: object.kind,
+      namespace: object.namespace,
+      name: object.name,
+      desired: (object.spec.replicas as number | undefined) ?? 1,
+      ready,
+      images: [...images].sort(),
+    };
+  };
   const states = [
     ...s.deployments.map((d) =>
-      state(d, readyOf(s.replicaSets.filter((rs) => rs.ownerUid === d.uid).map((rs) => rs.uid))),
+      state(
+        d,
+        s.replicaSets.filter((rs) => rs.ownerUid === d.uid).map((rs) => rs.uid),
+      ),
     ),
-    ...s.statefulSets.map((sts) => state(sts, readyOf([sts.uid]))),
-    ...s.replicaSets.filter((rs) => rs.ownerKind === null).map((rs) => state(rs, readyOf([rs.uid]))),
+    ...s.statefulSets.map((sts) => state(sts, [sts.uid])),
+    ...s.replicaSets.filter((rs) => rs.ownerKind === null).map((rs) => state(rs, [rs.uid])),
   ];
   return states.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-/** Images by pod spec: a pod's spec object is kept across its status writes, so each is read once. */
-const imagesBySpec = new WeakMap<object, string[]>();
-
-function imagesOf(pod: PodRecord): string[] {
-  const known = imagesBySpec.get(pod.spec);
-  if (known) return known;
-  const containers = (pod.spec.containers as { image?: string }[] | undefined) ?? [];
-  const images = containers.map((c) => c.image ?? "").filter(Boolean);
-  imagesBySpec.set(pod.spec, images);
-  return images;
 }

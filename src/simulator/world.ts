@@ -12,6 +12,7 @@ import { type ImageBehaviour, SimulatedProvider } from "../providers/simulated/i
 import type { NodeProvider } from "../providers/types.js";
 import { POOL_LABEL } from "../providers/types.js";
 import type { ApplyDeps } from "./apply.js";
+import { PodWrites } from "./podIndex.js";
 import type { ImageSpec, PoolSpec, Scenario } from "./scenario.js";
 import { Trace, tracedQueue, tracedStore } from "./trace.js";
 
@@ -76,6 +77,8 @@ export class World {
     readonly trace: Trace,
     readonly journal: Journal,
     readonly pools: PoolSpec[],
+    /** Which pods the writes so far may have changed: what the run's looks fold in. */
+    readonly podWrites: PodWrites,
   ) {}
 
   imageBehaviour(image: string): ImageBehaviour | undefined {
@@ -97,8 +100,13 @@ export class World {
     const planted = options.hooks?.wrapStore?.(new MemoryStore()) ?? new MemoryStore();
     // The control plane learns of pod changes as they are written (`push`): see `controlPlaneOptions`.
     let podsChanged = () => {};
+    // A planted store may change other pods than a call names: then every look reads them all.
+    const podWrites = new PodWrites(options.hooks?.wrapStore === undefined);
     const store = tracedStore(
-      watchedPods(planted, () => podsChanged()),
+      watchedPods(planted, (ids) => {
+        podWrites.add(ids);
+        podsChanged();
+      }),
       trace,
     );
     const journal: Journal = { lines: [], count: 0 };
@@ -163,6 +171,7 @@ export class World {
       trace,
       journal,
       scenario.pools,
+      podWrites,
     );
     podsChanged = () => world.controlPlane.podsChanged();
     for (const [image, behaviour] of Object.entries(images)) world.images.set(image, behaviour);
@@ -230,20 +239,54 @@ const POD_WRITES = new Set([
   "deletePod",
 ]);
 
+/** Store calls that read pods: any other call whose name speaks of pods is taken to write them. */
+const POD_READS = new Set(["getPod", "getPods", "getPodByName", "listPods", "tenantPodUsage"]);
+
+/**
+ * The ids of the pods a write names, from its arguments; `undefined` when it cannot tell (a
+ * transaction, a call this list does not know), and every pod may have changed.
+ */
+function podIdsWritten(method: string, args: unknown[]): string[] | undefined {
+  const [first] = args as [unknown];
+  switch (method) {
+    case "createPod":
+      return [(first as { id: string }).id];
+    case "createPods":
+      return (first as { id: string }[]).map((pod) => pod.id);
+    case "updatePodStatus":
+    case "markPodDeleting":
+    case "bindPod":
+    case "deletePod":
+      return [first as string];
+    case "bindPods":
+      return (first as { podId: string }[]).map((bind) => bind.podId);
+    case "updatePodStatuses":
+      return (first as { id: string }[]).map((write) => write.id);
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The store, telling `onPodWrite` after each call that may have changed a pod (a transaction's
- * included, once it ends): in the simulator, the control plane's prober learns of changes as they are
- * written instead of re-reading every pod at every tick, as a real one must.
+ * included, once it ends), with the ids of the pods it may have changed (`undefined`: any of them):
+ * in the simulator, the control plane's prober learns of changes as they are written instead of
+ * re-reading every pod at every tick, as a real one must, and the run's looks fold in only those pods.
  */
-function watchedPods(store: Store, onPodWrite: () => void): Store {
+function watchedPods(store: Store, onPodWrite: (ids: readonly string[] | undefined) => void): Store {
   return new Proxy(store, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
       const fn = value as (...args: unknown[]) => Promise<unknown>;
       const name = String(property);
-      if (name !== "transaction" && !POD_WRITES.has(name)) return fn.bind(target);
-      return (...args: unknown[]) => fn.apply(target, args).finally(onPodWrite);
+      const writesPods = name === "transaction" || POD_WRITES.has(name) || (/pod/i.test(name) && !POD_READS.has(name));
+      if (!writesPods) return fn.bind(target);
+      return (...args: unknown[]) => {
+        // Read before the call: the arguments are the caller's, and it may reuse them once the call ends.
+        const ids = podIdsWritten(name, args);
+        return fn.apply(target, args).finally(() => onPodWrite(ids));
+      };
     },
   });
 }
