@@ -935,8 +935,7 @@ export class DockerProvider implements NodeProvider {
       // Never mounted into a proxy: what the platform writes and checks before it hands a file over.
       stagingDir: ensureDir(join(base, ".staging")),
       placement: () => this.placement(),
-      proxyDir: (nodeName, tenantId, service) =>
-        ensureDir(join(base, proxyDirName(this.owner, nodeName, tenantId, service))),
+      proxyDir: (nodeName, tenantId, service) => this.proxyDir(base, nodeName, tenantId, service),
       endpointFrom: (fromNode, pod, port) => {
         if (pod.nodeName === fromNode) return { address: pod.ip, port };
         const host = this.hosts.get(pod.nodeName);
@@ -1011,7 +1010,7 @@ export class DockerProvider implements NodeProvider {
           owner: this.owner,
           tenantId,
           service,
-          dir: ensureDir(join(base, proxyDirName(this.owner, host.config.name, tenantId, service))),
+          dir: this.proxyDir(base, host.config.name, tenantId, service),
           network,
         });
         let have = existing.get(name);
@@ -1033,6 +1032,11 @@ export class DockerProvider implements NodeProvider {
       }
       return started;
     });
+  }
+
+  /** A proxy's folder on this machine (made when missing): what the proxy mounts at PROXY_RUN_DIR. */
+  private proxyDir(base: string, nodeName: string, tenantId: string, service: ServiceRef): string {
+    return ensureDir(join(base, proxyDirName(this.owner, nodeName, tenantId, service)));
   }
 
   /**
