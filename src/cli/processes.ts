@@ -30,6 +30,7 @@ import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { BullmqQueue } from "../jobs/bullmqQueue.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
+import { EngineLogs } from "../providers/docker/engineLogs.js";
 import { DockerProvider } from "../providers/docker/index.js";
 import { RemoteProvider } from "../providers/remote/client.js";
 import type { NodeProvider } from "../providers/types.js";
@@ -71,7 +72,7 @@ export async function startApi(config: WorkerConfig): Promise<RunningProcess> {
   try {
     const boot = await bootstrap(store, { clock, rng: rng.fork("bootstrap") }, config.adminKey);
     if (boot.newAdminKey) log("admin key (shown once)", { key: boot.newAdminKey });
-    const provider = await logsProvider(config);
+    const provider = await logsProvider(config, store);
     const app = createApp({
       store,
       clock,
@@ -174,10 +175,15 @@ async function workerProvider(config: WorkerConfig, store: Store): Promise<NodeP
 }
 
 /**
- * Where the API reads pod logs: simulated nodes of their own process. Docker Engines are the
- * workers' to watch, so an API over Docker answers the log route with 503 for now.
+ * Where the API reads pod logs: the Docker Engines the workers run pods on (configured, or
+ * registered in the store), read directly; or the simulated nodes of their own process.
  */
-async function logsProvider(config: WorkerConfig): Promise<NodeProvider | undefined> {
+async function logsProvider(
+  config: WorkerConfig,
+  store: Store,
+): Promise<(Pick<NodeProvider, "logs"> & { close(): Promise<void> }) | undefined> {
+  const docker = await dockerHosts(config, store);
+  if (docker) return new EngineLogs(store, { clock: systemClock, hosts: docker });
   return config.nodesUrl
     ? RemoteProvider.connect({ url: config.nodesUrl, token: config.nodesToken ?? "", log })
     : undefined;

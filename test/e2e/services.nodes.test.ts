@@ -4,7 +4,7 @@
  *
  * Both Engines run on this machine. The main one is `docker-main` on 127.0.0.1, where the client
  * pod (and so the tenant's proxy) runs; a second `dockerd` (test/helpers/docker.ts) is a node whose
- * address is its own bridge's (10.239.255.1, an address of this machine on a network of ours), so
+ * address is its own bridge's (10.240.255.1, an address of this machine on a network of ours), so
  * that its published ports are not loopback-only, as on a host of its own. On one machine a
  * container's connection to that address lands in the host's INPUT chain, where the host firewall
  * refuses it (src/providers/docker/firewall.ts) — as it must — so this test reads what the proxy
@@ -39,9 +39,8 @@ const reachable = await isDockerReachable();
 const haproxy = await isHaproxyAvailable();
 const owner = `e2e-svc-nodes-${randomBytes(4).toString("hex")}`;
 const MAIN = "docker-main";
-/** bench/docker.ts's Swarm node when it runs; no other test uses it. */
-const REMOTE_INDEX = 9;
-const REMOTE_ADDRESS = `10.23${REMOTE_INDEX}.255.1`;
+/** A node no other test uses. */
+const remote = new DockerNode(10);
 
 function deployment(name: string, node: string): string {
   return `apiVersion: apps/v1
@@ -85,11 +84,9 @@ function whoami(address: string, port: number): Promise<string> {
 describeHaproxy("Service traffic to another host", haproxy, () => {
   describeDocker("a Service proxy's servers on a remote Docker host", reachable, () => {
     let api: TestApi<DockerProvider>;
-    let remote: DockerNode;
     let dir: string;
 
     beforeAll(async () => {
-      remote = new DockerNode(REMOTE_INDEX);
       await remote.start();
       dir = mkdtempSync(join(tmpdir(), "kn-svc-nodes-"));
       const provider = new DockerProvider({
@@ -97,7 +94,7 @@ describeHaproxy("Service traffic to another host", haproxy, () => {
         owner,
         hosts: [
           { name: MAIN, socketPath: DOCKER_SOCKET },
-          { name: remote.name, socketPath: remote.socketPath, address: REMOTE_ADDRESS },
+          { name: remote.name, socketPath: remote.socketPath, address: remote.address },
         ],
         serviceProxies: { dir },
       });
@@ -110,7 +107,7 @@ describeHaproxy("Service traffic to another host", haproxy, () => {
     afterAll(async () => {
       await api?.close();
       await removeOwned(new Docker({ socketPath: DOCKER_SOCKET }), owner);
-      if (remote) await removeOurs([remote], owner);
+      await removeOurs([remote], owner);
       rmSync(dir ?? "", { recursive: true, force: true });
     }, TEST_MS);
 
@@ -150,10 +147,10 @@ spec:
           filters: JSON.stringify({ label: [`${LABELS.pod}=${far.id}`, `${LABELS.role}=sandbox`] }),
         });
         const binding = sandbox?.Ports.find((p) => p.PrivatePort === 8080 && p.PublicPort !== undefined);
-        expect(binding?.IP).toBe(REMOTE_ADDRESS);
+        expect(binding?.IP).toBe(remote.address);
         const published = binding?.PublicPort as number;
         // It is that pod: from the host (which the firewall allows), its whoami names it.
-        expect(await whoami(REMOTE_ADDRESS, published)).toBe(far.name);
+        expect(await whoami(remote.address, published)).toBe(far.name);
 
         // The main host's proxy for `backend` serves both: the remote pod through its host, the local one directly.
         const proxyDir = api.provider.serviceProxies?.proxyDir(MAIN, api.tenant.id, {
@@ -168,7 +165,7 @@ spec:
           return up.length === 2 && up;
         }, 120_000);
         expect(served.map((s) => `${s.address}:${s.port}`).sort()).toEqual(
-          [`${REMOTE_ADDRESS}:${published}`, `${(near.status as { podIP?: string }).podIP}:8080`].sort(),
+          [`${remote.address}:${published}`, `${(near.status as { podIP?: string }).podIP}:8080`].sort(),
         );
       },
       TEST_MS,

@@ -72,7 +72,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number):
  *   apart; traffic within one bridge crosses FORWARD too (br_netfilter is loaded here), so one
  *   rule, `DOCKER-USER -i kn+ -m physdev --physdev-is-bridged -j ACCEPT`, lets the pods of one
  *   network (bridges named kn…, see src/providers/docker) reach each other;
- * - `--default-address-pool 10.23N.0.0/17`: networks that overlap nobody else's;
+ * - `--default-address-pool 10.(230+N).0.0/17`: networks that overlap nobody else's;
  * - cgroupfs and overlay2, which this kernel supports (vfs would copy every layer).
  */
 export class DockerNode {
@@ -83,11 +83,16 @@ export class DockerNode {
   private process: ChildProcess | undefined;
 
   constructor(readonly index: number) {
-    if (index < 1 || index > 9) throw new Error("node index must be 1..9");
+    if (!Number.isInteger(index) || index < 1 || index > 25) throw new Error("node index must be 1..25");
     this.name = `docker-node-${index}`;
     this.socketPath = `/run/kn-node-${index}.sock`;
     this.dir = `/tmp/kn-node-${index}`;
     this.bridge = `kn-node${index}`;
+  }
+
+  /** This machine's address on the node's own bridge. */
+  get address(): string {
+    return `10.${230 + this.index}.255.1`;
   }
 
   client(timeoutMs?: number): Docker {
@@ -107,7 +112,7 @@ export class DockerNode {
   async start(): Promise<void> {
     await this.stopStale();
     mkdirSync(this.dir, { recursive: true });
-    await ensureBridge(this.bridge, `10.23${this.index}.255.1/24`);
+    await ensureBridge(this.bridge, `${this.address}/24`);
     await allowIntraBridgeTraffic();
     const log = openSync(join(this.dir, "dockerd.log"), "a");
     this.process = spawn(
@@ -120,7 +125,7 @@ export class DockerNode {
         `--bridge=${this.bridge}`,
         "--iptables=false",
         "--ip-masq=false",
-        `--default-address-pool=base=10.23${this.index}.0.0/17,size=24`,
+        `--default-address-pool=base=10.${230 + this.index}.0.0/17,size=24`,
         "--exec-opt=native.cgroupdriver=cgroupfs",
         "--storage-driver=overlay2",
       ],
