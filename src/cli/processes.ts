@@ -30,6 +30,7 @@ import { type RunningServer, startServer } from "../http/server.js";
 import { loadTls } from "../http/tls.js";
 import { BullmqQueue } from "../jobs/bullmqQueue.js";
 import { ControlPlane } from "../jobs/controlPlane.js";
+import { followEndpoints } from "../providers/docker/endpoints.js";
 import { EngineLogs } from "../providers/docker/engineLogs.js";
 import { DockerProvider } from "../providers/docker/index.js";
 import { RemoteProvider } from "../providers/remote/client.js";
@@ -79,6 +80,7 @@ export async function startApi(config: WorkerConfig): Promise<RunningProcess> {
       rng: rng.fork("api"),
       ready: readiness(store, redis),
       ...(provider ? { podLogs: provider } : {}),
+      ...(provider instanceof EngineLogs ? { nodeRegistry: provider } : {}),
       ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),
     });
     const tls = config.insecureHttp
@@ -123,7 +125,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningProcess>
   let provider: NodeProvider | undefined;
   let controlPlane: ControlPlane | undefined;
   let server: RunningServer | undefined;
+  let stopFollowing: (() => void) | undefined;
   const stop = async () => {
+    stopFollowing?.();
     await server?.close();
     await controlPlane?.stop();
     if (!controlPlane) await queue.close();
@@ -133,6 +137,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningProcess>
   };
   try {
     provider = await workerProvider(config, store);
+    if (provider instanceof DockerProvider) stopFollowing = followRegisteredEngines(provider, store, config);
     controlPlane = new ControlPlane(
       {
         store,
@@ -172,6 +177,30 @@ async function workerProvider(config: WorkerConfig, store: Store): Promise<NodeP
     "a worker needs nodes it shares with the other workers: --docker (or Engines registered at POST /v1/admin/nodes), " +
       "or --nodes-url of a `kubernease nodes --simulated` process",
   );
+}
+
+/** How often a worker looks for Engines registered or unregistered through an API process. */
+const FOLLOW_ENDPOINTS_MS = 2_000;
+
+/** Keeps a worker's Docker provider on the Engines registered in the store (`POST /v1/admin/nodes` of any API). */
+function followRegisteredEngines(provider: DockerProvider, store: Store, config: WorkerConfig): () => void {
+  const configured = new Set((config.docker ?? []).map((host) => host.name));
+  let cancel: (() => void) | undefined;
+  let stopped = false;
+  const pass = async () => {
+    try {
+      const { added, removed } = await followEndpoints(provider, store, configured);
+      if (added.length > 0 || removed.length > 0) log("registered docker hosts changed", { added, removed });
+    } catch (error) {
+      log("reading registered docker hosts failed; retrying", { error: String(error) });
+    }
+    if (!stopped) cancel = systemClock.setTimer(FOLLOW_ENDPOINTS_MS, () => void pass());
+  };
+  cancel = systemClock.setTimer(FOLLOW_ENDPOINTS_MS, () => void pass());
+  return () => {
+    stopped = true;
+    cancel?.();
+  };
 }
 
 /**

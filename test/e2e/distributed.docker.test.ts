@@ -1,7 +1,8 @@
 /**
  * The distributed control plane over Docker: an API and a `kubernease worker` as separate
- * processes, one Engine as the node (a `dockerd` of its own, test/helpers/docker.ts). The worker
- * runs the pod; the API, which runs nothing, reads its output from the Engine for the log route.
+ * processes, Engines of their own as nodes (`dockerd`s, test/helpers/docker.ts): one configured on
+ * both, one registered through the API later. The worker runs the pods; the API, which runs
+ * nothing, reads their output from the Engines for the log route.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,6 +24,8 @@ const TEST_MS = 300_000;
 const reachable = (await isDockerReachable()) && (await isPostgresReachable()) && (await isRedisReachable());
 /** A node no other test uses: the worker owns every container labelled with the default owner there. */
 const node = new DockerNode(11);
+const registered = new DockerNode(12);
+const ADMIN_KEY = `kn_admin_${randomBytes(16).toString("hex")}`;
 const OWNER = "kubernease";
 
 describeDocker("the API process over Docker, with a worker process running the pods", reachable, () => {
@@ -36,8 +39,8 @@ describeDocker("the API process over Docker, with a worker process running the p
   let tenantId: string;
 
   beforeAll(async () => {
-    await node.start();
-    await removeOurs([node], OWNER);
+    await Promise.all([node.start(), registered.start()]);
+    await removeOurs([node, registered], OWNER);
     database = await createTestDatabase();
     const docker = `${node.name}=unix://${node.socketPath}`;
     api = await startApi({
@@ -47,6 +50,7 @@ describeDocker("the API process over Docker, with a worker process running the p
       databaseUrl: database.url,
       redisUrl,
       insecureHttp: true,
+      adminKey: ADMIN_KEY,
       nodes: { count: 0, cpuMillis: 0, memoryBytes: 0 },
       docker: [{ name: node.name, socketPath: node.socketPath }],
     });
@@ -69,45 +73,84 @@ describeDocker("the API process over Docker, with a worker process running the p
     await worker?.stop();
     await api?.stop();
     await store?.close();
-    await removeOurs([node], OWNER);
+    await removeOurs([node, registered], OWNER);
     await dropRedisPrefix(prefix);
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });
   }, TEST_MS);
 
-  it(
-    "answers a pod's log, read from the Engine the worker runs it on",
-    async () => {
-      const call = (path: string, body?: string) =>
-        fetch(`${api.url}${path}`, {
-          method: body ? "POST" : "GET",
-          headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/yaml" } : {}) },
-          body,
-          signal: AbortSignal.timeout(15_000),
-        });
-      const pod = `apiVersion: v1
+  const call = (method: string, path: string, options: { body?: string; type?: string; as?: string } = {}) =>
+    fetch(`${api.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${options.as ?? key}`,
+        ...(options.body ? { "content-type": options.type ?? "application/yaml" } : {}),
+      },
+      body: options.body,
+      signal: AbortSignal.timeout(15_000),
+    });
+
+  /** A bare pod on `nodeName` that prints a line and sleeps. */
+  const talker = (name: string, nodeName: string) => `apiVersion: v1
 kind: Pod
-metadata: { name: talker }
+metadata: { name: ${name} }
 spec:
+  nodeSelector: { kubernetes.io/hostname: ${nodeName} }
+  terminationGracePeriodSeconds: 1
   containers:
     - name: main
       image: kubernease-test/web:1
-      command: ["sh", "-c", "echo hello from ${node.name}; exec sleep 3600"]
+      command: ["sh", "-c", "echo hello from ${nodeName}; exec sleep 3600"]
       resources: { requests: { cpu: 50m, memory: 16Mi } }
 `;
-      expect((await call("/v1/apply", pod)).status).toBe(200);
-      const deadline = Date.now() + 180_000;
-      let last = "";
-      while (Date.now() < deadline) {
-        const [record] = await store.listPods({ tenantId });
-        if (record?.phase === "Running") {
-          const res = await call("/api/v1/namespaces/default/pods/talker/log");
-          last = `${res.status} ${await res.text()}`;
-          if (last === `200 hello from ${node.name}\n`) break;
-        }
-        await new Promise((r) => setTimeout(r, 250));
+
+  /** The pod's log through the API once it runs (bounded): status and body. */
+  async function logOf(name: string, expected: string): Promise<string> {
+    const deadline = Date.now() + 180_000;
+    let last = "";
+    while (Date.now() < deadline) {
+      const record = await store.getPodByName(tenantId, "default", name);
+      if (record?.phase === "Running") {
+        const res = await call("GET", `/api/v1/namespaces/default/pods/${name}/log`);
+        last = `${res.status} ${await res.text()}`;
+        if (last === expected) break;
       }
-      expect(last).toBe(`200 hello from ${node.name}\n`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return last;
+  }
+
+  it(
+    "answers a pod's log, read from the Engine the worker runs it on",
+    async () => {
+      expect((await call("POST", "/v1/apply", { body: talker("talker", node.name) })).status).toBe(200);
+      expect(await logOf("talker", `200 hello from ${node.name}\n`)).toBe(`200 hello from ${node.name}\n`);
+    },
+    TEST_MS,
+  );
+
+  it(
+    "takes an Engine registered through the API: the workers run pods there, and forget it once it is unregistered",
+    async () => {
+      const body = JSON.stringify({ name: registered.name, socketPath: registered.socketPath });
+      const made = await call("POST", "/v1/admin/nodes", { body, type: "application/json", as: ADMIN_KEY });
+      expect(made.status).toBe(201);
+      expect((await call("POST", "/v1/apply", { body: talker("far", registered.name) })).status).toBe(200);
+      expect(await logOf("far", `200 hello from ${registered.name}\n`)).toBe(`200 hello from ${registered.name}\n`);
+
+      // Unregistered once its pod has gone: the worker forgets the Engine, and the node goes.
+      expect((await call("DELETE", "/api/v1/namespaces/default/pods/far")).status).toBe(200);
+      const deadline = Date.now() + 120_000;
+      let status = 0;
+      while (Date.now() < deadline) {
+        status = (await call("DELETE", `/v1/admin/nodes/${registered.name}`, { as: ADMIN_KEY })).status;
+        if (status === 200) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(status).toBe(200);
+      const gone = async () => (await store.getNode(registered.name)) === undefined;
+      for (let i = 0; i < 240 && !(await gone()); i++) await new Promise((r) => setTimeout(r, 500));
+      expect(await store.getNode(registered.name)).toBeUndefined();
     },
     TEST_MS,
   );

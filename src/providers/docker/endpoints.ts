@@ -2,7 +2,7 @@ import type { Clock } from "../../core/clock.js";
 import { SYSTEM_TENANT } from "../../core/tenancy.js";
 import type { Store, StoredObject } from "../../db/types.js";
 import type { Json } from "../types.js";
-import { clientOf, type DockerHostConfig } from "./index.js";
+import { clientOf, type DockerHostConfig, type DockerProvider } from "./index.js";
 import { within } from "./probe.js";
 
 /**
@@ -87,4 +87,22 @@ export async function pingEngine(config: DockerHostConfig, clock: Clock, timeout
     () => false,
   );
   return within(clock, timeoutMs, answered, () => false);
+}
+
+/**
+ * A worker's provider follows the Engines registered through any API process: those new in the
+ * store are added, those unregistered there are forgotten (their node then goes as a removed one
+ * does). Engines of the worker's own configuration (`configured`) are left alone. Answers what changed.
+ */
+export async function followEndpoints(
+  provider: Pick<DockerProvider, "addHost" | "removeHost" | "hostNames">,
+  store: Pick<Store, "getTenantByName" | "listObjects">,
+  configured: ReadonlySet<string>,
+): Promise<{ added: string[]; removed: string[] }> {
+  const registered = (await loadEndpoints(store)).filter((host) => !configured.has(host.name));
+  const added = registered.filter((host) => provider.addHost(host)).map((host) => host.name);
+  const names = new Set(registered.map((host) => host.name));
+  const removed = provider.hostNames().filter((name) => !configured.has(name) && !names.has(name));
+  for (const name of removed) provider.removeHost(name);
+  return { added, removed };
 }

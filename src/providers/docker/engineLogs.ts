@@ -9,7 +9,8 @@ import { type DockerHostConfig, DockerProvider } from "./index.js";
  * API reads a container's output straight from its Engine, as the log route asks, and does nothing
  * else there: it follows no events, heartbeats nothing and starts nothing. An Engine registered
  * after the API started (`POST /v1/admin/nodes`, through any process) is read from the store when a
- * pod on it is first asked for.
+ * pod on it is first asked for. It is also where the API process registers and unregisters Engines
+ * (`POST`/`DELETE /v1/admin/nodes` keep them in the store, which the workers follow).
  */
 export class EngineLogs implements Pick<NodeProvider, "logs"> {
   private readonly engines: DockerProvider;
@@ -26,6 +27,18 @@ export class EngineLogs implements Pick<NodeProvider, "logs"> {
       for (const host of await loadEndpoints(this.store)) this.engines.addHost(host);
     }
     return this.engines.logs(nodeName, podId, container, options);
+  }
+
+  addHost(config: DockerHostConfig): boolean {
+    return this.engines.addHost(config);
+  }
+
+  removeHost(name: string): boolean {
+    return this.engines.removeHost(name);
+  }
+
+  hasHost(name: string): boolean {
+    return this.engines.hasHost(name);
   }
 
   close(): Promise<void> {

@@ -234,6 +234,10 @@ export class DockerProvider implements NodeProvider {
     return this.hosts.has(name);
   }
 
+  hostNames(): string[] {
+    return [...this.hosts.keys()];
+  }
+
   async listNodes(): Promise<ProviderNode[]> {
     return Promise.all([...this.hosts.values()].map((host) => this.heartbeat(host)));
   }
