@@ -53,9 +53,27 @@ describe("docker create options", () => {
     expect(resolvePort(containers[0], "nope")).toBeUndefined();
   });
 
-  it("takes limits, else requests; never less memory than Docker accepts", () => {
-    expect(resourceLimits(containersOf(pod.spec)[0] as never)).toEqual({ NanoCpus: 2e9, Memory: 6 * 2 ** 20 });
-    expect(resourceLimits({ name: "x", image: "x" })).toEqual({});
+  it("caps CPU at the limit (else one CPU) and weighs it by the request; holds memory to the limit, else the request", () => {
+    expect(resourceLimits(containersOf(pod.spec)[0] as never)).toEqual({
+      NanoCpus: 2e9,
+      CpuShares: 512,
+      Memory: 6 * 2 ** 20,
+    });
+    // A request alone is a weight, never the cap: 10m is not throttled to 1% of a CPU.
+    const requestOnly = { name: "x", image: "x", resources: { requests: { cpu: "10m", memory: "64Mi" } } };
+    expect(resourceLimits(requestOnly)).toEqual({ NanoCpus: 1e9, CpuShares: 10, Memory: 64 * 2 ** 20 });
+    const bigRequest = { name: "x", image: "x", resources: { requests: { cpu: "1500m" } } };
+    expect(resourceLimits(bigRequest)).toEqual({ NanoCpus: 1.5e9, CpuShares: 1536 });
+    const limitOnly = { name: "x", image: "x", resources: { limits: { cpu: "1", memory: "128Mi" } } };
+    expect(resourceLimits(limitOnly)).toEqual({ NanoCpus: 1e9, CpuShares: 1024, Memory: 128 * 2 ** 20 });
+    const both = { name: "x", image: "x", resources: { requests: { memory: "32Mi" }, limits: { memory: "128Mi" } } };
+    expect(resourceLimits(both)).toEqual({
+      NanoCpus: 1e9,
+      CpuShares: 2,
+      Memory: 128 * 2 ** 20,
+      MemoryReservation: 32 * 2 ** 20,
+    });
+    expect(resourceLimits({ name: "x", image: "x" })).toEqual({ NanoCpus: 1e9, CpuShares: 2 });
   });
 
   it("runs a container unprivileged in the sandbox's namespace, with its command, env, user and mounts", () => {

@@ -306,14 +306,41 @@ export function appCreateOptions(pod: PodRuntimeSpec, container: PodContainerSpe
   };
 }
 
-/** Limits when given, else requests (a container without either is unbounded, as in Kubernetes). */
-export function resourceLimits(container: PodContainerSpec): { NanoCpus?: number; Memory?: number } {
-  const pick = (key: string) => container.resources?.limits?.[key] ?? container.resources?.requests?.[key];
-  const cpu = pick("cpu");
-  const memory = pick("memory");
-  const out: { NanoCpus?: number; Memory?: number } = {};
-  if (cpu !== undefined && cpuMillis(cpu) > 0) out.NanoCpus = cpuMillis(cpu) * 1_000_000;
+/**
+ * A container's cgroup settings, as the kubelet derives them, with the platform's defaults for
+ * what a tenant leaves open. CPU is shared by its request: `CpuShares` weigh containers against
+ * each other when the node is busy (1024 per CPU, at least 2). It is capped (`NanoCpus`) at its
+ * limit, or without one at `DEFAULT_CPU_LIMIT_MILLIS` (or the request, if more), as a LimitRange
+ * default would: capping at the request instead would throttle a pod that asked for 10m to 1% of a
+ * CPU on an idle node. Memory cannot be taken back once given, so a container is held to its limit,
+ * or to its request when it has none, so that one tenant's leak cannot starve the node; with both,
+ * the request is the soft reservation.
+ */
+/** The CPU a container without a limit may use: one CPU (more if it requests more). */
+export const DEFAULT_CPU_LIMIT_MILLIS = 1_000;
+
+export function resourceLimits(container: PodContainerSpec): {
+  NanoCpus: number;
+  CpuShares: number;
+  Memory?: number;
+  MemoryReservation?: number;
+} {
+  const { limits = {}, requests = {} } = container.resources ?? {};
+  const out: ReturnType<typeof resourceLimits> = { NanoCpus: 0, CpuShares: 0 };
+  const cpuLimit = limits.cpu !== undefined ? cpuMillis(limits.cpu) : 0;
+  // As in Kubernetes, a limit without a request is the request too.
+  const cpuRequest = requests.cpu !== undefined ? cpuMillis(requests.cpu) : cpuLimit;
+  out.NanoCpus = (cpuLimit > 0 ? cpuLimit : Math.max(DEFAULT_CPU_LIMIT_MILLIS, cpuRequest)) * 1_000_000;
+  out.CpuShares = Math.max(2, Math.floor((cpuRequest * 1024) / 1000));
   // Docker refuses less than 6 MiB.
-  if (memory !== undefined && memoryBytes(memory) > 0) out.Memory = Math.max(6 * 2 ** 20, memoryBytes(memory));
+  const docker = (bytes: number) => Math.max(6 * 2 ** 20, bytes);
+  const memoryLimit = limits.memory !== undefined ? memoryBytes(limits.memory) : 0;
+  const memoryRequest = requests.memory !== undefined ? memoryBytes(requests.memory) : 0;
+  if (memoryLimit > 0) {
+    out.Memory = docker(memoryLimit);
+    if (memoryRequest > 0 && memoryRequest < memoryLimit) out.MemoryReservation = docker(memoryRequest);
+  } else if (memoryRequest > 0) {
+    out.Memory = docker(memoryRequest);
+  }
   return out;
 }
