@@ -12,6 +12,7 @@ import {
   podPhase,
   podStatusFor,
   type RestartPolicy,
+  restartDelayMs,
   restartsDue,
   shouldRestart,
   withProbeVerdict,
@@ -113,9 +114,14 @@ describe("restartPolicy", () => {
 });
 
 describe("back-off", () => {
-  it("is the kubelet's by default: 10 s, doubling, capped at 300 s", () => {
+  it("is the kubelet's by default: the first restart at once, then 10 s, doubling, capped at 300 s", () => {
     const delays = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => backOffForRestart(n, KUBELET_BACK_OFF));
-    expect(delays).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
+    expect(delays).toEqual([0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+    expect(restartDelayMs(undefined, 5, KUBELET_BACK_OFF)).toBe(0);
+    expect(restartDelayMs(0, 5, KUBELET_BACK_OFF)).toBe(10_000);
+    expect(restartDelayMs(10_000, 5, KUBELET_BACK_OFF)).toBe(20_000);
+    // A run of ten minutes resets it: the next restart is at once again.
+    expect(restartDelayMs(160_000, 600_000, KUBELET_BACK_OFF)).toBe(0);
   });
 
   it("resets to the base after a run of resetAfterMs without a problem", () => {
@@ -147,7 +153,8 @@ describe("back-off", () => {
     });
     expect(web.lastState.terminated).toMatchObject({ exitCode: 1, reason: "Error", containerID: "c6" });
     expect(backOffs.web).toMatchObject({ containerID: "c6", delayMs: 1_600 });
-    expect(events).toHaveLength(6);
+    // The first restart was at once: no back-off, no event.
+    expect(events).toHaveLength(5);
     expect(events[0]).toBe("BackOff: Back-off restarting failed container web in pod web-1_default(uid-1)");
   });
 
@@ -165,10 +172,10 @@ describe("back-off", () => {
       state: { running: { startedAt: iso(T0 + 200) } },
       lastState: { terminated: { exitCode: 137, containerID: "c1", finishedAt: iso(T0 + 50) } },
     });
-    expect(backOffs.web?.delayMs).toBe(100);
+    expect(backOffs.web?.delayMs).toBe(0);
   });
 
-  it("starts from the base again after a long run", () => {
+  it("restarts at once again after a long run", () => {
     const long = T0 + 1_000 + FAST.resetAfterMs;
     const { backOffs } = observeAll(spec("Always"), [
       [exited("c1", T0, T0 + 10)],
@@ -176,13 +183,20 @@ describe("back-off", () => {
       [exited("c3", T0 + 500, T0 + 510)],
       [exited("c4", T0 + 1_000, long)],
     ]);
-    expect(backOffs.web).toEqual({ containerID: "c4", delayMs: 100, restartAtMs: long + 100 });
+    expect(backOffs.web).toEqual({ containerID: "c4", delayMs: 0, restartAtMs: long });
   });
 
   it("says which restarts are due and when the next one is", () => {
-    const { statuses, backOffs } = observeAll(spec("Always"), [[running("c1", T0)], [exited("c1", T0, T0 + 50)]]);
-    expect(restartsDue(statuses, backOffs, T0 + 149)).toEqual({ due: [], nextAtMs: T0 + 150 });
-    expect(restartsDue(statuses, backOffs, T0 + 150)).toEqual({ due: [{ name: "web", containerID: "c1" }] });
+    const first = observeAll(spec("Always"), [[running("c1", T0)], [exited("c1", T0, T0 + 50)]]);
+    expect(restartsDue(first.statuses, first.backOffs, T0 + 50)).toEqual({ due: [{ name: "web", containerID: "c1" }] });
+    const { statuses, backOffs } = observeAll(spec("Always"), [
+      [running("c1", T0)],
+      [exited("c1", T0, T0 + 50)],
+      [running("c2", T0 + 60)],
+      [exited("c2", T0 + 60, T0 + 70)],
+    ]);
+    expect(restartsDue(statuses, backOffs, T0 + 169)).toEqual({ due: [], nextAtMs: T0 + 170 });
+    expect(restartsDue(statuses, backOffs, T0 + 170)).toEqual({ due: [{ name: "web", containerID: "c2" }] });
     const restarted = observeAll(spec("Always"), [
       [running("c1", T0)],
       [exited("c1", T0, T0 + 50)],

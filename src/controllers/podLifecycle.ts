@@ -13,14 +13,14 @@ export type RestartPolicy = "Always" | "OnFailure" | "Never";
 export type PodPhase = PodView["phase"];
 
 export interface BackOffSettings {
-  /** The wait before the first restart; it doubles with every restart after. */
+  /** The first wait (before the second restart: the first is at once); it doubles with every restart after. */
   baseMs: number;
   capMs: number;
   /** A run at least this long resets the back-off to `baseMs`. */
   resetAfterMs: number;
 }
 
-/** The kubelet's: 10 s, doubling, capped at 5 min, reset after 10 min of running. */
+/** The kubelet's: at once, then 10 s, doubling, capped at 5 min, reset after 10 min of running. */
 export const KUBELET_BACK_OFF: BackOffSettings = { baseMs: 10_000, capMs: 300_000, resetAfterMs: 600_000 };
 
 export interface TerminatedState {
@@ -86,9 +86,27 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number): boolean 
   return policy === "Always" || (policy === "OnFailure" && exitCode !== 0);
 }
 
-/** The wait before restart number `restart` (1-based) when no run was long enough to reset it. */
+/** The wait before restart number `restart` (1-based) when no run was long enough to reset it (see `restartDelayMs`). */
 export function backOffForRestart(restart: number, settings: BackOffSettings): number {
-  return Math.min(settings.capMs, settings.baseMs * 2 ** Math.min(30, Math.max(0, restart - 1)));
+  if (restart <= 1) return 0;
+  return Math.min(settings.capMs, settings.baseMs * 2 ** Math.min(30, restart - 2));
+}
+
+/**
+ * The wait before restarting a container whose run ended, as the kubelet's back-off (keyed on the
+ * run's end): the first restart, or the first after a run long enough to reset, is at once; the
+ * next waits the base; each after that doubles, capped. So 0, 10 s, 20 s, 40 s … 300 s by default.
+ */
+export function restartDelayMs(
+  previousDelayMs: number | undefined,
+  ranMs: number | undefined,
+  settings: BackOffSettings,
+): number {
+  const reset = previousDelayMs === undefined || (ranMs !== undefined && ranMs >= settings.resetAfterMs);
+  if (reset) return 0;
+  return previousDelayMs === 0
+    ? Math.min(settings.baseMs, settings.capMs)
+    : nextBackOffMs(previousDelayMs, ranMs, settings);
 }
 
 /** The next wait: the base at first or after a long enough run, else double the last, capped. */
@@ -160,7 +178,8 @@ export function observeContainers(input: ObserveInput): ObserveResult {
       ? mergeContainer({ spec, previous, observed, backOff: before, policy, input })
       : { status: previous ?? initialStatus(spec), backOff: before };
     if (merged.backOff) backOffs[spec.name] = merged.backOff;
-    if (merged.backOff && merged.backOff.containerID !== before?.containerID) {
+    // A restart at once (the first) is no back-off: the kubelet reports none.
+    if (merged.backOff && merged.backOff.containerID !== before?.containerID && merged.backOff.delayMs > 0) {
       events.push({
         eventType: "Warning",
         reason: "BackOff",
@@ -250,7 +269,7 @@ function backOffAfter(
   const finishedAtMs = Date.parse(terminated.finishedAt);
   const startedAtMs = terminated.startedAt ? Date.parse(terminated.startedAt) : Number.NaN;
   const ranMs = Number.isFinite(startedAtMs) ? finishedAtMs - startedAtMs : undefined;
-  const delayMs = nextBackOffMs(previous?.delayMs, ranMs, input.settings);
+  const delayMs = restartDelayMs(previous?.delayMs, ranMs, input.settings);
   return { containerID, delayMs, restartAtMs: finishedAtMs + delayMs };
 }
 

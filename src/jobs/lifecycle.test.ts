@@ -80,10 +80,10 @@ describe("restarts across a control-plane restart", () => {
     const { clock, store, provider } = await setup({ crash: { crashAfterMs: 50 } }, spec);
     const first = controlPlane(store, provider, clock);
     await first.start();
-    // Runs end after 50 ms; waits of 1 s, 2 s, then 4 s: by 3.5 s the third wait has begun.
-    await run(clock, 3_500);
+    // Runs end after 50 ms; the first restart is at once, then waits of 1 s, 2 s, then 4 s: by 3.8 s the 4 s wait has begun.
+    await run(clock, 3_800);
     const before = await web(store);
-    expect(before.restartCount).toBe(2);
+    expect(before.restartCount).toBe(3);
     expect(before.state).toMatchObject({ waiting: { reason: "CrashLoopBackOff" } });
     expect((await store.getPod("pod_1"))?.status.restartBackOff).toMatchObject({ web: { delayMs: 4_000 } });
     await first.stop();
@@ -97,7 +97,7 @@ describe("restarts across a control-plane restart", () => {
     await second.start();
     await run(clock, 500);
     const after = await web(store);
-    expect(after.restartCount).toBe(3);
+    expect(after.restartCount).toBe(4);
     expect(after.state).toMatchObject({ waiting: { reason: "CrashLoopBackOff" } });
     // The doubling carries on from where it stopped, rather than starting again at 1 s.
     expect((await store.getPod("pod_1"))?.status.restartBackOff).toMatchObject({ web: { delayMs: 8_000 } });
