@@ -16,7 +16,7 @@ export interface BackOffSettings {
   /** The first wait (before the second restart: the first is at once); it doubles with every restart after. */
   baseMs: number;
   capMs: number;
-  /** A run at least this long resets the back-off to `baseMs`. */
+  /** A run at least this long resets the back-off: the next restart is at once again. */
   resetAfterMs: number;
 }
 
