@@ -12,7 +12,7 @@ import { ControlPlane } from "../jobs/controlPlane.js";
 import { ensureLocalCa, operatorCertificate } from "../jobs/haproxy/certs.js";
 import { HaproxyPublisher, type PublisherEvent } from "../jobs/haproxy/publisher.js";
 import { InProcessQueue } from "../jobs/inProcessQueue.js";
-import type { SyncOutcome } from "../jobs/routing.js";
+import { edgeReach, type SyncOutcome } from "../jobs/routing.js";
 import { loadEndpoints } from "../providers/docker/endpoints.js";
 import { type DockerHostConfig, DockerProvider } from "../providers/docker/index.js";
 import { SimulatedProvider } from "../providers/simulated/index.js";
@@ -113,6 +113,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     ...(config.baseDomain ? { baseDomain: config.baseDomain } : {}),
     ...(provider instanceof DockerProvider ? { nodeRegistry: provider } : {}),
     ...(proxy ? { routeStats: () => (proxy as HaproxyPublisher).stats() } : {}),
+    routeReach: () => edgeReach(store, provider),
   });
   let server: RunningServer;
   try {

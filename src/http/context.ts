@@ -3,6 +3,7 @@ import type { Rng } from "../core/rng.js";
 import type { Store } from "../db/types.js";
 import type { DockerHostConfig } from "../providers/docker/index.js";
 import type { NodeProvider } from "../providers/types.js";
+import type { Reach } from "../routing/table.js";
 import type { PoolShape } from "../simulator/tenant.js";
 import type { SimulationLimits } from "./simulations.js";
 
@@ -36,6 +37,8 @@ export interface ApiDeps {
    * absent when the platform runs simulated nodes, and the routes then refuse.
    */
   nodeRegistry?: NodeRegistry;
+  /** How the proxy reaches endpoints on nodes of other machines (`edgeReach`), so the routing routes show what it serves. */
+  routeReach?: () => Promise<Reach | undefined>;
   /** The managed proxy's statistics (HAProxy's `show stat`), for the metrics routes; absent without a proxy. */
   routeStats?: () => Promise<string>;
   /** Tenants' simulations (`POST /v1/simulations`): the node pool shape they run on, and their bounds. */

@@ -12,7 +12,7 @@ import { rebalance } from "./rebalance.js";
 import { reconcileJob } from "./reconcile.js";
 import { OutboxRelay } from "./relay.js";
 import { resyncAll } from "./resync.js";
-import { type RoutePublisher, RoutingSync, type SyncOutcome } from "./routing.js";
+import { edgeReach, type RoutePublisher, RoutingSync, type SyncOutcome } from "./routing.js";
 import { scheduleJob } from "./schedulePod.js";
 import { ServiceProxySync } from "./serviceProxies.js";
 import { syncPodJob } from "./syncPod.js";
@@ -138,6 +138,7 @@ export class ControlPlane {
       routing: routing
         ? new RoutingSync(ctx.store, routing.publisher, {
             ...(routing.onOutcome ? { onOutcome: routing.onOutcome } : {}),
+            reach: () => edgeReach(ctx.store, ctx.provider),
             ...(ctx.routing ? { status: { store: ctx.store, clock: ctx.clock, rng: ctx.rng.fork("routing") } } : {}),
           })
         : undefined,

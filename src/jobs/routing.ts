@@ -17,8 +17,9 @@ import { newId, newUid } from "../core/ids.js";
 import type { Rng } from "../core/rng.js";
 import { SYSTEM_TENANT } from "../core/tenancy.js";
 import { ConflictError, type ObjectRef, type StoreOps } from "../db/types.js";
+import type { NodeProvider } from "../providers/types.js";
 import { currentRouteTable } from "../routing/load.js";
-import type { RouteTable, Server } from "../routing/table.js";
+import type { Reach, RouteTable, Server } from "../routing/table.js";
 
 export interface RoutePublisher {
   publish(table: RouteTable): Promise<{ ok: boolean; version: string | null; error?: string }>;
@@ -87,8 +88,39 @@ export function rotationOf(table: RouteTable, previous: RoutingStatusSpec["pods"
   return { pods, services };
 }
 
+/**
+ * How the edge proxy, on this machine, reaches endpoints on the provider's nodes of other machines
+ * (`remoteNodes`): at the node's address and the port published for the pod, as the provider knows
+ * it (a pod whose port is not known yet is left out until it is). Undefined when every node is this
+ * machine's: pods are reached at their own addresses. Reads only the pods of those nodes.
+ */
+export async function edgeReach(
+  store: Pick<StoreOps, "listTenants" | "listPods">,
+  provider: Pick<NodeProvider, "remoteNodes" | "edgeEndpoint">,
+): Promise<Reach | undefined> {
+  const remote = provider.remoteNodes?.() ?? [];
+  const edge = provider.edgeEndpoint?.bind(provider);
+  if (remote.length === 0 || !edge) return undefined;
+  const [tenants, ...lists] = await Promise.all([
+    store.listTenants(),
+    ...remote.map((nodeName) => store.listPods({ nodeName })),
+  ]);
+  const names = new Map(tenants.map((t) => [t.id, t.name]));
+  const far = new Map<string, { podId: string; nodeName: string }>();
+  for (const pod of lists.flat()) {
+    if (pod.nodeName)
+      far.set(`${names.get(pod.tenantId)}/${pod.namespace}/${pod.name}`, { podId: pod.id, nodeName: pod.nodeName });
+  }
+  return (source, address, port) => {
+    const pod = far.get(`${source.tenant}/${source.namespace}/${address.targetRef?.name}`);
+    return pod ? edge(pod, port) : { address: address.ip, port };
+  };
+}
+
 export interface RoutingSyncOptions {
   onOutcome?: (outcome: SyncOutcome) => void;
+  /** How endpoints are reached, asked before each sync (`edgeReach`); at their own addresses when absent. */
+  reach?: () => Promise<Reach | undefined>;
   /** Where to record what the proxy serves (RoutingStatus); nothing is recorded when absent. */
   status?: {
     store: Pick<StoreOps, "getTenantByName" | "getObject" | "createObject" | "updateObject">;
@@ -123,7 +155,7 @@ export class RoutingSync {
 
   /** Loads the table and publishes it when it changed since the last good publish. */
   async sync(): Promise<SyncOutcome> {
-    const table = await currentRouteTable(this.store);
+    const table = await currentRouteTable(this.store, await this.options.reach?.());
     let outcome: SyncOutcome;
     if (table.version === this.published?.version) {
       outcome = { status: "unchanged", version: table.version };

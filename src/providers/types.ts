@@ -269,6 +269,13 @@ export interface NodeProvider {
   removeVolume?(nodeName: string, claim: ClaimVolumeRef): Promise<boolean>;
   /** Present when the provider runs tenants' Service proxies (see `ServiceProxyHost`). */
   readonly serviceProxies?: ServiceProxyHost;
+  /**
+   * The nodes on other machines, whose pods the platform's edge proxy (on this machine) cannot
+   * reach at their own addresses. Absent: every pod address is reachable from here.
+   */
+  remoteNodes?(): string[];
+  /** How the edge proxy reaches a pod's port on one of `remoteNodes`: the node's address and the port published for it; undefined when not known (yet). */
+  edgeEndpoint?(pod: { podId: string; nodeName: string }, port: number): EndpointAddr | undefined;
   /** Observations as they happen; returns the unsubscribe function. */
   subscribe(listener: (event: ProviderEvent) => void): () => void;
   close(): Promise<void>;

@@ -10,6 +10,7 @@ import {
   buildRouteTable,
   type EndpointsInput,
   type IngressInput,
+  type Reach,
   type RouteTable,
   type RoutingInput,
   type SecretInput,
@@ -18,7 +19,7 @@ import {
 
 type RoutingStore = Pick<StoreOps, "listTenants" | "listObjects">;
 
-export async function loadRoutingInput(store: RoutingStore): Promise<RoutingInput> {
+export async function loadRoutingInput(store: RoutingStore, reach?: Reach): Promise<RoutingInput> {
   const tenants = await store.listTenants();
   const names = new Map(tenants.map((t) => [t.id, t.name]));
   const systemId = tenants.find((t) => t.name === SYSTEM_TENANT)?.id;
@@ -49,6 +50,7 @@ export async function loadRoutingInput(store: RoutingStore): Promise<RoutingInpu
       }),
     ),
     secrets: await tlsSecrets(store, ingressInputs, names),
+    ...(reach ? { reach } : {}),
   };
 }
 
@@ -110,7 +112,7 @@ export async function loadTlsSecret(
   return object ? secretData(object) : undefined;
 }
 
-/** The table as the store holds it now. */
-export async function currentRouteTable(store: RoutingStore): Promise<RouteTable> {
-  return buildRouteTable(await loadRoutingInput(store));
+/** The table as the store holds it now (endpoints reached as `reach` says, when given). */
+export async function currentRouteTable(store: RoutingStore, reach?: Reach): Promise<RouteTable> {
+  return buildRouteTable(await loadRoutingInput(store, reach));
 }

@@ -284,6 +284,32 @@ describe("route table rules", () => {
     ]);
   });
 
+  it("endpoints are reached as `reach` says: elsewhere, or left out when they cannot be", () => {
+    const input: RoutingInput = {
+      ingresses: [
+        ing("acme", "web", {
+          rules: [rule("a.acme.apps.example", [{ path: "/", pathType: "Prefix", service: "web", port: 80 }])],
+        }),
+      ],
+      services: [svc("acme", "web", [{ port: 80, targetPort: 8080 }])],
+      endpoints: [eps("acme", "web", [{ port: 8080 }], ["10.0.0.1", "10.0.0.2", "10.0.0.3"])],
+    };
+    const reached = buildRouteTable({
+      ...input,
+      reach: (source, address, port) => {
+        expect(source).toMatchObject({ tenant: "acme", namespace: "default", name: "web" });
+        if (address.ip === "10.0.0.2") return { address: "192.0.2.7", port: 31_002 };
+        if (address.ip === "10.0.0.3") return undefined;
+        return { address: address.ip, port };
+      },
+    });
+    expect(reached.backends[0]?.servers.map((s) => [s.name, s.address, s.port])).toEqual([
+      ["web-r0", "10.0.0.1", 8080],
+      ["web-r1", "192.0.2.7", 31_002],
+    ]);
+    expect(reached.version).not.toBe(buildRouteTable(input).version);
+  });
+
   it("a host is served for its claim holder only; unclaimed and named by two tenants, for neither", () => {
     const paths = [{ path: "/", pathType: "Prefix", service: "web", port: 80 }];
     const input: RoutingInput = {

@@ -58,7 +58,19 @@ export interface RoutingInput {
   secrets?: readonly SecretInput[];
   /** host → the tenant (name) that holds it. A host claimed by one tenant is served for that tenant only. */
   claims?: Readonly<Record<string, string>>;
+  /**
+   * Where the proxy reaches an endpoint (a pod's port), when not at the pod's own address: on a
+   * node of another machine, that node's address and the port published for it. Undefined: it
+   * cannot be reached, and is left out. Absent: every endpoint at its own address.
+   */
+  reach?: Reach;
 }
+
+export type Reach = (
+  endpoints: Source,
+  address: { ip: string; targetRef?: { name?: string } },
+  port: number,
+) => { address: string; port: number } | undefined;
 
 export type PathType = "Exact" | "Prefix";
 
@@ -158,6 +170,7 @@ function resolveBackend(
   backend: IngressBackendInput,
   services: Map<string, ServiceInput>,
   endpoints: Map<string, EndpointsInput>,
+  reach: Reach | undefined,
 ): Resolved {
   const ref = backend.service;
   if (!ref) return { backend: null, reason: "only Service backends are routed" };
@@ -174,7 +187,7 @@ function resolveBackend(
     return { backend: null, reason: `service "${ref.name}" has no port ${wanted}` };
   }
   const name = backendName(ingress.tenant, ingress.namespace, ref.name, port.port);
-  const servers = serversOf(endpoints.get(key), port.name, ports.length);
+  const servers = serversOf(endpoints.get(key), port.name, ports.length, reach);
   return {
     backend: {
       name,
@@ -192,14 +205,21 @@ function resolveBackend(
  * Endpoints controller already resolved named target ports per pod), or the only
  * port of a single-port Service.
  */
-function serversOf(endpoints: EndpointsInput | undefined, portName: string | undefined, portCount: number): Server[] {
+function serversOf(
+  endpoints: EndpointsInput | undefined,
+  portName: string | undefined,
+  portCount: number,
+  reach: Reach | undefined,
+): Server[] {
   const servers: Server[] = [];
   for (const subset of endpoints?.subsets ?? []) {
     const ports = subset.ports ?? [];
     const port = ports.find((p) => (p.name ?? "") === (portName ?? "")) ?? (portCount === 1 ? ports[0] : undefined);
-    if (!port) continue;
-    const add = (state: ServerState) => (a: { ip: string; targetRef?: { name?: string } }) =>
-      servers.push({ name: a.targetRef?.name ?? `${a.ip}:${port.port}`, address: a.ip, port: port.port, state });
+    if (!port || !endpoints) continue;
+    const add = (state: ServerState) => (a: { ip: string; targetRef?: { name?: string } }) => {
+      const at = reach ? reach(endpoints, a, port.port) : { address: a.ip, port: port.port };
+      if (at) servers.push({ name: a.targetRef?.name ?? `${a.ip}:${port.port}`, ...at, state });
+    };
     (subset.addresses ?? []).forEach(add("ready"));
     (subset.notReadyAddresses ?? []).forEach(add("draining"));
   }
@@ -309,7 +329,7 @@ export function buildRouteTable(input: RoutingInput): RouteTable {
     candidatesOf(
       ingress,
       (b) => {
-        const resolved = resolveBackend(ingress, b, services, endpoints);
+        const resolved = resolveBackend(ingress, b, services, endpoints, input.reach);
         if (resolved.backend) backends.set(resolved.backend.name, resolved.backend);
         return resolved;
       },

@@ -44,7 +44,6 @@ spec:
         - name: web
           image: ${image}
           ports: [{ name: http, containerPort: 8080 }]
-          # Limits apart from requests: the Docker provider caps a container at its requests otherwise.
           resources: { requests: { cpu: 50m, memory: 16Mi }, limits: { cpu: "1", memory: 32Mi } }
           readinessProbe:
             httpGet: { path: /_health, port: http }

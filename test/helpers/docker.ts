@@ -82,12 +82,24 @@ export class DockerNode {
   readonly bridge: string;
   private process: ChildProcess | undefined;
 
-  constructor(readonly index: number) {
+  /**
+   * With `tcp`, the engine also listens on 127.0.0.1:`tcpPort`, without TLS (loopback only), as an
+   * Engine of another machine is reached; the provider then counts it as remote.
+   */
+  constructor(
+    readonly index: number,
+    private readonly options: { tcp?: boolean } = {},
+  ) {
     if (!Number.isInteger(index) || index < 1 || index > 25) throw new Error("node index must be 1..25");
     this.name = `docker-node-${index}`;
     this.socketPath = `/run/kn-node-${index}.sock`;
     this.dir = `/tmp/kn-node-${index}`;
     this.bridge = `kn-node${index}`;
+  }
+
+  /** Where a `tcp` engine listens on 127.0.0.1. */
+  get tcpPort(): number {
+    return 23_700 + this.index;
   }
 
   /** This machine's address on the node's own bridge. */
@@ -119,6 +131,7 @@ export class DockerNode {
       "dockerd",
       [
         `--host=unix://${this.socketPath}`,
+        ...(this.options.tcp ? [`--host=tcp://127.0.0.1:${this.tcpPort}`, "--tls=false"] : []),
         `--data-root=${join(this.dir, "data")}`,
         `--exec-root=${join(this.dir, "exec")}`,
         `--pidfile=${join(this.dir, "dockerd.pid")}`,

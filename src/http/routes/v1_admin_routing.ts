@@ -19,9 +19,14 @@ const response = (table: RouteTable): RouteTableResponse => ({ kind: "RouteTable
  */
 export function registerAdminRouting(app: Hono<AppEnv>, deps: ApiDeps): void {
   app.get("/v1/admin/routing", requireAdmin(), async (c) => {
-    const [table, published] = await Promise.all([currentRouteTable(deps.store), publishedStatus(deps)]);
+    const [table, published] = await Promise.all([routeTable(deps), publishedStatus(deps)]);
     return c.json({ ...response(table), ...(published ? { published } : {}) });
   });
+}
+
+/** The table as the proxy is given it, endpoints on other machines at their nodes' published ports. */
+async function routeTable(deps: ApiDeps): Promise<RouteTable> {
+  return currentRouteTable(deps.store, await deps.routeReach?.());
 }
 
 /** What the managed proxy serves (the version, when, the last failure), when the platform runs one. */
@@ -40,6 +45,6 @@ export function registerRouting(app: Hono<AppEnv>, deps: ApiDeps): void {
   app.get("/v1/routing", async (c) => {
     const tenant = await deps.store.getTenant(tenantId(c));
     if (!tenant) throw new ApiError("NOT_FOUND", "tenant not found");
-    return c.json(response(tenantView(await currentRouteTable(deps.store), tenant.name)));
+    return c.json(response(tenantView(await routeTable(deps), tenant.name)));
   });
 }

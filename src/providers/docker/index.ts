@@ -5,6 +5,7 @@ import Docker from "dockerode";
 import type { Clock } from "../../core/clock.js";
 import {
   type ClaimVolumeRef,
+  type EndpointAddr,
   type Json,
   type LogOptions,
   LogsNotFoundError,
@@ -236,6 +237,18 @@ export class DockerProvider implements NodeProvider {
 
   hostNames(): string[] {
     return [...this.hosts.keys()];
+  }
+
+  /** Engines reached over TCP are other machines: their pods' addresses are on bridges of theirs. */
+  remoteNodes(): string[] {
+    return [...this.hosts.values()].filter((h) => h.config.socketPath === undefined).map((h) => h.config.name);
+  }
+
+  edgeEndpoint(pod: { podId: string; nodeName: string }, port: number): EndpointAddr | undefined {
+    const host = this.hosts.get(pod.nodeName);
+    const found = this.latest.get(`${pod.nodeName}/${pod.podId}`);
+    const published = found ? publishedPort(found, port) : undefined;
+    return host && published !== undefined ? { address: host.address, port: published } : undefined;
   }
 
   async listNodes(): Promise<ProviderNode[]> {
@@ -945,9 +958,7 @@ export class DockerProvider implements NodeProvider {
         const host = this.hosts.get(pod.nodeName);
         // A loopback address is the proxy's own inside its container: the pod is not reachable there.
         if (!host || /^127\.|^localhost$|^::1$/.test(host.address)) return undefined;
-        const found = this.latest.get(`${pod.nodeName}/${pod.podId}`);
-        const published = found ? publishedPort(found, port) : undefined;
-        return published !== undefined ? { address: host.address, port: published } : undefined;
+        return this.edgeEndpoint(pod, port);
       },
       ensureProxies: (nodeName, tenantId, services) =>
         this.ensureProxies(this.hostOf(nodeName), tenantId, services, base),
