@@ -158,7 +158,7 @@ const DRAIN_TIMEOUT_MS = 30_000;
  */
 async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Promise<HaproxyPublisher> {
   const dir = proxy.attachDir ?? join(dataDir, "haproxy");
-  const table = await currentRouteTable(store);
+  const table = await currentRouteTable(store, { nowMs: systemClock.now() });
   const operator = proxy.certFile ? await operatorCertificate(proxy.certFile, systemClock.now()) : undefined;
   const tls = proxy.tlsBind
     ? {

@@ -139,6 +139,7 @@ export class ControlPlane {
         ? new RoutingSync(ctx.store, routing.publisher, {
             ...(routing.onOutcome ? { onOutcome: routing.onOutcome } : {}),
             reach: () => edgeReach(ctx.store, ctx.provider),
+            clock: ctx.clock,
             ...(ctx.routing ? { status: { store: ctx.store, clock: ctx.clock, rng: ctx.rng.fork("routing") } } : {}),
           })
         : undefined,

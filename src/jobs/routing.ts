@@ -121,6 +121,8 @@ export interface RoutingSyncOptions {
   onOutcome?: (outcome: SyncOutcome) => void;
   /** How endpoints are reached, asked before each sync (`edgeReach`); at their own addresses when absent. */
   reach?: () => Promise<Reach | undefined>;
+  /** When tenants' certificates are judged: an expired one is not served (the platform's is). Not by date when absent. */
+  clock?: Clock;
   /** Where to record what the proxy serves (RoutingStatus); nothing is recorded when absent. */
   status?: {
     store: Pick<StoreOps, "getTenantByName" | "getObject" | "createObject" | "updateObject">;
@@ -155,7 +157,12 @@ export class RoutingSync {
 
   /** Loads the table and publishes it when it changed since the last good publish. */
   async sync(): Promise<SyncOutcome> {
-    const table = await currentRouteTable(this.store, await this.options.reach?.());
+    const reach = await this.options.reach?.();
+    const nowMs = this.options.clock?.now();
+    const table = await currentRouteTable(this.store, {
+      ...(reach ? { reach } : {}),
+      ...(nowMs !== undefined ? { nowMs } : {}),
+    });
     let outcome: SyncOutcome;
     if (table.version === this.published?.version) {
       outcome = { status: "unchanged", version: table.version };

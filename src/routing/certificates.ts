@@ -32,8 +32,11 @@ export function namesCover(names: readonly string[], host: string): boolean {
   return dot > 0 && names.includes(`*${wanted.slice(dot)}`);
 }
 
-/** Why a certificate + key pair cannot be served for `hosts`, or null when it can. No key material in the reason. */
-export function pairProblem(pems: CertificatePems, hosts: readonly string[]): string | null {
+/**
+ * Why a certificate + key pair cannot be served for `hosts` (at `nowMs`, when given: not expired,
+ * already valid), or null when it can. No key material in the reason.
+ */
+export function pairProblem(pems: CertificatePems, hosts: readonly string[], nowMs?: number): string | null {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(pems.cert);
@@ -47,6 +50,10 @@ export function pairProblem(pems: CertificatePems, hosts: readonly string[]): st
     return "tls.key is not a PEM private key";
   }
   if (!matches) return "tls.key does not match tls.crt";
+  if (nowMs !== undefined && Date.parse(cert.validTo) <= nowMs) return `the certificate expired on ${cert.validTo}`;
+  if (nowMs !== undefined && Date.parse(cert.validFrom) > nowMs) {
+    return `the certificate is valid only from ${cert.validFrom}`;
+  }
   const names = dnsNames(cert);
   const uncovered = hosts.filter((h) => !namesCover(names, h));
   if (uncovered.length > 0) return `the certificate does not name ${uncovered.join(", ")}`;
@@ -80,10 +87,11 @@ export function secretPems(
 export function checkTlsSecret(
   secret: { type: string; data: Readonly<Record<string, string>> } | undefined,
   hosts: readonly string[],
+  nowMs?: number,
 ): { fingerprint: string } | { problem: string } {
   if (!secret) return { problem: "the secret was not found" };
   const pems = secretPems(secret.type, secret.data);
   if ("problem" in pems) return pems;
-  const problem = pairProblem(pems, hosts);
+  const problem = pairProblem(pems, hosts, nowMs);
   return problem === null ? { fingerprint: fingerprintOf(pems.cert) } : { problem };
 }

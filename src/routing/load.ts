@@ -19,7 +19,13 @@ import {
 
 type RoutingStore = Pick<StoreOps, "listTenants" | "listObjects">;
 
-export async function loadRoutingInput(store: RoutingStore, reach?: Reach): Promise<RoutingInput> {
+/** How endpoints are reached (`RoutingInput.reach`) and when certificates are judged (`RoutingInput.nowMs`). */
+export interface RoutingView {
+  reach?: Reach;
+  nowMs?: number;
+}
+
+export async function loadRoutingInput(store: RoutingStore, view: RoutingView = {}): Promise<RoutingInput> {
   const tenants = await store.listTenants();
   const names = new Map(tenants.map((t) => [t.id, t.name]));
   const systemId = tenants.find((t) => t.name === SYSTEM_TENANT)?.id;
@@ -50,7 +56,8 @@ export async function loadRoutingInput(store: RoutingStore, reach?: Reach): Prom
       }),
     ),
     secrets: await tlsSecrets(store, ingressInputs, names),
-    ...(reach ? { reach } : {}),
+    ...(view.reach ? { reach: view.reach } : {}),
+    ...(view.nowMs !== undefined ? { nowMs: view.nowMs } : {}),
   };
 }
 
@@ -112,7 +119,7 @@ export async function loadTlsSecret(
   return object ? secretData(object) : undefined;
 }
 
-/** The table as the store holds it now (endpoints reached as `reach` says, when given). */
-export async function currentRouteTable(store: RoutingStore, reach?: Reach): Promise<RouteTable> {
-  return buildRouteTable(await loadRoutingInput(store, reach));
+/** The table as the store holds it now, seen as `view` says. */
+export async function currentRouteTable(store: RoutingStore, view: RoutingView = {}): Promise<RouteTable> {
+  return buildRouteTable(await loadRoutingInput(store, view));
 }

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../core/hash.js";
 import { type Rng, seededRng } from "../core/rng.js";
@@ -464,8 +465,9 @@ describe("route table properties (seeded)", () => {
 
 describe("tenant certificates", () => {
   const paths = [{ path: "/", pathType: "Prefix", service: "web", port: 80 }];
-  const secured = (hosts: string[], secrets: SecretInput[], namespace = "default") =>
+  const secured = (hosts: string[], secrets: SecretInput[], namespace = "default", nowMs?: number) =>
     buildRouteTable({
+      ...(nowMs !== undefined ? { nowMs } : {}),
       ingresses: [
         ing(
           "acme",
@@ -493,6 +495,30 @@ describe("tenant certificates", () => {
     // The table is printed to the operator: no key material in it.
     expect(canonicalJson(table)).not.toContain("PRIVATE KEY");
     expect(canonicalJson(table)).not.toContain(b64(SHOP_KEY).slice(0, 40));
+  });
+
+  it("serves the platform's certificate instead of one expired or not yet valid, when judged by date", () => {
+    const judged = (at: string) =>
+      certOf(
+        secured(
+          ["shop.acme.apps.example"],
+          [tlsSecret("acme", "shop-cert", SHOP_CERT, SHOP_KEY)],
+          "default",
+          Date.parse(at),
+        ),
+      )[0];
+    const cert = new X509Certificate(SHOP_CERT);
+    expect(judged("2027-01-01T00:00:00Z")).toEqual([
+      "shop.acme.apps.example",
+      "acme/default/shop-cert",
+      SHOP_FINGERPRINT,
+      null,
+    ]);
+    expect(judged("2127-01-01T00:00:00Z")?.slice(2)).toEqual([null, `the certificate expired on ${cert.validTo}`]);
+    expect(judged("2026-01-01T00:00:00Z")?.slice(2)).toEqual([
+      null,
+      `the certificate is valid only from ${cert.validFrom}`,
+    ]);
   });
 
   it("says why the platform's certificate is served: missing, another tenant's, wrong key, names, type", () => {

@@ -64,6 +64,8 @@ export interface RoutingInput {
    * cannot be reached, and is left out. Absent: every endpoint at its own address.
    */
   reach?: Reach;
+  /** When tenants' certificates are judged (an expired one is not served); not judged by date when absent. */
+  nowMs?: number;
 }
 
 export type Reach = (
@@ -297,7 +299,13 @@ function ownerOf(host: string, tenants: Set<string>, claims: Readonly<Record<str
 
 type TlsFields = Pick<Frontend, "tls" | "certificate" | "certificateFingerprint" | "certificateProblem">;
 
-function tlsOf(host: string, owner: string, ingresses: IngressInput[], secrets: Map<string, SecretInput>): TlsFields {
+function tlsOf(
+  host: string,
+  owner: string,
+  ingresses: IngressInput[],
+  secrets: Map<string, SecretInput>,
+  nowMs: number | undefined,
+): TlsFields {
   for (const ingress of ingresses) {
     if (ingress.tenant !== owner) continue;
     const names = new Set((ingress.spec.rules ?? []).map((r) => r.host));
@@ -307,7 +315,7 @@ function tlsOf(host: string, owner: string, ingresses: IngressInput[], secrets: 
       if (!entry.secretName) return { tls: true, certificate: null };
       // The Secret is looked up in the Ingress's own tenant and namespace, never elsewhere.
       const certificate = `${ingress.tenant}/${ingress.namespace}/${entry.secretName}`;
-      const checked = checkTlsSecret(secrets.get(certificate), [host]);
+      const checked = checkTlsSecret(secrets.get(certificate), [host], nowMs);
       return "fingerprint" in checked
         ? { tls: true, certificate, certificateFingerprint: checked.fingerprint }
         : { tls: true, certificate, certificateProblem: checked.problem };
@@ -366,7 +374,7 @@ export function buildRouteTable(input: RoutingInput): RouteTable {
       host,
       tenant: owner,
       wildcard: host.startsWith("*."),
-      ...tlsOf(host, owner, ingresses, secrets),
+      ...tlsOf(host, owner, ingresses, secrets, input.nowMs),
       routes,
     });
   }

@@ -24,9 +24,10 @@ export function registerAdminRouting(app: Hono<AppEnv>, deps: ApiDeps): void {
   });
 }
 
-/** The table as the proxy is given it, endpoints on other machines at their nodes' published ports. */
+/** The table as the proxy is given it: endpoints on other machines at their nodes' published ports, certificates judged now. */
 async function routeTable(deps: ApiDeps): Promise<RouteTable> {
-  return currentRouteTable(deps.store, await deps.routeReach?.());
+  const reach = await deps.routeReach?.();
+  return currentRouteTable(deps.store, { ...(reach ? { reach } : {}), nowMs: deps.clock.now() });
 }
 
 /** What the managed proxy serves (the version, when, the last failure), when the platform runs one. */

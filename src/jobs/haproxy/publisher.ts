@@ -284,7 +284,7 @@ export class HaproxyPublisher implements RoutePublisher {
   private async writeTenantCertificate(need: Extract<CertificateNeed, { source: "tenant" }>): Promise<string | null> {
     if (!this.options.tenantSecret) return "tenant certificates cannot be read by this proxy publisher";
     const secret = await this.options.tenantSecret(need.ref).catch(() => undefined);
-    const checked = checkTlsSecret(secret, need.hosts);
+    const checked = checkTlsSecret(secret, need.hosts, this.options.clock.now());
     if ("problem" in checked) return `${checked.problem} (checked again before writing)`;
     if (checked.fingerprint !== need.fingerprint) return "the secret changed since the route table was built";
     const pems = secretPems(secret?.type ?? "", secret?.data ?? {});
