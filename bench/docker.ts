@@ -9,8 +9,10 @@
  *
  * Prints:
  *   ready p50 / p99       pod created → Ready (readiness probe on /_health passed), over 50 pods
- *                         of one Deployment spread over the three nodes, from the pods' own
- *                         condition timestamps
+ *                         of one Deployment created at once, spread over the three nodes, from the
+ *                         pods' own condition timestamps; then the same 50 created one every
+ *                         BENCH_PACE_MS (500), as Kubernetes' startup SLO is measured at a sustained
+ *                         rate, and 10 created one at a time
  *   failover              the worst of 5 `dockerd` kills (SIGKILL, with its containerd) under a
  *                         3-replica Deployment: kill → 3 Ready again on the other hosts
  *   swarm ratio           kubernease time / Swarm time for: create 20 healthy, replace a killed
@@ -18,7 +20,7 @@
  *                         a readiness probe every 1 s against Swarm's 1 s health check
  *
  * Options (env): BENCH_NODES (default "1,2,3": DockerNode indexes for kubernease),
- * BENCH_SWARM_NODE (default 9), BENCH_READY_PODS (50), BENCH_KILLS (5), BENCH_MAX_SECONDS (120, the
+ * BENCH_SWARM_NODE (default 9), BENCH_READY_PODS (50), BENCH_PACE_MS (500), BENCH_KILLS (5), BENCH_MAX_SECONDS (120, the
  * bound of every wait), DATABASE_URL.
  */
 import { execFile } from "node:child_process";
@@ -43,6 +45,7 @@ const swarmIndex = Number(process.env.BENCH_SWARM_NODE ?? 9);
 const readyPods = Number(process.env.BENCH_READY_PODS ?? 50);
 const kills = Number(process.env.BENCH_KILLS ?? 5);
 const maxMs = Number(process.env.BENCH_MAX_SECONDS ?? 120) * 1000;
+const paceMs = Number(process.env.BENCH_PACE_MS ?? 500);
 const IMAGE = "kubernease-test/web:1";
 
 function percentile(sorted: number[], p: number): number {
@@ -190,6 +193,21 @@ async function benchReady(kn: Kubernease): Promise<void> {
   console.log(`ready p50: ${percentile(latencies, 50).toFixed(0)} ms`);
   console.log(`ready p99: ${percentile(latencies, 99).toFixed(0)} ms`);
   await kn.remove("ready");
+
+  // Paced, as Kubernetes' startup SLO is measured (pods arriving at a rate the cluster sustains):
+  // the same 50 pods, one more every BENCH_PACE_MS.
+  await kn.apply(deployment("paced", 0, { spread: true }));
+  const pacedStart = performance.now();
+  for (let i = 1; i <= readyPods; i++) {
+    await kn.scale("paced", i);
+    await sleep(Math.max(0, pacedStart + i * paceMs - performance.now()));
+  }
+  await until("paced pods", performance.now(), async () => (await kn.readyCount("paced")) === readyPods, 100);
+  const paced = (await kn.pods("paced")).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
+  console.log(
+    `ready, paced (${readyPods} pods, one every ${paceMs} ms): p50 ${percentile(paced, 50).toFixed(0)} ms, p99 ${percentile(paced, 99).toFixed(0)} ms`,
+  );
+  await kn.remove("paced");
 
   // One at a time: the latency of a single pod on a quiet cluster, without the burst's queueing.
   const single: number[] = [];

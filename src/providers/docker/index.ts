@@ -536,10 +536,19 @@ export class DockerProvider implements NodeProvider {
     const sandbox = found.sandbox as Docker.ContainerInspectInfo;
     // Before its first start, so that a crash after the sandbox's creation never leaves a volume without its files.
     if (unstarted(sandbox)) await this.writeFiles(host.docker.getContainer(sandbox.Id), pod);
-    // The sandbox's start (its network) is the slow part: the containers are created meanwhile.
+    // The sandbox's start (its network) is the slow part: the containers are created meanwhile. Its
+    // failure is held until then (a rejection nobody awaits yet would take the process down). A
+    // failed start (a published port another Engine of this machine holds) is tried again by the
+    // job's retry: the Engine allocates the port anew.
     const sandboxUp =
       sandbox.State.Status === "created"
-        ? host.docker.getContainer(sandbox.Id).start().catch(ignoreStarted)
+        ? host.docker
+            .getContainer(sandbox.Id)
+            .start()
+            .then(
+              () => undefined,
+              (error: unknown) => (statusOf(error) === 304 ? undefined : { error }),
+            )
         : undefined;
     const created: Docker.Container[] = [];
     const { unsupported } = podVolumes(pod);
@@ -561,8 +570,11 @@ export class DockerProvider implements NodeProvider {
         created.push(await createOrGet(host.docker, options));
       }
     } finally {
+      // Settled either way before anything else happens to the pod.
       await sandboxUp;
     }
+    const failed = await sandboxUp;
+    if (failed) throw failed.error;
     for (const container of created) await container.start().catch(ignoreStarted);
     await this.refresh(host, pod.podId);
   }
