@@ -19,7 +19,8 @@ Platform:
                    [--provider simulated|docker] [--base-domain apps.example]
                    [--proxy 127.0.0.1:8080 [--proxy-tls 127.0.0.1:8444 [--hsts-max-age N] [--proxy-cert PEM]]
                     [--proxy-attach DIR]]
-  kubernease api    --database-url URL --redis-url URL [--port 8443] [serve's TLS, --base-domain, --nodes-url URL]
+  kubernease api    --database-url URL --redis-url URL [--port 8443] [serve's TLS, --base-domain]
+                    [--docker … | --provider docker | --nodes-url URL]   (the workers' nodes: logs, registrations)
   kubernease worker --database-url URL --redis-url URL [--port 8081] [--concurrency 8] [--queue-prefix kubernease]
                     (--docker … | --nodes-url URL)     Several of each may run; one worker leads the singleton duties.
   ${NODES_USAGE}

@@ -66,7 +66,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     : simulatedProvider(config, rng);
   let proxy: HaproxyPublisher | undefined;
   try {
-    proxy = config.proxy ? await startProxy(config.proxy, dataDir, store) : undefined;
+    proxy = config.proxy ? await startProxy(config.proxy, dataDir, store, provider) : undefined;
   } catch (error) {
     await provider.close();
     await store.close();
@@ -156,9 +156,16 @@ const DRAIN_TIMEOUT_MS = 30_000;
  * `<data-dir>/haproxy`. With a TLS listener, hosts get certificates of the platform CA (the one
  * the API's own certificate comes from) or their Ingress's `kubernetes.io/tls` Secret.
  */
-async function startProxy(proxy: ProxyConfig, dataDir: string, store: Store): Promise<HaproxyPublisher> {
+async function startProxy(
+  proxy: ProxyConfig,
+  dataDir: string,
+  store: Store,
+  provider: NodeProvider,
+): Promise<HaproxyPublisher> {
   const dir = proxy.attachDir ?? join(dataDir, "haproxy");
-  const table = await currentRouteTable(store, { nowMs: systemClock.now() });
+  // Pods of other machines' nodes are left out until their published ports are known (the first syncs).
+  const reach = await edgeReach(store, provider);
+  const table = await currentRouteTable(store, { ...(reach ? { reach } : {}), nowMs: systemClock.now() });
   const operator = proxy.certFile ? await operatorCertificate(proxy.certFile, systemClock.now()) : undefined;
   const tls = proxy.tlsBind
     ? {

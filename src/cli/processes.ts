@@ -70,10 +70,11 @@ export async function startApi(config: WorkerConfig): Promise<RunningProcess> {
   const rng = seededRng(config.seed ?? randomSeed());
   const store = await openStore({ databaseUrl, dataDir: join(dataDir, "pglite") });
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let provider: Awaited<ReturnType<typeof logsProvider>>;
   try {
     const boot = await bootstrap(store, { clock, rng: rng.fork("bootstrap") }, config.adminKey);
     if (boot.newAdminKey) log("admin key (shown once)", { key: boot.newAdminKey });
-    const provider = await logsProvider(config, store);
+    provider = await logsProvider(config, store);
     const app = createApp({
       store,
       clock,
@@ -98,6 +99,7 @@ export async function startApi(config: WorkerConfig): Promise<RunningProcess> {
       },
     };
   } catch (error) {
+    await provider?.close();
     redis.disconnect();
     await store.close();
     throw error;
@@ -125,9 +127,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningProcess>
   let provider: NodeProvider | undefined;
   let controlPlane: ControlPlane | undefined;
   let server: RunningServer | undefined;
-  let stopFollowing: (() => void) | undefined;
+  let stopFollowing: (() => Promise<void>) | undefined;
   const stop = async () => {
-    stopFollowing?.();
+    await stopFollowing?.();
     await server?.close();
     await controlPlane?.stop();
     if (!controlPlane) await queue.close();
@@ -183,23 +185,26 @@ async function workerProvider(config: WorkerConfig, store: Store): Promise<NodeP
 const FOLLOW_ENDPOINTS_MS = 2_000;
 
 /** Keeps a worker's Docker provider on the Engines registered in the store (`POST /v1/admin/nodes` of any API). */
-function followRegisteredEngines(provider: DockerProvider, store: Store, config: WorkerConfig): () => void {
+function followRegisteredEngines(provider: DockerProvider, store: Store, config: WorkerConfig): () => Promise<void> {
   const configured = new Set((config.docker ?? []).map((host) => host.name));
   let cancel: (() => void) | undefined;
+  let running: Promise<void> | undefined;
   let stopped = false;
   const pass = async () => {
     try {
       const { added, removed } = await followEndpoints(provider, store, configured);
       if (added.length > 0 || removed.length > 0) log("registered docker hosts changed", { added, removed });
     } catch (error) {
-      log("reading registered docker hosts failed; retrying", { error: String(error) });
+      if (!stopped) log("reading registered docker hosts failed; retrying", { error: String(error) });
     }
-    if (!stopped) cancel = systemClock.setTimer(FOLLOW_ENDPOINTS_MS, () => void pass());
+    if (!stopped) cancel = systemClock.setTimer(FOLLOW_ENDPOINTS_MS, () => (running = pass()));
   };
-  cancel = systemClock.setTimer(FOLLOW_ENDPOINTS_MS, () => void pass());
-  return () => {
+  cancel = systemClock.setTimer(FOLLOW_ENDPOINTS_MS, () => (running = pass()));
+  // Stopped before the store and the provider close: a pass under way is waited for.
+  return async () => {
     stopped = true;
     cancel?.();
+    await running;
   };
 }
 

@@ -88,8 +88,9 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number): boolean 
 
 /** The wait before restart number `restart` (1-based) when no run was long enough to reset it (see `restartDelayMs`). */
 export function backOffForRestart(restart: number, settings: BackOffSettings): number {
-  if (restart <= 1) return 0;
-  return Math.min(settings.capMs, settings.baseMs * 2 ** Math.min(30, restart - 2));
+  let delayMs: number | undefined;
+  for (let n = 1; n <= restart; n++) delayMs = restartDelayMs(delayMs, undefined, settings);
+  return delayMs ?? 0;
 }
 
 /**

@@ -17,7 +17,7 @@ export interface JobContext {
   /** How long an unschedulable pod waits before it is tried again (changes in capacity also retry it). */
   unschedulableRetryMs: number;
   log: (message: string, fields?: Record<string, unknown>) => void;
-  /** Container restart back-off (CrashLoopBackOff); the kubelet's (10 s doubling to 5 min, reset after 10 min) when absent. */
+  /** Container restart back-off (CrashLoopBackOff); the kubelet's (the first at once, then 10 s doubling to 5 min, reset after 10 min) when absent. */
   restartBackOff?: BackOffSettings;
   /**
    * Present when the platform manages a reverse proxy (src/jobs/rotation.ts): rollouts wait for it to

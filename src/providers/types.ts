@@ -125,6 +125,14 @@ export class LogsNotFoundError extends Error {
   }
 }
 
+/** The run's output cannot be read now (its node is out of reach); asking again later may succeed. */
+export class LogsUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LogsUnavailableError";
+  }
+}
+
 /** Which claim's volume: the provider names its volumes by tenant, namespace and claim name. */
 export interface ClaimVolumeRef {
   tenantId: string;

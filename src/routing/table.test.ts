@@ -47,7 +47,7 @@ const eps = (
 });
 
 // A self-signed pair for shop.acme.apps.example and *.shop.acme.apps.example (openssl, valid a century), and
-// another key: the table checks pairs and names, not issuers or dates.
+// another key: the table checks pairs and names, not issuers; dates only when it is given the time (nowMs).
 const SHOP_CERT = [
   "-----BEGIN CERTIFICATE-----",
   "MIIB1zCCAX6gAwIBAgIUaQunWop6smpqGexcNKAFbDaW1BIwCgYIKoZIzj0EAwIw",

@@ -10,7 +10,7 @@ import type { Store } from "../../src/db/types.js";
 import { ENDPOINT_KIND, endpointSpec, followEndpoints, systemTenantId } from "../../src/providers/docker/endpoints.js";
 import { EngineLogs } from "../../src/providers/docker/engineLogs.js";
 import { DockerProvider } from "../../src/providers/docker/index.js";
-import type { ProviderEvent } from "../../src/providers/types.js";
+import { LogsUnavailableError, type ProviderEvent } from "../../src/providers/types.js";
 import { DOCKER_SOCKET, describeDocker, isDockerReachable, removeOwned, waitFor } from "../helpers/docker.js";
 
 const reachable = await isDockerReachable();
@@ -98,8 +98,12 @@ describeDocker("pod logs for an API process, read from the Engines", reachable, 
     const rng = seededRng(run);
     await bootstrap(store, { clock: systemClock, rng });
     const logs = new EngineLogs(store, { clock: systemClock, hosts: [], owner });
-    await expect(logs.logs(NODE, podId, "web")).rejects.toThrow(`docker node ${NODE} is not configured`);
+    // Not known yet: unavailable (503 at the route), naming no node.
+    await expect(logs.logs(NODE, podId, "web")).rejects.toThrow(LogsUnavailableError);
     await register(store, NODE, DOCKER_SOCKET, rng);
+    // An Engine that does not answer: unavailable too, not a 500.
+    await register(store, "gone", "/run/kn-no-such-engine.sock", rng);
+    await expect(logs.logs("gone", podId, "web")).rejects.toThrow("cannot be reached for logs now");
     let text = "";
     for await (const chunk of await logs.logs(NODE, podId, "web")) text += chunk;
     expect(text.split("\n").sort()).toEqual(["", "hello", "oops"]);

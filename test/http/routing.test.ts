@@ -7,7 +7,7 @@ import { seededRng } from "../../src/core/rng.js";
 import { openStore } from "../../src/db/index.js";
 import type { ObjectRef, Store, StoreOps } from "../../src/db/types.js";
 import { createApp } from "../../src/http/app.js";
-import type { AppEnv } from "../../src/http/context.js";
+import type { ApiDeps, AppEnv } from "../../src/http/context.js";
 import { HOST_CLAIM_KIND } from "../../src/routing/hosts.js";
 import { ADMIN_KEY, createTestApi, type TestApi } from "../helpers/api.js";
 import { createTestDatabase, describePostgres, isPostgresReachable } from "../helpers/db.js";
@@ -63,12 +63,13 @@ interface Reply {
  * The API of the test harness (workers, simulated nodes, two tenants) served again
  * with the operator's base domain set, as `serve --base-domain apps.example` does.
  */
-function routingClient(api: TestApi, store: Store = api.store) {
+function routingClient(api: TestApi, store: Store = api.store, deps: Pick<ApiDeps, "routeReach"> = {}) {
   const app: Hono<AppEnv> = createApp({
     store,
     clock: systemClock,
     rng: seededRng("routing-api"),
     baseDomain: BASE_DOMAIN,
+    ...deps,
   });
   return async (method: string, path: string, key: string, body?: string | object): Promise<Reply> => {
     const json = typeof body === "object";
@@ -371,6 +372,21 @@ spec:
     const theirs = (await call("GET", "/v1/routing", globex)).body;
     expect(theirs.frontends.map((f: { host: string }) => f.host)).not.toContain("web.acme.apps.example");
     expect(JSON.stringify(theirs)).not.toContain("acme");
+
+    // Pods of a node on another machine are served at the node's address and published port: the
+    // operator's table shows them so, a tenant's never (no node address or port reaches a tenant).
+    const reached = routingClient(api, api.store, {
+      routeReach: async () => (_source, _address, port) => ({ address: "192.0.2.10", port: 31_000 + port }),
+    });
+    const operator = (await reached("GET", "/v1/admin/routing", ADMIN_KEY)).body;
+    const served = operator.backends.find((b: { name: string }) => b.name === "acme.default.web.80").servers;
+    expect(served.map((s: { address: string; port: number }) => `${s.address}:${s.port}`)).toContain(
+      "192.0.2.10:31080",
+    );
+    const tenant = JSON.stringify((await reached("GET", "/v1/routing", acme)).body);
+    expect(tenant).toContain("web.acme.apps.example");
+    expect(tenant).not.toContain("192.0.2.10");
+    expect(tenant).not.toContain("31080");
   });
 }
 

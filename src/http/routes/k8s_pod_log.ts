@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import type { PodRecord } from "../../db/types.js";
-import { LogsNotFoundError } from "../../providers/types.js";
+import { LogsNotFoundError, LogsUnavailableError } from "../../providers/types.js";
 import { type ApiDeps, type AppEnv, DEFAULT_LOG_FOLLOW_LIMIT_MS } from "../context.js";
 import { ApiError } from "../errors.js";
 import { checkNamespace } from "../objects.js";
@@ -42,6 +42,7 @@ export function registerPodLog(app: Hono<AppEnv>, deps: ApiDeps): void {
     } catch (error) {
       cancelLimit();
       if (error instanceof LogsNotFoundError) throw new ApiError("BAD_REQUEST", `${error.message} in pod "${name}"`);
+      if (error instanceof LogsUnavailableError) throw new ApiError("SERVICE_UNAVAILABLE", error.message);
       throw error;
     }
     return new Response(

@@ -46,6 +46,8 @@ export function registerRouting(app: Hono<AppEnv>, deps: ApiDeps): void {
   app.get("/v1/routing", async (c) => {
     const tenant = await deps.store.getTenant(tenantId(c));
     if (!tenant) throw new ApiError("NOT_FOUND", "tenant not found");
-    return c.json(response(tenantView(await routeTable(deps), tenant.name)));
+    // Never reached through `routeReach`: a tenant sees its pods' own addresses, never a node's address or port.
+    const table = await currentRouteTable(deps.store, { nowMs: deps.clock.now() });
+    return c.json(response(tenantView(table, tenant.name)));
   });
 }

@@ -566,7 +566,13 @@ export class DockerProvider implements NodeProvider {
         }
         if (!(await this.ensureImage(host, pod, spec))) continue;
         const pidsLimit = this.options.pidsLimit ?? 1024;
-        const options = appCreateOptions(pod, spec, { sandboxId: sandbox.Id, owner: this.owner, run: 1, pidsLimit });
+        const options = appCreateOptions(pod, spec, {
+          sandboxId: sandbox.Id,
+          owner: this.owner,
+          run: 1,
+          pidsLimit,
+          ...(host.capacity ? { cpuMillis: host.capacity.cpuMillis } : {}),
+        });
         created.push(await createOrGet(host.docker, options));
       }
     } finally {

@@ -74,6 +74,9 @@ describe("docker create options", () => {
       MemoryReservation: 32 * 2 ** 20,
     });
     expect(resourceLimits({ name: "x", image: "x" })).toEqual({ NanoCpus: 1e9, CpuShares: 2 });
+    // Never a cap above the Engine's CPUs (Docker refuses it), nor shares above the kernel's bound.
+    const huge = { name: "x", image: "x", resources: { requests: { cpu: "300" } } };
+    expect(resourceLimits(huge, 2_000)).toEqual({ NanoCpus: 2e9, CpuShares: 262_144 });
   });
 
   it("runs a container unprivileged in the sandbox's namespace, with its command, env, user and mounts", () => {

@@ -265,6 +265,8 @@ export interface AppOptions {
   owner: string;
   run: number;
   pidsLimit: number;
+  /** The Engine's CPUs (millis): Docker refuses a cap above them. */
+  cpuMillis?: number;
 }
 
 export function appCreateOptions(pod: PodRuntimeSpec, container: PodContainerSpec, options: AppOptions): Json {
@@ -301,10 +303,13 @@ export function appCreateOptions(pod: PodRuntimeSpec, container: PodContainerSpe
       PidsLimit: options.pidsLimit,
       ReadonlyRootfs: security.readOnlyRootFilesystem === true,
       Mounts: mountsOf(pod, container, options.owner),
-      ...resourceLimits(container),
+      ...resourceLimits(container, options.cpuMillis),
     },
   };
 }
+
+/** The CPU a container without a limit may use: one CPU (more if it requests more). */
+export const DEFAULT_CPU_LIMIT_MILLIS = 1_000;
 
 /**
  * A container's cgroup settings, as the kubelet derives them, with the platform's defaults for
@@ -316,10 +321,10 @@ export function appCreateOptions(pod: PodRuntimeSpec, container: PodContainerSpe
  * or to its request when it has none, so that one tenant's leak cannot starve the node; with both,
  * the request is the soft reservation.
  */
-/** The CPU a container without a limit may use: one CPU (more if it requests more). */
-export const DEFAULT_CPU_LIMIT_MILLIS = 1_000;
-
-export function resourceLimits(container: PodContainerSpec): {
+export function resourceLimits(
+  container: PodContainerSpec,
+  engineCpuMillis?: number,
+): {
   NanoCpus: number;
   CpuShares: number;
   Memory?: number;
@@ -330,8 +335,10 @@ export function resourceLimits(container: PodContainerSpec): {
   const cpuLimit = limits.cpu !== undefined ? cpuMillis(limits.cpu) : 0;
   // As in Kubernetes, a limit without a request is the request too.
   const cpuRequest = requests.cpu !== undefined ? cpuMillis(requests.cpu) : cpuLimit;
-  out.NanoCpus = (cpuLimit > 0 ? cpuLimit : Math.max(DEFAULT_CPU_LIMIT_MILLIS, cpuRequest)) * 1_000_000;
-  out.CpuShares = Math.max(2, Math.floor((cpuRequest * 1024) / 1000));
+  const cap = cpuLimit > 0 ? cpuLimit : Math.max(DEFAULT_CPU_LIMIT_MILLIS, cpuRequest);
+  out.NanoCpus = Math.min(cap, engineCpuMillis ?? cap) * 1_000_000;
+  // The kubelet's MilliCPUToShares, bounds included.
+  out.CpuShares = Math.min(262_144, Math.max(2, Math.floor((cpuRequest * 1024) / 1000)));
   // Docker refuses less than 6 MiB.
   const docker = (bytes: number) => Math.max(6 * 2 ** 20, bytes);
   const memoryLimit = limits.memory !== undefined ? memoryBytes(limits.memory) : 0;
