@@ -74,8 +74,18 @@ describe("restartPolicy", () => {
     expect(shouldRestart(policy, exitCode)).toBe(restarts);
   });
 
-  it("Always: an exit 0 is restarted too, after a back-off, and the pod stays Running", () => {
-    const { statuses } = observeAll(spec("Always"), [[running("c1", T0)], [exited("c1", T0, T0 + 50, 0)]]);
+  it("Always: an exit 0 is restarted too (at once the first time, then after a back-off), and the pod stays Running", () => {
+    const first = observeAll(spec("Always"), [[running("c1", T0)], [exited("c1", T0, T0 + 50, 0)]]);
+    // Restarted at once: no CrashLoopBackOff to show (nor crash-looping to roll a Deployment back on).
+    expect(first.statuses[0]?.state).toMatchObject({ terminated: { exitCode: 0, reason: "Completed" } });
+    expect(podPhase(first.statuses, "Always")).toBe("Running");
+    expect(restartsDue(first.statuses, first.backOffs, T0 + 50)).toEqual({ due: [{ name: "web", containerID: "c1" }] });
+    const { statuses } = observeAll(spec("Always"), [
+      [running("c1", T0)],
+      [exited("c1", T0, T0 + 50, 0)],
+      [running("c2", T0 + 60)],
+      [exited("c2", T0 + 60, T0 + 70, 0)],
+    ]);
     expect(statuses[0]?.state).toMatchObject({ waiting: { reason: "CrashLoopBackOff" } });
     expect(podPhase(statuses, "Always")).toBe("Running");
   });
@@ -86,7 +96,8 @@ describe("restartPolicy", () => {
     expect(ok.backOffs).toEqual({});
     expect(podPhase(ok.statuses, "OnFailure")).toBe("Succeeded");
     const failed = observeAll(spec("OnFailure"), [[running("c1", T0)], [exited("c1", T0, T0 + 50, 2)]]);
-    expect(failed.statuses[0]?.state).toMatchObject({ waiting: { reason: "CrashLoopBackOff" } });
+    expect(failed.statuses[0]?.state).toMatchObject({ terminated: { exitCode: 2, reason: "Error" } });
+    expect(failed.backOffs.web).toMatchObject({ containerID: "c1", delayMs: 0 });
     expect(podPhase(failed.statuses, "OnFailure")).toBe("Running");
   });
 
@@ -212,7 +223,7 @@ describe("back-off", () => {
       containerID: "c1",
       state: { terminated: { exitCode: 137, reason: "OOMKilled", finishedAt: iso(T0) } },
     };
-    const { statuses } = observeAll(spec("Always"), [[oom]]);
+    const { statuses } = observeAll(spec("Always"), [[oom], [running("c2", T0 + 10)]]);
     expect(statuses[0]?.lastState.terminated).toMatchObject({ reason: "OOMKilled", exitCode: 137 });
   });
 

@@ -246,6 +246,8 @@ function mergeContainer(args: MergeArgs): { status: ContainerStatus; backOff?: R
     return { status: { ...base, ready: false, started: false, state: { terminated } }, backOff: args.backOff };
   }
   const backOff = backOffAfter(args.backOff, terminated, observed.containerID ?? `${spec.name}/unknown`, args.input);
+  // Restarted at once (the first time), as the kubelet does: no back-off to show, the run's end is its state until the next.
+  if (backOff.delayMs === 0) return { status: { ...base, ready: false, started: false, state: { terminated } }, backOff };
   const message = `back-off ${formatDuration(backOff.delayMs)} restarting failed container=${spec.name} pod=${podRef(args.input.pod)}`;
   return {
     status: {
@@ -380,12 +382,14 @@ export interface RestartPlan {
   nextAtMs?: number;
 }
 
-/** Which containers waiting in CrashLoopBackOff are due for their restart at `nowMs`. */
+/** Which containers are due for their restart at `nowMs`: waiting in CrashLoopBackOff, or ended and restarted at once. */
 export function restartsDue(containers: ContainerStatus[], backOffs: BackOffs, nowMs: number): RestartPlan {
   const plan: RestartPlan = { due: [] };
   for (const c of containers) {
     const backOff = backOffs[c.name];
-    if (!("waiting" in c.state) || c.state.waiting.reason !== CRASH_LOOP_BACK_OFF) continue;
+    const waits = "waiting" in c.state && c.state.waiting.reason === CRASH_LOOP_BACK_OFF;
+    const atOnce = "terminated" in c.state && backOff?.delayMs === 0;
+    if (!waits && !atOnce) continue;
     if (!backOff || backOff.containerID !== c.containerID) continue;
     if (backOff.restartAtMs <= nowMs) plan.due.push({ name: c.name, containerID: backOff.containerID });
     else plan.nextAtMs = Math.min(plan.nextAtMs ?? Number.POSITIVE_INFINITY, backOff.restartAtMs);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
-import type { ObjectQuery, StoredObject, StoreOps } from "../db/types.js";
-import type { RouteTable } from "../routing/table.js";
-import { nullRoutePublisher, type RoutePublisher, RoutingSync } from "./routing.js";
+import type { ObjectQuery, PodRecord, StoredObject, StoreOps } from "../db/types.js";
+import type { Reach, RouteTable } from "../routing/table.js";
+import { generateCa, issueCertificate } from "./haproxy/certs.js";
+import { edgeReach, nullRoutePublisher, type RoutePublisher, RoutingSync } from "./routing.js";
 
 /** A store of one tenant's Ingress, Service and Endpoints, whose endpoint address the test changes. */
 function fakeStore() {
@@ -115,5 +116,86 @@ describe("RoutingSync", () => {
   it("takes every table with the null publisher", async () => {
     const { store } = fakeStore();
     expect((await new RoutingSync(store, nullRoutePublisher).sync()).status).toBe("published");
+  });
+});
+
+describe("RoutingSync and tenants' certificates", () => {
+  it("drops a tenant's certificate for the platform's when its clock passes the certificate's end", async () => {
+    const clock = new ManualClock(Date.parse("2030-01-01T00:00:00Z"));
+    const ca = await generateCa(clock.now());
+    const issued = await issueCertificate(ca, { dns: ["a.test"] }, clock.now(), 2);
+    const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+    const object = (kind: string, name: string, fields: Record<string, unknown>) =>
+      ({ kind, tenantId: "t1", namespace: "default", name, ...fields }) as unknown as StoredObject;
+    const backend = { service: { name: "web", port: { number: 80 } } };
+    const store: Pick<StoreOps, "listTenants" | "listObjects"> = {
+      listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
+      listObjects: async (query: ObjectQuery) => {
+        if (query.kind === "Ingress") {
+          const rules = [{ host: "a.test", http: { paths: [{ pathType: "Prefix", backend }] } }];
+          return [object("Ingress", "web", { spec: { tls: [{ hosts: ["a.test"], secretName: "web-tls" }], rules } })];
+        }
+        if (query.kind === "Service") return [object("Service", "web", { spec: { ports: [{ port: 80 }] } })];
+        if (query.kind === "Secret") {
+          const data = { "tls.crt": b64(issued.cert), "tls.key": b64(issued.key) };
+          return [object("Secret", "web-tls", { spec: { type: "kubernetes.io/tls", data } })];
+        }
+        return [];
+      },
+    };
+    const { publisher, tables } = recordingPublisher();
+    const sync = new RoutingSync(store, publisher, { clock });
+    expect((await sync.sync()).status).toBe("published");
+    expect(tables[0]?.frontends[0]).toMatchObject({ certificate: "acme/default/web-tls", tls: true });
+    expect(tables[0]?.frontends[0]?.certificateFingerprint).toBeDefined();
+    clock.advance(24 * 3_600_000);
+    expect((await sync.sync()).status).toBe("unchanged");
+    clock.advance(2 * 24 * 3_600_000);
+    expect((await sync.sync()).status).toBe("published");
+    expect(tables[1]?.frontends[0]?.certificateFingerprint).toBeUndefined();
+    expect(tables[1]?.frontends[0]?.certificateProblem).toMatch(/^the certificate expired on /);
+  });
+});
+
+describe("edgeReach", () => {
+  const pod = (id: string, name: string, nodeName: string | null) =>
+    ({ id, tenantId: "t1", namespace: "default", name, nodeName }) as unknown as PodRecord;
+  const store: Pick<StoreOps, "listTenants" | "listPods"> = {
+    listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
+    listPods: async () => [pod("p1", "near", "local-1"), pod("p2", "far", "remote-1"), pod("p3", "new", "remote-1")],
+  };
+  const source = { tenant: "acme", namespace: "default", name: "web" };
+  const at = (name: string, ip: string) => ({ ip, targetRef: { name } });
+
+  it("reaches pods of other machines' nodes at the node's address and published port, this machine's at their own", async () => {
+    const provider = {
+      remoteNodes: () => ["remote-1"],
+      edgeEndpoint: (p: { podId: string }, port: number) =>
+        p.podId === "p2" ? { address: "192.0.2.1", port: 30_000 + port } : undefined,
+    };
+    const reach = (await edgeReach(store, provider)) as Reach;
+    expect(reach(source, at("near", "10.1.0.5"), 8080)).toEqual({ address: "10.1.0.5", port: 8080 });
+    expect(reach(source, at("far", "10.9.0.7"), 8080)).toEqual({ address: "192.0.2.1", port: 38_080 });
+    // Its published port not known yet, or its pod gone from the store: left out, never its own address.
+    expect(reach(source, at("new", "10.9.0.8"), 8080)).toBeUndefined();
+    expect(reach(source, at("gone", "10.9.0.9"), 8080)).toBeUndefined();
+    expect(reach({ ...source, tenant: "globex" }, at("far", "10.9.0.7"), 8080)).toBeUndefined();
+  });
+
+  it("reads nothing when every node is this machine's", async () => {
+    const reads: string[] = [];
+    const counting: Pick<StoreOps, "listTenants" | "listPods"> = {
+      listTenants: async () => {
+        reads.push("tenants");
+        return [];
+      },
+      listPods: async () => {
+        reads.push("pods");
+        return [];
+      },
+    };
+    expect(await edgeReach(counting, { remoteNodes: () => [], edgeEndpoint: () => undefined })).toBeUndefined();
+    expect(await edgeReach(counting, {})).toBeUndefined();
+    expect(reads).toEqual([]);
   });
 });

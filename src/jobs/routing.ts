@@ -91,29 +91,29 @@ export function rotationOf(table: RouteTable, previous: RoutingStatusSpec["pods"
 /**
  * How the edge proxy, on this machine, reaches endpoints on the provider's nodes of other machines
  * (`remoteNodes`): at the node's address and the port published for the pod, as the provider knows
- * it (a pod whose port is not known yet is left out until it is). Undefined when every node is this
- * machine's: pods are reached at their own addresses. Reads only the pods of those nodes.
+ * it (a pod whose port is not known yet is left out until it is). Pods of this machine's nodes are
+ * reached at their own addresses; an endpoint whose pod is gone from the store is left out, since
+ * its address may be another machine's and mean something else here. Undefined when every node is
+ * this machine's: pods are reached at their own addresses, and nothing is read.
  */
 export async function edgeReach(
   store: Pick<StoreOps, "listTenants" | "listPods">,
   provider: Pick<NodeProvider, "remoteNodes" | "edgeEndpoint">,
 ): Promise<Reach | undefined> {
-  const remote = provider.remoteNodes?.() ?? [];
+  const remote = new Set(provider.remoteNodes?.() ?? []);
   const edge = provider.edgeEndpoint?.bind(provider);
-  if (remote.length === 0 || !edge) return undefined;
-  const [tenants, ...lists] = await Promise.all([
-    store.listTenants(),
-    ...remote.map((nodeName) => store.listPods({ nodeName })),
-  ]);
+  if (remote.size === 0 || !edge) return undefined;
+  const [tenants, pods] = await Promise.all([store.listTenants(), store.listPods({})]);
   const names = new Map(tenants.map((t) => [t.id, t.name]));
-  const far = new Map<string, { podId: string; nodeName: string }>();
-  for (const pod of lists.flat()) {
-    if (pod.nodeName)
-      far.set(`${names.get(pod.tenantId)}/${pod.namespace}/${pod.name}`, { podId: pod.id, nodeName: pod.nodeName });
+  const placed = new Map<string, { podId: string; nodeName: string }>();
+  for (const pod of pods) {
+    if (!pod.nodeName) continue;
+    placed.set(`${names.get(pod.tenantId)}/${pod.namespace}/${pod.name}`, { podId: pod.id, nodeName: pod.nodeName });
   }
   return (source, address, port) => {
-    const pod = far.get(`${source.tenant}/${source.namespace}/${address.targetRef?.name}`);
-    return pod ? edge(pod, port) : { address: address.ip, port };
+    const pod = placed.get(`${source.tenant}/${source.namespace}/${address.targetRef?.name}`);
+    if (!pod) return undefined;
+    return remote.has(pod.nodeName) ? edge(pod, port) : { address: address.ip, port };
   };
 }
 
