@@ -247,7 +247,8 @@ function mergeContainer(args: MergeArgs): { status: ContainerStatus; backOff?: R
   }
   const backOff = backOffAfter(args.backOff, terminated, observed.containerID ?? `${spec.name}/unknown`, args.input);
   // Restarted at once (the first time), as the kubelet does: no back-off to show, the run's end is its state until the next.
-  if (backOff.delayMs === 0) return { status: { ...base, ready: false, started: false, state: { terminated } }, backOff };
+  if (backOff.delayMs === 0)
+    return { status: { ...base, ready: false, started: false, state: { terminated } }, backOff };
   const message = `back-off ${formatDuration(backOff.delayMs)} restarting failed container=${spec.name} pod=${podRef(args.input.pod)}`;
   return {
     status: {
