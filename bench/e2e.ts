@@ -11,7 +11,7 @@
  * BENCH_LOG_DIR, each process's output is written there at the end.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -116,6 +116,7 @@ spec:
     await Promise.all(children.map((c) => c.stop()));
     // BENCH_LOG_DIR: what each process printed, for a look at why a run went as it did.
     const logDir = process.env.BENCH_LOG_DIR;
+    if (logDir) mkdirSync(logDir, { recursive: true });
     for (const [i, child] of logDir ? children.entries() : []) {
       writeFileSync(join(logDir as string, `process-${i}.log`), child.output());
     }

@@ -82,6 +82,6 @@ export function fateOnSilentNode(pod: PodOnSilentNode): "lost" | "fenced" {
 }
 
 /** A pod already fenced: nothing more to do for it until its node's fate is known. */
-export function isFenced(pod: PodOnSilentNode): boolean {
+export function isFenced(pod: Pick<PodOnSilentNode, "phase" | "status">): boolean {
   return pod.phase === "Unknown" && pod.status.reason === NODE_LOST;
 }

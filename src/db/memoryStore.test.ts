@@ -60,6 +60,79 @@ describe("memory store indexes", () => {
     expect(await store.deleteNode("n1")).toBe(true);
   });
 
+  it("lists a pod once that left an index and joined it again between two listings", async () => {
+    const store = await withNode();
+    for (const name of ["b", "a"]) await store.createPod(pod(name));
+    expect(names(await store.listPods({ unbound: true }))).toEqual(["a", "b"]);
+    // Bound, then rolled back: "a" leaves the unbound index and joins it again, with no listing between.
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.bindPod("pod_a", "n1", 1);
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    await store.createPod(pod("c"));
+    expect(names(await store.listPods({ unbound: true }))).toEqual(["a", "b", "c"]);
+    expect(names(await store.listPods({ nodeName: "n1" }))).toEqual([]);
+  });
+
+  it("lists objects by kind, tenant and namespace in list order, following creates, writes and deletes", async () => {
+    const store = new MemoryStore();
+    const object = (kind: string, name: string, namespace = "default", tenantId = "ten_a") => ({
+      ...{ id: `obj_${kind}_${tenantId}_${namespace}_${name}`, tenantId, kind, namespace, name, apiVersion: "v1" },
+      ...{ uid: `uid-${name}`, labels: {}, annotations: {}, spec: {}, createdAt: 0 },
+    });
+    for (const name of ["c", "a", "b"]) await store.createObject(object("Service", name));
+    await store.createObject(object("Service", "a", "other"));
+    await store.createObject(object("Service", "a", "default", "ten_b"));
+    await store.createObject(object("ConfigMap", "a"));
+    const listed = async (query: Parameters<MemoryStore["listObjects"]>[0]) =>
+      (await store.listObjects(query)).map((o) => `${o.tenantId}/${o.namespace}/${o.name}`);
+    expect(await listed({ kind: "Service" })).toEqual([
+      "ten_a/default/a",
+      "ten_b/default/a",
+      "ten_a/default/b",
+      "ten_a/default/c",
+      "ten_a/other/a",
+    ]);
+    expect(await listed({ kind: "Service", tenantId: "ten_a", namespace: "default" })).toEqual([
+      "ten_a/default/a",
+      "ten_a/default/b",
+      "ten_a/default/c",
+    ]);
+    const ref = { tenantId: "ten_a", kind: "Service", namespace: "default", name: "b" };
+    const written = await store.updateObjectStatus(ref, { seen: true }, { nowMs: 1 });
+    expect((await store.listObjects({ kind: "Service", tenantId: "ten_a", namespace: "default" }))[1]).toBe(written);
+    await store.deleteObject(ref, { nowMs: 2 });
+    expect(await listed({ kind: "Service", tenantId: "ten_a" })).toEqual([
+      "ten_a/default/a",
+      "ten_a/default/c",
+      "ten_a/other/a",
+    ]);
+  });
+
+  it("runs a call made while a transaction is open after the transaction, never inside it", async () => {
+    const store = await withNode();
+    let created!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      created = resolve;
+    });
+    let finish!: () => void;
+    const open = store.transaction(async (tx) => {
+      await tx.createPod(pod("a"));
+      created();
+      await new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      throw new Error("rolled back");
+    });
+    await inside;
+    const listed = store.listPods({});
+    finish();
+    await expect(open).rejects.toThrow("rolled back");
+    expect(await listed).toEqual([]);
+  });
+
   it("hands out frozen records: a caller cannot change what is stored, nor through what it passed in", async () => {
     const store = await withNode();
     const input = pod("a", { labels: { app: "web" } });

@@ -24,6 +24,7 @@ import {
   type ObjectRef,
   type OutboxRecord,
   type PodBinding,
+  type PodPlacement,
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
@@ -66,12 +67,7 @@ function frozen<T>(value: T): T {
 /** A copy of what a caller passed in, frozen: the caller keeps its object, the store its own. */
 const stored = <T>(value: T): T => frozen(clone(value));
 
-/** The orders the SQL store's `ORDER BY` clauses give. */
-const byNamespaceName = compareBy<{ namespace: string; name: string; tenantId: string }>(
-  (r) => r.namespace,
-  (r) => r.name,
-  (r) => r.tenantId,
-);
+/** The orders the SQL store's `ORDER BY` clauses give (pods and objects: their order keys below). */
 const byCreation = compareBy<ApiKeyRecord>(
   (k) => k.createdAt,
   (k) => k.id,
@@ -91,9 +87,18 @@ const podNameKey = (tenantId: string, namespace: string, name: string) => keyOf(
 /** A pod's place in the list order (namespace, name, tenant): NUL sorts below every character of a name. */
 const podOrderKey = (pod: PodRecord) => keyOf(pod.namespace, pod.name, pod.tenantId);
 
-/** The index entries a pod is found under: its tenant, namespace, owner and node (or none). */
+/** An index entry and the query fields it answers by itself (a query asking no more needs no filter). */
+interface IndexKey {
+  key: string;
+  fields: number;
+}
+
+/** The index every record is under: a query with no usable key lists it. */
+const EVERY = "*";
+
+/** The index entries a pod is found under: every pod, its tenant, namespace, owner and node (or none). */
 function podIndexKeys(pod: PodRecord): string[] {
-  const keys = [keyOf("t", pod.tenantId), keyOf("n", pod.tenantId, pod.namespace)];
+  const keys = [EVERY, keyOf("t", pod.tenantId), keyOf("n", pod.tenantId, pod.namespace)];
   if (pod.ownerKind !== null && pod.ownerName !== null) {
     keys.push(keyOf("o", pod.tenantId, pod.namespace, pod.ownerKind, pod.ownerName));
   }
@@ -101,108 +106,190 @@ function podIndexKeys(pod: PodRecord): string[] {
   return keys;
 }
 
-/** The index entries a query can start from; the smallest is walked. */
-function queryIndexKeys(query: PodQuery): string[] {
-  const keys: string[] = [];
+/** The index entries a pod query can start from; the smallest is walked. */
+function podQueryKeys(query: PodQuery): IndexKey[] {
+  const keys: IndexKey[] = [{ key: EVERY, fields: 0 }];
   const { tenantId, namespace, ownerKind, ownerName } = query;
   if (tenantId !== undefined) {
-    keys.push(keyOf("t", tenantId));
+    keys.push({ key: keyOf("t", tenantId), fields: 1 });
     if (namespace !== undefined) {
-      keys.push(keyOf("n", tenantId, namespace));
+      keys.push({ key: keyOf("n", tenantId, namespace), fields: 2 });
       if (ownerKind !== undefined && ownerName !== undefined) {
-        keys.push(keyOf("o", tenantId, namespace, ownerKind, ownerName));
+        keys.push({ key: keyOf("o", tenantId, namespace, ownerKind, ownerName), fields: 4 });
       }
     }
   }
-  if (query.nodeName !== undefined) keys.push(keyOf("node", query.nodeName));
-  if (query.unbound) keys.push("unbound");
+  if (query.nodeName !== undefined) keys.push({ key: keyOf("node", query.nodeName), fields: 1 });
+  if (query.unbound) keys.push({ key: "unbound", fields: 1 });
   return keys;
 }
 
-/**
- * The pods, indexed by tenant, namespace, owner and node, and kept in list
- * order, so a query walks only the pods it can match and never sorts the table.
- */
-class PodTable {
-  private readonly byId = new Map<string, PodRecord>();
-  private readonly index = new Map<string, Set<string>>();
-  /** Every pod's order key, id and current record, sorted by key. */
-  private readonly order: { key: string; id: string; pod: PodRecord }[] = [];
+/** How many fields of the pod query constrain the answer. */
+function podQueryFields(query: PodQuery): number {
+  const { tenantId, namespace, ownerKind, ownerName, nodeName } = query;
+  const given = [tenantId, namespace, ownerKind, ownerName, nodeName].filter((v) => v !== undefined).length;
+  return given + (query.unbound ? 1 : 0) + (query.ownerless ? 1 : 0);
+}
 
-  get(id: string): PodRecord | undefined {
-    return this.byId.get(id);
+/** An object's place in the list order, as for pods. */
+const objectOrderKey = (o: StoredObject) => keyOf(o.namespace, o.name, o.tenantId);
+
+/** The index entries an object is found under: its kind, in its tenant, in its namespace. */
+function objectIndexKeys(o: StoredObject): string[] {
+  return [keyOf("k", o.kind), keyOf("kt", o.kind, o.tenantId), keyOf("ktn", o.kind, o.tenantId, o.namespace)];
+}
+
+/** The index entries an object query can start from. */
+function objectQueryKeys(query: ObjectQuery): IndexKey[] {
+  const keys: IndexKey[] = [{ key: keyOf("k", query.kind), fields: 1 }];
+  if (query.tenantId !== undefined) {
+    keys.push({ key: keyOf("kt", query.kind, query.tenantId), fields: 2 });
+    if (query.namespace !== undefined) {
+      keys.push({ key: keyOf("ktn", query.kind, query.tenantId, query.namespace), fields: 3 });
+    }
+  }
+  return keys;
+}
+
+/** How many fields of the object query constrain the answer. */
+function objectQueryFields(query: ObjectQuery): number {
+  return [query.kind, query.tenantId, query.namespace, query.ownerUid].filter((v) => v !== undefined).length;
+}
+
+/** A stored record and its place in the list order; every index entry of the record shares it. */
+interface Slot<R> {
+  readonly orderKey: string;
+  record: R;
+}
+
+const bySlotOrder = <R>(a: Slot<R>, b: Slot<R>) => (a.orderKey < b.orderKey ? -1 : a.orderKey > b.orderKey ? 1 : 0);
+
+/**
+ * The records under one index key, in list order. The order is made lazily: records that joined
+ * since the last listing are sorted by themselves and merged in when the index is next listed, so
+ * a write never sorts and a listing sorts only what is new. A changed record keeps its slot (its
+ * order key cannot change), so only a record joining or leaving the index touches the order.
+ */
+class OrderedIndex<R> {
+  readonly members = new Set<Slot<R>>();
+  private ordered: Slot<R>[] = [];
+  private readonly joined = new Set<Slot<R>>();
+  private left = 0;
+
+  join(slot: Slot<R>): void {
+    this.members.add(slot);
+    this.joined.add(slot);
+  }
+
+  leave(slot: Slot<R>): void {
+    this.members.delete(slot);
+    // A slot that joined since the last listing is not in the order yet.
+    if (!this.joined.delete(slot)) this.left += 1;
+  }
+
+  /** The members in list order. */
+  list(): readonly Slot<R>[] {
+    if (this.joined.size === 0 && this.left === 0) return this.ordered;
+    // A slot that left and joined again is both in the order and among those joined: keep the latter.
+    const kept =
+      this.left === 0 ? this.ordered : this.ordered.filter((s) => this.members.has(s) && !this.joined.has(s));
+    const fresh = [...this.joined].sort(bySlotOrder);
+    const merged: Slot<R>[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < kept.length && j < fresh.length) {
+      const a = kept[i] as Slot<R>;
+      const b = fresh[j] as Slot<R>;
+      if (a.orderKey <= b.orderKey) {
+        merged.push(a);
+        i++;
+      } else {
+        merged.push(b);
+        j++;
+      }
+    }
+    for (; i < kept.length; i++) merged.push(kept[i] as Slot<R>);
+    for (; j < fresh.length; j++) merged.push(fresh[j] as Slot<R>);
+    this.ordered = merged;
+    this.joined.clear();
+    this.left = 0;
+    return merged;
+  }
+}
+
+/**
+ * Records by id, indexed under the query keys they can be found by, each index kept in list order,
+ * so a query walks only the records it can match and never sorts the table.
+ */
+class OrderedTable<R> {
+  private readonly byId = new Map<string, Slot<R>>();
+  private readonly indexes = new Map<string, OrderedIndex<R>>();
+
+  constructor(
+    private readonly orderKey: (record: R) => string,
+    private readonly indexKeys: (record: R) => string[],
+  ) {}
+
+  get(id: string): R | undefined {
+    return this.byId.get(id)?.record;
   }
 
   has(id: string): boolean {
     return this.byId.has(id);
   }
 
-  /** Stores, replaces or (with `undefined`) removes a pod, keeping every index in step. */
-  set(id: string, record: PodRecord | undefined): void {
-    const previous = this.byId.get(id);
-    if (previous) {
-      for (const key of podIndexKeys(previous)) {
-        const ids = this.index.get(key);
-        ids?.delete(id);
-        if (ids?.size === 0) this.index.delete(key);
-      }
-    }
-    if (!record) {
-      this.byId.delete(id);
-      if (previous) this.order.splice(this.position(podOrderKey(previous)), 1);
-      return;
-    }
-    this.byId.set(id, record);
-    for (const key of podIndexKeys(record)) {
-      const ids = this.index.get(key);
-      if (ids) ids.add(id);
-      else this.index.set(key, new Set([id]));
-    }
-    const key = podOrderKey(record);
-    const at = this.position(key);
-    if (previous) (this.order[at] as { pod: PodRecord }).pod = record;
-    else this.order.splice(at, 0, { key, id, pod: record });
+  /** Stores, replaces or (with `undefined`) removes a record, keeping every index in step. */
+  set(id: string, record: R | undefined): void {
+    const slot = this.byId.get(id);
+    const before = slot ? this.indexKeys(slot.record) : [];
+    const after = record ? this.indexKeys(record) : [];
+    if (slot && !record) this.byId.delete(id);
+    const kept = slot && record ? slot : { orderKey: record ? this.orderKey(record) : "", record: record as R };
+    if (slot) for (const key of before) if (kept !== slot || !after.includes(key)) this.leave(key, slot);
+    if (!record) return;
+    kept.record = record;
+    if (kept !== slot) this.byId.set(id, kept);
+    for (const key of after) if (kept !== slot || !before.includes(key)) this.join(key, kept);
   }
 
-  /** Whether any pod is bound to the node. */
-  onNode(nodeName: string): boolean {
-    return this.index.has(keyOf("node", nodeName));
+  /** How many records are under the key. */
+  count(key: string): number {
+    return this.indexes.get(key)?.members.size ?? 0;
   }
 
-  /** The pods matching the query, in list order (namespace, name, tenant). */
-  matching(query: PodQuery): PodRecord[] {
-    let candidates: Set<string> | undefined;
-    for (const key of queryIndexKeys(query)) {
-      const ids = this.index.get(key);
-      if (!ids) return [];
-      if (!candidates || ids.size < candidates.size) candidates = ids;
+  /**
+   * The records matching a query, in list order: the smallest of the query's index keys is walked,
+   * and `matches` is asked only when that key does not answer every field of the query.
+   */
+  matching(keys: readonly IndexKey[], fields: number, matches: (record: R) => boolean): R[] {
+    let best: { key: IndexKey; index: OrderedIndex<R> } | undefined;
+    for (const key of keys) {
+      const index = this.indexes.get(key.key);
+      if (!index) return [];
+      if (!best || index.members.size < best.index.members.size) best = { key, index };
     }
-    const found: PodRecord[] = [];
-    // A large share of the table: walk it in order. A small one: sort just those.
-    if (!candidates || candidates.size * 8 > this.byId.size) {
-      if (candidates?.size === this.byId.size) candidates = undefined;
-      for (const { id, pod } of this.order) {
-        if ((!candidates || candidates.has(id)) && podMatches(pod, query)) found.push(pod);
-      }
-      return found;
-    }
-    for (const id of candidates) {
-      const pod = this.byId.get(id) as PodRecord;
-      if (podMatches(pod, query)) found.push(pod);
-    }
-    return found.sort(byNamespaceName);
+    if (!best) return [];
+    const slots = best.index.list();
+    if (best.key.fields === fields) return slots.map((s) => s.record);
+    const found: R[] = [];
+    for (const { record } of slots) if (matches(record)) found.push(record);
+    return found;
   }
 
-  /** Where `key` is, or would go, in the order (binary search). */
-  private position(key: string): number {
-    let low = 0;
-    let high = this.order.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.order[middle] as { key: string }).key < key) low = middle + 1;
-      else high = middle;
+  private join(key: string, slot: Slot<R>): void {
+    let index = this.indexes.get(key);
+    if (!index) {
+      index = new OrderedIndex<R>();
+      this.indexes.set(key, index);
     }
-    return low;
+    index.join(slot);
+  }
+
+  private leave(key: string, slot: Slot<R>): void {
+    const index = this.indexes.get(key);
+    if (!index) return;
+    index.leave(slot);
+    if (index.members.size === 0) this.indexes.delete(key);
   }
 }
 
@@ -211,18 +298,41 @@ function staleOrMissing(exists: boolean, what: string): never {
   throw new NotFoundError(`${what} not found`);
 }
 
-/** A FIFO lock: each holder gets the lock after every earlier caller released it. */
+/**
+ * A FIFO lock: each holder gets the lock after every earlier caller released it. A free lock is
+ * taken at once, so an operation nobody waits for costs no promise turns.
+ */
 class Mutex {
-  private tail: Promise<void> = Promise.resolve();
+  private held = false;
+  private readonly waiting: (() => void)[] = [];
+
+  /** Takes the lock if it is free; false if someone holds it. */
+  tryLock(): boolean {
+    if (this.held) return false;
+    this.held = true;
+    return true;
+  }
 
   lock(): Promise<() => void> {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const acquired = this.tail.then(() => release);
-    this.tail = this.tail.then(() => released);
-    return acquired;
+    const release = () => this.release();
+    if (this.tryLock()) return Promise.resolve(release);
+    return new Promise((resolve) => this.waiting.push(() => resolve(release)));
+  }
+
+  /** Hands the lock to the longest waiting caller, or frees it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
+  }
+}
+
+/** The operation's result as a promise: a throw becomes a rejection, as from an async function. */
+function settled<T>(operation: () => T): Promise<T> {
+  try {
+    return Promise.resolve(operation());
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
@@ -241,9 +351,9 @@ class Tables {
   readonly apiKeys = new Map<string, ApiKeyRecord>();
   readonly apiKeyIdsByHash = new Map<string, string>();
   readonly namespaces = new Map<string, NamespaceRecord>();
-  readonly objects = new Map<string, StoredObject>();
+  readonly objects = new OrderedTable<StoredObject>(objectOrderKey, objectIndexKeys);
   readonly objectIds = new Map<string, string>();
-  readonly pods = new PodTable();
+  readonly pods = new OrderedTable<PodRecord>(podOrderKey, podIndexKeys);
   readonly podIdsByName = new Map<string, string>();
   readonly nodes = new Map<string, NodeRecord>();
   /** Node names in name order, rebuilt after a node joins or leaves. */
@@ -297,15 +407,26 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** Runs one operation: at once inside a transaction (it holds the lock), else after any running one. */
-  private async exclusive<T>(operation: () => T): Promise<T> {
-    if (this.frame.getStore()?.open) return operation();
-    const release = await this.mutex.lock();
-    try {
-      return operation();
-    } finally {
-      release();
+  /**
+   * Runs one operation: at once inside a transaction (it holds the lock) or when the lock is free
+   * (no transaction is half done), else after every earlier caller.
+   */
+  private exclusive<T>(operation: () => T): Promise<T> {
+    if (this.frame.getStore()?.open) return settled(operation);
+    if (this.mutex.tryLock()) {
+      try {
+        return settled(operation);
+      } finally {
+        this.mutex.release();
+      }
     }
+    return this.mutex.lock().then((release) => {
+      try {
+        return operation();
+      } finally {
+        release();
+      }
+    });
   }
 
   private put<K, V>(map: Map<K, V>, key: K, value: V): void {
@@ -330,6 +451,13 @@ export class MemoryStore implements Store {
     const previous = this.t.pods.get(id);
     this.undoLog?.push(() => this.t.pods.set(id, previous));
     this.t.pods.set(id, record);
+  }
+
+  /** Stores (or, with `undefined`, removes) an object and keeps its indexes; a rollback restores both. */
+  private putObject(key: string, record: StoredObject | undefined): void {
+    const previous = this.t.objects.get(key);
+    this.undoLog?.push(() => this.t.objects.set(key, previous));
+    this.t.objects.set(key, record);
   }
 
   /** The name order is rebuilt on the next list; a rollback rebuilds it too. */
@@ -391,7 +519,7 @@ export class MemoryStore implements Store {
   tenantPodUsage(tenantId: string): Promise<PodUsage> {
     return this.exclusive(() => {
       const usage: PodUsage = { pods: 0, cpuMillis: 0, memoryBytes: 0 };
-      for (const pod of this.t.pods.matching({ tenantId })) {
+      for (const pod of podsMatching(this.t.pods, { tenantId })) {
         if (pod.deletionRequestedAt !== null) continue;
         if (pod.phase === "Succeeded" || pod.phase === "Failed") continue;
         usage.pods += 1;
@@ -452,14 +580,11 @@ export class MemoryStore implements Store {
 
   listObjects(query: ObjectQuery): Promise<StoredObject[]> {
     return this.exclusive(() => {
-      const found = [...this.t.objects.values()].filter(
-        (o) =>
-          o.kind === query.kind &&
-          (query.tenantId === undefined || o.tenantId === query.tenantId) &&
-          (query.namespace === undefined || o.namespace === query.namespace) &&
-          (query.ownerUid === undefined || o.ownerUid === query.ownerUid),
-      );
-      return found.sort(byNamespaceName);
+      const matches = (o: StoredObject) =>
+        (query.tenantId === undefined || o.tenantId === query.tenantId) &&
+        (query.namespace === undefined || o.namespace === query.namespace) &&
+        (query.ownerUid === undefined || o.ownerUid === query.ownerUid);
+      return this.t.objects.matching(objectQueryKeys(query), objectQueryFields(query), matches);
     });
   }
 
@@ -480,7 +605,7 @@ export class MemoryStore implements Store {
         },
         updatedAt: createdAt,
       });
-      this.put(this.t.objects, key, record);
+      this.putObject(key, record);
       this.put(this.t.objectIds, id, key);
       return record;
     });
@@ -511,7 +636,7 @@ export class MemoryStore implements Store {
         staleOrMissing(current !== undefined, `${ref.kind} ${ref.namespace}/${ref.name}`);
       }
       const next = frozen({ ...change(current), resourceVersion: this.nextResourceVersion(), updatedAt: write.nowMs });
-      this.put(this.t.objects, key, next);
+      this.putObject(key, next);
       return next;
     });
   }
@@ -524,7 +649,7 @@ export class MemoryStore implements Store {
       if (!versionMatches(current.resourceVersion, write)) {
         staleOrMissing(true, `${ref.kind} ${ref.namespace}/${ref.name}`);
       }
-      this.remove(this.t.objects, key);
+      this.putObject(key, undefined);
       this.remove(this.t.objectIds, current.id);
       return current;
     });
@@ -575,7 +700,7 @@ export class MemoryStore implements Store {
   }
 
   listPods(query: PodQuery): Promise<PodRecord[]> {
-    return this.exclusive(() => this.t.pods.matching(query));
+    return this.exclusive(() => podsMatching(this.t.pods, query));
   }
 
   updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord> {
@@ -707,7 +832,7 @@ export class MemoryStore implements Store {
 
   deleteNode(name: string): Promise<boolean> {
     return this.exclusive(() => {
-      if (!this.t.nodes.has(name) || this.t.pods.onNode(name)) return false;
+      if (!this.t.nodes.has(name) || this.t.pods.count(keyOf("node", name)) > 0) return false;
       this.forgetNodeOrder();
       this.remove(this.t.nodes, name);
       return true;
@@ -779,10 +904,26 @@ export class MemoryStore implements Store {
       if (this.t.leases.get(name)?.holder === holder) this.remove(this.t.leases, name);
     });
   }
+
+  listPodPlacements(): Promise<PodPlacement[]> {
+    return this.exclusive(() =>
+      podsMatching(this.t.pods, {}).map((pod) => ({
+        id: pod.id,
+        nodeName: pod.nodeName,
+        phase: pod.phase,
+        deletionRequestedAt: pod.deletionRequestedAt,
+        reason: typeof pod.status.reason === "string" ? pod.status.reason : null,
+      })),
+    );
+  }
 }
 
 function versionMatches(resourceVersion: string, write: ConditionalWrite): boolean {
   return write.expectedResourceVersion === undefined || write.expectedResourceVersion === resourceVersion;
+}
+
+function podsMatching(pods: OrderedTable<PodRecord>, query: PodQuery): PodRecord[] {
+  return pods.matching(podQueryKeys(query), podQueryFields(query), (pod) => podMatches(pod, query));
 }
 
 function podMatches(pod: PodRecord, query: PodQuery): boolean {

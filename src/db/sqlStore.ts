@@ -39,6 +39,7 @@ import {
   type OutboxRecord,
   type Owner,
   type PodBinding,
+  type PodPlacement,
   type PodQuery,
   type PodRecord,
   type PodStatusChange,
@@ -375,6 +376,19 @@ export class SqlOps implements StoreOps {
       .where(where)
       .orderBy(...order);
     return rows.map(toPod);
+  }
+
+  async listPodPlacements(): Promise<PodPlacement[]> {
+    return this.db
+      .select({
+        id: pods.id,
+        nodeName: pods.nodeName,
+        phase: pods.phase,
+        deletionRequestedAt: pods.deletionRequestedAt,
+        reason: sql<string | null>`${pods.status}->>'reason'`,
+      })
+      .from(pods)
+      .orderBy(byText(pods.namespace), byText(pods.name), byText(pods.tenantId));
   }
 
   async updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord> {

@@ -549,6 +549,18 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       expect(await store.getPods([])).toEqual([]);
     });
 
+    it("lists every pod's placement, phase, deletion mark and status reason, without spec or status", async () => {
+      const tenantId = unique("ten");
+      const lost = await store.createPod(newPod(tenantId, "a", { status: { reason: "NodeLost" } }));
+      const plain = await store.createPod(newPod(tenantId, "b"));
+      await store.markPodDeleting(plain.id, 42);
+      const ours = (await store.listPodPlacements()).filter((p) => p.id === lost.id || p.id === plain.id);
+      expect(ours).toEqual([
+        { id: lost.id, nodeName: null, phase: "Pending", deletionRequestedAt: null, reason: "NodeLost" },
+        { id: plain.id, nodeName: null, phase: "Pending", deletionRequestedAt: 42, reason: null },
+      ]);
+    });
+
     it("creates many pods in one call, leaving out those whose name or id is taken, in the order given", async () => {
       const tenantId = unique("ten");
       const taken = await store.createPod(newPod(tenantId, "web-taken"));

@@ -145,6 +145,11 @@ export type NewPod = Omit<
   "resourceVersion" | "updatedAt" | "nodeName" | "phase" | "ready" | "status" | "deletionRequestedAt"
 > & { status?: Json };
 
+/** A pod as `listPodPlacements` gives it: `reason` is its status's. */
+export type PodPlacement = Pick<PodRecord, "id" | "nodeName" | "phase" | "deletionRequestedAt"> & {
+  reason: string | null;
+};
+
 export interface PodQuery {
   tenantId?: string;
   namespace?: string;
@@ -329,6 +334,11 @@ export interface StoreOps {
   getPodByName(tenantId: string, namespace: string, name: string): Promise<PodRecord | undefined>;
   /** Sorted by namespace, then name. */
   listPods(query: PodQuery): Promise<PodRecord[]>;
+  /**
+   * Where every pod is and how it stands, without its spec and status: for the duties that look at
+   * all pods every tick or resync (the node monitor, the resync), whose cost is the rows they read.
+   */
+  listPodPlacements(): Promise<PodPlacement[]>;
   updatePodStatus(id: string, change: PodStatusChange, write: ConditionalWrite): Promise<PodRecord>;
   /** Marks the pod for deletion (idempotent: the first time is kept). */
   markPodDeleting(id: string, nowMs: number): Promise<PodRecord | undefined>;

@@ -35,15 +35,12 @@ export class NodeMonitor {
   /** One look; true when it acted or held back, so that a monitor that does not poll looks again soon. */
   async look(): Promise<boolean> {
     const nowMs = this.ctx.clock.now();
-    const [nodes, pods] = await Promise.all([this.ctx.store.listNodes(), this.ctx.store.listPods({})]);
-    const liveOn = new Map<string, PodRecord[]>();
-    for (const pod of pods) {
-      if (!pod.nodeName || pod.deletionRequestedAt !== null || pod.phase === "Failed" || pod.phase === "Succeeded") {
-        continue;
-      }
-      const on = liveOn.get(pod.nodeName);
-      if (on) on.push(pod);
-      else liveOn.set(pod.nodeName, [pod]);
+    // Placements, not pods: each look needs only counts; full rows are read for the nodes it evicts from.
+    const [nodes, placements] = await Promise.all([this.ctx.store.listNodes(), this.ctx.store.listPodPlacements()]);
+    const unfenced = new Map<string, number>();
+    for (const pod of placements) {
+      if (!pod.nodeName || !isLive(pod) || isFenced({ phase: pod.phase, status: { reason: pod.reason } })) continue;
+      unfenced.set(pod.nodeName, (unfenced.get(pod.nodeName) ?? 0) + 1);
     }
     const heartbeatOf = (node: NodeRecord) => this.pushed?.lastHeartbeatAt(node, nowMs) ?? node.lastHeartbeatAt;
     const decision = monitorNodes({
@@ -51,7 +48,7 @@ export class NodeMonitor {
       nodes: nodes.map((n) => ({
         ...n,
         lastHeartbeatAt: heartbeatOf(n),
-        pods: (liveOn.get(n.name) ?? []).filter((p) => !isFenced(p)).length,
+        pods: unfenced.get(n.name) ?? 0,
       })),
       nowMs,
       gracePeriodMs: this.gracePeriodMs,
@@ -63,10 +60,17 @@ export class NodeMonitor {
     if (decision.holdingBack) this.ctx.log("node monitor holding back", { why: decision.holdingBack });
     for (const name of decision.notReady) await this.ctx.store.updateNode(name, { ready: false }, nowMs);
     for (const name of decision.evict) {
-      for (const pod of liveOn.get(name) ?? []) await declareLost(this.ctx, pod, "silent");
+      for (const pod of await this.ctx.store.listPods({ nodeName: name })) {
+        if (isLive(pod)) await declareLost(this.ctx, pod, "silent");
+      }
     }
     return decision.holdingBack !== undefined || decision.evict.length > 0 || decision.notReady.length > 0;
   }
+}
+
+/** A pod that holds its node: not marked for deletion and not ended. */
+function isLive(pod: Pick<PodRecord, "deletionRequestedAt" | "phase">): boolean {
+  return pod.deletionRequestedAt === null && pod.phase !== "Failed" && pod.phase !== "Succeeded";
 }
 
 /**

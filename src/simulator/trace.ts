@@ -129,44 +129,57 @@ export function tracedStore(store: Store, trace: Trace): Store {
 }
 
 function wrapOps<T extends object>(ops: T, trace: Trace): T {
+  // One wrapper per method, made on first use: the store is called hundreds of thousands of times a run.
+  const wrappers = new Map<PropertyKey, unknown>();
   return new Proxy(ops, {
     get(target, property) {
+      const known = wrappers.get(property);
+      if (known) return known;
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
-      const name = String(property);
-      const fn = value as (...args: unknown[]) => unknown;
-      if (name === "transaction") {
-        return (body: (tx: object) => Promise<unknown>) => {
-          trace.call();
-          return fn.call(target, (tx: object) => body(wrapOps(tx, trace)));
-        };
-      }
-      if (!STORE_WRITES.has(name)) {
-        return (...args: unknown[]) => {
-          trace.call();
-          return fn.apply(target, args);
-        };
-      }
-      return (...args: unknown[]) => {
-        trace.call();
-        trace.storeWrites++;
-        if (changesState(name, args)) trace.stateWrites++;
-        const result = fn.apply(target, args) as Promise<unknown>;
-        if (!trace.hashing) return result;
-        const call = `${name} ${canonicalJson(args)}`;
-        return result.then(
-          (answer) => {
-            trace.record(`${call} -> ${canonicalJson(answer ?? null)}`);
-            return answer;
-          },
-          (error: unknown) => {
-            trace.record(`${call} !! ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-            throw error;
-          },
-        );
-      };
+      const wrapper = tracedMethod(target, String(property), value as (...args: unknown[]) => unknown, trace);
+      wrappers.set(property, wrapper);
+      return wrapper;
     },
   });
+}
+
+function tracedMethod<T extends object>(
+  target: T,
+  name: string,
+  fn: (...args: unknown[]) => unknown,
+  trace: Trace,
+): (...args: never[]) => unknown {
+  if (name === "transaction") {
+    return (body: (tx: object) => Promise<unknown>) => {
+      trace.call();
+      return fn.call(target, (tx: object) => body(wrapOps(tx, trace)));
+    };
+  }
+  if (!STORE_WRITES.has(name)) {
+    return (...args: unknown[]) => {
+      trace.call();
+      return fn.apply(target, args);
+    };
+  }
+  return (...args: unknown[]) => {
+    trace.call();
+    trace.storeWrites++;
+    if (changesState(name, args)) trace.stateWrites++;
+    const result = fn.apply(target, args) as Promise<unknown>;
+    if (!trace.hashing) return result;
+    const call = `${name} ${canonicalJson(args)}`;
+    return result.then(
+      (answer) => {
+        trace.record(`${call} -> ${canonicalJson(answer ?? null)}`);
+        return answer;
+      },
+      (error: unknown) => {
+        trace.record(`${call} !! ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+        throw error;
+      },
+    );
+  };
 }
 
 /** The queue, with every job run counted and traced (queue, key, outcome) at its virtual time. */

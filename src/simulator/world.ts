@@ -274,21 +274,39 @@ function podIdsWritten(method: string, args: unknown[]): string[] | undefined {
  * re-reading every pod at every tick, as a real one must, and the run's looks fold in only those pods.
  */
 function watchedPods(store: Store, onPodWrite: (ids: readonly string[] | undefined) => void): Store {
+  // One wrapper per method, made on first use: the store is called hundreds of thousands of times a run.
+  const wrappers = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, property) {
+      const known = wrappers.get(property);
+      if (known) return known;
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
-      const fn = value as (...args: unknown[]) => Promise<unknown>;
-      const name = String(property);
-      const writesPods = name === "transaction" || POD_WRITES.has(name) || (/pod/i.test(name) && !POD_READS.has(name));
-      if (!writesPods) return fn.bind(target);
-      return (...args: unknown[]) => {
-        // Read before the call: the arguments are the caller's, and it may reuse them once the call ends.
-        const ids = podIdsWritten(name, args);
-        return fn.apply(target, args).finally(() => onPodWrite(ids));
-      };
+      const wrapper = watchedMethod(
+        target,
+        String(property),
+        value as (...args: unknown[]) => Promise<unknown>,
+        onPodWrite,
+      );
+      wrappers.set(property, wrapper);
+      return wrapper;
     },
   });
+}
+
+function watchedMethod(
+  target: Store,
+  name: string,
+  fn: (...args: unknown[]) => Promise<unknown>,
+  onPodWrite: (ids: readonly string[] | undefined) => void,
+): (...args: unknown[]) => Promise<unknown> {
+  const writesPods = name === "transaction" || POD_WRITES.has(name) || (/pod/i.test(name) && !POD_READS.has(name));
+  if (!writesPods) return fn.bind(target);
+  return (...args: unknown[]) => {
+    // Read before the call: the arguments are the caller's, and it may reuse them once the call ends.
+    const ids = podIdsWritten(name, args);
+    return fn.apply(target, args).finally(() => onPodWrite(ids));
+  };
 }
 
 function controlPlaneOptions(scenario: Scenario): ControlPlaneOptions {
