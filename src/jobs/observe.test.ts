@@ -1,28 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { countingCalls } from "../../test/helpers/counting.js";
 import { ManualClock } from "../core/clock.js";
 import { seededRng } from "../core/rng.js";
 import { MemoryStore } from "../db/memoryStore.js";
-import type { NewPod, StoreOps } from "../db/types.js";
+import type { NewPod } from "../db/types.js";
 import type { NodeProvider, ObservedPod } from "../providers/types.js";
 import type { JobContext } from "./context.js";
 import { Observer, OWNER_LOOK_MS } from "./observe.js";
 import type { QueueName, WorkQueue } from "./queue.js";
 
 const MiB = 2 ** 20;
-
-/** The store, counting the calls made to it by name. */
-function counted<S extends StoreOps>(store: S, calls: string[]): S {
-  return new Proxy(store, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        calls.push(String(property));
-        return value.apply(target, args);
-      };
-    },
-  });
-}
 
 function pod(i: number): NewPod {
   return {
@@ -64,7 +51,7 @@ async function setup(count = 12) {
     async close() {},
   };
   const ctx: JobContext = {
-    store: counted(store, calls),
+    store: countingCalls(store, calls),
     queue,
     provider: {} as NodeProvider,
     clock,

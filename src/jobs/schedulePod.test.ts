@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { countingCalls } from "../../test/helpers/counting.js";
 import { conditionsOf } from "../controllers/podStatus.js";
 import { ManualClock } from "../core/clock.js";
 import { MemoryStore } from "../db/memoryStore.js";
@@ -88,16 +89,7 @@ describe("the schedule job", () => {
       await store.createPod({ ...pod(`w-${String(i).padStart(4, "0")}`, {}), cpuMillis: 1, memoryBytes: MiB });
     }
     const calls: string[] = [];
-    const counted = new Proxy(store, {
-      get(target, property) {
-        const value = Reflect.get(target, property, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          calls.push(String(property));
-          return value.apply(target, args);
-        };
-      },
-    });
+    const counted = countingCalls(store, calls);
     const enqueued: string[] = [];
     const ctx = {
       store: counted,

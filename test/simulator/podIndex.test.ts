@@ -5,8 +5,7 @@ import { PodIndex, PodWrites, podIndexDifferences } from "../../src/simulator/po
 import { runScenario } from "../../src/simulator/run.js";
 import { loadScenarioFile } from "../../src/simulator/scenario.js";
 import { swarmFaults, withFaults } from "../../src/simulator/swarm.js";
-
-const dir = new URL("../../examples/scenarios/", import.meta.url).pathname;
+import { PASSING_SCENARIOS, SCENARIO_DIR } from "../helpers/scenarios.js";
 
 function newPod(i: number, ownerUid = "rs-1"): NewPod {
   return {
@@ -88,16 +87,9 @@ describe("the run's pod index", () => {
 
   // Every example, with faults, drains, rollouts and autoscaling: at every look the index kept from
   // the writes matches every pod the store lists.
-  it.each([
-    "node-loss-mid-rollout",
-    "zone-outage",
-    "crashloop-rollback",
-    "statefulset-failover",
-    "capacity-autoscaling",
-    "swarm",
-  ])("matches the store at every look of %s", async (name) => {
+  it.each(PASSING_SCENARIOS)("matches the store at every look of %s", async (name) => {
     const seed = "3";
-    const file = await loadScenarioFile(`${dir}${name}.yaml`);
+    const file = await loadScenarioFile(`${SCENARIO_DIR}${name}.yaml`);
     const scenario = withFaults(file, swarmFaults(file, seed));
     const report = await runScenario(scenario, { seed, source: name, verifyPodIndex: true });
     expect(report.violations.filter((v) => v.invariant === "pod-index")).toEqual([]);

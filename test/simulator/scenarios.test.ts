@@ -2,26 +2,16 @@ import { describe, expect, it } from "vitest";
 import { runScenario } from "../../src/simulator/run.js";
 import { loadScenarioFile, parseScenario } from "../../src/simulator/scenario.js";
 import { swarmFaults, withFaults } from "../../src/simulator/swarm.js";
+import { PASSING_SCENARIOS, SCENARIO_DIR } from "../helpers/scenarios.js";
 
-const dir = new URL("../../examples/scenarios/", import.meta.url).pathname;
 /** The issue's bar: ten seeds of every example in `npm test` (`npm run sim:determinism` runs 100). */
 const SEEDS = Array.from({ length: 10 }, (_, i) => String(i + 1));
 
-/** Every example a newcomer can run passes, seed after seed. */
-const PASSING = [
-  "node-loss-mid-rollout",
-  "zone-outage",
-  "crashloop-rollback",
-  "statefulset-failover",
-  "capacity-autoscaling",
-  "swarm",
-];
-
 describe("examples/scenarios", () => {
-  it.each(PASSING.flatMap((name) => SEEDS.map((seed) => [name, seed])))(
+  it.each(PASSING_SCENARIOS.flatMap((name) => SEEDS.map((seed) => [name, seed])))(
     "%s passes with seed %s",
     async (name, seed) => {
-      const file = await loadScenarioFile(`${dir}${name}.yaml`);
+      const file = await loadScenarioFile(`${SCENARIO_DIR}${name}.yaml`);
       // A swarm scenario runs on the seed's own random fault schedule, as `kubernease simulate` runs it.
       const scenario = withFaults(file, swarmFaults(file, seed));
       const report = await runScenario(scenario, { seed, source: `examples/scenarios/${name}.yaml` });
@@ -39,7 +29,7 @@ describe("examples/scenarios", () => {
 
 describe("capacity-autoscaling", () => {
   it("the production node autoscaler adds nodes for pods that fit nowhere, and removes them once idle", async () => {
-    const scenario = await loadScenarioFile(`${dir}capacity-autoscaling.yaml`);
+    const scenario = await loadScenarioFile(`${SCENARIO_DIR}capacity-autoscaling.yaml`);
     const report = await runScenario(scenario, { seed: "1", source: "capacity-autoscaling.yaml" });
     expect(report.ok).toBe(true);
     const log = report.log.map((l) => [l.atMs, l.message]);
@@ -60,7 +50,7 @@ describe("capacity-autoscaling", () => {
   });
 
   it("without autoscale on the pool, the same scale-up leaves pods waiting for capacity", async () => {
-    const file = await loadScenarioFile(`${dir}capacity-autoscaling.yaml`);
+    const file = await loadScenarioFile(`${SCENARIO_DIR}capacity-autoscaling.yaml`);
     const scenario = { ...file, pools: file.pools.map(({ autoscale: _, ...pool }) => pool) };
     const report = await runScenario(scenario, { seed: "1", source: "capacity-autoscaling.yaml" });
     expect(report.log.some((l) => l.message.startsWith("autoscaler"))).toBe(false);
