@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { and, asc, eq, inArray, isNull, notInArray, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { eventDedupeKey } from "./eventKey.js";
+import { deepFreeze } from "./frozen.js";
 import type * as schema from "./schema/index.js";
 import {
   apiKeys,
@@ -90,6 +91,39 @@ function toPod(row: PodRow): PodRecord {
   return { ...row, resourceVersion: String(row.resourceVersion) };
 }
 
+/**
+ * Pod records as parsed from their rows, each at its resource version, which every write of a pod
+ * row moves on (and a version is never given twice, even by a rolled-back write). A list reads each
+ * pod's version and re-parses only pods whose version changed since: at 10,000 pods, the prober's
+ * and the controllers' lists would otherwise parse every spec and status many times a second.
+ * The records kept are deep-frozen and handed out as they are (as the in-memory store does), so no
+ * caller can change one under another.
+ */
+class ParsedPods {
+  private readonly byId = new Map<string, PodRecord>();
+
+  get(id: string, resourceVersion: number): PodRecord | undefined {
+    const known = this.byId.get(id);
+    return known && known.resourceVersion === String(resourceVersion) ? known : undefined;
+  }
+
+  keep(pod: PodRecord): PodRecord {
+    const kept = deepFreeze(pod);
+    this.byId.set(pod.id, kept);
+    return kept;
+  }
+
+  /** Drops every pod a complete list did not show: it was deleted. */
+  forget(listed: readonly { id: string }[]): void {
+    if (listed.length === this.byId.size) return;
+    const present = new Set(listed.map((p) => p.id));
+    for (const id of this.byId.keys()) if (!present.has(id)) this.byId.delete(id);
+  }
+}
+
+/** Pods read in full by one statement at most (well under Postgres' 65,535 parameters). */
+const POD_READ_CHUNK = 5_000;
+
 /** Pods inserted by one statement of `createPods` at most. */
 const POD_INSERT_CHUNK = 1_000;
 
@@ -151,6 +185,8 @@ function generationAfter(spec: Json): SQL {
  * inside `transaction()` into that transaction (see `SqlStore`).
  */
 export class SqlOps implements StoreOps {
+  private readonly parsedPods = new ParsedPods();
+
   constructor(private readonly handle: () => SqlDatabase) {}
 
   protected get db(): SqlDatabase {
@@ -370,12 +406,37 @@ export class SqlOps implements StoreOps {
       query.ownerless ? isNull(pods.ownerKind) : undefined,
     );
     const order = [byText(pods.namespace), byText(pods.name), byText(pods.tenantId)];
-    const rows = await this.db
-      .select()
+    const versions = await this.db
+      .select({ id: pods.id, resourceVersion: pods.resourceVersion })
       .from(pods)
       .where(where)
       .orderBy(...order);
-    return rows.map(toPod);
+    const fresh = await this.podsAsOf(versions);
+    // A list of every pod shows which ones are gone.
+    if (where === undefined) this.parsedPods.forget(versions);
+    return versions.flatMap((v) => fresh.get(v.id) ?? []);
+  }
+
+  /**
+   * The pods at (at least) these versions: those parsed before at the same version as they were, the
+   * rest read in full. A pod deleted meanwhile is left out; one changed meanwhile comes newer.
+   */
+  private async podsAsOf(versions: readonly { id: string; resourceVersion: number }[]): Promise<Map<string, PodRecord>> {
+    const found = new Map<string, PodRecord>();
+    const stale: string[] = [];
+    for (const { id, resourceVersion } of versions) {
+      const known = this.parsedPods.get(id, resourceVersion);
+      if (known) found.set(id, known);
+      else stale.push(id);
+    }
+    for (let start = 0; start < stale.length; start += POD_READ_CHUNK) {
+      const rows = await this.db
+        .select()
+        .from(pods)
+        .where(inArray(pods.id, stale.slice(start, start + POD_READ_CHUNK)));
+      for (const row of rows) found.set(row.id, this.parsedPods.keep(toPod(row)));
+    }
+    return found;
   }
 
   async listPodPlacements(): Promise<PodPlacement[]> {

@@ -633,6 +633,46 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       ]);
     });
 
+    it("lists every pod as it is now, however often listed: changes, binds, deletion marks and deletions", async () => {
+      const tenantId = unique("ten");
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName), 1);
+      const a = await store.createPod(newPod(tenantId, "web-a"));
+      const b = await store.createPod(newPod(tenantId, "web-b"));
+      const c = await store.createPod(newPod(tenantId, "web-c"));
+      const listed = async () => store.listPods({ tenantId });
+      expect((await listed()).map((p) => p.phase)).toEqual(["Pending", "Pending", "Pending"]);
+      await store.updatePodStatus(a.id, { phase: "Running", ready: true, status: { podIP: "10.1.0.7" } }, { nowMs: 2 });
+      expect(await store.bindPod(b.id, nodeName, 3)).toBe("bound");
+      await store.markPodDeleting(c.id, 4);
+      const after = await listed();
+      expect(after.map((p) => [p.phase, p.ready, p.status.podIP ?? null, p.nodeName, p.deletionRequestedAt])).toEqual([
+        ["Running", true, "10.1.0.7", null, null],
+        ["Pending", false, null, nodeName, null],
+        ["Pending", false, null, null, 4],
+      ]);
+      // A whole list (no filter) once the pod is gone, then the tenant's list again.
+      expect(await store.deletePod(c.id)).toBeDefined();
+      expect((await store.listPods({})).some((p) => p.id === c.id)).toBe(false);
+      expect((await listed()).map((p) => p.name)).toEqual(["web-a", "web-b"]);
+      expect(await listed()).toEqual(after.slice(0, 2));
+    });
+
+    it("hands out listed pods frozen or as copies: changing one changes nothing another list shows", async () => {
+      const tenantId = unique("ten");
+      await store.createPod(newPod(tenantId, "web-a"));
+      const [first] = await store.listPods({ tenantId });
+      try {
+        (first as PodRecord).status.podIP = "10.9.9.9";
+        (first as { phase: string }).phase = "Failed";
+      } catch {
+        // Frozen: the change was refused.
+      }
+      const [again] = await store.listPods({ tenantId });
+      expect(again?.phase).toBe("Pending");
+      expect(again?.status.podIP).toBeUndefined();
+    });
+
     it("updates status conditionally on the resource version", async () => {
       const pod = await store.createPod(newPod(unique("ten"), "web-1"));
       const running = { phase: "Running" as const, ready: true, status: { podIP: "10.1.0.5" } };
