@@ -42,7 +42,11 @@ describePostgres("pod lists on Postgres", await isPostgresReachable(), () => {
     const pod = await writer.createPod(newPod("web-a"));
     await writer.createPod(newPod("web-b"));
     expect((await reader.listPods({ tenantId: "ten_lists" })).map((p) => p.phase)).toEqual(["Pending", "Pending"]);
-    await writer.updatePodStatus(pod.id, { phase: "Running", ready: true, status: { podIP: "10.1.0.9" } }, { nowMs: 2 });
+    await writer.updatePodStatus(
+      pod.id,
+      { phase: "Running", ready: true, status: { podIP: "10.1.0.9" } },
+      { nowMs: 2 },
+    );
     const [a] = await reader.listPods({ tenantId: "ten_lists" });
     expect(a).toMatchObject({ phase: "Running", ready: true, status: { podIP: "10.1.0.9" } });
     await writer.deletePod(pod.id);

@@ -421,7 +421,9 @@ export class SqlOps implements StoreOps {
    * The pods at (at least) these versions: those parsed before at the same version as they were, the
    * rest read in full. A pod deleted meanwhile is left out; one changed meanwhile comes newer.
    */
-  private async podsAsOf(versions: readonly { id: string; resourceVersion: number }[]): Promise<Map<string, PodRecord>> {
+  private async podsAsOf(
+    versions: readonly { id: string; resourceVersion: number }[],
+  ): Promise<Map<string, PodRecord>> {
     const found = new Map<string, PodRecord>();
     const stale: string[] = [];
     for (const { id, resourceVersion } of versions) {
