@@ -4,7 +4,8 @@
  *
  * - `GET  /v1/info` — the served provider's name, whether it scales and its pools, whether it keeps volumes.
  * - `POST /v1/call/<method>` — body: the method's arguments as a JSON array; answer: its result as JSON
- *   (`null` for none). Methods: `CALLS` below, and `pools`, `addNode`, `removeNode` of `scaling`.
+ *   (`null` for none). Methods: `CALLS` below, `pools`, `addNode`, `removeNode` of `scaling`, and
+ *   `startPods` (`BATCH_CALLS`), many starts in one request.
  * - `POST /v1/logs` — body: `[node, pod, container, options]`; answer: NDJSON, one JSON string per chunk,
  *   so chunk boundaries (which end at line ends) survive the trip exactly.
  * - `GET  /v1/events` — NDJSON, one `ProviderEvent` per line; an empty line is a heartbeat.
@@ -28,13 +29,22 @@ export const CALLS = {
   removeVolume: 2,
 } as const;
 
+/**
+ * Calls of the wire alone, each standing for many provider calls: `startPods` takes an array of pod
+ * specs and answers, per pod and in order, `null` (started) or the `WireError` its start raised.
+ */
+export const BATCH_CALLS = { startPods: 1 } as const;
+
+/** Pods one `startPods` call carries at most. */
+export const MAX_START_BATCH = 500;
+
 /** The `NodeScaling` methods, present when the served provider scales. */
 export const SCALING_CALLS = { pools: 0, addNode: 1, removeNode: 1 } as const;
 
 /** How often the server writes an empty line on an idle event stream, so a client can tell silence from death. */
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 
-export type CallName = keyof typeof CALLS | keyof typeof SCALING_CALLS;
+export type CallName = keyof typeof CALLS | keyof typeof SCALING_CALLS | keyof typeof BATCH_CALLS;
 
 export interface ProviderInfo {
   /** The served provider's own name (`simulated`). */

@@ -1,11 +1,12 @@
-import { request as httpRequest } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../core/clock.js";
 import { seededRng } from "../../core/rng.js";
 import { SimulatedProvider } from "../simulated/index.js";
 import { LogsNotFoundError, type NodeProvider, type PodRuntimeSpec, type ProviderEvent } from "../types.js";
 import { RemoteProvider, RemoteProviderError } from "./client.js";
-import { CALLS, SCALING_CALLS } from "./protocol.js";
+import { BATCH_CALLS, CALLS, MAX_START_BATCH, SCALING_CALLS } from "./protocol.js";
 import { type ServedProvider, type ServeProviderOptions, serveProvider } from "./server.js";
 
 const TOKEN = "contract-token";
@@ -227,6 +228,62 @@ describe("RemoteProvider against serveProvider", () => {
     expect(seen.size).toBe(2_000);
   });
 
+  it("sends a burst of starts in a few requests, each start answering for itself", async () => {
+    const clock = new ManualClock(0);
+    const sim = simulated(clock);
+    cleanups.push(() => sim.close());
+    const served = await serve(sim);
+    // A pass-through in front of the node process, counting the start requests that cross it.
+    const paths: string[] = [];
+    const counter = createServer((req, res) => {
+      paths.push(req.url ?? "");
+      const target = new URL(served.url);
+      const forward = httpRequest(
+        { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(forward);
+    });
+    await new Promise<void>((resolve) => counter.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => counter.close(() => resolve())));
+    const provider = await connect(`http://127.0.0.1:${(counter.address() as AddressInfo).port}`);
+
+    const ids = Array.from({ length: 1_200 }, (_, i) => `p${i}`);
+    // Every tenth asks for a node that does not exist: it fails alone, the others of its batch start.
+    const outcomes = await Promise.allSettled(
+      ids.map((id, i) => provider.startPod(pod(id, i % 10 === 9 ? "sim-nowhere" : i % 2 ? NODE_1 : NODE_2))),
+    );
+    const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [i] : []));
+    expect(failed).toEqual(ids.flatMap((_, i) => (i % 10 === 9 ? [i] : [])));
+    for (const i of failed) {
+      expect((outcomes[i] as PromiseRejectedResult).reason).toBeInstanceOf(RemoteProviderError);
+    }
+    expect((await sim.listPods()).map((p) => p.podId).sort()).toEqual(ids.filter((_, i) => i % 10 !== 9).sort());
+    // The first two go at once, each alone; the rest wait for them and go MAX_START_BATCH at a time.
+    const starts = paths.filter((p) => p === "/v1/call/startPods");
+    expect(starts).toHaveLength(2 + Math.ceil((ids.length - 2) / MAX_START_BATCH));
+  });
+
+  it("refuses a start batch that is not an array of at most MAX_START_BATCH pods", async () => {
+    const sim = simulated(new ManualClock(0));
+    cleanups.push(() => sim.close());
+    const served = await serve(sim);
+    const tooMany = Array.from({ length: MAX_START_BATCH + 1 }, (_, i) => pod(`p${i}`, NODE_1));
+    for (const body of [JSON.stringify([{ podId: "p1" }]), JSON.stringify([tooMany])]) {
+      const res = await fetch(`${served.url}/v1/call/startPods`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { name: "BadRequest" } });
+    }
+    expect(await sim.listPods()).toEqual([]);
+  });
+
   it("refuses every route without the right bearer token", async () => {
     const sim = simulated(new ManualClock(0));
     cleanups.push(() => sim.close());
@@ -235,7 +292,10 @@ describe("RemoteProvider against serveProvider", () => {
       ["GET", "/v1/info"],
       ["GET", "/v1/events"],
       ["POST", "/v1/logs"],
-      ...[...Object.keys(CALLS), ...Object.keys(SCALING_CALLS)].map((m) => ["POST", `/v1/call/${m}`]),
+      ...[...Object.keys(CALLS), ...Object.keys(SCALING_CALLS), ...Object.keys(BATCH_CALLS)].map((m) => [
+        "POST",
+        `/v1/call/${m}`,
+      ]),
     ] as const;
     const wrong = [undefined, "Bearer wrong", `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, `Basic ${TOKEN}`, TOKEN];
     for (const [method, path] of routes) {

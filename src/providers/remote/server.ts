@@ -12,8 +12,17 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Clock, systemClock } from "../../core/clock.js";
-import type { LogOptions, NodeProvider, ProviderEvent } from "../types.js";
-import { CALLS, DEFAULT_HEARTBEAT_MS, type ProviderInfo, SCALING_CALLS, statusOf, toWire } from "./protocol.js";
+import type { LogOptions, NodeProvider, PodRuntimeSpec, ProviderEvent } from "../types.js";
+import {
+  BATCH_CALLS,
+  CALLS,
+  DEFAULT_HEARTBEAT_MS,
+  MAX_START_BATCH,
+  type ProviderInfo,
+  SCALING_CALLS,
+  statusOf,
+  toWire,
+} from "./protocol.js";
 
 export interface ServeProviderOptions {
   /** Where to listen; 127.0.0.1 unless told otherwise, so nothing outside the machine reaches it by accident. */
@@ -211,6 +220,19 @@ function invoker(
     return {
       arity: CALLS[name as keyof typeof CALLS],
       run: async (args) => (method as (...a: unknown[]) => unknown).apply(provider, args),
+    };
+  }
+  if (name === "startPods") {
+    return {
+      arity: BATCH_CALLS.startPods,
+      run: async ([pods]) => {
+        if (!Array.isArray(pods) || pods.length > MAX_START_BATCH) {
+          throw new HttpError(400, "BadRequest", `startPods takes an array of at most ${MAX_START_BATCH} pods`);
+        }
+        // Each start stands alone, as its own call would: one that fails does not hold up the others.
+        const outcomes = await Promise.allSettled(pods.map((pod) => provider.startPod(pod as PodRuntimeSpec)));
+        return outcomes.map((o) => (o.status === "fulfilled" ? null : toWire(o.reason)));
+      },
     };
   }
   const scaling = provider.scaling;
