@@ -113,4 +113,24 @@ describe("the observe job", () => {
       status: { marked: true, podIP: "10.0.0.1" },
     });
   });
+
+  it("never takes a pod back to Pending: another worker may record an older report after a newer one", async () => {
+    const { store, ctx } = await setup(1);
+    const first = new Observer(ctx);
+    const second = new Observer(ctx);
+    // Both workers hear the pod's sandbox come up; only the first hears it run before its job.
+    const creating = { waiting: { reason: "ContainerCreating" } };
+    const pending: ObservedPod = {
+      ...running(0),
+      phase: "Pending",
+      containers: [{ name: "web", image: "web:1", state: creating }],
+    };
+    first.onProviderEvent({ type: "pod", pod: pending });
+    second.onProviderEvent({ type: "pod", pod: pending });
+    first.onProviderEvent({ type: "pod", pod: running(0) });
+    await first.job("pod_0");
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
+    await second.job("pod_0");
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running", status: { podIP: "10.0.0.0" } });
+  });
 });

@@ -196,8 +196,12 @@ const OBSERVE_BATCH = 256;
 /** Whether an observation may still change the pod: not one being deleted, nor an ended one brought back. */
 function recordable(pod: PodRecord, observation: Observation): boolean {
   if (pod.deletionRequestedAt !== null) return false;
+  if (observation.gone) return true;
   // An ended pod stays ended: a late report of a lost pod's containers never brings it back.
-  return observation.gone || (pod.phase !== "Failed" && pod.phase !== "Succeeded");
+  if (pod.phase === "Failed" || pod.phase === "Succeeded") return false;
+  // Nor does a pod go back to Pending once it ran. Every worker holds the observations of every pod
+  // and they record them in no set order, so one may hold a report older than what another recorded.
+  return !(pod.phase === "Running" && observation.pod.phase === "Pending");
 }
 
 /** The owners and namespaces of pods whose change others see, each told once however many of its pods changed. */
