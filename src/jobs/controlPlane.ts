@@ -184,7 +184,8 @@ export class ControlPlane {
       },
       { concurrency },
     );
-    queue.register("schedule", (key) => scheduleJob(this.ctx, key), { concurrency: 1 });
+    // Placing is one at a time per process (src/jobs/schedulePod.ts); the jobs that find their pod placed run side by side.
+    queue.register("schedule", (key) => scheduleJob(this.ctx, key), { concurrency });
     queue.register("pod", (key) => syncPodJob(this.ctx, key), { concurrency });
     queue.register("observe", this.observer.job, { concurrency });
     this.cancels.push(this.ctx.provider.subscribe(this.observer.onProviderEvent));

@@ -113,4 +113,25 @@ describe("the schedule job", () => {
     expect(await scheduleJob(ctx, first.id)).toBeUndefined();
     expect(enqueued).toEqual([]);
   });
+
+  it("places one job at a time in a process: jobs run side by side find their pods bound by the first one's batch", async () => {
+    const store = await cluster();
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await store.createPod(pod(`s-${String(i).padStart(2, "0")}`, {}))).id);
+    const calls: string[] = [];
+    const ctx = {
+      store: countingCalls(store, calls),
+      queue: { enqueue: async () => {} },
+      clock: new ManualClock(),
+      schedulingPolicy: "spread",
+    } as unknown as JobContext;
+    await Promise.all(ids.map((id) => scheduleJob(ctx, id)));
+    expect((await store.getPods(ids)).every((p) => p.nodeName !== null)).toBe(true);
+    // One read of the cluster and one bind for all fifty.
+    expect(calls.filter((c) => c === "listNodes" || c === "bindPods" || c === "bindPod")).toEqual([
+      "listNodes",
+      "bindPod",
+      "bindPods",
+    ]);
+  });
 });

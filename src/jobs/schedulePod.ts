@@ -23,12 +23,40 @@ const BIND_BATCH = 1_000;
 export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
   if (!pod || pod.deletionRequestedAt !== null) return undefined;
-  if (pod.nodeName) {
-    // Bound by another pod's batch, which asked for its start: once its provider has reported it,
-    // there is nothing more to ask.
-    if (pod.phase === "Pending") await ctx.queue.enqueue("pod", pod.id);
-    return undefined;
-  }
+  if (pod.nodeName) return alreadyBound(ctx, pod);
+  // Jobs run side by side, but place one at a time: most of a burst's jobs then find their pod bound
+  // by the batch before them (above, at the cost of one read), instead of each placing a batch of its own.
+  return oneAtATime(ctx, async () => {
+    const now = await ctx.store.getPod(podId);
+    if (!now || now.deletionRequestedAt !== null) return undefined;
+    return now.nodeName ? alreadyBound(ctx, now) : place(ctx, now);
+  });
+}
+
+/** Bound by another pod's batch, which asked for its start: once its provider has reported it, there is nothing more to ask. */
+async function alreadyBound(ctx: JobContext, pod: PodRecord): Promise<undefined> {
+  if (pod.phase === "Pending") await ctx.queue.enqueue("pod", pod.id);
+  return undefined;
+}
+
+/** The placement under way in each process (per job context), which the next waits for. */
+const placing = new WeakMap<JobContext, Promise<unknown>>();
+
+async function oneAtATime<T>(ctx: JobContext, run: () => Promise<T>): Promise<T> {
+  const before = placing.get(ctx) ?? Promise.resolve();
+  const mine = before.then(run);
+  // The next waits for this one to settle, however it ends; the caller sees how it ended.
+  placing.set(
+    ctx,
+    mine.then(
+      () => {},
+      () => {},
+    ),
+  );
+  return mine;
+}
+
+async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | undefined> {
   const placement = await placementOf(ctx, pod);
   if (placement.waiting) {
     await markWaiting(ctx, pod, placement.waiting);
