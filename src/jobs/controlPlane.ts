@@ -60,8 +60,9 @@ export interface ControlPlaneOptions {
   serviceProxySyncMs?: number;
   /**
    * Several processes on one store (`kubernease worker`): the singleton duties (outbox relay,
-   * heartbeats and the node monitor, probing, resync, autoscaling, rebalancing, routing) run only in
-   * the process holding the `control-plane` lease (src/jobs/leader.ts); every process runs jobs.
+   * heartbeats and the node monitor, probing, autoscaling, rebalancing, routing, and the periodic
+   * resync unless the queue repeats it) run only in the process holding the `control-plane` lease
+   * (src/jobs/leader.ts); every process runs jobs.
    * Absent: this process is the only one and runs them all.
    */
   leader?: { holder: string; ttlMs?: number };
@@ -71,6 +72,8 @@ export interface ControlPlaneOptions {
 const HEARTBEAT_MS = 2_000;
 const NODE_MONITOR_MS = 1_000;
 const RESYNC_MS = 30_000;
+/** The `periodic` queue's key of the resync's repeatable job. */
+const RESYNC_KEY = "resync";
 /** How long the control-plane lease lasts unless renewed (renewed every third of it). */
 const LEASE_TTL_MS = 15_000;
 
@@ -196,11 +199,33 @@ export class ControlPlane {
       }),
     );
     queue.register("lifecycle", (key) => lifecycleJob(this.ctx, key), { concurrency });
+    await this.repeatResync();
     if (this.options.changes === "push") {
       this.cancels.push(this.ctx.provider.subscribe((event) => this.onNodeReport(event)));
     }
     if (this.elector) this.elector.start();
     else await this.startDuties();
+  }
+
+  private resyncMs(): number | undefined {
+    return this.options.resyncMs ?? (this.options.changes === "push" ? undefined : RESYNC_MS);
+  }
+
+  /**
+   * On a queue that outlives processes (BullMQ), the periodic resync is a repeatable job rather than
+   * the leader's timer: every process asks for the one schedule, and whichever takes a run does it,
+   * so the resync goes on while no process leads (a leader killed, its lease not yet expired).
+   * The leader still resyncs once when its term begins.
+   */
+  private async repeatResync(): Promise<void> {
+    const { queue } = this.ctx;
+    const resyncMs = this.resyncMs();
+    if (!queue.repeat || resyncMs === undefined) return;
+    queue.register("periodic", async (key) => {
+      if (key === RESYNC_KEY) await resyncAll(this.ctx);
+      return undefined;
+    });
+    await queue.repeat("periodic", RESYNC_KEY, resyncMs);
   }
 
   /** Starts the singleton duties (nothing when they run already). */
@@ -221,8 +246,8 @@ export class ControlPlane {
     duties.relay.start();
     await resyncAll(this.ctx);
     if (duties.stopped) return;
-    const resyncMs = this.options.resyncMs ?? (pushed ? undefined : RESYNC_MS);
-    if (resyncMs !== undefined) every(resyncMs, () => resyncAll(this.ctx));
+    const resyncMs = this.resyncMs();
+    if (resyncMs !== undefined && !this.ctx.queue.repeat) every(resyncMs, () => resyncAll(this.ctx));
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
     if (autoscaler) every(autoscaler.intervalMs, autoscaler.look);
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;

@@ -6,7 +6,7 @@
  * run is harmless (a periodic resync catches what an enqueue missed).
  * In-process here; BullMQ implements the same interface when `REDIS_URL` is set.
  */
-export type QueueName = "reconcile" | "schedule" | "pod" | "observe" | "lifecycle";
+export type QueueName = "reconcile" | "schedule" | "pod" | "observe" | "lifecycle" | "periodic";
 
 export interface HandlerResult {
   /** Run this key again after the delay (for example, to retry scheduling). */
@@ -20,6 +20,11 @@ export interface WorkQueue {
   register(queue: QueueName, handler: Handler, options?: { concurrency?: number }): void;
   /** Stops taking work and waits for running jobs to finish. */
   close(): Promise<void>;
+  /**
+   * Where the queue outlives processes (BullMQ): enqueues `key` every `everyMs`, one schedule per
+   * (queue, key) however many processes ask, run by whichever process takes the job.
+   */
+  repeat?(queue: QueueName, key: string, everyMs: number): Promise<void>;
 }
 
 /** Retry delays for failed jobs: exponential from `baseMs`, capped at `maxMs`. */
