@@ -164,6 +164,38 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     expect(all).toHaveLength(2);
   });
 
+  it("fails a start whose sandbox does not start, with no unhandled rejection, and runs the pod at the next", async () => {
+    // The Engine cannot be made to refuse a start on cue; dockerode's start is, once: the sandbox's,
+    // which goes first while the pod's containers are created.
+    const failing = new Error("driver failed programming external connectivity: port is already allocated");
+    const containers = Object.getPrototypeOf(docker.getContainer("any")) as { start: (...a: unknown[]) => unknown };
+    const start = containers.start;
+    let refusals = 0;
+    containers.start = function (this: Docker.Container, ...args: unknown[]) {
+      if (refusals === 0) {
+        refusals++;
+        return Promise.reject(failing);
+      }
+      return start.apply(this, args);
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const spec = podSpec("sandbox-retry");
+    try {
+      await expect(provider.startPod(spec)).rejects.toBe(failing);
+    } finally {
+      containers.start = start;
+    }
+    expect(refusals).toBe(1);
+    // The job's retry: the sandbox is started again, then the containers created meanwhile.
+    await provider.startPod(spec);
+    await observed(spec.podId, running);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    process.off("unhandledRejection", onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
   it("probes for real: httpGet by port name, tcpSocket and exec, passing and failing", async () => {
     const spec = podSpec("web");
     const probe = (p: Json) => provider.probe(NODE, spec.podId, "web", "readiness", p);
