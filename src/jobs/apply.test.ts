@@ -72,7 +72,7 @@ function draft(cpuMillis: number, fields: Partial<PodDraft> = {}): PodDraft {
 const creates = (drafts: PodDraft[]): Action[] => drafts.map((pod) => ({ type: "createPod", pod }));
 
 describe("applying createPod actions", () => {
-  it("creates a run of pods in batches, one store write each, and enqueues each pod's scheduling once", async () => {
+  it("creates a run of pods in batches, one store write each, and asks one schedule job to place them all", async () => {
     const { ctx, memory, owner, calls, enqueued } = await setup();
     const result = await applyActions(ctx, owner, creates(Array.from({ length: 1_200 }, () => draft(10))));
     expect(result).toBeUndefined();
@@ -82,7 +82,26 @@ describe("applying createPod actions", () => {
     expect(pods).toHaveLength(1_200);
     expect(new Set(pods.map((p) => p.name)).size).toBe(1_200);
     expect(pods.every((p) => p.ownerUid === "rs-uid" && p.name.startsWith("web-1-"))).toBe(true);
-    expect(enqueued.sort()).toEqual(pods.map((p) => `schedule ${p.id}`).sort());
+    // The first pod's job places the others with it (src/jobs/schedulePod.ts).
+    expect(enqueued).toHaveLength(1);
+    expect(pods.map((p) => `schedule ${p.id}`)).toContain(enqueued[0]);
+  });
+
+  it("asks a schedule job of its own for each pod no batch takes: one with a claim, one pinned to a node", async () => {
+    const { ctx, memory, owner, enqueued } = await setup();
+    const claimed = draft(10, {
+      spec: {
+        containers: [{ name: "web", image: "web:1" }],
+        volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data-0" } }],
+      },
+    });
+    const pinned = draft(10, { spec: { containers: [{ name: "web", image: "web:1" }], nodeName: "n1" } });
+    await applyActions(ctx, owner, creates([draft(10), claimed, draft(10), pinned, draft(10)]));
+    const pods = await memory.listPods({ tenantId: "ten_a" });
+    const own = pods.filter((p) => p.spec.volumes !== undefined || p.spec.nodeName !== undefined);
+    expect(own).toHaveLength(2);
+    expect(enqueued).toHaveLength(3);
+    for (const pod of own) expect(enqueued).toContain(`schedule ${pod.id}`);
   });
 
   it("checks each pod of a batch against the quota with the ones before it counted in, under the tenant's lock", async () => {
@@ -94,7 +113,7 @@ describe("applying createPod actions", () => {
     expect(pods.map((p) => p.cpuMillis).sort((a, b) => a - b)).toEqual([50, 300, 600]);
     expect(calls.get("lockTenant")).toEqual([1]);
     expect(calls.get("createPods")).toEqual([3]);
-    expect(enqueued).toHaveLength(3);
+    expect(enqueued).toHaveLength(1);
     const events = await memory.listEvents({ tenantId: "ten_a" });
     expect(events.map((e) => [e.reason, e.count])).toEqual([
       ["FailedCreate", 1],
@@ -113,6 +132,7 @@ describe("applying createPod actions", () => {
     const names = (await memory.listPods({ tenantId: "ten_a" })).map((p) => p.name);
     expect(names.filter((n) => n.startsWith("db-"))).toEqual(["db-0", "db-1"]);
     expect(names).toHaveLength(4);
-    expect(enqueued).toHaveLength(4);
+    // One per run of creates: db-0's, then db-1's, which the two unnamed pods wait for.
+    expect(enqueued).toHaveLength(2);
   });
 });

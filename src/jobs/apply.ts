@@ -24,6 +24,7 @@ import {
   type TenantQuota,
 } from "../db/types.js";
 import { podRequests } from "../manifest/index.js";
+import { batchable } from "./batchable.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
@@ -213,8 +214,12 @@ async function createPods(ctx: JobContext, owner: StoredObject, drafts: readonly
     if (!batch.admitted) admitted = false;
     start = end;
   }
-  // Once all are in: the first schedule job then finds every one of them waiting, and places them together.
-  await Promise.all(created.map((pod) => ctx.queue.enqueue("schedule", pod.id)));
+  // Once all are in: one schedule job, the first's, finds every one of them waiting and places them
+  // together, and hands on what it leaves (src/jobs/schedulePod.ts). A pod no batch takes (a claim, a
+  // pinned node) gets its own. A job lost to a crash is asked for again by the periodic resync.
+  const lead = created.find(batchable);
+  const own = created.filter((pod) => pod === lead || !batchable(pod));
+  await Promise.all(own.map((pod) => ctx.queue.enqueue("schedule", pod.id)));
   return admitted;
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { countingCalls } from "../../test/helpers/counting.js";
 import { conditionsOf } from "../controllers/podStatus.js";
 import { ManualClock } from "../core/clock.js";
+import { seededRng } from "../core/rng.js";
 import { MemoryStore } from "../db/memoryStore.js";
 import type { NewPod, PodRecord } from "../db/types.js";
 import { schedule } from "../scheduler/index.js";
@@ -105,7 +106,13 @@ describe("the schedule job", () => {
     for (const p of bound) {
       expect(conditionsOf(p.status)).toEqual([expect.objectContaining({ type: "PodScheduled", status: "True" })]);
     }
-    expect(enqueued.sort()).toEqual(bound.map((p) => `pod ${p.id}`).sort());
+    // Each bound pod's start, and a job for the first that found no place: it says why it waits and
+    // hands on to the rest.
+    const unplaced = (await store.listPods({ tenantId: "ten_a" })).filter(
+      (p) => p.name.startsWith("w-") && !p.nodeName,
+    );
+    expect(unplaced[0]?.name).toBe("w-0217");
+    expect(enqueued.sort()).toEqual([...bound.map((p) => `pod ${p.id}`), `schedule ${unplaced[0]?.id}`].sort());
     // A bound pod's own job, once its provider reported it, asks for nothing more.
     const first = bound[0] as PodRecord;
     await store.updatePodStatus(first.id, { ...first, phase: "Running" }, { nowMs: 1 });
@@ -133,5 +140,35 @@ describe("the schedule job", () => {
       "bindPod",
       "bindPods",
     ]);
+  });
+
+  it("hands on, when its own pod finds no place, to the oldest pod never tried, and to no pod refused before", async () => {
+    const store = await cluster();
+    const huge = await store.createPod({ ...pod("huge", {}), cpuMillis: 64_000, createdAt: 1_000 });
+    const refused = await store.createPod({ ...pod("refused", {}), createdAt: 1_001 });
+    await store.updatePodStatus(
+      refused.id,
+      { phase: "Pending", ready: false, status: { conditions: [{ type: "PodScheduled", status: "False" }] } },
+      { nowMs: 1 },
+    );
+    const next = await store.createPod({ ...pod("next", {}), createdAt: 1_002 });
+    await store.createPod({ ...pod("later", {}), createdAt: 1_003 });
+    const enqueued: string[] = [];
+    const ctx = {
+      store,
+      queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
+      clock: new ManualClock(),
+      rng: seededRng("hand-on"),
+      schedulingPolicy: "spread",
+      unschedulableRetryMs: 500,
+    } as unknown as JobContext;
+    expect(await scheduleJob(ctx, huge.id)).toEqual({ requeueAfterMs: 500 });
+    expect(enqueued).toEqual([`schedule ${next.id}`]);
+    // The one handed on places itself and the pod after it together.
+    enqueued.length = 0;
+    expect(await scheduleJob(ctx, next.id)).toBeUndefined();
+    const placed = (await store.listPods({ tenantId: "ten_a" })).filter((p) => p.nodeName !== null).map((p) => p.name);
+    expect(placed).toEqual(expect.arrayContaining(["next", "later"]));
+    expect(placed).not.toContain("refused");
   });
 });

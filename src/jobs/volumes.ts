@@ -2,6 +2,7 @@ import { placementFor, reconcileClaim, type VolumeView, volumeNameFor } from "..
 import { SYSTEM_TENANT } from "../core/tenancy.js";
 import type { ObjectRef, PodRecord, StoredObject } from "../db/types.js";
 import { createPlatformObject, recordEvent } from "./apply.js";
+import { claimsOf } from "./batchable.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
 import { claimView } from "./views.js";
@@ -94,11 +95,6 @@ async function removeData(ctx: JobContext, ref: ObjectRef, volume: VolumeView): 
   // The provider names a claim's data by the claim's name: a claim of that name made since owns it now.
   if (await ctx.store.getObject(ref)) return true;
   return ctx.provider.removeVolume(nodeName, { tenantId: ref.tenantId, namespace: ref.namespace, claimName: ref.name });
-}
-
-export function claimsOf(pod: PodRecord): string[] {
-  const volumes = (pod.spec.volumes as { persistentVolumeClaim?: { claimName?: string } }[] | undefined) ?? [];
-  return volumes.flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
 }
 
 /** A pod's claim by name, and the volume behind it when it has one. */
