@@ -128,7 +128,9 @@ export class ControlPlane {
         batch: 200,
         onError: (error: unknown) => ctx.log("outbox relay failed", { error: String(error) }),
       }),
-      monitor: new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000, pushed ? this.heard : undefined),
+      monitor: pushed
+        ? new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000, this.heard)
+        : new NodeMonitor(ctx, options.nodeGracePeriodMs ?? 5_000, undefined, options.heartbeatMs ?? HEARTBEAT_MS),
       prober: new Prober(ctx, {
         tickMs: options.probeTickMs ?? 500,
         maxProbesPerTick: options.maxProbesPerTick ?? 100,
@@ -348,9 +350,10 @@ export class ControlPlane {
 
   /** Heartbeats, and whether they worked: the monitor holds back while they did not. */
   private async heartbeat(monitor: NodeMonitor): Promise<void> {
+    const startedMs = this.ctx.clock.now();
     try {
       await syncNodes(this.ctx);
-      monitor.heartbeat(true);
+      monitor.heartbeat(true, startedMs);
     } catch (error) {
       monitor.heartbeat(false);
       throw error;

@@ -17,24 +17,40 @@ import { enqueueSelecting } from "./reconcile.js";
 export class NodeMonitor {
   private lastLookMs: number | undefined;
   private healthySinceMs: number;
+  /** When the latest heartbeat pass that worked began (polled heartbeats only). */
+  private lastPassMs: number | undefined;
 
+  /**
+   * `heartbeatMs`: how often heartbeat passes begin, when they are polled (absent when pushed).
+   */
   constructor(
     private readonly ctx: JobContext,
     private readonly gracePeriodMs: number,
     private readonly pushed?: PushedHeartbeats,
+    private readonly heartbeatMs?: number,
   ) {
     this.healthySinceMs = ctx.clock.now();
   }
 
-  /** The heartbeat pipeline worked (`true`) or failed (`false`) just now. */
-  heartbeat(ok: boolean): void {
+  /** The heartbeat pipeline worked (`true`) or failed (`false`) just now; a pass that worked began at `passStartedMs`. */
+  heartbeat(ok: boolean, passStartedMs?: number): void {
     if (!ok) this.healthySinceMs = Number.POSITIVE_INFINITY;
     else if (this.healthySinceMs === Number.POSITIVE_INFINITY) this.healthySinceMs = this.ctx.clock.now();
+    if (ok && passStartedMs !== undefined) this.lastPassMs = Math.max(this.lastPassMs ?? passStartedMs, passStartedMs);
   }
 
-  /** One look; true when it acted or held back, so that a monitor that does not poll looks again soon. */
+  /**
+   * One look; true when it acted or held back, so that a monitor that does not poll looks again soon.
+   * Silence is judged as of the latest heartbeat pass plus its period at most: a node is silent when
+   * passes that ran did not hear it, never because the passes themselves fell behind (an overloaded
+   * control plane), which would mark every node NotReady and stop every start until the next pass.
+   */
   async look(): Promise<boolean> {
-    const nowMs = this.ctx.clock.now();
+    const now = this.ctx.clock.now();
+    const nowMs =
+      this.lastPassMs === undefined || this.heartbeatMs === undefined
+        ? now
+        : Math.min(now, this.lastPassMs + this.heartbeatMs);
     // Placements, not pods: each look needs only counts; full rows are read for the nodes it evicts from.
     const [nodes, placements] = await Promise.all([this.ctx.store.listNodes(), this.ctx.store.listPodPlacements()]);
     const unfenced = new Map<string, number>();
@@ -58,7 +74,7 @@ export class NodeMonitor {
     });
     this.lastLookMs = nowMs;
     if (decision.holdingBack) this.ctx.log("node monitor holding back", { why: decision.holdingBack });
-    for (const name of decision.notReady) await this.ctx.store.updateNode(name, { ready: false }, nowMs);
+    for (const name of decision.notReady) await this.ctx.store.updateNode(name, { ready: false }, now);
     for (const name of decision.evict) {
       for (const pod of await this.ctx.store.listPods({ nodeName: name })) {
         if (isLive(pod)) await declareLost(this.ctx, pod, "silent");
