@@ -238,7 +238,10 @@ export class ControlPlane {
     const every = (ms: number, task: () => Promise<void>) => this.every(ms, task, duties.cancels);
     duties.prober.start();
     const pushed = this.options.changes === "push";
+    const passMs = this.ctx.clock.now();
     if ((await syncNodes(this.ctx)) && pushed) this.syncNodesLater();
+    // The first heartbeat pass of the term.
+    duties.monitor.heartbeat(true, passMs);
     // Stopped (deposed) while it waited: what starts after a wait would outlive its term.
     if (duties.stopped) return;
     if (!pushed) {

@@ -46,6 +46,8 @@ export class NodeMonitor {
    * control plane), which would mark every node NotReady and stop every start until the next pass.
    */
   async look(): Promise<boolean> {
+    // Polled, and no pass has worked yet in this term: nothing is known of the nodes to judge them by.
+    if (this.heartbeatMs !== undefined && this.lastPassMs === undefined) return false;
     const now = this.ctx.clock.now();
     const nowMs =
       this.lastPassMs === undefined || this.heartbeatMs === undefined

@@ -49,8 +49,10 @@ export async function syncNodes(ctx: JobContext): Promise<boolean> {
   }
   await ctx.store.stampHeartbeats(answering, now);
   // A node back from silence: its pods are looked at again, so fenced ones resume and lost ones are stopped.
-  for (const name of returning) {
-    for (const pod of await ctx.store.listPods({ nodeName: name })) await ctx.queue.enqueue("pod", pod.id);
+  if (returning.length > 0) {
+    const back = new Set(returning);
+    const pods = (await ctx.store.listPodPlacements()).filter((p) => p.nodeName !== null && back.has(p.nodeName));
+    await Promise.all(pods.map((pod) => ctx.queue.enqueue("pod", pod.id)));
   }
   const removed = await forgetRemoved(ctx, new Set(listed.map((n) => n.name)));
   changed ||= removed.changed;
