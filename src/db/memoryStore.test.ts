@@ -149,4 +149,24 @@ describe("memory store indexes", () => {
     const nodes = await store.listNodes();
     expect(Object.isFrozen(nodes[0])).toBe(true);
   });
+
+  it("shares with the record it replaces what a write passed back unchanged, and copies what it built anew", async () => {
+    const store = await withNode();
+    await store.createPod(pod("a", { status: { conditions: [{ type: "PodScheduled", status: "True" }] } }));
+    const before = await store.getPod("pod_a");
+    if (!before) throw new Error("no pod");
+    const conditions = [...(before.status.conditions as object[]), { type: "Ready", status: "False" }];
+    // A frozen part whose children are not all frozen is the caller's to change: it is copied.
+    const extra = Object.freeze({ inner: { note: "mutable" } });
+    const status = { ...before.status, conditions, extra };
+    const after = await store.updatePodStatus("pod_a", { phase: "Running", ready: false, status }, { nowMs: 1 });
+    const kept = after.status.conditions as object[];
+    expect(kept[0]).toBe((before.status.conditions as object[])[0]);
+    expect(kept).not.toBe(conditions);
+    expect(kept[1]).not.toBe(conditions[1]);
+    expect(after.status.extra).not.toBe(extra);
+    extra.inner.note = "changed";
+    expect(after.status.extra).toEqual({ inner: { note: "mutable" } });
+    expect(Object.isFrozen(kept[1])).toBe(true);
+  });
 });

@@ -49,7 +49,31 @@ function compareBy<T>(...keys: ((item: T) => string | number)[]) {
   };
 }
 
-const clone = <T>(value: T): T => structuredClone(value);
+/**
+ * A copy of plain data (what records are made of) that shares what cannot change: strings and other
+ * primitives, and frozen parts whose descendants are all frozen (a record's spec or its conditions,
+ * passed back in a change), so a write copies only what the caller built anew and a pod's versions
+ * share everything they have in common. Anything but a plain object or array is copied as
+ * `structuredClone` copies it.
+ */
+function clone<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Object.isFrozen(value) && deeplyFrozen(value)) return value;
+  if (Array.isArray(value)) return value.map(clone) as T;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = clone((value as Record<string, unknown>)[key]);
+  return copy as T;
+}
+
+/** Whether every object under `value` is frozen, so sharing it shares nothing that can change. */
+function deeplyFrozen(value: object): boolean {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === "object" && !(Object.isFrozen(child) && deeplyFrozen(child))) return false;
+  }
+  return true;
+}
 
 /**
  * Deep-freezes a record the store keeps, children first, so a frozen object's

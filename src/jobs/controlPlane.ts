@@ -286,9 +286,9 @@ export class ControlPlane {
 
   private nodeSync: Promise<void> = Promise.resolve();
 
-  /** `push`: pods changed; the prober looks at its next tick. */
-  podsChanged(): void {
-    if (this.options.changes === "push") this.duties?.prober.wake();
+  /** `push`: pods changed (those named, or any when `podIds` is absent); the prober looks at them at its next tick. */
+  podsChanged(podIds?: readonly string[]): void {
+    if (this.options.changes === "push") this.duties?.prober.wake(podIds);
   }
 
   /** `push`: what the probe forecast said may have changed (an image's behaviour did). */

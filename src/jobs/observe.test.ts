@@ -6,7 +6,7 @@ import { MemoryStore } from "../db/memoryStore.js";
 import type { NewPod } from "../db/types.js";
 import type { NodeProvider, ObservedPod } from "../providers/types.js";
 import type { JobContext } from "./context.js";
-import { Observer, OWNER_LOOK_MS } from "./observe.js";
+import { Observer, OWNER_LOOK_MS, OwnerLooks } from "./observe.js";
 import type { QueueName, WorkQueue } from "./queue.js";
 
 const MiB = 2 ** 20;
@@ -92,6 +92,22 @@ describe("the observe job", () => {
     expect(enqueued.filter(([q]) => q === "reconcile")).toEqual([
       ["reconcile", "ReplicaSet/ten_a/default/web-1", OWNER_LOOK_MS],
     ]);
+  });
+
+  it("has an owner whose pods keep changing look at once, then once a period, each look seeing the changes before it", () => {
+    const looks = new OwnerLooks();
+    const web = "ReplicaSet/ten_a/default/web-1";
+    expect(looks.delayMs(web, 10_000)).toBe(0);
+    // Changes within the period wait for one look a period after the last.
+    expect(looks.delayMs(web, 10_200)).toBe(OWNER_LOOK_MS - 200);
+    expect(looks.delayMs(web, 10_900)).toBe(OWNER_LOOK_MS - 900);
+    // At the look's own instant, a change comes to the next one.
+    expect(looks.delayMs(web, 11_000)).toBe(OWNER_LOOK_MS);
+    // Another owner is not held up; after a quiet period, the owner looks at once again.
+    expect(looks.delayMs("ReplicaSet/ten_a/default/api-1", 11_100)).toBe(0);
+    expect(looks.delayMs(web, 15_000)).toBe(0);
+    // A burst recorded together waits a period in any case.
+    expect(looks.delayMs("ReplicaSet/ten_a/default/db-1", 15_000, true)).toBe(OWNER_LOOK_MS);
   });
 
   it("records on its own, re-read, a pod that changed between the batch's read and its write", async () => {

@@ -34,6 +34,7 @@ type Observation = { gone: false; pod: ObservedPod } | { gone: true; nodeName: s
  */
 export class Observer {
   private readonly latest = new Map<string, Observation>();
+  private readonly ownerLooks = new OwnerLooks();
 
   constructor(private readonly ctx: JobContext) {}
 
@@ -110,7 +111,7 @@ export class Observer {
     }));
     const written = new Set((await this.ctx.store.updatePodStatuses(writes, now)).map((p) => p.id));
     const stale = new Map<string, Observation>();
-    const dependents = new Dependents();
+    const dependents = new Dependents(this.ownerLooks);
     for (const { pod, change, events } of planned) {
       if (!written.has(pod.id)) stale.set(pod.id, batch.get(pod.id) as Observation);
       else await this.afterWrite(pod, change, events, now, dependents);
@@ -157,7 +158,7 @@ export class Observer {
     const { change, events } = this.statusOf(pod, observation, now);
     if (canonicalJson(change) === canonicalJson({ phase: pod.phase, ready: pod.ready, status: pod.status })) return;
     await this.ctx.store.updatePodStatus(pod.id, change, { expectedResourceVersion: pod.resourceVersion, nowMs: now });
-    const dependents = new Dependents();
+    const dependents = new Dependents(this.ownerLooks);
     await this.afterWrite(pod, change, events, now, dependents);
     await dependents.enqueue(this.ctx);
   }
@@ -210,6 +211,8 @@ class Dependents {
   private readonly owners = new Map<string, number>();
   private readonly namespaces = new Map<string, { tenantId: string; namespace: string }>();
 
+  constructor(private readonly looks: OwnerLooks) {}
+
   add(pod: PodRecord): void {
     if (pod.ownerKind && pod.ownerName) {
       const key = objectKey({
@@ -224,8 +227,9 @@ class Dependents {
   }
 
   async enqueue(ctx: JobContext): Promise<void> {
+    const nowMs = ctx.clock.now();
     for (const [key, changed] of this.owners) {
-      await ctx.queue.enqueue("reconcile", key, changed >= OWNER_BURST ? OWNER_LOOK_MS : 0);
+      await ctx.queue.enqueue("reconcile", key, this.looks.delayMs(key, nowMs, changed >= OWNER_BURST));
     }
     for (const { tenantId, namespace } of this.namespaces.values()) await enqueueSelecting(ctx, tenantId, namespace);
   }
@@ -306,12 +310,48 @@ function dependentsCare(pod: PodRecord, change: PodStatusChange): boolean {
  */
 export const OWNER_LOOK_MS = 1_000;
 const OWNER_BURST = 16;
+/** Owners `OwnerLooks` remembers before it forgets those whose last look is over (the bound doubles with what it keeps). */
+const OWNER_LOOKS_KEPT = 1_000;
 
-/** The pod's owner and its namespace's Services reconcile again: its readiness, phase or restarts changed. */
-export async function enqueuePodDependents(ctx: JobContext, pod: PodRecord): Promise<void> {
+/**
+ * When an owner looks at its pods after some of them changed: at once after a quiet while, but at
+ * most once per `OWNER_LOOK_MS` while changes keep coming (pods starting one after another, each
+ * turning Running, then Ready): the changes after a look wait for the next one, due a period after
+ * it, which sees them all, since a look reads all of the owner's pods. So a pod that fails alone is
+ * replaced at once, and a 1,000-replica start is a look a second per owner, not one per pod change.
+ * A burst recorded together (`OWNER_BURST` pods or more) waits a period in any case.
+ */
+export class OwnerLooks {
+  /** Per owner, when its latest look was asked for (a time to come when it waits). */
+  private readonly lastLookMs = new Map<string, number>();
+  private kept = OWNER_LOOKS_KEPT;
+
+  /** The delay of the owner's look at a change of its pods now; remembered as its latest look. */
+  delayMs(ownerKey: string, nowMs: number, burst = false): number {
+    const last = this.lastLookMs.get(ownerKey);
+    // A look still to come sees this change too.
+    let atMs = last !== undefined && last > nowMs ? last : Math.max(nowMs, (last ?? -Infinity) + OWNER_LOOK_MS);
+    if (burst) atMs = Math.max(atMs, nowMs + OWNER_LOOK_MS);
+    if (this.lastLookMs.size >= this.kept) {
+      this.forgetBefore(nowMs - OWNER_LOOK_MS);
+      this.kept = Math.max(OWNER_LOOKS_KEPT, 2 * this.lastLookMs.size);
+    }
+    this.lastLookMs.set(ownerKey, atMs);
+    return atMs - nowMs;
+  }
+
+  /** Bounded memory: an owner whose latest look is a period past looks at once anyway. */
+  private forgetBefore(ms: number): void {
+    for (const [key, atMs] of this.lastLookMs) if (atMs <= ms) this.lastLookMs.delete(key);
+  }
+}
+
+/** The pod's owner (see `OwnerLooks`) and its namespace's Services reconcile again: its readiness, phase or restarts changed. */
+export async function enqueuePodDependents(ctx: JobContext, pod: PodRecord, looks?: OwnerLooks): Promise<void> {
   if (pod.ownerKind && pod.ownerName) {
     const owner = { tenantId: pod.tenantId, kind: pod.ownerKind, namespace: pod.namespace, name: pod.ownerName };
-    await ctx.queue.enqueue("reconcile", objectKey(owner));
+    const key = objectKey(owner);
+    await ctx.queue.enqueue("reconcile", key, looks?.delayMs(key, ctx.clock.now()) ?? 0);
   }
   await enqueueSelecting(ctx, pod.tenantId, pod.namespace);
 }

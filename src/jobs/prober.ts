@@ -7,9 +7,9 @@ import {
   withProbeVerdict,
 } from "../controllers/podLifecycle.js";
 import {
+  activeProbes,
   type ContainerProbeSettings,
   type ContainerProbeState,
-  dueProbes,
   isReady,
   isStarted,
   killMessage,
@@ -26,12 +26,16 @@ import { ConflictError, type PodRecord } from "../db/types.js";
 import type { ProbeResult } from "../providers/types.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
-import { enqueuePodDependents, enqueueRestarts } from "./observe.js";
+import { enqueuePodDependents, enqueueRestarts, OwnerLooks } from "./observe.js";
 
 export interface ProberOptions {
   /** How often the prober re-reads the running pods and starts the probes that are due. */
   tickMs: number;
-  /** Bound on probes running at once, hence on probes started per tick; the most overdue go first. */
+  /**
+   * Bound on probes running at once; the most overdue go first. One that ends makes room for the
+   * next one due at once, not at the next tick: probes that answer in milliseconds are not held to
+   * this many per tick, so 5,000 pods probed every 10 s fit in the bound.
+   */
   maxProbesPerTick: number;
   /**
    * Look only when told that pods changed (`wake`) or when a probe falls due, still on the ticks'
@@ -69,6 +73,77 @@ interface Tracked {
   seenAt: number;
 }
 
+/** One probe of one run, due at `atMs` as the run's state (`state`) said when it was queued. */
+interface DueProbe {
+  atMs: number;
+  key: string;
+  kind: ProbeKind;
+  tracked: Tracked;
+  state: ContainerProbeState;
+}
+
+/** Earlier first; at one time, by run, then kind: the most overdue go first, in a fixed order. */
+function dueBefore(a: DueProbe, b: DueProbe): boolean {
+  if (a.atMs !== b.atMs) return a.atMs < b.atMs;
+  if (a.key !== b.key) return a.key < b.key;
+  return a.kind < b.kind;
+}
+
+/**
+ * The probes to come, in due order: a binary min-heap, so a tick finds the probes due without
+ * walking every run. An entry whose run or state has changed since is stale, and dropped when it
+ * comes up (the change queued the run's probes afresh).
+ */
+class DueProbes {
+  private items: DueProbe[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): DueProbe | undefined {
+    return this.items[0];
+  }
+
+  /** Starts afresh with `entries`. */
+  reset(entries: DueProbe[]): void {
+    this.items = [];
+    for (const entry of entries) this.push(entry);
+  }
+
+  push(entry: DueProbe): void {
+    const items = this.items;
+    let i = items.push(entry) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (!dueBefore(entry, items[parent] as DueProbe)) break;
+      items[i] = items[parent] as DueProbe;
+      i = parent;
+    }
+    items[i] = entry;
+  }
+
+  pop(): DueProbe | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || !last) return top;
+    let i = 0;
+    // Bounded by the heap's depth: each pass moves one level down.
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && dueBefore(items[right] as DueProbe, items[left] as DueProbe) ? right : left;
+      if (!dueBefore(items[child] as DueProbe, last)) break;
+      items[i] = items[child] as DueProbe;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
+}
+
 /**
  * The kubelet's prober, run by the control plane: every tick it re-reads the
  * running pods, starts the probes that are due (bounded), feeds each result to
@@ -87,6 +162,10 @@ export class Prober {
   /** Refreshes so far: a run not seen by the latest one has ended. */
   private refreshes = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The tracked runs' probes, by when they fall due. */
+  private readonly due = new DueProbes();
+  /** Readiness changes come in bursts (a rollout's pods turning Ready): their owners look at most once a period. */
+  private readonly ownerLooks = new OwnerLooks();
   private cancelTimer: (() => void) | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
@@ -95,6 +174,15 @@ export class Prober {
   private wokenWhileTicking = false;
   /** The ticks' times count from here. */
   private readonly startMs: number;
+  /**
+   * `wakeOnly`: the pods changed since the last look, which is all the next look re-reads (`all`:
+   * any pod may have, as at the start, and every pod is read).
+   */
+  private changedPods: Set<string> | "all" = "all";
+  /** Runs whose kill the provider has not confirmed yet: every look asks again. */
+  private readonly killsPending = new Set<Tracked>();
+  /** Per pod, the keys of its runs being tracked: what a look at that pod alone replaces. */
+  private readonly keysByPod = new Map<string, string[]>();
 
   constructor(
     private readonly ctx: JobContext,
@@ -108,9 +196,10 @@ export class Prober {
     else this.arm();
   }
 
-  /** Pods changed (`wakeOnly`): look at the next tick. */
-  wake(): void {
+  /** Pods changed (`wakeOnly`): look at them at the next tick (`podIds` absent: at every pod). */
+  wake(podIds?: readonly string[]): void {
     if (this.stopped) return;
+    this.recheck(podIds);
     if (this.ticking) this.wokenWhileTicking = true;
     else this.armAt(this.tickAtOrAfter(this.ctx.clock.now() + 1));
   }
@@ -128,7 +217,10 @@ export class Prober {
         delete tracked.skippedFrom[kind];
         if (!probe) continue;
         const nextDueAtMs = fromMs + Math.ceil(Math.max(0, now - fromMs) / periodMs) * periodMs;
-        tracked.state = { ...tracked.state, probes: { ...tracked.state.probes, [kind]: { ...probe, nextDueAtMs } } };
+        this.setState(tracked, {
+          ...tracked.state,
+          probes: { ...tracked.state.probes, [kind]: { ...probe, nextDueAtMs } },
+        });
         this.armForDue(nextDueAtMs);
       }
     }
@@ -187,31 +279,106 @@ export class Prober {
     return this.startMs + Math.ceil((atMs - this.startMs) / tickMs) * tickMs;
   }
 
+  /** When the first probe not yet running falls due (stale entries on the way are dropped). */
   private earliestDueMs(): number | undefined {
-    let earliest: number | undefined;
-    for (const tracked of this.tracked.values()) {
-      const due = nextProbeAtMs(tracked.state);
-      if (due !== undefined && (earliest === undefined || due < earliest)) earliest = due;
+    for (let next = this.due.peek(); next; next = this.due.peek()) {
+      if (this.isQueued(next)) return next.atMs;
+      this.due.pop();
     }
-    return earliest;
+    return undefined;
   }
 
-  /** Tracks every running container that has a probe; forgets runs that ended; repairs what a failed write left. */
-  private async refresh(): Promise<void> {
-    const now = this.ctx.clock.now();
-    const refresh = ++this.refreshes;
-    for (const pod of await this.ctx.store.listPods({})) {
-      if (!pod.nodeName || pod.deletionRequestedAt !== null) continue;
-      // Level-triggered catch-up: a back-off whose lifecycle job was lost (a restart of the process) still ends.
-      await enqueueRestarts(this.ctx, pod.id, pod, now);
-      if (pod.phase !== "Running") continue;
-      for (const { tracked, status } of this.runsOf(pod)) {
-        tracked.seenAt = refresh;
-        // Most runs need no repair: skip the call, and its turn of the microtask queue, for them.
-        if (tracked.killPending || this.verdictDiffers(tracked, status)) await this.repair(tracked, status);
+  /** The run's state changes: its probes are queued by their new times. */
+  private setState(tracked: Tracked, state: ContainerProbeState): void {
+    tracked.state = state;
+    this.queueProbes(tracked);
+  }
+
+  /** Queues the run's active probes that will run at some time; stale entries go once they outnumber the live. */
+  private queueProbes(tracked: Tracked): void {
+    const { state, key } = tracked;
+    for (const kind of activeProbes(state)) {
+      const atMs = state.probes[kind]?.nextDueAtMs;
+      if (atMs !== undefined && Number.isFinite(atMs)) this.due.push({ atMs, key, kind, tracked, state });
+    }
+    if (this.due.size > 4 * this.tracked.size + 1_024) this.requeueAll();
+  }
+
+  private requeueAll(): void {
+    const entries: DueProbe[] = [];
+    for (const tracked of this.tracked.values()) {
+      const { state, key } = tracked;
+      for (const kind of activeProbes(state)) {
+        const atMs = state.probes[kind]?.nextDueAtMs;
+        if (atMs !== undefined && Number.isFinite(atMs)) entries.push({ atMs, key, kind, tracked, state });
       }
     }
+    this.due.reset(entries);
+  }
+
+  /** Still to run as queued: the run is tracked, its state unchanged since, and this probe is not running. */
+  private isQueued(entry: DueProbe): boolean {
+    return (
+      this.tracked.get(entry.key) === entry.tracked &&
+      entry.tracked.state === entry.state &&
+      !this.inFlight.has(`${entry.key}/${entry.kind}`)
+    );
+  }
+
+  /** The next look re-reads these pods (`undefined`: every pod). */
+  private recheck(podIds: readonly string[] | undefined): void {
+    if (podIds === undefined) this.changedPods = "all";
+    else if (this.changedPods !== "all") for (const id of podIds) this.changedPods.add(id);
+  }
+
+  /**
+   * Tracks every running container that has a probe; forgets runs that ended; repairs what a failed
+   * write left. Polling, every pod is read; woken (`wakeOnly`), only those that changed since.
+   */
+  private async refresh(): Promise<void> {
+    const changed = this.options.wakeOnly ? this.changedPods : "all";
+    this.changedPods = new Set();
+    if (changed !== "all") return this.refreshPods(changed);
+    const refresh = ++this.refreshes;
+    this.keysByPod.clear();
+    for (const pod of await this.ctx.store.listPods({})) await this.refreshPod(pod, refresh);
     for (const [key, tracked] of this.tracked) if (tracked.seenAt !== refresh) this.tracked.delete(key);
+    for (const tracked of this.killsPending)
+      if (this.tracked.get(tracked.key) !== tracked) this.killsPending.delete(tracked);
+  }
+
+  /** Re-reads the pods named, forgetting the runs of those that ended; retries the kills still pending. */
+  private async refreshPods(podIds: ReadonlySet<string>): Promise<void> {
+    const refresh = ++this.refreshes;
+    const pods = podIds.size === 0 ? [] : await this.ctx.store.getPods([...podIds]);
+    for (const pod of pods) await this.refreshPod(pod, refresh);
+    for (const podId of podIds) {
+      const keys = this.keysByPod.get(podId) ?? [];
+      for (const key of keys) if (this.tracked.get(key)?.seenAt !== refresh) this.tracked.delete(key);
+      const kept = keys.filter((key) => this.tracked.has(key));
+      if (kept.length > 0) this.keysByPod.set(podId, kept);
+      else this.keysByPod.delete(podId);
+    }
+    for (const tracked of [...this.killsPending]) {
+      if (this.tracked.get(tracked.key) === tracked) await this.kill(tracked);
+      else this.killsPending.delete(tracked);
+    }
+  }
+
+  private async refreshPod(pod: PodRecord, refresh: number): Promise<void> {
+    if (!pod.nodeName || pod.deletionRequestedAt !== null) return;
+    // Level-triggered catch-up: a back-off whose lifecycle job was lost (a restart of the process) still ends.
+    await enqueueRestarts(this.ctx, pod.id, pod, this.ctx.clock.now());
+    if (pod.phase !== "Running") return;
+    const runs = this.runsOf(pod);
+    for (const { tracked, status } of runs) {
+      tracked.seenAt = refresh;
+      // Most runs need no repair: skip the call, and its turn of the microtask queue, for them.
+      if (tracked.killPending || this.verdictDiffers(tracked, status)) await this.repair(tracked, status);
+    }
+    const keys = this.keysByPod.get(pod.id) ?? [];
+    for (const { tracked } of runs) if (!keys.includes(tracked.key)) keys.push(tracked.key);
+    if (keys.length > 0) this.keysByPod.set(pod.id, keys);
   }
 
   /**
@@ -257,6 +424,7 @@ export class Prober {
       seenAt: 0,
     };
     this.tracked.set(key, tracked);
+    this.queueProbes(tracked);
     return tracked;
   }
 
@@ -270,28 +438,34 @@ export class Prober {
     return isReady(tracked.state) !== status.ready || isStarted(tracked.state) !== status.started;
   }
 
+  /** Starts the probes due now, the most overdue first, as many as there is room for. */
   private launchDue(): void {
     const now = this.ctx.clock.now();
-    const due: { tracked: Tracked; kind: ProbeKind; atMs: number }[] = [];
-    for (const tracked of this.tracked.values()) {
-      for (const kind of dueProbes(tracked.state, now)) {
-        if (this.inFlight.has(`${tracked.key}/${kind}`)) continue;
-        due.push({ tracked, kind, atMs: tracked.state.probes[kind]?.nextDueAtMs ?? now });
-      }
+    let room = Math.max(0, this.options.maxProbesPerTick - this.inFlight.size);
+    // Bounded: each pass takes one entry out of the heap.
+    for (let next = this.due.peek(); room > 0 && next && next.atMs <= now; next = this.due.peek()) {
+      this.due.pop();
+      if (!this.isQueued(next)) continue;
+      room--;
+      this.launch(next.tracked, next.kind);
     }
-    due.sort((a, b) => a.atMs - b.atMs || (a.tracked.key < b.tracked.key ? -1 : 1));
-    const room = Math.max(0, this.options.maxProbesPerTick - this.inFlight.size);
-    for (const { tracked, kind } of due.slice(0, room)) {
-      const flightKey = `${tracked.key}/${kind}`;
-      const run = this.probe(tracked, kind)
-        .catch((error) => this.ctx.log("probe handling failed", { pod: tracked.pod.id, kind, error: String(error) }))
-        .finally(() => {
-          this.inFlight.delete(flightKey);
-          const current = this.tracked.get(tracked.key);
-          if (current) this.armForDue(nextProbeAtMs(current.state));
-        });
-      this.inFlight.set(flightKey, run);
-    }
+  }
+
+  private launch(tracked: Tracked, kind: ProbeKind): void {
+    const flightKey = `${tracked.key}/${kind}`;
+    const launchedState = tracked.state;
+    const run = this.probe(tracked, kind)
+      .catch((error) => this.ctx.log("probe handling failed", { pod: tracked.pod.id, kind, error: String(error) }))
+      .finally(() => {
+        this.inFlight.delete(flightKey);
+        const current = this.tracked.get(tracked.key);
+        // A probe that changed nothing (its result came too late, or handling it failed) is due again as it was.
+        if (current?.state === launchedState) this.queueProbes(current);
+        if (current) this.armForDue(nextProbeAtMs(current.state));
+        // Room for the next probe due; while a tick runs, its own launch follows its look.
+        if (!this.stopped && !this.ticking) this.launchDue();
+      });
+    this.inFlight.set(flightKey, run);
   }
 
   private async probe(tracked: Tracked, kind: ProbeKind): Promise<void> {
@@ -303,7 +477,7 @@ export class Prober {
     if (!current || current.state.containerID !== containerID) return;
     const before = { ready: isReady(current.state), started: isStarted(current.state) };
     const outcome = recordProbe(current.settings, current.state, kind, result?.ok, this.ctx.clock.now());
-    current.state = result?.ok ? this.takeAsRead(current, kind, outcome.state) : outcome.state;
+    this.setState(current, result?.ok ? this.takeAsRead(current, kind, outcome.state) : outcome.state);
     const involved = podInvolved(current.pod);
     if (result && !result.ok) {
       await recordEvent(this.ctx, involved, "Warning", "Unhealthy", probeFailedMessage(kind, result.message));
@@ -314,6 +488,7 @@ export class Prober {
     if (outcome.kill) {
       await recordEvent(this.ctx, involved, "Normal", "Killing", killMessage(current.containerName, outcome.kill));
       current.killPending = true;
+      this.killsPending.add(current);
       await this.kill(current);
     }
   }
@@ -363,6 +538,7 @@ export class Prober {
     try {
       await this.ctx.provider.killContainer(pod.nodeName as string, pod.id, containerName, state.containerID);
       tracked.killPending = false;
+      this.killsPending.delete(tracked);
     } catch (error) {
       this.ctx.log("kill failed; will retry", { pod: pod.id, container: containerName, error: String(error) });
     }
@@ -370,6 +546,8 @@ export class Prober {
 
   /** Writes the run's `ready` and `started`, and the pod's readiness that follows, with a conditional write. */
   private async writeVerdict(tracked: Tracked): Promise<void> {
+    // Woken, the next look compares this pod again, in case the write below does not get through.
+    this.recheck([tracked.pod.id]);
     const verdict = { ready: isReady(tracked.state), started: isStarted(tracked.state) };
     for (let attempt = 0; attempt < 5; attempt++) {
       const pod = await this.ctx.store.getPod(tracked.pod.id);
@@ -389,7 +567,8 @@ export class Prober {
         if (error instanceof ConflictError) continue;
         throw error;
       }
-      if (change.ready !== pod.ready || change.phase !== pod.phase) await enqueuePodDependents(this.ctx, pod);
+      if (change.ready !== pod.ready || change.phase !== pod.phase)
+        await enqueuePodDependents(this.ctx, pod, this.ownerLooks);
       return;
     }
     // The next tick compares again and retries (`repair`).

@@ -88,9 +88,9 @@ export async function takeSnapshot(
     world.store.listObjects({ kind: "StatefulSet" }),
     world.provider.listNodes(),
   ]);
-  // The provider's pods as `listPods` reports them, kept between looks while they do not change; with
-  // their identities only when a checker asks (one that judges StatefulSets), read at this same instant.
-  const observed = world.provider.observedPods();
+  // The provider's pods as `listPods` reports them, kept between looks while they do not change: read,
+  // with their identities, only when a checker asks (one that judges StatefulSets), which it does at
+  // this same instant (the checkers run as soon as the snapshot is taken, with nothing in between).
   let running: RunningPod[] | undefined;
   const index = Array.isArray(listed) ? undefined : listed;
   return {
@@ -101,7 +101,7 @@ export async function takeSnapshot(
     statefulSets,
     providerNodes,
     get running() {
-      running ??= runningPods(world, identities, observed);
+      running ??= runningPods(world, identities, world.provider.observedPods());
       return running;
     },
     // The index's list is made when first asked for (a checker's full check, the liveness judgement).

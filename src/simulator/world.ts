@@ -51,6 +51,8 @@ export interface Journal {
 }
 
 const MAX_LOG_LINES = 200;
+/** Keys one queue of the run may hold: a scale run queues each of its 150,000 pods at once. */
+const MAX_QUEUED = 1_000_000;
 
 /**
  * The system under test, whole: the production control plane (job handlers,
@@ -99,13 +101,14 @@ export class World {
     const trace = new Trace(clock, { hash: options.trace, onLine: options.hooks?.onTraceLine });
     const planted = options.hooks?.wrapStore?.(new MemoryStore()) ?? new MemoryStore();
     // The control plane learns of pod changes as they are written (`push`): see `controlPlaneOptions`.
-    let podsChanged = () => {};
+    let podsChanged = (_ids: readonly string[] | undefined) => {};
     // A planted store may change other pods than a call names: then every look reads them all.
-    const podWrites = new PodWrites(options.hooks?.wrapStore === undefined);
+    const exact = options.hooks?.wrapStore === undefined;
+    const podWrites = new PodWrites(exact);
     const store = tracedStore(
       watchedPods(planted, (ids) => {
         podWrites.add(ids);
-        podsChanged();
+        podsChanged(exact ? ids : undefined);
       }),
       trace,
     );
@@ -120,6 +123,8 @@ export class World {
     const traced: WorkQueue = tracedQueue(
       new InProcessQueue({
         clock,
+        // Bounded still, but past the largest cluster a scenario may hold (every pod queued at once).
+        maxQueued: MAX_QUEUED,
         onError: (name, key, error) => log("job failed; retrying", { queue: name, key, error: String(error) }),
       }),
       trace,
@@ -173,7 +178,7 @@ export class World {
       scenario.pools,
       podWrites,
     );
-    podsChanged = () => world.controlPlane.podsChanged();
+    podsChanged = (ids) => world.controlPlane.podsChanged(ids);
     for (const [image, behaviour] of Object.entries(images)) world.images.set(image, behaviour);
     for (const pool of scenario.pools) world.addNodes(pool.name, pool.count);
     // The platform's own tenant, as bootstrap makes it: volumes and other platform objects live there.

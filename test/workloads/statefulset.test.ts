@@ -122,7 +122,12 @@ describe("StatefulSets through the API", () => {
     expect(seen.twoPodsForOneOrdinal).toBe(0);
     expect(await claims()).toEqual(before);
     expect(await Promise.all(Object.values(before).map((c: any) => volumeNode(c.volume)))).toEqual(nodesBefore);
-    const sts = (await api.call("GET", "/apis/apps/v1/namespaces/default/statefulsets/db")).body;
+    // The owner looks at its pods at most once a second while they keep changing (src/jobs/observe.ts):
+    // its status follows the last change within that.
+    const sts = await api.until(async () => {
+      const body = (await api.call("GET", "/apis/apps/v1/namespaces/default/statefulsets/db")).body;
+      return body.status?.readyReplicas === 3 && body;
+    });
     expect(sts.status).toMatchObject({ replicas: 3, readyReplicas: 3, updatedReplicas: 3 });
     expect(sts.status.currentRevision).toBe(sts.status.updateRevision);
   });

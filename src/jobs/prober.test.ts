@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { countingCalls } from "../../test/helpers/counting.js";
+import { ManualClock } from "../core/clock.js";
+import { seededRng } from "../core/rng.js";
+import { MemoryStore } from "../db/memoryStore.js";
+import type { NewPod } from "../db/types.js";
+import type { NodeProvider } from "../providers/types.js";
+import type { JobContext } from "./context.js";
+import { Prober } from "./prober.js";
+import type { WorkQueue } from "./queue.js";
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** A pod whose one container runs since `startedAtMs`, with a readiness probe every 10 s. */
+function runningPod(i: number, startedAtMs: number): NewPod {
+  const container = {
+    name: "web",
+    image: "web:1",
+    readinessProbe: { httpGet: { path: "/healthz", port: 8080 }, periodSeconds: 10 },
+  };
+  const status = {
+    phase: "Running",
+    conditions: [],
+    containerStatuses: [
+      {
+        ...{ name: "web", image: "web:1", containerID: `c-${i}`, ready: false, started: true, restartCount: 0 },
+        ...{ state: { running: { startedAt: new Date(startedAtMs).toISOString() } }, lastState: {} },
+      },
+    ],
+  };
+  return {
+    ...{ id: `pod_${i}`, tenantId: "ten_a", namespace: "default", name: `web-${i}`, uid: `uid-${i}` },
+    ...{ ownerKind: null, ownerName: null, ownerUid: null, labels: {}, annotations: {}, templateHash: null },
+    ...{ spec: { containers: [container] }, cpuMillis: 10, memoryBytes: 2 ** 20, createdAt: T0, status },
+  };
+}
+
+/** Running pods that started 1 s apart, a prober over them, and the probes it ran (pod ids, in order). */
+async function setup(count: number, maxProbesPerTick: number) {
+  const clock = new ManualClock(T0);
+  const store = new MemoryStore();
+  await store.upsertNode(
+    {
+      ...{ name: "n1", provider: "simulated", address: "192.0.2.1", labels: {}, cpuMillis: 4_000 },
+      ...{ memoryBytes: 2 ** 33, maxPods: 110, ready: true, unschedulable: false, lastHeartbeatAt: T0 },
+    },
+    T0,
+  );
+  for (let i = 0; i < count; i++) {
+    const pod = await store.createPod(runningPod(i, T0 + i * 1_000));
+    await store.bindPod(pod.id, "n1", T0);
+    await store.updatePodStatus(
+      pod.id,
+      { phase: "Running", ready: false, status: runningPod(i, T0 + i * 1_000).status ?? {} },
+      { nowMs: T0 },
+    );
+  }
+  const probed: string[] = [];
+  /** Answers of probes held back (`hold`), released in order by `release`. */
+  const held: (() => void)[] = [];
+  let hold = false;
+  const provider = {
+    probe: async (_node: string, podId: string) => {
+      probed.push(podId);
+      if (hold) await new Promise<void>((resolve) => held.push(resolve));
+      return { ok: true };
+    },
+  } as unknown as NodeProvider;
+  const queue: WorkQueue = { enqueue: async () => {}, register() {}, async close() {} };
+  const calls: string[] = [];
+  const ctx: JobContext = {
+    ...{ store: countingCalls(store, calls), queue, provider, clock, rng: seededRng("prober") },
+    ...{ schedulingPolicy: "spread", unschedulableRetryMs: 500, log: () => {} },
+  };
+  const prober = new Prober(ctx, { tickMs: 100, maxProbesPerTick, wakeOnly: true });
+  const settle = async () => {
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  /** Moves virtual time tick by tick, letting the prober run between. */
+  const advance = async (ms: number) => {
+    for (let elapsed = 0; elapsed < ms; elapsed += 100) {
+      clock.advance(100);
+      await settle();
+    }
+  };
+  const holdAnswers = (on: boolean) => {
+    hold = on;
+  };
+  const release = () => held.shift()?.();
+  return { clock, store, prober, probed, calls, advance, settle, holdAnswers, release };
+}
+
+describe("the prober", () => {
+  it("starts the most overdue probes first, no more at once than its bound, the next as soon as one ends", async () => {
+    const { prober, probed, advance, settle, holdAnswers, release } = await setup(3, 2);
+    // Every pod's first probe is due by now: at 0 s, 1 s and 2 s.
+    await advance(5_000);
+    holdAnswers(true);
+    prober.start();
+    await advance(100);
+    expect(probed).toEqual(["pod_0", "pod_1"]);
+    // The first answer makes room for the third probe at once, before the next tick.
+    release();
+    await settle();
+    expect(probed).toEqual(["pod_0", "pod_1", "pod_2"]);
+    holdAnswers(false);
+    release();
+    release();
+    await advance(100);
+    // Each is probed again one period after it was due, in that order.
+    probed.length = 0;
+    await advance(10_000);
+    expect(probed).toEqual(["pod_0", "pod_1", "pod_2"]);
+    await prober.stop();
+  });
+
+  it("woken with the pods that changed, reads only those, and forgets the runs of a pod that is gone", async () => {
+    const { store, prober, probed, calls, advance } = await setup(3, 10);
+    prober.start();
+    await advance(3_000);
+    // The first look reads every pod.
+    expect(calls.filter((c) => c === "listPods")).toEqual(["listPods"]);
+    calls.length = 0;
+    await store.deletePod("pod_1");
+    prober.wake(["pod_1"]);
+    await advance(100);
+    expect(calls).not.toContain("listPods");
+    expect(calls).toContain("getPods");
+    probed.length = 0;
+    await advance(10_000);
+    expect([...probed].sort()).toEqual(["pod_0", "pod_2"]);
+    await prober.stop();
+  });
+});
