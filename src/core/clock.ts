@@ -1,3 +1,5 @@
+import { MinHeap } from "./heap.js";
+
 /**
  * Time enters the platform only through a `Clock`. Production uses `systemClock`;
  * tests and the simulator use `ManualClock`, whose time moves only when told to,
@@ -31,65 +33,11 @@ interface PendingTimer {
 /** Earlier first; at one time, in the order set. */
 const before = (a: PendingTimer, b: PendingTimer): boolean => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
 
-/** A binary min-heap of timers: setting and firing one is O(log n), a million pending timers included. */
-class TimerHeap {
-  private readonly items: PendingTimer[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): PendingTimer | undefined {
-    return this.items[0];
-  }
-
-  push(timer: PendingTimer): void {
-    const items = this.items;
-    items.push(timer);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >>> 1;
-      if (!before(timer, items[parent] as PendingTimer)) break;
-      items[i] = items[parent] as PendingTimer;
-      i = parent;
-    }
-    items[i] = timer;
-  }
-
-  /** Drops cancelled timers; a sorted array is a valid heap. */
-  compact(): void {
-    const live = this.items.filter((t) => !t.cancelled).sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
-    this.items.length = 0;
-    for (const timer of live) this.items.push(timer);
-  }
-
-  pop(): PendingTimer | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length === 0 || !last) return top;
-    let i = 0;
-    // Bounded by the heap's depth: each pass moves one level down.
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= items.length) break;
-      const right = left + 1;
-      const child =
-        right < items.length && before(items[right] as PendingTimer, items[left] as PendingTimer) ? right : left;
-      if (!before(items[child] as PendingTimer, last)) break;
-      items[i] = items[child] as PendingTimer;
-      i = child;
-    }
-    items[i] = last;
-    return top;
-  }
-}
-
 /** A clock whose time only moves through `advance`/`set`; timers fire in time order, then in the order set. */
 export class ManualClock implements Clock {
   private nowMs: number;
   private seq = 0;
-  private readonly timers = new TimerHeap();
+  private readonly timers = new MinHeap<PendingTimer>(before);
   private pending = 0;
 
   constructor(startMs = Date.UTC(2026, 0, 1)) {
@@ -109,7 +57,8 @@ export class ManualClock implements Clock {
       timer.cancelled = true;
       this.pending--;
       // Cancelled timers wait in the heap until they come up; when they are most of it, it is rebuilt.
-      if (this.timers.size > 1024 && this.pending * 2 < this.timers.size) this.timers.compact();
+      if (this.timers.size > 1024 && this.pending * 2 < this.timers.size)
+        this.timers.rebuild(this.timers.entries().filter((t) => !t.cancelled));
     };
   }
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { canonicalJson } from "../core/hash.js";
 import { eventDedupeKey } from "./eventKey.js";
+import { deepFreeze } from "./frozen.js";
 import {
   type ApiKeyRecord,
   type BindOutcome,
@@ -75,21 +76,8 @@ function deeplyFrozen(value: object): boolean {
   return true;
 }
 
-/**
- * Deep-freezes a record the store keeps, children first, so a frozen object's
- * descendants are frozen too and an already frozen part (shared with the
- * record it replaces) is not walked again. Stored records are handed out as
- * they are: a caller that tried to change one would throw instead of changing
- * state, so reads copy nothing.
- */
-function frozen<T>(value: T): T {
-  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
-  for (const key of Object.keys(value)) frozen((value as Record<string, unknown>)[key]);
-  return Object.freeze(value);
-}
-
 /** A copy of what a caller passed in, frozen: the caller keeps its object, the store its own. */
-const stored = <T>(value: T): T => frozen(clone(value));
+const stored = <T>(value: T): T => deepFreeze(clone(value));
 
 /** The orders the SQL store's `ORDER BY` clauses give (pods and objects: their order keys below). */
 const byCreation = compareBy<ApiKeyRecord>(
@@ -503,7 +491,7 @@ export class MemoryStore implements Store {
       if (this.t.tenants.has(id) || this.t.tenantIdsByName.has(name)) {
         throw new ConflictError("exists", `tenant ${name} already exists`);
       }
-      const record = frozen({ id, name, quota: clone(tenant.quota ?? null), createdAt });
+      const record = deepFreeze({ id, name, quota: clone(tenant.quota ?? null), createdAt });
       this.put(this.t.tenants, id, record);
       this.put(this.t.tenantIdsByName, name, id);
       return record;
@@ -529,7 +517,7 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       const current = this.t.tenants.get(tenantId);
       if (!current) return undefined;
-      const next = frozen({ ...current, quota: clone(quota) });
+      const next = deepFreeze({ ...current, quota: clone(quota) });
       this.put(this.t.tenants, tenantId, next);
       return next;
     });
@@ -560,7 +548,7 @@ export class MemoryStore implements Store {
       if (this.t.apiKeys.has(id) || this.t.apiKeyIdsByHash.has(keyHash)) {
         throw new ConflictError("exists", `an API key with prefix ${prefix} already exists`);
       }
-      const record = frozen({ id, tenantId, role, keyHash, prefix, createdAt, revokedAt });
+      const record = deepFreeze({ id, tenantId, role, keyHash, prefix, createdAt, revokedAt });
       this.put(this.t.apiKeys, id, record);
       this.put(this.t.apiKeyIdsByHash, keyHash, id);
       return record;
@@ -586,7 +574,7 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       const key = keyOf(tenantId, name);
       if (this.t.namespaces.has(key)) return false;
-      this.put(this.t.namespaces, key, frozen({ tenantId, name, createdAt: nowMs }));
+      this.put(this.t.namespaces, key, deepFreeze({ tenantId, name, createdAt: nowMs }));
       return true;
     });
   }
@@ -659,7 +647,11 @@ export class MemoryStore implements Store {
       if (!current || !versionMatches(current.resourceVersion, write)) {
         staleOrMissing(current !== undefined, `${ref.kind} ${ref.namespace}/${ref.name}`);
       }
-      const next = frozen({ ...change(current), resourceVersion: this.nextResourceVersion(), updatedAt: write.nowMs });
+      const next = deepFreeze({
+        ...change(current),
+        resourceVersion: this.nextResourceVersion(),
+        updatedAt: write.nowMs,
+      });
       this.putObject(key, next);
       return next;
     });
@@ -748,7 +740,7 @@ export class MemoryStore implements Store {
 
   /** Stores a changed pod under a new resource version. */
   private writePod(pod: PodRecord): PodRecord {
-    const next = frozen({ ...pod, resourceVersion: this.nextResourceVersion() });
+    const next = deepFreeze({ ...pod, resourceVersion: this.nextResourceVersion() });
     this.putPod(pod.id, next);
     return next;
   }
@@ -761,7 +753,7 @@ export class MemoryStore implements Store {
       const node = this.t.nodes.get(nodeName);
       if (!node) return "node-gone";
       if (!fits(node, pod)) return "insufficient";
-      this.put(this.t.nodes, nodeName, frozen(withAllocation(node, pod, 1)));
+      this.put(this.t.nodes, nodeName, deepFreeze(withAllocation(node, pod, 1)));
       this.writePod({ ...pod, nodeName, updatedAt: nowMs });
       return "bound";
     });
@@ -776,7 +768,7 @@ export class MemoryStore implements Store {
         const node = this.t.nodes.get(nodeName);
         if (!node) return { result: "node-gone" };
         if (!fits(node, pod)) return { result: "insufficient" };
-        this.put(this.t.nodes, nodeName, frozen(withAllocation(node, pod, 1)));
+        this.put(this.t.nodes, nodeName, deepFreeze(withAllocation(node, pod, 1)));
         return { result: "bound", pod: this.writePod({ ...pod, nodeName, updatedAt: nowMs }) };
       }),
     );
@@ -800,7 +792,7 @@ export class MemoryStore implements Store {
       this.putPod(id, undefined);
       this.remove(this.t.podIdsByName, podNameKey(pod.tenantId, pod.namespace, pod.name));
       const node = pod.nodeName === null ? undefined : this.t.nodes.get(pod.nodeName);
-      if (node) this.put(this.t.nodes, node.name, frozen(withAllocation(node, pod, -1)));
+      if (node) this.put(this.t.nodes, node.name, deepFreeze(withAllocation(node, pod, -1)));
       return pod;
     });
   }
@@ -818,7 +810,7 @@ export class MemoryStore implements Store {
             ...{ allocatedCpuMillis: 0, allocatedMemoryBytes: 0, allocatedPods: 0, createdAt: nowMs },
           };
       if (!current) this.forgetNodeOrder();
-      this.put(this.t.nodes, name, frozen(next));
+      this.put(this.t.nodes, name, deepFreeze(next));
       return next;
     });
   }
@@ -839,7 +831,7 @@ export class MemoryStore implements Store {
       const current = this.t.nodes.get(name);
       if (!current) return undefined;
       const defined = Object.entries(clone(change)).filter(([, value]) => value !== undefined);
-      const next: NodeRecord = frozen({ ...current, ...Object.fromEntries(defined), updatedAt: nowMs });
+      const next: NodeRecord = deepFreeze({ ...current, ...Object.fromEntries(defined), updatedAt: nowMs });
       this.put(this.t.nodes, name, next);
       return next;
     });
@@ -849,7 +841,7 @@ export class MemoryStore implements Store {
     return this.exclusive(() => {
       for (const name of names) {
         const current = this.t.nodes.get(name);
-        if (current) this.put(this.t.nodes, name, frozen({ ...current, lastHeartbeatAt: nowMs, updatedAt: nowMs }));
+        if (current) this.put(this.t.nodes, name, deepFreeze({ ...current, lastHeartbeatAt: nowMs, updatedAt: nowMs }));
       }
     });
   }
@@ -874,7 +866,7 @@ export class MemoryStore implements Store {
             ...{ id, tenantId, namespace, involvedKind, involvedName, involvedUid, type, reason, message },
             ...{ count: 1, firstSeenAt: atMs, lastSeenAt: atMs },
           };
-      this.put(this.t.events, key, frozen(next));
+      this.put(this.t.events, key, deepFreeze(next));
       return next;
     });
   }
@@ -894,7 +886,7 @@ export class MemoryStore implements Store {
   addOutbox(queue: string, key: string, nowMs: number): Promise<void> {
     return this.exclusive(() => {
       this.lastOutboxId += 1;
-      this.put(this.t.outbox, this.lastOutboxId, frozen({ id: this.lastOutboxId, queue, key, createdAt: nowMs }));
+      this.put(this.t.outbox, this.lastOutboxId, deepFreeze({ id: this.lastOutboxId, queue, key, createdAt: nowMs }));
     });
   }
 
@@ -917,7 +909,7 @@ export class MemoryStore implements Store {
       const held = this.t.leases.get(name);
       if (held && held.holder !== holder && held.expiresAt > nowMs) return null;
       const term = !held ? 1 : held.holder === holder ? held.term : held.term + 1;
-      const lease = frozen({ name, holder, expiresAt: nowMs + ttlMs, term });
+      const lease = deepFreeze({ name, holder, expiresAt: nowMs + ttlMs, term });
       this.put(this.t.leases, name, lease);
       return lease;
     });

@@ -22,6 +22,7 @@ import {
   recordProbe,
 } from "../controllers/probes.js";
 import type { Json } from "../controllers/types.js";
+import { MinHeap } from "../core/heap.js";
 import { ConflictError, type PodRecord } from "../db/types.js";
 import type { ProbeResult } from "../providers/types.js";
 import { recordEvent } from "./apply.js";
@@ -90,61 +91,6 @@ function dueBefore(a: DueProbe, b: DueProbe): boolean {
 }
 
 /**
- * The probes to come, in due order: a binary min-heap, so a tick finds the probes due without
- * walking every run. An entry whose run or state has changed since is stale, and dropped when it
- * comes up (the change queued the run's probes afresh).
- */
-class DueProbes {
-  private items: DueProbe[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): DueProbe | undefined {
-    return this.items[0];
-  }
-
-  /** Starts afresh with `entries`. */
-  reset(entries: DueProbe[]): void {
-    this.items = [];
-    for (const entry of entries) this.push(entry);
-  }
-
-  push(entry: DueProbe): void {
-    const items = this.items;
-    let i = items.push(entry) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >>> 1;
-      if (!dueBefore(entry, items[parent] as DueProbe)) break;
-      items[i] = items[parent] as DueProbe;
-      i = parent;
-    }
-    items[i] = entry;
-  }
-
-  pop(): DueProbe | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length === 0 || !last) return top;
-    let i = 0;
-    // Bounded by the heap's depth: each pass moves one level down.
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= items.length) break;
-      const right = left + 1;
-      const child = right < items.length && dueBefore(items[right] as DueProbe, items[left] as DueProbe) ? right : left;
-      if (!dueBefore(items[child] as DueProbe, last)) break;
-      items[i] = items[child] as DueProbe;
-      i = child;
-    }
-    items[i] = last;
-    return top;
-  }
-}
-
-/**
  * The kubelet's prober, run by the control plane: every tick it re-reads the
  * running pods, starts the probes that are due (bounded), feeds each result to
  * the pure rules (src/controllers/probes.ts) and applies the verdict — readiness
@@ -163,7 +109,12 @@ export class Prober {
   private refreshes = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** The tracked runs' probes, by when they fall due. */
-  private readonly due = new DueProbes();
+  /**
+   * The probes to come, in due order, so a tick finds the probes due without walking every run. An
+   * entry whose run or state has changed since is stale, and dropped when it comes up (the change
+   * queued the run's probes afresh).
+   */
+  private readonly due = new MinHeap<DueProbe>(dueBefore);
   /** Readiness changes come in bursts (a rollout's pods turning Ready): their owners look at most once a period. */
   private readonly ownerLooks = new OwnerLooks();
   private cancelTimer: (() => void) | undefined;
@@ -313,7 +264,7 @@ export class Prober {
         if (atMs !== undefined && Number.isFinite(atMs)) entries.push({ atMs, key, kind, tracked, state });
       }
     }
-    this.due.reset(entries);
+    this.due.rebuild(entries);
   }
 
   /** Still to run as queued: the run is tracked, its state unchanged since, and this probe is not running. */
