@@ -101,6 +101,8 @@ function toPod(row: PodRow): PodRecord {
  */
 class ParsedPods {
   private readonly byId = new Map<string, PodRecord>();
+  /** The longest list so far: the kept records stay within twice as many (see `keep`). */
+  private longestList = 0;
 
   get(id: string, resourceVersion: number): PodRecord | undefined {
     const known = this.byId.get(id);
@@ -109,8 +111,15 @@ class ParsedPods {
 
   keep(pod: PodRecord): PodRecord {
     const kept = deepFreeze(pod);
+    // Deleted pods stay until a complete list shows them gone; a process that never lists every pod
+    // starts afresh instead, once what it keeps outgrows what it lists.
+    if (this.byId.size >= Math.max(MIN_PARSED_PODS, 2 * this.longestList)) this.byId.clear();
     this.byId.set(pod.id, kept);
     return kept;
+  }
+
+  listed(count: number): void {
+    this.longestList = Math.max(this.longestList, count);
   }
 
   /** Drops every pod a complete list did not show: it was deleted. */
@@ -120,6 +129,9 @@ class ParsedPods {
     for (const id of this.byId.keys()) if (!present.has(id)) this.byId.delete(id);
   }
 }
+
+/** Pod records kept at least, whatever the lists' lengths. */
+const MIN_PARSED_PODS = 10_000;
 
 /** Pods read in full by one statement at most (well under Postgres' 65,535 parameters). */
 const POD_READ_CHUNK = 5_000;
@@ -411,6 +423,7 @@ export class SqlOps implements StoreOps {
       .from(pods)
       .where(where)
       .orderBy(...order);
+    this.parsedPods.listed(versions.length);
     const fresh = await this.podsAsOf(versions);
     // A list of every pod shows which ones are gone.
     if (where === undefined) this.parsedPods.forget(versions);

@@ -171,4 +171,29 @@ describe("the schedule job", () => {
     expect(placed).toEqual(expect.arrayContaining(["next", "later"]));
     expect(placed).not.toContain("refused");
   });
+
+  it("hands on when its pod went before it was placed: the tenant's oldest never tried, or each tenant's", async () => {
+    const store = await cluster();
+    const lead = await store.createPod({ ...pod("lead", {}), createdAt: 1_000 });
+    const second = await store.createPod({ ...pod("second", {}), createdAt: 1_001 });
+    await store.createPod({ ...pod("third", {}), createdAt: 1_002 });
+    const other = await store.createPod({ ...pod("other", {}), id: "pod_other", tenantId: "ten_b", createdAt: 5 });
+    const enqueued: string[] = [];
+    const ctx = {
+      store,
+      queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
+      clock: new ManualClock(),
+      rng: seededRng("gone"),
+      schedulingPolicy: "spread",
+    } as unknown as JobContext;
+    // Being deleted: its tenant's oldest pod never tried takes over.
+    await store.markPodDeleting(lead.id, 1);
+    expect(await scheduleJob(ctx, lead.id)).toBeUndefined();
+    expect(enqueued).toEqual([`schedule ${second.id}`]);
+    // Gone altogether: its tenant is unknown, so each tenant's oldest takes over.
+    enqueued.length = 0;
+    await store.deletePod(lead.id);
+    expect(await scheduleJob(ctx, lead.id)).toBeUndefined();
+    expect(enqueued.sort()).toEqual([`schedule ${second.id}`, `schedule ${other.id}`].sort());
+  });
 });

@@ -23,15 +23,37 @@ const BIND_BATCH = 1_000;
  */
 export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
-  if (!pod || pod.deletionRequestedAt !== null) return undefined;
+  if (!pod || pod.deletionRequestedAt !== null) return goneBeforePlaced(ctx, pod);
   if (pod.nodeName) return alreadyBound(ctx, pod);
   // Jobs run side by side, but place one at a time: most of a burst's jobs then find their pod bound
   // by the batch before them (above, at the cost of one read), instead of each placing a batch of its own.
   return oneAtATime(ctx, async () => {
     const now = await ctx.store.getPod(podId);
-    if (!now || now.deletionRequestedAt !== null) return undefined;
+    if (!now || now.deletionRequestedAt !== null) return goneBeforePlaced(ctx, now);
     return now.nodeName ? alreadyBound(ctx, now) : place(ctx, now);
   });
+}
+
+/**
+ * The job's pod went before it was placed, and may have been the one its burst waited for: the
+ * oldest pod never tried hands on in its place — the tenant's, or, when the pod's row is gone (its
+ * tenant unknown), each tenant's. Such jobs are few: a burst has one, not one per pod.
+ */
+async function goneBeforePlaced(ctx: JobContext, pod: PodRecord | undefined): Promise<undefined> {
+  if (pod) {
+    if (pod.nodeName === null) await handOff(ctx, pod);
+    return undefined;
+  }
+  const oldest = new Map<string, PodRecord>();
+  for (const p of await ctx.store.listPods({ unbound: true })) {
+    if (!batchable(p)) continue;
+    const known = oldest.get(p.tenantId);
+    if (!known || p.createdAt < known.createdAt || (p.createdAt === known.createdAt && p.id < known.id)) {
+      oldest.set(p.tenantId, p);
+    }
+  }
+  await Promise.all([...oldest.values()].map((p) => ctx.queue.enqueue("schedule", p.id)));
+  return undefined;
 }
 
 /** Bound by another pod's batch, which asked for its start: once its provider has reported it, there is nothing more to ask. */

@@ -91,8 +91,10 @@ describeCorpus(
         "Deployment/frontend:created",
       ]);
       await until("6 pods ready", async () => (await readyPods()) === 6);
-      const frontend = await client.call("GET", "/apis/apps/v1/namespaces/default/deployments/frontend");
-      expect(frontend.body.status).toMatchObject({ replicas: 3, readyReplicas: 3, availableReplicas: 3 });
+      // The owners look at their pods at most once a second while they keep changing: the status follows.
+      const deployment = () => client.call("GET", "/apis/apps/v1/namespaces/default/deployments/frontend");
+      await until("frontend's status", async () => (await deployment()).body.status?.availableReplicas === 3);
+      expect((await deployment()).body.status).toMatchObject({ replicas: 3, readyReplicas: 3, availableReplicas: 3 });
     });
 
     it("scales frontend to 5 and back to 1", async () => {
