@@ -19,7 +19,8 @@ const BIND_BATCH = 1_000;
  * tenant's other pods waiting for their first placement (in creation order, with no claim or pin
  * of their own), each placement counted in before the next, as one after another would: a
  * 10,000-replica Deployment costs one read of the cluster, not 10,000, and binds in 10 writes
- * (each batch bound before the next is placed). Their own jobs then find them bound.
+ * (each batch bound before the next is placed). Such pods have no job of their own unless one is
+ * handed on to them (`handOff`); one that has (a resync's) finds itself bound.
  */
 export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
