@@ -181,10 +181,16 @@ describeHaproxy("Routing end to end", haproxy, () => {
         expect((await api.call("POST", "/v1/apply", { body: app("kubernease-test/web:1", 3) })).status).toBe(200);
         await api.until(async () => (await livePods()).filter((p) => p.ready).length === 3, 180_000);
         const names = new Set((await livePods()).map((p) => p.name));
-        // Round robin: once all three are in rotation, six requests meet each one.
+        // Round robin: once all three are in rotation, six requests meet each one. Until the route
+        // sync has published them (it follows readiness within its period), the proxy may answer 503:
+        // only a pod's own answer counts.
         const answered = await api.until(async () => {
           const seen = new Set<string>();
-          for (let i = 0; i < 6; i++) seen.add((await get(port, HOST, "/cgi-bin/whoami")).body.trim());
+          for (let i = 0; i < 6; i++) {
+            const res = await get(port, HOST, "/cgi-bin/whoami");
+            if (res.status !== 200) return false;
+            seen.add(res.body.trim());
+          }
           return seen.size === 3 && seen;
         }, 60_000);
         expect([...answered].sort()).toEqual([...names].sort());
