@@ -54,6 +54,20 @@ async function cluster() {
   return store;
 }
 
+/** A job context on `store` whose queue records what is enqueued, as "queue key". */
+function recording(store: MemoryStore, seed: string) {
+  const enqueued: string[] = [];
+  const ctx = {
+    store,
+    queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
+    clock: new ManualClock(),
+    rng: seededRng(seed),
+    schedulingPolicy: "spread",
+    unschedulableRetryMs: 500,
+  } as unknown as JobContext;
+  return { ctx, enqueued };
+}
+
 describe("placed pods for scheduling", () => {
   it("leaves out, for a pod without pod affinity or spread, the placed pods that hold no affinity of their own", async () => {
     const store = await cluster();
@@ -153,15 +167,7 @@ describe("the schedule job", () => {
     );
     const next = await store.createPod({ ...pod("next", {}), createdAt: 1_002 });
     await store.createPod({ ...pod("later", {}), createdAt: 1_003 });
-    const enqueued: string[] = [];
-    const ctx = {
-      store,
-      queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
-      clock: new ManualClock(),
-      rng: seededRng("hand-on"),
-      schedulingPolicy: "spread",
-      unschedulableRetryMs: 500,
-    } as unknown as JobContext;
+    const { ctx, enqueued } = recording(store, "hand-on");
     expect(await scheduleJob(ctx, huge.id)).toEqual({ requeueAfterMs: 500 });
     expect(enqueued).toEqual([`schedule ${next.id}`]);
     // The one handed on places itself and the pod after it together.
@@ -178,14 +184,7 @@ describe("the schedule job", () => {
     const second = await store.createPod({ ...pod("second", {}), createdAt: 1_001 });
     await store.createPod({ ...pod("third", {}), createdAt: 1_002 });
     const other = await store.createPod({ ...pod("other", {}), id: "pod_other", tenantId: "ten_b", createdAt: 5 });
-    const enqueued: string[] = [];
-    const ctx = {
-      store,
-      queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
-      clock: new ManualClock(),
-      rng: seededRng("gone"),
-      schedulingPolicy: "spread",
-    } as unknown as JobContext;
+    const { ctx, enqueued } = recording(store, "gone");
     // Being deleted: its tenant's oldest pod never tried takes over.
     await store.markPodDeleting(lead.id, 1);
     expect(await scheduleJob(ctx, lead.id)).toBeUndefined();
