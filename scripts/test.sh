@@ -28,6 +28,9 @@ if [[ ! -x node_modules/.bin/vitest ]]; then
   exit 1
 fi
 
+# Dependency mends (scripts/patch-deps.mjs) are applied by `npm ci`; again here for a node_modules from elsewhere.
+run_step mends node scripts/patch-deps.mjs
+
 # shellcheck source=scripts/services.sh
 source scripts/services.sh
 run_step services ensure_services
