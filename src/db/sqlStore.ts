@@ -99,10 +99,16 @@ function toPod(row: PodRow): PodRecord {
  * The records kept are deep-frozen and handed out as they are (as the in-memory store does), so no
  * caller can change one under another.
  */
-class ParsedPods {
+export class ParsedPods {
   private readonly byId = new Map<string, PodRecord>();
   /** The longest list so far: the kept records stay within twice as many (see `keep`). */
   private longestList = 0;
+
+  constructor(private readonly minKept = MIN_PARSED_PODS) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
 
   get(id: string, resourceVersion: number): PodRecord | undefined {
     const known = this.byId.get(id);
@@ -113,7 +119,7 @@ class ParsedPods {
     const kept = deepFreeze(pod);
     // Deleted pods stay until a complete list shows them gone; a process that never lists every pod
     // starts afresh instead, once what it keeps outgrows what it lists.
-    if (this.byId.size >= Math.max(MIN_PARSED_PODS, 2 * this.longestList)) this.byId.clear();
+    if (this.byId.size >= Math.max(this.minKept, 2 * this.longestList)) this.byId.clear();
     this.byId.set(pod.id, kept);
     return kept;
   }
