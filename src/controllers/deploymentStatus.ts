@@ -1,4 +1,4 @@
-import { canonicalJson } from "../core/hash.js";
+import { canonicalEqual } from "../core/hash.js";
 import { rollingBounds } from "./intOrPercent.js";
 import { condition, type DeploymentCondition } from "./progress.js";
 import type { DeploymentView, Json, ReplicaSetView } from "./types.js";
@@ -68,5 +68,5 @@ export function previousConditions(status: Json): DeploymentCondition[] {
 
 /** True when two statuses differ (so an unchanged status is not rewritten). */
 export function statusChanged(before: Json, after: Json): boolean {
-  return canonicalJson(before) !== canonicalJson(after);
+  return !canonicalEqual(before, after);
 }

@@ -1,4 +1,4 @@
-import { canonicalJson } from "../core/hash.js";
+import { canonicalEqual } from "../core/hash.js";
 import {
   type BackOffSettings,
   type ContainerStatus,
@@ -98,7 +98,7 @@ export function imagePullPlan(status: Json, nowMs: number, settings: BackOffSett
     containerStatuses: containers,
     ...(Object.keys(backOffs).length > 0 ? { imagePullBackOff: backOffs } : {}),
   };
-  const changed = canonicalJson(next) !== canonicalJson(status);
+  const changed = !canonicalEqual(next, status);
   return { ...(changed ? { status: next } : {}), events, ...(retryAtMs !== undefined ? { retryAtMs } : {}) };
 }
 

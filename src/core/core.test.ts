@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.js";
-import { templateHash } from "./hash.js";
+import { canonicalEqual, canonicalJson, templateHash } from "./hash.js";
 import { newId, newUid } from "./ids.js";
 import { matchesSelector, parseSelectorString } from "./labels.js";
 import { cpuMillis, formatBytes, formatCpu, memoryBytes } from "./quantity.js";
@@ -23,6 +23,39 @@ describe("quantities", () => {
     expect(formatCpu(250)).toBe("250m CPU");
     expect(formatCpu(3500)).toBe("3.5 CPU");
     expect(formatBytes(3.5 * 2 ** 30)).toBe("3.5 GiB");
+  });
+});
+
+describe("canonicalEqual", () => {
+  it("answers as comparing canonicalJson strings would, without building them", () => {
+    const values: unknown[] = [
+      null,
+      undefined,
+      Number.NaN,
+      0,
+      -0,
+      1,
+      "1",
+      true,
+      [],
+      [1, 2],
+      [2, 1],
+      [null],
+      [undefined],
+      {},
+      { a: undefined },
+      { a: 1, b: { c: [1, { d: "x" }] } },
+      { b: { c: [1, { d: "x" }] }, a: 1 },
+      { a: 1, b: { c: [1, { d: "y" }] } },
+      { a: 1, b: { c: [1, { d: "x" }] }, e: undefined },
+      { a: 1, b: { c: [1, { d: "x", e: null }] } },
+    ];
+    for (const a of values) {
+      for (const b of values)
+        expect(canonicalEqual(a, b), `${canonicalJson(a)} vs ${canonicalJson(b)}`).toBe(
+          canonicalJson(a) === canonicalJson(b),
+        );
+    }
   });
 });
 

@@ -15,6 +15,39 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
+/**
+ * `canonicalJson(a) === canonicalJson(b)`, without building either string: the same rules (keys
+ * whose value is undefined do not count, key order does not matter, primitives compare as their
+ * JSON), walked in step and stopping at the first difference. Statuses are compared this way on
+ * every observation, where the strings were most of the cost; the same object (records are frozen)
+ * is equal at once.
+ */
+export function canonicalEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const aObject = a !== null && typeof a === "object";
+  const bObject = b !== null && typeof b === "object";
+  if (!aObject && !bObject) return (JSON.stringify(a) ?? "null") === (JSON.stringify(b) ?? "null");
+  if (!aObject || !bObject) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!canonicalEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const aRecord = a as Record<string, unknown>;
+  const bRecord = b as Record<string, unknown>;
+  let aKeys = 0;
+  for (const key of Object.keys(aRecord)) {
+    if (aRecord[key] === undefined) continue;
+    aKeys++;
+    const bValue = bRecord[key];
+    if (bValue === undefined || !Object.prototype.propertyIsEnumerable.call(bRecord, key)) return false;
+    if (!canonicalEqual(aRecord[key], bValue)) return false;
+  }
+  let bKeys = 0;
+  for (const key of Object.keys(bRecord)) if (bRecord[key] !== undefined) bKeys++;
+  return aKeys === bKeys;
+}
+
 export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

@@ -1,4 +1,4 @@
-import { canonicalJson } from "../core/hash.js";
+import { canonicalEqual } from "../core/hash.js";
 import type { NodeRecord } from "../db/types.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
@@ -104,6 +104,6 @@ function differs(
     stored.memoryBytes !== reported.memoryBytes ||
     stored.maxPods !== reported.maxPods ||
     stored.ready !== reported.ready ||
-    canonicalJson(stored.labels) !== canonicalJson(reported.labels)
+    !canonicalEqual(stored.labels, reported.labels)
   );
 }

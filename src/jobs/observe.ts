@@ -12,7 +12,7 @@ import {
   restartsDue,
 } from "../controllers/podLifecycle.js";
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
-import { canonicalJson } from "../core/hash.js";
+import { canonicalEqual } from "../core/hash.js";
 import { ConflictError, type PodRecord } from "../db/types.js";
 import type { ObservedPod, ProviderEvent } from "../providers/types.js";
 import { recordEvent } from "./apply.js";
@@ -101,7 +101,7 @@ export class Observer {
       }
       if (!recordable(pod, observation)) continue;
       const { change, events } = this.statusOf(pod, observation, now);
-      if (canonicalJson(change) === canonicalJson({ phase: pod.phase, ready: pod.ready, status: pod.status })) continue;
+      if (canonicalEqual(change, { phase: pod.phase, ready: pod.ready, status: pod.status })) continue;
       planned.push({ pod, change, events });
     }
     const writes = planned.map(({ pod, change }) => ({
@@ -156,7 +156,7 @@ export class Observer {
   private async record(pod: PodRecord, observation: Observation): Promise<void> {
     const now = this.ctx.clock.now();
     const { change, events } = this.statusOf(pod, observation, now);
-    if (canonicalJson(change) === canonicalJson({ phase: pod.phase, ready: pod.ready, status: pod.status })) return;
+    if (canonicalEqual(change, { phase: pod.phase, ready: pod.ready, status: pod.status })) return;
     await this.ctx.store.updatePodStatus(pod.id, change, { expectedResourceVersion: pod.resourceVersion, nowMs: now });
     const dependents = new Dependents(this.ownerLooks);
     await this.afterWrite(pod, change, events, now, dependents);
@@ -291,15 +291,15 @@ export async function enqueueRestarts(
 function dependentsCare(pod: PodRecord, change: PodStatusChange): boolean {
   const summary = (phase: string, ready: boolean, status: Record<string, unknown>) => {
     const containers = containerStatusesOf(status);
-    return canonicalJson({
+    return {
       phase,
       ready,
       podIP: status.podIP ?? null,
       restarts: containers.map((c) => c.restartCount),
       crashLooping: containers.map((c) => "waiting" in c.state && c.state.waiting.reason === CRASH_LOOP_BACK_OFF),
-    });
+    };
   };
-  return summary(pod.phase, pod.ready, pod.status) !== summary(change.phase, change.ready, change.status);
+  return !canonicalEqual(summary(pod.phase, pod.ready, pod.status), summary(change.phase, change.ready, change.status));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
-import { canonicalJson } from "../core/hash.js";
+import { canonicalEqual } from "../core/hash.js";
 import { ConflictError, type NodeRecord, type PodBinding, type PodRecord, type PodStatusWrite } from "../db/types.js";
 import { ClusterIndex, type PlacedPod, type PodDemand, schedule, type Unschedulable } from "../scheduler/index.js";
 import { recordEvent } from "./apply.js";
@@ -202,7 +202,7 @@ async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Pr
   const writes = pods.flatMap((pod): PodStatusWrite[] => {
     const before = conditionsOf(pod.status);
     const conditions = setCondition(before, "PodScheduled", true, now);
-    if (canonicalJson(conditions) === canonicalJson(before)) return [];
+    if (canonicalEqual(conditions, before)) return [];
     const change = { phase: pod.phase, ready: pod.ready, status: { ...pod.status, conditions } };
     return [{ id: pod.id, change, expectedResourceVersion: pod.resourceVersion }];
   });
@@ -343,7 +343,7 @@ export async function updatePodConditions(
     if (!pod) return;
     const conditions = change(conditionsOf(pod.status));
     // A retry that finds the pod still unschedulable for the same reason writes nothing.
-    if (canonicalJson(conditions) === canonicalJson(conditionsOf(pod.status))) return;
+    if (canonicalEqual(conditions, conditionsOf(pod.status))) return;
     const status = { ...pod.status, conditions };
     try {
       await ctx.store.updatePodStatus(
