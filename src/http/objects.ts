@@ -215,12 +215,51 @@ export function replaceObject(deps: ApiDeps, desired: Desired): Promise<StoredOb
     if (desired.resourceVersion && desired.resourceVersion !== existing.resourceVersion) {
       throw new ConflictError("stale", "stale resourceVersion");
     }
-    const settled = settle(deps, desired, existing);
-    if (!differs(settled, existing)) return existing;
-    await admitQuota(tx, desired.ref.tenantId, [settled]);
-    await admitHosts(tx, deps, [settled]);
-    return update(tx, deps, settled, existing);
+    return replaceIn(tx, deps, desired, existing);
   });
+}
+
+async function replaceIn(tx: StoreOps, deps: ApiDeps, desired: Desired, existing: StoredObject): Promise<StoredObject> {
+  const settled = settle(deps, desired, existing);
+  if (!differs(settled, existing)) return existing;
+  await admitQuota(tx, desired.ref.tenantId, [settled]);
+  await admitHosts(tx, deps, [settled]);
+  return update(tx, deps, settled, existing);
+}
+
+/** How often a read-modify-write starts over after another writer came between its read and its write. */
+const UPDATE_ATTEMPTS = 20;
+
+/**
+ * Replaces an object with what `change` makes of it, read in the write's own transaction:
+ * a patch, a Scale. When another writer comes between the read and the conditional write
+ * (a controller writing the object's status does, often, while its pods start), the change
+ * is made again on what that writer left, as Kubernetes' guaranteed update does; the client
+ * sees a conflict only when `change` pins a resourceVersion that is not the stored one.
+ */
+export async function updateObject(
+  deps: ApiDeps,
+  ref: ObjectRef,
+  change: (existing: StoredObject) => Desired,
+): Promise<StoredObject> {
+  for (let attempt = 1; ; attempt++) {
+    let pinned = false;
+    try {
+      return await committed(deps, ref, async (tx) => {
+        const existing = await tx.getObject(ref);
+        if (!existing) throw new NotFoundError(`${ref.kind} ${ref.name} not found`);
+        const desired = change(existing);
+        if (desired.resourceVersion !== undefined && desired.resourceVersion !== existing.resourceVersion) {
+          pinned = true;
+          throw new ConflictError("stale", "stale resourceVersion");
+        }
+        return replaceIn(tx, deps, { ...desired, resourceVersion: existing.resourceVersion }, existing);
+      });
+    } catch (error) {
+      const conflict = error instanceof ApiError && error.code === "CONFLICT";
+      if (!conflict || pinned || attempt >= UPDATE_ATTEMPTS) throw error;
+    }
+  }
 }
 
 export function deleteObject(deps: ApiDeps, ref: ObjectRef, resourceVersion?: string): Promise<StoredObject> {

@@ -3,7 +3,7 @@ import { type ExpandedManifest, validateManifest } from "../../manifest/index.js
 import { mediaType } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
-import { desiredOf, podSecurityFor, replaceObject } from "../objects.js";
+import { desiredOf, podSecurityFor, updateObject } from "../objects.js";
 import { applyPatchBody } from "../patch.js";
 import { renderObject } from "../render.js";
 import { RESOURCES } from "../resources.js";
@@ -22,13 +22,7 @@ export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
       const body = await c.req.json().catch(() => {
         throw new ApiError("BAD_REQUEST", "the patch is not valid JSON");
       });
-      for (let attempt = 1; ; attempt++) {
-        const current = await deps.store.getObject(ref);
-        if (!current)
-          throw new ApiError("NOT_FOUND", `${resource.plural} "${ref.name}" not found`, {
-            kind: resource.kind,
-            name: ref.name,
-          });
+      const updated = await updateObject(deps, ref, (current) => {
         const patched = applyPatchBody(type, renderObject(current), body);
         const validated = validateManifest(patched, undefined, {
           podSecurity: podSecurityFor(c.get("principal").role),
@@ -38,14 +32,9 @@ export function registerPatch(app: Hono<AppEnv>, deps: ApiDeps): void {
           throw new ApiError("BAD_REQUEST", "a patch cannot change the kind");
         const desired = desiredOf(tenantId(c), validated.manifest as ExpandedManifest, ref.namespace, true);
         if (desired.ref.name !== ref.name) throw new ApiError("BAD_REQUEST", "a patch cannot rename an object");
-        try {
-          return c.json(renderObject(await replaceObject(deps, desired)));
-        } catch (error) {
-          // Someone wrote between our read and our write; patches re-apply to the new state.
-          const conflict = error instanceof ApiError && error.code === "CONFLICT";
-          if (!conflict || attempt >= 3 || desired.resourceVersion !== current.resourceVersion) throw error;
-        }
-      }
+        return desired;
+      });
+      return c.json(renderObject(updated));
     });
   }
 }

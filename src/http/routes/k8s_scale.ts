@@ -3,7 +3,7 @@ import type { StoredObject } from "../../db/types.js";
 import { mediaType } from "../body.js";
 import type { ApiDeps, AppEnv } from "../context.js";
 import { ApiError } from "../errors.js";
-import { replaceObject } from "../objects.js";
+import { updateObject } from "../objects.js";
 import { applyPatchBody } from "../patch.js";
 import { type Ctx, pathRef } from "./shared.js";
 
@@ -41,13 +41,11 @@ async function load(c: Ctx, deps: ApiDeps): Promise<StoredObject> {
 
 /**
  * Sets `spec.replicas` from the Scale `scaleOf` makes of the Deployment, conditionally
- * on the resourceVersion the Scale carries. When that is the version read (the
- * client pinned none), a write that lost a race (the controller wrote status
- * meanwhile) reads the Deployment again and retries, as a patch does.
+ * on the resourceVersion the Scale carries; when that is the version read (the client
+ * pinned none), a write that lost a race is made again on the Deployment as it now is.
  */
-async function setReplicas(c: Ctx, deps: ApiDeps, scaleOf: (object: StoredObject) => unknown): Promise<StoredObject> {
-  for (let attempt = 1; ; attempt++) {
-    const object = await load(c, deps);
+function setReplicas(c: Ctx, deps: ApiDeps, scaleOf: (object: StoredObject) => unknown): Promise<StoredObject> {
+  return updateObject(deps, pathRef(c, DEPLOYMENT), (object) => {
     const s = scaleOf(object) as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
     const replicas = s?.spec?.replicas;
     if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
@@ -55,21 +53,15 @@ async function setReplicas(c: Ctx, deps: ApiDeps, scaleOf: (object: StoredObject
         fields: [{ path: "spec.replicas", message: "must be a whole number ≥ 0" }],
       });
     }
-    const resourceVersion = s.metadata?.resourceVersion ?? object.resourceVersion;
-    try {
-      return await replaceObject(deps, {
-        ref: object,
-        apiVersion: object.apiVersion,
-        labels: object.labels,
-        annotations: object.annotations,
-        spec: { ...object.spec, replicas },
-        resourceVersion,
-      });
-    } catch (error) {
-      const conflict = error instanceof ApiError && error.code === "CONFLICT";
-      if (!conflict || resourceVersion !== object.resourceVersion || attempt >= 3) throw error;
-    }
-  }
+    return {
+      ref: object,
+      apiVersion: object.apiVersion,
+      labels: object.labels,
+      annotations: object.annotations,
+      spec: { ...object.spec, replicas },
+      resourceVersion: s.metadata?.resourceVersion,
+    };
+  });
 }
 
 /** `GET|PUT|PATCH …/deployments/{name}/scale`: the autoscaling/v1 Scale subresource. */
