@@ -55,13 +55,20 @@ function percentile(sorted: number[], p: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` holds; the elapsed ms since `since`. Throws past the bound. */
-async function until(what: string, since: number, check: () => Promise<boolean>, pollMs = 50): Promise<number> {
+async function until(
+  what: string,
+  since: number,
+  check: () => Promise<boolean>,
+  pollMs = 50,
+  explain?: () => Promise<string>,
+): Promise<number> {
   for (let i = 0; i < 1_000_000; i++) {
     if (await check().catch(() => false)) return performance.now() - since;
     if (performance.now() - since > maxMs) break;
     await sleep(pollMs);
   }
-  throw new Error(`${what}: not done within ${maxMs / 1000} s`);
+  const why = explain ? `\n${await explain().catch((error: unknown) => String(error))}` : "";
+  throw new Error(`${what}: not done within ${maxMs / 1000} s${why}`);
 }
 
 function deployment(name: string, replicas: number, options: { node?: string; spread?: boolean } = {}): string {
@@ -164,6 +171,49 @@ class Kubernease {
     return pods.filter((p) => p.labels.app === app);
   }
 
+  /** Why a Deployment's pods are not all Ready: each unready pod's node, phase and container states. */
+  async unready(app: string): Promise<string> {
+    const lines = (await this.pods(app))
+      .filter((p) => !p.ready)
+      .map((p) => {
+        const containers = (p.status.containerStatuses as { state?: Record<string, { reason?: string }> }[]) ?? [];
+        const states = containers.map((c) =>
+          Object.entries(c.state ?? {}).map(([k, v]) => `${k}${v.reason ? `(${v.reason})` : ""}`),
+        );
+        const conditions = (p.status.conditions as { type: string; status: string; message?: string }[]) ?? [];
+        const falseOnes = conditions
+          .filter((c) => c.status !== "True")
+          .map((c) => `${c.type}=False ${c.message ?? ""}`);
+        return `  ${p.name} on ${p.nodeName ?? "-"} (${falseOnes.join("; ")}): ${p.phase}${p.deletionRequestedAt === null ? "" : ", deleting"}, containers ${states.join(" ") || "-"}`;
+      });
+    const unready = (await this.pods(app)).filter((p) => !p.ready);
+    for (const pod of unready.slice(0, 3)) {
+      const events = await this.platform.store.listEvents({ tenantId: this.tenantId, involvedName: pod.name });
+      for (const e of events) lines.push(`    ${pod.name}: ${e.type} ${e.reason} ×${e.count}: ${e.message}`);
+      lines.push(`    ${pod.name}: status ${JSON.stringify(pod.status)}`);
+      const socket = `/run/kn-node-${pod.nodeName?.replace("docker-node-", "")}.sock`;
+      const ps = await run("docker", [
+        "-H",
+        `unix://${socket}`,
+        "ps",
+        "-a",
+        "--filter",
+        `label=kubernease.pod=${pod.id}`,
+        "--format",
+        "{{.Names}} {{.Status}} {{.Ports}}",
+      ]).catch((error: unknown) => ({ stdout: String(error) }));
+      lines.push(`    ${pod.name}: containers\n${ps.stdout}`);
+      for (const port of ps.stdout.matchAll(/127\.0\.0\.1:(\d+)->/g)) {
+        const answer = await fetch(`http://127.0.0.1:${port[1]}/_health`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => `${r.status}`,
+          (error: unknown) => String(error),
+        );
+        lines.push(`    ${pod.name}: GET 127.0.0.1:${port[1]}/_health → ${answer}`);
+      }
+    }
+    return `${unready.length} pods of ${app} not Ready:\n${lines.join("\n")}`;
+  }
+
   async readyCount(app: string, node?: string): Promise<number> {
     return (await this.pods(app)).filter(
       (p) => p.ready && p.deletionRequestedAt === null && (node === undefined || p.nodeName !== node),
@@ -187,7 +237,13 @@ function readyAt(pod: PodRecord): number {
 
 async function benchReady(kn: Kubernease): Promise<void> {
   await kn.apply(deployment("ready", readyPods));
-  await until("ready pods", performance.now(), async () => (await kn.readyCount("ready")) === readyPods, 100);
+  await until(
+    "ready pods",
+    performance.now(),
+    async () => (await kn.readyCount("ready")) === readyPods,
+    100,
+    () => kn.unready("ready"),
+  );
   const latencies = (await kn.pods("ready")).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
   console.log(`ready: ${latencies.length} pods created → Ready on ${nodeIndexes.length} Docker hosts`);
   console.log(`ready p50: ${percentile(latencies, 50).toFixed(0)} ms`);
@@ -202,7 +258,13 @@ async function benchReady(kn: Kubernease): Promise<void> {
     await kn.scale("paced", i);
     await sleep(Math.max(0, pacedStart + i * paceMs - performance.now()));
   }
-  await until("paced pods", performance.now(), async () => (await kn.readyCount("paced")) === readyPods, 100);
+  await until(
+    "paced pods",
+    performance.now(),
+    async () => (await kn.readyCount("paced")) === readyPods,
+    100,
+    () => kn.unready("paced"),
+  );
   const paced = (await kn.pods("paced")).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
   console.log(
     `ready, paced (${readyPods} pods, one every ${paceMs} ms): p50 ${percentile(paced, 50).toFixed(0)} ms, p99 ${percentile(paced, 99).toFixed(0)} ms`,
@@ -214,7 +276,13 @@ async function benchReady(kn: Kubernease): Promise<void> {
   await kn.apply(deployment("one", 0));
   for (let i = 1; i <= 10; i++) {
     await kn.scale("one", i);
-    await until("one ready", performance.now(), async () => (await kn.readyCount("one")) === i, 20);
+    await until(
+      "one ready",
+      performance.now(),
+      async () => (await kn.readyCount("one")) === i,
+      20,
+      () => kn.unready("one"),
+    );
     const newest = (await kn.pods("one")).sort((a, b) => b.createdAt - a.createdAt)[0] as PodRecord;
     single.push(readyAt(newest) - newest.createdAt);
   }
@@ -268,7 +336,13 @@ interface Trio {
 async function kuberneaseTrio(kn: Kubernease, node: string): Promise<Trio> {
   const started = performance.now();
   await kn.apply(deployment("trio", 20, { node }));
-  const create = await until("create 20", started, async () => (await kn.readyCount("trio")) === 20);
+  const create = await until(
+    "create 20",
+    started,
+    async () => (await kn.readyCount("trio")) === 20,
+    50,
+    () => kn.unready("trio"),
+  );
   const victim = (await kn.pods("trio"))[0] as PodRecord;
   const docker = nodeClient(node);
   const [app] = await docker.listContainers({
@@ -278,10 +352,22 @@ async function kuberneaseTrio(kn: Kubernease, node: string): Promise<Trio> {
   const killed = performance.now();
   await docker.getContainer(app.Id).kill({ signal: "SIGKILL" });
   await until("killed noticed", killed, async () => (await kn.readyCount("trio")) < 20, 10);
-  const replace = await until("replace", killed, async () => (await kn.readyCount("trio")) === 20);
+  const replace = await until(
+    "replace",
+    killed,
+    async () => (await kn.readyCount("trio")) === 20,
+    50,
+    () => kn.unready("trio"),
+  );
   const scaled = performance.now();
   await kn.scale("trio", 50);
-  const scale = await until("scale 50", scaled, async () => (await kn.readyCount("trio")) === 50);
+  const scale = await until(
+    "scale 50",
+    scaled,
+    async () => (await kn.readyCount("trio")) === 50,
+    50,
+    () => kn.unready("trio"),
+  );
   await kn.remove("trio");
   return { create, replace, scale };
 }

@@ -35,8 +35,8 @@ function runningPod(i: number, startedAtMs: number): NewPod {
   };
 }
 
-/** Running pods that started 1 s apart, a prober over them, and the probes it ran (pod ids, in order). */
-async function setup(count: number, maxProbesPerTick: number) {
+/** Running pods that started 1 s apart, a prober over them (woken, as the simulator runs it, or ticking, as production does), and the probes it ran (pod ids, in order). */
+async function setup(count: number, maxProbesPerTick: number, wakeOnly = true) {
   const clock = new ManualClock(T0);
   const store = new MemoryStore();
   await store.upsertNode(
@@ -59,20 +59,36 @@ async function setup(count: number, maxProbesPerTick: number) {
   /** Answers of probes held back (`hold`), released in order by `release`. */
   const held: (() => void)[] = [];
   let hold = false;
+  /** Answers to come (`true`: success), then successes. */
+  const answers: boolean[] = [];
   const provider = {
     probe: async (_node: string, podId: string) => {
       probed.push(podId);
       if (hold) await new Promise<void>((resolve) => held.push(resolve));
-      return { ok: true };
+      return (answers.shift() ?? true) ? { ok: true } : { ok: false, message: "HTTP 503" };
     },
   } as unknown as NodeProvider;
+  /** Event writes held back (`holdEvents`), released together by `releaseEvents`. */
+  const heldEvents: (() => void)[] = [];
+  let holdingEvents = false;
+  const recordEvent = store.recordEvent.bind(store);
+  store.recordEvent = async (event) => {
+    if (holdingEvents) await new Promise<void>((resolve) => heldEvents.push(resolve));
+    return recordEvent(event);
+  };
+  const holdEvents = (on: boolean) => {
+    holdingEvents = on;
+  };
+  const releaseEvents = () => {
+    for (const resolve of heldEvents.splice(0)) resolve();
+  };
   const queue: WorkQueue = { enqueue: async () => {}, register() {}, async close() {} };
   const calls: string[] = [];
   const ctx: JobContext = {
     ...{ store: countingCalls(store, calls), queue, provider, clock, rng: seededRng("prober") },
     ...{ schedulingPolicy: "spread", unschedulableRetryMs: 500, log: () => {} },
   };
-  const prober = new Prober(ctx, { tickMs: 100, maxProbesPerTick, wakeOnly: true });
+  const prober = new Prober(ctx, { tickMs: 100, maxProbesPerTick, wakeOnly });
   const settle = async () => {
     for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
   };
@@ -87,7 +103,20 @@ async function setup(count: number, maxProbesPerTick: number) {
     hold = on;
   };
   const release = () => held.shift()?.();
-  return { clock, store, prober, probed, calls, advance, settle, holdAnswers, release };
+  return {
+    clock,
+    store,
+    prober,
+    probed,
+    calls,
+    advance,
+    settle,
+    holdAnswers,
+    release,
+    answers,
+    holdEvents,
+    releaseEvents,
+  };
 }
 
 describe("the prober", () => {
@@ -111,6 +140,25 @@ describe("the prober", () => {
     probed.length = 0;
     await advance(10_000);
     expect(probed).toEqual(["pod_0", "pod_1", "pod_2"]);
+    await prober.stop();
+  });
+
+  it("keeps probing a run whose next probe fell due while the last one's failure was still being written", async () => {
+    const { prober, probed, advance, answers, holdEvents, releaseEvents } = await setup(1, 10, false);
+    answers.push(false);
+    holdEvents(true);
+    prober.start();
+    await advance(100);
+    expect(probed).toEqual(["pod_0"]);
+    // The failure's event takes longer to write than the probe's period (10 s): the next probe falls due meanwhile.
+    await advance(12_000);
+    expect(probed).toEqual(["pod_0"]);
+    holdEvents(false);
+    releaseEvents();
+    await advance(100);
+    // The probe due while the first was being handled runs once that handling ends, and the period goes on.
+    await advance(25_000);
+    expect(probed.length).toBeGreaterThanOrEqual(3);
     await prober.stop();
   });
 

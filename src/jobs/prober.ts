@@ -108,6 +108,8 @@ export class Prober {
   /** Refreshes so far: a run not seen by the latest one has ended. */
   private refreshes = 0;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Probes running whose next entry was taken out of the queue meanwhile (`drop`): queued again when they end. */
+  private readonly dueAfterFlight = new Set<string>();
   /** The tracked runs' probes, by when they fall due. */
   /**
    * The probes to come, in due order, so a tick finds the probes due without walking every run. An
@@ -234,9 +236,20 @@ export class Prober {
   private earliestDueMs(): number | undefined {
     for (let next = this.due.peek(); next; next = this.due.peek()) {
       if (this.isQueued(next)) return next.atMs;
-      this.due.pop();
+      this.drop(next);
     }
     return undefined;
+  }
+
+  /**
+   * Takes the first entry out of the queue. One that is current but whose probe is still running (its
+   * state moved on and queued it before the probe's handling ended: a slow write of its event or
+   * verdict) is queued again when that run ends, or the run would never be probed again.
+   */
+  private drop(entry: DueProbe): void {
+    this.due.pop();
+    const flightKey = `${entry.key}/${entry.kind}`;
+    if (this.isCurrent(entry) && this.inFlight.has(flightKey)) this.dueAfterFlight.add(flightKey);
   }
 
   /** The run's state changes: its probes are queued by their new times. */
@@ -247,12 +260,14 @@ export class Prober {
 
   /** Queues the run's active probes that will run at some time; stale entries go once they outnumber the live. */
   private queueProbes(tracked: Tracked): void {
-    const { state, key } = tracked;
-    for (const kind of activeProbes(state)) {
-      const atMs = state.probes[kind]?.nextDueAtMs;
-      if (atMs !== undefined && Number.isFinite(atMs)) this.due.push({ atMs, key, kind, tracked, state });
-    }
+    for (const kind of activeProbes(tracked.state)) this.queueProbe(tracked, kind);
     if (this.due.size > 4 * this.tracked.size + 1_024) this.requeueAll();
+  }
+
+  private queueProbe(tracked: Tracked, kind: ProbeKind): void {
+    const { state, key } = tracked;
+    const atMs = state.probes[kind]?.nextDueAtMs;
+    if (atMs !== undefined && Number.isFinite(atMs)) this.due.push({ atMs, key, kind, tracked, state });
   }
 
   private requeueAll(): void {
@@ -269,11 +284,12 @@ export class Prober {
 
   /** Still to run as queued: the run is tracked, its state unchanged since, and this probe is not running. */
   private isQueued(entry: DueProbe): boolean {
-    return (
-      this.tracked.get(entry.key) === entry.tracked &&
-      entry.tracked.state === entry.state &&
-      !this.inFlight.has(`${entry.key}/${entry.kind}`)
-    );
+    return this.isCurrent(entry) && !this.inFlight.has(`${entry.key}/${entry.kind}`);
+  }
+
+  /** The run is tracked and its state unchanged since the entry was queued. */
+  private isCurrent(entry: DueProbe): boolean {
+    return this.tracked.get(entry.key) === entry.tracked && entry.tracked.state === entry.state;
   }
 
   /** The next look re-reads these pods (`undefined`: every pod). */
@@ -395,7 +411,7 @@ export class Prober {
     let room = Math.max(0, this.options.maxProbesPerTick - this.inFlight.size);
     // Bounded: each pass takes one entry out of the heap.
     for (let next = this.due.peek(); room > 0 && next && next.atMs <= now; next = this.due.peek()) {
-      this.due.pop();
+      this.drop(next);
       if (!this.isQueued(next)) continue;
       room--;
       this.launch(next.tracked, next.kind);
@@ -412,6 +428,10 @@ export class Prober {
         const current = this.tracked.get(tracked.key);
         // A probe that changed nothing (its result came too late, or handling it failed) is due again as it was.
         if (current?.state === launchedState) this.queueProbes(current);
+        else if (current && this.dueAfterFlight.has(flightKey) && activeProbes(current.state).includes(kind)) {
+          this.queueProbe(current, kind);
+        }
+        this.dueAfterFlight.delete(flightKey);
         if (current) this.armForDue(nextProbeAtMs(current.state));
         // Room for the next probe due; while a tick runs, its own launch follows its look.
         if (!this.stopped && !this.ticking) this.launchDue();
