@@ -278,7 +278,10 @@ class OrderedTable<R> {
     for (const key of keys) {
       const index = this.indexes.get(key.key);
       if (!index) return [];
-      if (!best || index.members.size < best.index.members.size) best = { key, index };
+      // Of two as small, the one answering more of the query's fields: it may answer all of them, with no filter.
+      const size = index.members.size;
+      const bestSize = best?.index.members.size ?? Number.POSITIVE_INFINITY;
+      if (!best || size < bestSize || (size === bestSize && key.fields > best.key.fields)) best = { key, index };
     }
     if (!best) return [];
     const slots = best.index.list();

@@ -135,6 +135,27 @@ describe("the schedule job", () => {
     expect(enqueued).toEqual([]);
   });
 
+  it("counts, for a batch's pod with affinity of its own, the pods the batch bound before it", async () => {
+    const store = await cluster();
+    const onN2 = { nodeSelector: { "kubernetes.io/hostname": "n2" } };
+    for (const name of ["a-0", "a-1", "a-2"]) await store.createPod(pod(name, onN2, { app: "s" }));
+    // Only the pods just bound, on n2, match its term: without them it has nowhere to go.
+    const follower = {
+      affinity: {
+        podAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: { matchLabels: { app: "s" } }, topologyKey: "kubernetes.io/hostname" },
+          ],
+        },
+      },
+    };
+    await store.createPod(pod("z", follower, { app: "other" }));
+    const { ctx } = recording(store, "batch-affinity");
+    await scheduleJob(ctx, "pod_a-0");
+    const nodes = Object.fromEntries((await store.listPods({ tenantId: "ten_a" })).map((p) => [p.name, p.nodeName]));
+    expect(nodes).toMatchObject({ "a-0": "n2", "a-1": "n2", "a-2": "n2", z: "n2" });
+  });
+
   it("places one job at a time in a process: jobs run side by side find their pods bound by the first one's batch", async () => {
     const store = await cluster();
     const ids: string[] = [];

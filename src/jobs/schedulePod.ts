@@ -106,7 +106,7 @@ async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | u
     await ctx.queue.enqueue("pod", pod.id);
     if (bind === "bound") {
       state.bound(pod, result.nodeName);
-      await placeBatch(ctx, state, waitingAlongside(pod, tenantPods));
+      await placeBatch(ctx, state, waitingAlongside(pod, state.waiting));
     }
     return undefined;
   }
@@ -172,7 +172,7 @@ async function placeAndBind(
   const binds: PodBinding[] = [];
   for (const pod of pods) {
     const demand = demandOf(pod, []);
-    const result = schedule(demand, state.nodes, { policy: ctx.schedulingPolicy, index: state.index() });
+    const result = schedule(demand, state.nodes, { policy: ctx.schedulingPolicy, index: state.index(demand) });
     if (!result.ok) break;
     state.bound(pod, result.nodeName);
     binds.push({ podId: pod.id, nodeName: result.nodeName });
@@ -210,36 +210,72 @@ async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Pr
   for (const write of writes) if (!written.has(write.id)) await markScheduled(ctx, write.id);
 }
 
-/** What one schedule job read, kept current as it binds: node allocations and the tenant's placed pods. */
+/**
+ * What one schedule job read, kept current as it binds: node allocations, the tenant's placed pods
+ * and its pods waiting for a first placement. One pass over the tenant's pods keeps only the placed
+ * pods holding pod affinity terms and the waiting pods; every placed pod is gathered only for a pod
+ * whose own terms need them (`placedFor`, `index`), which most batches never place.
+ */
 class Placing {
   readonly nodes: NodeRecord[];
   private readonly byName = new Map<string, NodeRecord>();
-  /** Bound, live pods (for pod affinity and spread); those holding pod affinity terms apart. */
-  private readonly placed: PlacedPod[] = [];
+  /** The tenant's pods that a batch may take (`batchable`), in the order read. */
+  readonly waiting: PodRecord[] = [];
+  /** Bound, live pods holding pod affinity terms (they sway every placement: Kubernetes' symmetry). */
   private readonly holdingAffinity: PlacedPod[] = [];
+  /** Every bound, live pod (for a demand's own affinity and spread), once asked for. */
+  private every: PlacedPod[] | undefined;
+  /** Pods bound by this job before `every` was gathered. */
+  private readonly boundSince: PlacedPod[] = [];
 
-  constructor(nodes: readonly NodeRecord[], tenantPods: readonly PodRecord[]) {
+  constructor(
+    nodes: readonly NodeRecord[],
+    private readonly tenantPods: readonly PodRecord[],
+  ) {
     this.nodes = nodes.map((n) => ({ ...n }));
     for (const node of this.nodes) this.byName.set(node.name, node);
-    for (const p of tenantPods) if (p.nodeName !== null && p.deletionRequestedAt === null) this.add(p, p.nodeName);
+    for (const p of tenantPods) {
+      if (p.nodeName === null) {
+        if (batchable(p)) this.waiting.push(p);
+      } else if (p.deletionRequestedAt === null && holdsPodAffinity((p.spec as PlacementSpec).affinity)) {
+        this.holdingAffinity.push(placedPod(p, p.nodeName));
+      }
+    }
   }
 
   placedFor(demand: PodDemand): PlacedPod[] {
-    return needsEveryPlacedPod(demand) ? this.placed : this.holdingAffinity;
+    return needsEveryPlacedPod(demand) ? this.everyPlaced() : this.holdingAffinity;
+  }
+
+  private everyPlaced(): PlacedPod[] {
+    if (!this.every) {
+      this.every = [];
+      for (const p of this.tenantPods) {
+        if (p.nodeName !== null && p.deletionRequestedAt === null) this.every.push(placedPod(p, p.nodeName));
+      }
+      this.every.push(...this.boundSince);
+    }
+    return this.every;
   }
 
   /**
-   * The scheduler's index over the nodes and every placed pod, built once for a batch and kept up to
+   * The scheduler's index over the nodes and the placed pods, built once for a batch and kept up to
    * date bind by bind, instead of one built per pod placed (what 150,000 pods on 5,000 nodes cannot
-   * afford). It answers as `placedFor` does: the pods holding no affinity term count only for a pod
-   * whose own terms select pods, and the index counts pods only for such terms.
+   * afford). It answers as `placedFor` does: it holds every placed pod once a demand of its own terms
+   * asked for it, and until then only those holding terms, which are all a demand without terms
+   * counts (the index counts pods only for terms).
    */
-  index(): ClusterIndex {
-    this.cluster ??= new ClusterIndex(this.nodes, this.placed);
+  index(demand: PodDemand): ClusterIndex {
+    const full = needsEveryPlacedPod(demand);
+    if (!this.cluster || (full && !this.clusterFull)) {
+      this.cluster = new ClusterIndex(this.nodes, full ? this.everyPlaced() : this.holdingAffinity);
+      this.clusterFull = full;
+    }
     return this.cluster;
   }
 
   private cluster: ClusterIndex | undefined;
+  private clusterFull = false;
 
   bound(pod: PodRecord, nodeName: string): void {
     const node = this.byName.get(nodeName);
@@ -248,16 +284,16 @@ class Placing {
       node.allocatedMemoryBytes += pod.memoryBytes;
       node.allocatedPods += 1;
     }
-    this.add(pod, nodeName);
+    const placed = placedPod(pod, nodeName);
+    (this.every ?? this.boundSince).push(placed);
+    const holds = holdsPodAffinity(placed.affinity);
+    if (holds) this.holdingAffinity.push(placed);
+    if (this.cluster && (this.clusterFull || holds)) this.cluster.place(placed);
   }
+}
 
-  private add(pod: PodRecord, nodeName: string): void {
-    const affinity = (pod.spec as PlacementSpec).affinity;
-    const placed = { namespace: pod.namespace, labels: pod.labels, nodeName, affinity };
-    this.placed.push(placed);
-    this.cluster?.place(placed);
-    if (holdsPodAffinity(affinity)) this.holdingAffinity.push(placed);
-  }
+function placedPod(pod: PodRecord, nodeName: string): PlacedPod {
+  return { namespace: pod.namespace, labels: pod.labels, nodeName, affinity: (pod.spec as PlacementSpec).affinity };
 }
 
 type PlacementSpec = Pick<PodDemand, "nodeSelector" | "affinity" | "topologySpreadConstraints">;
