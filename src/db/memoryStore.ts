@@ -115,7 +115,14 @@ function podIndexKeys(pod: PodRecord): string[] {
     keys.push(keyOf("o", pod.tenantId, pod.namespace, pod.ownerKind, pod.ownerName));
   }
   keys.push(pod.nodeName === null ? "unbound" : keyOf("node", pod.nodeName));
+  // A pod's spec never changes: the key is the pod's for life.
+  if (holdsPodAffinity(pod)) keys.push(keyOf("pa", pod.tenantId));
   return keys;
+}
+
+function holdsPodAffinity(pod: PodRecord): boolean {
+  const affinity = pod.spec.affinity as { podAffinity?: unknown; podAntiAffinity?: unknown } | undefined;
+  return Boolean(affinity?.podAffinity || affinity?.podAntiAffinity);
 }
 
 /** The index entries a pod query can start from; the smallest is walked. */
@@ -133,6 +140,9 @@ function podQueryKeys(query: PodQuery): IndexKey[] {
   }
   if (query.nodeName !== undefined) keys.push({ key: keyOf("node", query.nodeName), fields: 1 });
   if (query.unbound) keys.push({ key: "unbound", fields: 1 });
+  if (query.holdingPodAffinity && tenantId !== undefined) {
+    keys.push({ key: keyOf("pa", tenantId), fields: 2 });
+  }
   return keys;
 }
 
@@ -140,7 +150,7 @@ function podQueryKeys(query: PodQuery): IndexKey[] {
 function podQueryFields(query: PodQuery): number {
   const { tenantId, namespace, ownerKind, ownerName, nodeName } = query;
   const given = [tenantId, namespace, ownerKind, ownerName, nodeName].filter((v) => v !== undefined).length;
-  return given + (query.unbound ? 1 : 0) + (query.ownerless ? 1 : 0);
+  return given + (query.unbound ? 1 : 0) + (query.ownerless ? 1 : 0) + (query.holdingPodAffinity ? 1 : 0);
 }
 
 /** An object's place in the list order, as for pods. */
@@ -953,7 +963,8 @@ function podMatches(pod: PodRecord, query: PodQuery): boolean {
     (query.ownerName === undefined || pod.ownerName === query.ownerName) &&
     (query.nodeName === undefined || pod.nodeName === query.nodeName) &&
     (!query.unbound || pod.nodeName === null) &&
-    (!query.ownerless || pod.ownerKind === null)
+    (!query.ownerless || pod.ownerKind === null) &&
+    (!query.holdingPodAffinity || holdsPodAffinity(pod))
   );
 }
 

@@ -422,6 +422,9 @@ export class SqlOps implements StoreOps {
       optional(pods.nodeName, query.nodeName),
       query.unbound ? isNull(pods.nodeName) : undefined,
       query.ownerless ? isNull(pods.ownerKind) : undefined,
+      query.holdingPodAffinity
+        ? sql`(${pods.spec} -> 'affinity') ?| array['podAffinity', 'podAntiAffinity']`
+        : undefined,
     );
     const order = [byText(pods.namespace), byText(pods.name), byText(pods.tenantId)];
     const versions = await this.db

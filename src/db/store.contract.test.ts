@@ -7,6 +7,7 @@ import {
   type NewPod,
   NotFoundError,
   openStore,
+  type PodQuery,
   type PodRecord,
   type Store,
   type StoredObject,
@@ -631,6 +632,36 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
         a.id,
         staging.id,
       ]);
+    });
+
+    it("lists the pods holding pod affinity or anti-affinity terms, bound or not, of one tenant", async () => {
+      const tenantId = unique("ten");
+      const nodeName = unique("node");
+      await store.upsertNode(newNode(nodeName), 1);
+      const term = { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "kubernetes.io/hostname" };
+      const spec = (affinity: Record<string, unknown>) => ({ containers: [{ name: "web", image: "nginx" }], affinity });
+      const near = await store.createPod(
+        newPod(tenantId, "near", {
+          spec: spec({ podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } }),
+        }),
+      );
+      const apart = await store.createPod(
+        newPod(tenantId, "apart", {
+          spec: spec({
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: term }],
+            },
+          }),
+        }),
+      );
+      const nodeOnly = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } };
+      await store.createPod(newPod(tenantId, "node-only", { spec: spec(nodeOnly) }));
+      await store.createPod(newPod(tenantId, "plain"));
+      await store.createPod(newPod(unique("ten"), "elsewhere", { spec: spec({ podAffinity: {} }) }));
+      expect(await store.bindPod(near.id, nodeName, 2)).toBe("bound");
+      const ids = async (query: PodQuery) => (await store.listPods(query)).map((p) => p.id);
+      expect(await ids({ tenantId, holdingPodAffinity: true })).toEqual([apart.id, near.id]);
+      expect(await ids({ tenantId, holdingPodAffinity: true, unbound: true })).toEqual([apart.id]);
     });
 
     it("lists every pod as it is now, however often listed: changes, binds, deletion marks and deletions", async () => {

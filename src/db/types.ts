@@ -160,6 +160,11 @@ export interface PodQuery {
   unbound?: boolean;
   /** Only pods no controller owns (bare Pods). */
   ownerless?: boolean;
+  /**
+   * Only pods whose spec holds pod affinity or anti-affinity terms (`spec.affinity.podAffinity` or
+   * `podAntiAffinity`): the placed pods that sway where any other pod goes.
+   */
+  holdingPodAffinity?: boolean;
 }
 
 export interface PodStatusChange {

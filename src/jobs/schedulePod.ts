@@ -87,16 +87,13 @@ async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | u
     await handOff(ctx, pod);
     return { requeueAfterMs: ctx.unschedulableRetryMs };
   }
-  const [nodes, tenantPods] = await Promise.all([
-    ctx.store.listNodes(),
-    ctx.store.listPods({ tenantId: pod.tenantId }),
-  ]);
-  const state = new Placing(nodes, tenantPods);
+  const state = await Placing.read(ctx, pod.tenantId);
   const demand = demandOf(pod, placement.requiredNodes);
+  await state.readEveryPlacedFor([demand]);
   const result = schedule(demand, state.nodes, { policy: ctx.schedulingPolicy, placed: state.placedFor(demand) });
   if (!result.ok) {
     await markUnschedulable(ctx, pod, result);
-    await handOff(ctx, pod, tenantPods);
+    await handOff(ctx, pod, state.waiting);
     return { requeueAfterMs: ctx.unschedulableRetryMs };
   }
   const bind = await ctx.store.bindPod(pod.id, result.nodeName, ctx.clock.now());
@@ -111,7 +108,7 @@ async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | u
     return undefined;
   }
   if (bind === "pod-gone") {
-    await handOff(ctx, pod, tenantPods);
+    await handOff(ctx, pod, state.waiting);
     return undefined;
   }
   // Another binder took the room (or the node went) between our read and our write: place again on
@@ -125,15 +122,15 @@ async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | u
  * Only a pod never tried takes over: one refused already has its own retry. So pods that do not fit
  * cost a job each, one after another, as they did with a job each from the start.
  */
-async function handOff(ctx: JobContext, pod: PodRecord, tenantPods?: readonly PodRecord[]): Promise<void> {
-  const pods = tenantPods ?? (await ctx.store.listPods({ tenantId: pod.tenantId }));
+async function handOff(ctx: JobContext, pod: PodRecord, unbound?: readonly PodRecord[]): Promise<void> {
+  const pods = unbound ?? (await ctx.store.listPods({ tenantId: pod.tenantId, unbound: true }));
   const [next] = waitingAlongside(pod, pods);
   if (next) await ctx.queue.enqueue("schedule", next.id);
 }
 
 /** The tenant's other pods waiting for a first placement that a batch may take, oldest first. */
-function waitingAlongside(pod: PodRecord, tenantPods: readonly PodRecord[]): PodRecord[] {
-  return tenantPods
+function waitingAlongside(pod: PodRecord, pods: readonly PodRecord[]): PodRecord[] {
+  return pods
     .filter((p) => p.id !== pod.id && batchable(p))
     .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
 }
@@ -170,6 +167,7 @@ async function placeAndBind(
   pods: readonly PodRecord[],
 ): Promise<{ unbound: PodRecord[]; untried: number }> {
   const binds: PodBinding[] = [];
+  await state.readEveryPlacedFor(pods.map((pod) => demandOf(pod, [])));
   for (const pod of pods) {
     const demand = demandOf(pod, []);
     const result = schedule(demand, state.nodes, { policy: ctx.schedulingPolicy, index: state.index(demand) });
@@ -211,36 +209,58 @@ async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Pr
 }
 
 /**
- * What one schedule job read, kept current as it binds: node allocations, the tenant's placed pods
- * and its pods waiting for a first placement. One pass over the tenant's pods keeps only the placed
- * pods holding pod affinity terms and the waiting pods; every placed pod is gathered only for a pod
- * whose own terms need them (`placedFor`, `index`), which most batches never place.
+ * What one schedule job read, kept current as it binds: node allocations, the tenant's pods waiting
+ * for a first placement, and its placed pods holding pod affinity terms (which sway every placement:
+ * Kubernetes' symmetry). Every placed pod of the tenant is read only for a pod whose own affinity or
+ * spread needs them (`readEveryPlacedFor`), which most placements never have.
  */
 class Placing {
   readonly nodes: NodeRecord[];
   private readonly byName = new Map<string, NodeRecord>();
   /** The tenant's pods that a batch may take (`batchable`), in the order read. */
-  readonly waiting: PodRecord[] = [];
-  /** Bound, live pods holding pod affinity terms (they sway every placement: Kubernetes' symmetry). */
+  readonly waiting: PodRecord[];
+  /** Bound, live pods holding pod affinity terms. */
   private readonly holdingAffinity: PlacedPod[] = [];
-  /** Every bound, live pod (for a demand's own affinity and spread), once asked for. */
+  /** Every bound, live pod (for a demand's own affinity and spread), once read. */
   private every: PlacedPod[] | undefined;
-  /** Pods bound by this job before `every` was gathered. */
-  private readonly boundSince: PlacedPod[] = [];
+  /** Pods this job bound, by id: counted in whatever is read after. */
+  private readonly boundHere = new Map<string, PlacedPod>();
 
-  constructor(
+  private constructor(
+    private readonly ctx: JobContext,
+    private readonly tenantId: string,
     nodes: readonly NodeRecord[],
-    private readonly tenantPods: readonly PodRecord[],
+    unbound: readonly PodRecord[],
+    holding: readonly PodRecord[],
   ) {
     this.nodes = nodes.map((n) => ({ ...n }));
     for (const node of this.nodes) this.byName.set(node.name, node);
-    for (const p of tenantPods) {
-      if (p.nodeName === null) {
-        if (batchable(p)) this.waiting.push(p);
-      } else if (p.deletionRequestedAt === null && holdsPodAffinity((p.spec as PlacementSpec).affinity)) {
-        this.holdingAffinity.push(placedPod(p, p.nodeName));
-      }
+    this.waiting = unbound.filter(batchable);
+    for (const p of holding) {
+      if (p.nodeName !== null && p.deletionRequestedAt === null) this.holdingAffinity.push(placedPod(p, p.nodeName));
     }
+  }
+
+  static async read(ctx: JobContext, tenantId: string): Promise<Placing> {
+    const [nodes, unbound, holding] = await Promise.all([
+      ctx.store.listNodes(),
+      ctx.store.listPods({ tenantId, unbound: true }),
+      ctx.store.listPods({ tenantId, holdingPodAffinity: true }),
+    ]);
+    return new Placing(ctx, tenantId, nodes, unbound, holding);
+  }
+
+  /** Reads every placed pod of the tenant, once, when one of `demands` needs them. */
+  async readEveryPlacedFor(demands: readonly PodDemand[]): Promise<void> {
+    if (this.every || !demands.some(needsEveryPlacedPod)) return;
+    const every: PlacedPod[] = [];
+    for (const p of await this.ctx.store.listPods({ tenantId: this.tenantId })) {
+      if (p.nodeName === null || p.deletionRequestedAt !== null) continue;
+      every.push(this.boundHere.get(p.id) ?? placedPod(p, p.nodeName));
+    }
+    const read = new Set(every);
+    for (const placed of this.boundHere.values()) if (!read.has(placed)) every.push(placed);
+    this.every = every;
   }
 
   placedFor(demand: PodDemand): PlacedPod[] {
@@ -248,13 +268,7 @@ class Placing {
   }
 
   private everyPlaced(): PlacedPod[] {
-    if (!this.every) {
-      this.every = [];
-      for (const p of this.tenantPods) {
-        if (p.nodeName !== null && p.deletionRequestedAt === null) this.every.push(placedPod(p, p.nodeName));
-      }
-      this.every.push(...this.boundSince);
-    }
+    if (!this.every) throw new Error("every placed pod is read before a pod that needs them is placed");
     return this.every;
   }
 
@@ -285,7 +299,8 @@ class Placing {
       node.allocatedPods += 1;
     }
     const placed = placedPod(pod, nodeName);
-    (this.every ?? this.boundSince).push(placed);
+    this.boundHere.set(pod.id, placed);
+    this.every?.push(placed);
     const holds = holdsPodAffinity(placed.affinity);
     if (holds) this.holdingAffinity.push(placed);
     if (this.cluster && (this.clusterFull || holds)) this.cluster.place(placed);
