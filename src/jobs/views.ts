@@ -19,9 +19,10 @@ import type { PodRecord, StoredObject } from "../db/types.js";
 const frozenViews = new WeakMap<PodRecord, PodView>();
 
 export function podView(pod: PodRecord): PodView {
-  if (!Object.isFrozen(pod)) return makePodView(pod);
+  // Only a frozen record is ever kept: one found was frozen when it was kept, and still is.
   const known = frozenViews.get(pod);
   if (known) return known;
+  if (!Object.isFrozen(pod)) return makePodView(pod);
   const view = Object.freeze(makePodView(pod));
   frozenViews.set(pod, view);
   return view;
