@@ -235,16 +235,16 @@ function readyAt(pod: PodRecord): number {
   return ready ? Date.parse(ready.lastTransitionTime) : Number.NaN;
 }
 
+/** Waits for all of a Deployment's `readyPods` to be Ready; their latencies (created → Ready), sorted. */
+async function readyLatencies(kn: Kubernease, app: string): Promise<number[]> {
+  const allReady = async () => (await kn.readyCount(app)) === readyPods;
+  await until(`${app} pods`, performance.now(), allReady, 100, () => kn.unready(app));
+  return (await kn.pods(app)).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
+}
+
 async function benchReady(kn: Kubernease): Promise<void> {
   await kn.apply(deployment("ready", readyPods));
-  await until(
-    "ready pods",
-    performance.now(),
-    async () => (await kn.readyCount("ready")) === readyPods,
-    100,
-    () => kn.unready("ready"),
-  );
-  const latencies = (await kn.pods("ready")).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
+  const latencies = await readyLatencies(kn, "ready");
   console.log(`ready: ${latencies.length} pods created → Ready on ${nodeIndexes.length} Docker hosts`);
   console.log(`ready p50: ${percentile(latencies, 50).toFixed(0)} ms`);
   console.log(`ready p99: ${percentile(latencies, 99).toFixed(0)} ms`);
@@ -258,14 +258,7 @@ async function benchReady(kn: Kubernease): Promise<void> {
     await kn.scale("paced", i);
     await sleep(Math.max(0, pacedStart + i * paceMs - performance.now()));
   }
-  await until(
-    "paced pods",
-    performance.now(),
-    async () => (await kn.readyCount("paced")) === readyPods,
-    100,
-    () => kn.unready("paced"),
-  );
-  const paced = (await kn.pods("paced")).map((p) => readyAt(p) - p.createdAt).sort((a, b) => a - b);
+  const paced = await readyLatencies(kn, "paced");
   console.log(
     `ready, paced (${readyPods} pods, one every ${paceMs} ms): p50 ${percentile(paced, 50).toFixed(0)} ms, p99 ${percentile(paced, 99).toFixed(0)} ms`,
   );
@@ -334,15 +327,18 @@ interface Trio {
 }
 
 async function kuberneaseTrio(kn: Kubernease, node: string): Promise<Trio> {
+  /** Waits for `count` Ready replicas; the ms since `since`. */
+  const trioReady = (what: string, since: number, count: number) =>
+    until(
+      what,
+      since,
+      async () => (await kn.readyCount("trio")) === count,
+      50,
+      () => kn.unready("trio"),
+    );
   const started = performance.now();
   await kn.apply(deployment("trio", 20, { node }));
-  const create = await until(
-    "create 20",
-    started,
-    async () => (await kn.readyCount("trio")) === 20,
-    50,
-    () => kn.unready("trio"),
-  );
+  const create = await trioReady("create 20", started, 20);
   const victim = (await kn.pods("trio"))[0] as PodRecord;
   const docker = nodeClient(node);
   const [app] = await docker.listContainers({
@@ -352,22 +348,10 @@ async function kuberneaseTrio(kn: Kubernease, node: string): Promise<Trio> {
   const killed = performance.now();
   await docker.getContainer(app.Id).kill({ signal: "SIGKILL" });
   await until("killed noticed", killed, async () => (await kn.readyCount("trio")) < 20, 10);
-  const replace = await until(
-    "replace",
-    killed,
-    async () => (await kn.readyCount("trio")) === 20,
-    50,
-    () => kn.unready("trio"),
-  );
+  const replace = await trioReady("replace", killed, 20);
   const scaled = performance.now();
   await kn.scale("trio", 50);
-  const scale = await until(
-    "scale 50",
-    scaled,
-    async () => (await kn.readyCount("trio")) === 50,
-    50,
-    () => kn.unready("trio"),
-  );
+  const scale = await trioReady("scale 50", scaled, 50);
   await kn.remove("trio");
   return { create, replace, scale };
 }
