@@ -4,7 +4,7 @@ import { ManualClock } from "../core/clock.js";
 import { seededRng } from "../core/rng.js";
 import { MemoryStore } from "../db/memoryStore.js";
 import type { NewPod } from "../db/types.js";
-import type { NodeProvider, ObservedPod } from "../providers/types.js";
+import type { NodeProvider, ObservedContainer, ObservedPod } from "../providers/types.js";
 import type { JobContext } from "./context.js";
 import { Observer, OWNER_LOOK_MS, OwnerLooks } from "./observe.js";
 import type { QueueName, WorkQueue } from "./queue.js";
@@ -128,6 +128,44 @@ describe("the observe job", () => {
       phase: "Running",
       status: { marked: true, podIP: "10.0.0.1" },
     });
+  });
+
+  it("tells the owner what it counts of a pod (readiness, restarts, an end) and the Services what they select on", async () => {
+    const { ctx, store, enqueued } = await setup(0);
+    // A pod whose readiness waits for its probe: running is not yet ready.
+    const probed = { ...pod(0), spec: { containers: [{ name: "web", image: "web:1", readinessProbe: { exec: {} } }] } };
+    await store.createPod(probed);
+    await store.bindPod("pod_0", "n1", 1_500);
+    await store.createObject({
+      ...{ id: "obj_1", uid: "svc-uid", tenantId: "ten_a", namespace: "default", kind: "Service", name: "web" },
+      ...{ apiVersion: "v1", labels: {}, annotations: {}, spec: { selector: { app: "web" } }, createdAt: 1_500 },
+    });
+    const observer = new Observer(ctx);
+    const told = async (report: ObservedPod | undefined) => {
+      enqueued.length = 0;
+      if (report) observer.onProviderEvent({ type: "pod", pod: report });
+      else observer.onProviderEvent({ type: "podGone", podId: "pod_0", nodeName: "n1" });
+      await observer.job("pod_0");
+      return enqueued.filter(([q]) => q === "reconcile").map(([, key]) => key.split("/")[0]);
+    };
+    const container = (containerID: string | undefined, state: ObservedContainer["state"]) => ({
+      ...{ name: "web", image: "web:1", state },
+      ...(containerID ? { containerID } : {}),
+    });
+    const creating = { waiting: { reason: "ContainerCreating" } };
+    const runningState = { running: { startedAt: "x" } };
+    // Its containers first reported (restarts: none → 0): no one's count changes.
+    expect(
+      await told({ ...running(0), phase: "Pending", podIP: undefined, containers: [container(undefined, creating)] }),
+    ).toEqual([]);
+    // Running, not Ready: the Services list its address; the owner counts nothing new.
+    expect(await told({ ...running(0), containers: [container("c-1", runningState)] })).toEqual(["Service"]);
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running", ready: false });
+    // A restart (a new container id): the owner counts restarts, the Services do not.
+    expect(await told({ ...running(0), containers: [container("c-2", runningState)] })).toEqual(["ReplicaSet"]);
+    // Lost: it ended, which both see.
+    expect(await told(undefined)).toEqual(["ReplicaSet", "Service"]);
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Failed" });
   });
 
   it("never takes a pod back to Pending: another worker may record an older report after a newer one", async () => {

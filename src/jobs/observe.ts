@@ -2,6 +2,7 @@ import { hasImagePullError } from "../controllers/imagePull.js";
 import {
   type BackOffSettings,
   backOffsOf,
+  type ContainerStatus,
   CRASH_LOOP_BACK_OFF,
   containerStatusesOf,
   KUBELET_BACK_OFF,
@@ -187,7 +188,7 @@ export class Observer {
     await enqueueRestarts(this.ctx, pod.id, change, nowMs);
     // A failed image pull: the pod job starts its back-off (src/controllers/imagePull.ts).
     if (hasImagePullError(change.status)) await this.ctx.queue.enqueue("pod", pod.id);
-    if (dependentsCare(pod, change)) dependents.add(pod);
+    dependents.add(pod, whoCares(pod, change));
   }
 }
 
@@ -213,8 +214,8 @@ class Dependents {
 
   constructor(private readonly looks: OwnerLooks) {}
 
-  add(pod: PodRecord): void {
-    if (pod.ownerKind && pod.ownerName) {
+  add(pod: PodRecord, told: { owner: boolean; selecting: boolean }): void {
+    if (told.owner && pod.ownerKind && pod.ownerName) {
       const key = objectKey({
         tenantId: pod.tenantId,
         kind: pod.ownerKind,
@@ -223,7 +224,9 @@ class Dependents {
       });
       this.owners.set(key, (this.owners.get(key) ?? 0) + 1);
     }
-    this.namespaces.set(`${pod.tenantId}/${pod.namespace}`, { tenantId: pod.tenantId, namespace: pod.namespace });
+    if (told.selecting) {
+      this.namespaces.set(`${pod.tenantId}/${pod.namespace}`, { tenantId: pod.tenantId, namespace: pod.namespace });
+    }
   }
 
   async enqueue(ctx: JobContext): Promise<void> {
@@ -287,19 +290,29 @@ export async function enqueueRestarts(
   else if (plan.nextAtMs !== undefined) await ctx.queue.enqueue("lifecycle", podId, plan.nextAtMs - nowMs);
 }
 
-/** What owners and Services see of a pod changed: readiness, phase, address, restarts. */
-function dependentsCare(pod: PodRecord, change: PodStatusChange): boolean {
-  const summary = (phase: string, ready: boolean, status: Record<string, unknown>) => {
-    const containers = containerStatusesOf(status);
-    return {
-      phase,
-      ready,
-      podIP: status.podIP ?? null,
-      restarts: containers.map((c) => c.restartCount),
-      crashLooping: containers.map((c) => "waiting" in c.state && c.state.waiting.reason === CRASH_LOOP_BACK_OFF),
-    };
+/**
+ * Who is told of a recorded change: the pod's owner when what it counts of the pod changed (readiness,
+ * whether it ended, its restarts in all, whether it crash-loops: the pod's view, `src/jobs/views.ts`),
+ * the namespace's Services and budgets when what they select on changed (phase, readiness, address).
+ * A pod's containers first reported (restarts none → 0) tell no one, and its start (Pending → Running,
+ * not yet Ready) tells only the Services, which list its address as not ready.
+ */
+function whoCares(pod: PodRecord, change: PodStatusChange): { owner: boolean; selecting: boolean } {
+  const before = containerStatusesOf(pod.status);
+  const after = containerStatusesOf(change.status);
+  const ended = (phase: string) => phase === "Failed" || phase === "Succeeded";
+  const restarts = (containers: ContainerStatus[]) => containers.reduce((n, c) => n + c.restartCount, 0);
+  const crashLooping = (containers: ContainerStatus[]) =>
+    containers.some((c) => "waiting" in c.state && c.state.waiting.reason === CRASH_LOOP_BACK_OFF);
+  const readiness = pod.ready !== change.ready;
+  return {
+    owner:
+      readiness ||
+      ended(pod.phase) !== ended(change.phase) ||
+      restarts(before) !== restarts(after) ||
+      crashLooping(before) !== crashLooping(after),
+    selecting: readiness || pod.phase !== change.phase || (pod.status.podIP ?? null) !== (change.status.podIP ?? null),
   };
-  return !canonicalEqual(summary(pod.phase, pod.ready, pod.status), summary(change.phase, change.ready, change.status));
 }
 
 /**
