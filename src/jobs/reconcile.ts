@@ -5,13 +5,13 @@ import { reconcileReplicaSet } from "../controllers/replicaset.js";
 import { reconcileService } from "../controllers/service.js";
 import type { EndpointSubset, PodView } from "../controllers/types.js";
 import { canonicalJson } from "../core/hash.js";
-import type { ObjectRef, PodRecord, StoredObject } from "../db/types.js";
+import type { ObjectRef, StoredObject } from "../db/types.js";
 import { applyActions } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey, parseObjectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
 import { markAwaitingRotation, ROTATION_LOOK_MS } from "./rotation.js";
-import { deploymentView, podView, replicaSetView, serviceView } from "./views.js";
+import { deploymentView, ownedPods, podView, replicaSetView, serviceView } from "./views.js";
 import { reconcileClaimRef } from "./volumes.js";
 import { collect, reconcileDaemonSetRef, reconcileStatefulSetRef } from "./workloads.js";
 
@@ -49,13 +49,6 @@ async function ownedObjects(ctx: JobContext, ref: ObjectRef, kind: string): Prom
   return all.filter((o) => o.ownerKind === ref.kind && o.ownerName === ref.name);
 }
 
-/** The views of the pods `ownerUid` owns (a reconcile's every look: one pass, no list in between). */
-function viewsOwnedBy(pods: readonly PodRecord[], ownerUid: string): PodView[] {
-  const views: PodView[] = [];
-  for (const pod of pods) if (pod.ownerUid === ownerUid) views.push(podView(pod));
-  return views;
-}
-
 async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<HandlerResult | undefined> {
   const [deployment, sets] = await Promise.all([ctx.store.getObject(ref), ownedObjects(ctx, ref, "ReplicaSet")]);
   // ReplicaSets of a Deployment that is gone, or was replaced by another of the same name, are garbage.
@@ -69,7 +62,7 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
   const byOwner = new Map<string, PodView[]>();
   for (const rs of mine) {
     const query = { tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: rs.kind, ownerName: rs.name };
-    byOwner.set(rs.uid, viewsOwnedBy(await ctx.store.listPods(query), rs.uid));
+    byOwner.set(rs.uid, ownedPods(await ctx.store.listPods(query), rs.uid).owned);
   }
   const awaiting = await markAwaitingRotation(ctx, ref.tenantId, ref.namespace, [...byOwner.values()].flat());
   const views = mine.map(replicaSetView);
@@ -93,12 +86,9 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
     ctx.store.getObject(ref),
     ctx.store.listPods({ tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: ref.kind, ownerName: ref.name }),
   ]);
-  await collect(
-    ctx,
-    pods.filter((p) => p.ownerUid !== rs?.uid),
-  );
+  const { owned, strangers } = ownedPods(pods, rs?.uid);
+  await collect(ctx, strangers);
   if (!rs) return undefined;
-  const owned = viewsOwnedBy(pods, rs.uid);
   const awaiting = await markAwaitingRotation(ctx, ref.tenantId, ref.namespace, owned);
   const headroom = await quotaHeadroom(ctx, ref.tenantId);
   const actions = reconcileReplicaSet(replicaSetView(rs), owned, ctx.clock.now(), headroom);

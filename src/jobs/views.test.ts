@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { PodRecord } from "../db/types.js";
-import { podView } from "./views.js";
+import { ownedPods, podView } from "./views.js";
 
-function record(): PodRecord {
+function record(n = 1, ownerUid = "rs-1"): PodRecord {
   return {
-    id: "pod_1",
+    id: `pod_${n}`,
     tenantId: "ten_1",
     namespace: "default",
-    name: "web-1",
-    uid: "uid-1",
+    name: `web-${n}`,
+    uid: `uid-${n}`,
     ownerKind: "ReplicaSet",
     ownerName: "web",
-    ownerUid: "rs-1",
+    ownerUid,
     labels: { app: "web" },
     annotations: {},
     templateHash: "h",
@@ -44,5 +44,59 @@ describe("podView", () => {
     pod.ready = true;
     pod.nodeName = null;
     expect(podView(pod)).toMatchObject({ ready: true, bound: false });
+  });
+});
+
+describe("ownedPods", () => {
+  /** A frozen record that counts how often its fields are read. */
+  function watched(n: number, ownerUid: string, reads: Map<string, number>): PodRecord {
+    const target = Object.freeze(record(n, ownerUid));
+    return new Proxy(target, {
+      get(t, key, receiver) {
+        reads.set(t.id, (reads.get(t.id) ?? 0) + 1);
+        return Reflect.get(t, key, receiver);
+      },
+    });
+  }
+
+  it("splits a listing into views of the owner's pods and the pods of an owner of that name before it", () => {
+    const pods = [record(1), record(2, "rs-old"), record(3)].map((p) => Object.freeze(p));
+    const { owned, strangers } = ownedPods(pods, "rs-1");
+    expect(owned.map((v) => v.id)).toEqual(["pod_1", "pod_3"]);
+    expect(strangers.map((p) => p.id)).toEqual(["pod_2"]);
+    // An owner that is gone owns none of them.
+    expect(ownedPods(pods, undefined).strangers).toHaveLength(3);
+  });
+
+  it("reads again only the records that changed since the owner's last look", () => {
+    const reads = new Map<string, number>();
+    const first = [watched(1, "rs-a", reads), watched(2, "rs-a", reads), watched(3, "rs-old", reads)];
+    const looked = ownedPods(first, "rs-a");
+    expect(reads.get("pod_1")).toBeGreaterThan(0);
+    reads.clear();
+    // The same records again: nothing is read, and the answer is the same.
+    const again = ownedPods([...first], "rs-a");
+    expect(reads.size).toBe(0);
+    expect(again.owned).toEqual(looked.owned);
+    expect(again.strangers).toEqual(looked.strangers);
+    reads.clear();
+    // One record replaced by a newer version of the pod: only it is read, and its new view is given.
+    const changed = Object.freeze({ ...record(2, "rs-a"), ready: true });
+    const second = ownedPods([first[0] as PodRecord, changed, first[2] as PodRecord], "rs-a");
+    expect(reads.size).toBe(0);
+    expect(second.owned.map((v) => [v.id, v.ready])).toEqual([
+      ["pod_1", false],
+      ["pod_2", true],
+    ]);
+    expect(second.strangers.map((p) => p.id)).toEqual(["pod_3"]);
+  });
+
+  it("reads records that may change every time", () => {
+    const pod = record(1, "rs-b");
+    expect(ownedPods([pod], "rs-b").owned[0]?.ready).toBe(false);
+    pod.ready = true;
+    expect(ownedPods([pod], "rs-b").owned[0]?.ready).toBe(true);
+    pod.ownerUid = "rs-c";
+    expect(ownedPods([pod], "rs-b")).toMatchObject({ owned: [], strangers: [pod] });
   });
 });

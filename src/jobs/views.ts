@@ -28,6 +28,60 @@ export function podView(pod: PodRecord): PodView {
   return view;
 }
 
+/** What one look at an owner's listed pods makes of them: views of the pods it owns, and the others. */
+export interface OwnedPods {
+  owned: PodView[];
+  /** Listed under the owner's kind and name but not its uid: left by an owner of that name before it. */
+  strangers: PodRecord[];
+}
+
+/** One look at an owner's pods, kept for the next: each listed record, and its view if the owner owns it (else null). */
+interface KeptLook {
+  records: readonly PodRecord[];
+  views: (PodView | null | undefined)[];
+}
+
+/** Owners whose latest look is kept; past this, every kept look is dropped and the next ones start afresh. */
+const OWNER_LOOKS_KEPT = 4_096;
+const keptLooks = new Map<string, KeptLook>();
+
+/**
+ * The pods of `records` that `ownerUid` owns, as views, and the ones it does not. An owner's pods
+ * are looked at again and again (after each change of one of them, by the ReplicaSet, then by its
+ * Deployment), and most are the very records of the look before: a store that keeps records frozen
+ * hands out the same one until it changes. So the latest look per owner is kept, and a record found
+ * at the same place in the list as last time is taken as it was, without being read again; only the
+ * records that changed, moved or are new are read and viewed. Records that can change (not frozen)
+ * are read every time.
+ */
+export function ownedPods(records: readonly PodRecord[], ownerUid: string | undefined): OwnedPods {
+  const kept = ownerUid === undefined ? undefined : keptLooks.get(ownerUid);
+  const owned: PodView[] = [];
+  const strangers: PodRecord[] = [];
+  const views: (PodView | null | undefined)[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as PodRecord;
+    let view = kept?.records[i] === record ? kept.views[i] : undefined;
+    if (view === undefined) {
+      view = record.ownerUid === ownerUid ? podView(record) : null;
+      // Only a frozen record is the same record the next time it is the same object.
+      if (!Object.isFrozen(record)) {
+        if (view) owned.push(view);
+        else strangers.push(record);
+        continue;
+      }
+    }
+    views[i] = view;
+    if (view) owned.push(view);
+    else strangers.push(record);
+  }
+  if (ownerUid !== undefined) {
+    if (keptLooks.size >= OWNER_LOOKS_KEPT && !keptLooks.has(ownerUid)) keptLooks.clear();
+    keptLooks.set(ownerUid, { records, views });
+  }
+  return { owned, strangers };
+}
+
 function makePodView(pod: PodRecord): PodView {
   const namedPorts: Record<string, number> = {};
   const containers =
