@@ -1,7 +1,7 @@
 import type { PodRecord, StoredObject } from "../db/types.js";
 import { formatDurationMs } from "./duration.js";
 import { isLive, podIndexOf } from "./podIndex.js";
-import type { Snapshot } from "./snapshot.js";
+import { replicaSetsOf, type Snapshot } from "./snapshot.js";
 
 /**
  * Always-true properties of the platform, checked after every event of a run
@@ -29,6 +29,8 @@ export interface Invariant {
   forRun?: () => Invariant;
 }
 
+const NOTHING_BOUND = { cpu: 0, memory: 0, pods: 0 };
+
 /** A node's pods never ask for more than the node has: CPU, memory and pod slots. */
 export const nodeCapacity: Invariant = {
   name: "node-capacity",
@@ -40,7 +42,14 @@ export const nodeCapacity: Invariant = {
     for (const node of s.storeNodes) {
       // The provider's figures are the truth; the store's are what the platform believes.
       const capacity = real.get(node.name) ?? node;
-      const sum = bound.get(node.name) ?? { cpu: 0, memory: 0, pods: 0 };
+      const sum = bound.get(node.name) ?? NOTHING_BOUND;
+      const within =
+        sum.cpu <= capacity.cpuMillis &&
+        sum.memory <= capacity.memoryBytes &&
+        sum.pods <= capacity.maxPods &&
+        node.allocatedCpuMillis <= capacity.cpuMillis &&
+        node.allocatedMemoryBytes <= capacity.memoryBytes;
+      if (within) continue;
       const over = [
         sum.cpu > capacity.cpuMillis ? `${sum.cpu}m CPU requested of ${capacity.cpuMillis}m` : "",
         sum.memory > capacity.memoryBytes ? `${sum.memory} bytes requested of ${capacity.memoryBytes}` : "",
@@ -129,7 +138,7 @@ export const rolloutSurge: Invariant = {
     const problems: string[] = [];
     const liveByOwner = podIndexOf(s).liveByOwner;
     for (const dep of s.deployments) {
-      const sets = s.replicaSets.filter((rs) => rs.ownerUid === dep.uid);
+      const sets = replicaSetsOf(s, dep.uid);
       const livePerSet = sets.map((rs) => liveByOwner.get(rs.uid) ?? 0);
       if (livePerSet.filter((n) => n > 0).length < 2) continue;
       const live = livePerSet.reduce((a, b) => a + b, 0);
@@ -226,7 +235,7 @@ function unreconciled(s: Snapshot): [StoredObject, string[]][] {
     else podsByOwner.set(pod.ownerUid, [pod]);
   }
   const out: [StoredObject, string[]][] = [];
-  const judge = (workload: StoredObject, owned: StoredObject[], podsPerOwner: PodRecord[][]) => {
+  const judge = (workload: StoredObject, owned: readonly StoredObject[], podsPerOwner: PodRecord[][]) => {
     const pods = podsPerOwner.flat();
     const why = [
       ...[workload, ...owned].flatMap(unobservedGeneration),
@@ -237,7 +246,7 @@ function unreconciled(s: Snapshot): [StoredObject, string[]][] {
     if (why.length > 0) out.push([workload, why]);
   };
   for (const dep of s.deployments) {
-    const sets = s.replicaSets.filter((rs) => rs.ownerUid === dep.uid);
+    const sets = replicaSetsOf(s, dep.uid);
     judge(
       dep,
       sets,

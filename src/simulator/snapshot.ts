@@ -43,6 +43,26 @@ export interface LivenessTerms {
   failingImages: ReadonlySet<string>;
 }
 
+/** Each listing of ReplicaSets grouped by owner uid once, however many checkers ask. */
+const setsByOwner = new WeakMap<readonly StoredObject[], ReadonlyMap<string, readonly StoredObject[]>>();
+
+/** A snapshot's ReplicaSets by the uid of the object that owns them (a Deployment's revisions). */
+export function replicaSetsOf(s: Pick<Snapshot, "replicaSets">, ownerUid: string): readonly StoredObject[] {
+  let grouped = setsByOwner.get(s.replicaSets);
+  if (!grouped) {
+    const made = new Map<string, StoredObject[]>();
+    for (const rs of s.replicaSets) {
+      if (rs.ownerUid === null) continue;
+      const sets = made.get(rs.ownerUid);
+      if (sets) sets.push(rs);
+      else made.set(rs.ownerUid, [rs]);
+    }
+    grouped = made;
+    setsByOwner.set(s.replicaSets, grouped);
+  }
+  return grouped.get(ownerUid) ?? [];
+}
+
 export const NO_LIVENESS: LivenessTerms = { stoppedMs: null, fromMs: null, failingImages: new Set() };
 
 /** Runtime identities by pod id: a pod's identity never changes, so each is read from the provider once. */

@@ -1,6 +1,6 @@
 import type { StoredObject } from "../db/types.js";
 import { podIndexOf } from "./podIndex.js";
-import type { Snapshot } from "./snapshot.js";
+import { replicaSetsOf, type Snapshot } from "./snapshot.js";
 
 /** The workload kinds a scenario names and whose Ready replicas the report follows. */
 export const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "ReplicaSet"] as const;
@@ -57,7 +57,7 @@ export function workloadStates(s: Snapshot): WorkloadState[] {
     ...s.deployments.map((d) =>
       state(
         d,
-        s.replicaSets.filter((rs) => rs.ownerUid === d.uid).map((rs) => rs.uid),
+        replicaSetsOf(s, d.uid).map((rs) => rs.uid),
       ),
     ),
     ...s.statefulSets.map((sts) => state(sts, [sts.uid])),
