@@ -28,19 +28,21 @@ export function reconcileDeployment(
   const hash = templateHash(dep.spec.template);
   const replicas = dep.spec.replicas ?? 1;
   const minReadySeconds = dep.spec.minReadySeconds ?? 0;
-  const live = (rs: ReplicaSetView) => podsOf(rs).filter((p) => !p.deleting && !isFinished(p));
+  const live = remembered((rs: ReplicaSetView) => podsOf(rs).filter((p) => !p.deleting && !isFinished(p)));
   const existing = sets.find((rs) => rs.labels[TEMPLATE_HASH_LABEL] === hash);
   const old = sets.filter((rs) => rs !== existing);
   const top = maxRevision(sets);
   const actions: Action[] = [];
 
   const current: ReplicaSetView = existing ?? newReplicaSet(dep, hash, top + 1);
-  const state = (rs: ReplicaSetView): SetState => ({
-    name: rs.name,
-    replicas: rs === current && !existing ? 0 : (rs.spec.replicas ?? 0),
-    available: live(rs).filter((p) => isAvailable(p, minReadySeconds, nowMs)).length,
-    pods: live(rs).length,
-  });
+  const state = remembered(
+    (rs: ReplicaSetView): SetState => ({
+      name: rs.name,
+      replicas: rs === current && !existing ? 0 : (rs.spec.replicas ?? 0),
+      available: live(rs).filter((p) => isAvailable(p, minReadySeconds, nowMs)).length,
+      pods: live(rs).length,
+    }),
+  );
   const targets: ScaleTargets = dep.spec.paused
     ? pausedTargets(replicas, state(current), old.map(state))
     : strategyTargets(
@@ -128,6 +130,15 @@ export function reconcileDeployment(
   const wait = waits.filter((w): w is number => w !== undefined);
   if (wait.length) actions.push({ type: "requeue", afterMs: Math.min(...wait) });
   return actions;
+}
+
+/** `fn`, answering each ReplicaSet once per reconcile however often it is asked. */
+function remembered<T>(fn: (rs: ReplicaSetView) => T): (rs: ReplicaSetView) => T {
+  const answers = new Map<ReplicaSetView, T>();
+  return (rs) => {
+    if (!answers.has(rs)) answers.set(rs, fn(rs));
+    return answers.get(rs) as T;
+  };
 }
 
 function strategyTargets(

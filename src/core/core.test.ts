@@ -174,4 +174,23 @@ describe("labels", () => {
     expect(templateHash({ a: 1, b: { c: 2, d: 3 } })).toBe(templateHash({ b: { d: 3, c: 2 }, a: 1 }));
     expect(templateHash({ a: 1 })).not.toBe(templateHash({ a: 2 }));
   });
+  it("hashes a frozen template once, and a template that may change each time", () => {
+    let reads = 0;
+    const spec = Object.freeze({ containers: Object.freeze([Object.freeze({ name: "web", image: "web:1" })]) });
+    const counted = new Proxy(spec, {
+      get(target, key, receiver) {
+        reads += 1;
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    const hash = templateHash(counted);
+    expect(hash).toBe(templateHash({ containers: [{ image: "web:1", name: "web" }] }));
+    reads = 0;
+    expect(templateHash(counted)).toBe(hash);
+    expect(reads).toBe(0);
+    const open = { containers: [{ name: "web", image: "web:1" }] };
+    expect(templateHash(open)).toBe(hash);
+    (open.containers[0] as { image: string }).image = "web:2";
+    expect(templateHash(open)).not.toBe(hash);
+  });
 });

@@ -69,7 +69,15 @@ export function safeEncode(n: number): string {
   return out;
 }
 
+/** Hashes of frozen templates: a store's records are deep-frozen (`src/db/frozen.ts`), so each is hashed once. */
+const frozenTemplateHashes = new WeakMap<object, string>();
+
 /** The `pod-template-hash` of a pod template. */
 export function templateHash(template: unknown): string {
-  return safeEncode(fnv1a32(canonicalJson(template)));
+  const frozen = typeof template === "object" && template !== null && Object.isFrozen(template);
+  const known = frozen ? frozenTemplateHashes.get(template) : undefined;
+  if (known !== undefined) return known;
+  const hash = safeEncode(fnv1a32(canonicalJson(template)));
+  if (frozen) frozenTemplateHashes.set(template, hash);
+  return hash;
 }
