@@ -91,6 +91,19 @@ describe("ownedPods", () => {
     expect(second.strangers.map((p) => p.id)).toEqual(["pod_3"]);
   });
 
+  it("finds the records of the last look when pods before them left or joined", () => {
+    const reads = new Map<string, number>();
+    const pods = [1, 2, 3, 4, 5, 6].map((n) => watched(n, "rs-d", reads));
+    ownedPods(pods, "rs-d");
+    reads.clear();
+    const joined = Object.freeze(record(7, "rs-d"));
+    // pod_1 and pod_3 left, pod_7 joined between pod_4 and pod_5.
+    const next = [pods[1], pods[3], joined, pods[4], pods[5]] as PodRecord[];
+    const look = ownedPods(next, "rs-d");
+    expect(reads.size).toBe(0);
+    expect(look.owned.map((v) => v.id)).toEqual(["pod_2", "pod_4", "pod_7", "pod_5", "pod_6"]);
+  });
+
   it("reads records that may change every time", () => {
     const pod = record(1, "rs-b");
     expect(ownedPods([pod], "rs-b").owned[0]?.ready).toBe(false);

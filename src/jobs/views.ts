@@ -56,12 +56,18 @@ const keptLooks = new Map<string, KeptLook>();
  */
 export function ownedPods(records: readonly PodRecord[], ownerUid: string | undefined): OwnedPods {
   const kept = ownerUid === undefined ? undefined : keptLooks.get(ownerUid);
+  const before = kept?.records ?? [];
   const owned: PodView[] = [];
   const strangers: PodRecord[] = [];
   const views: (PodView | null | undefined)[] = new Array(records.length);
+  // Where the last look is up to: both listings are in the same order, so a record of the last look
+  // is at this place, or a few on when pods before it left, or a few back when pods joined.
+  let at = 0;
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as PodRecord;
-    let view = kept?.records[i] === record ? kept.views[i] : undefined;
+    const found = placeOf(before, record, at);
+    let view = found === -1 ? undefined : kept?.views[found];
+    if (found !== -1) at = found + 1;
     if (view === undefined) {
       view = record.ownerUid === ownerUid ? podView(record) : null;
       // Only a frozen record is the same record the next time it is the same object.
@@ -80,6 +86,19 @@ export function ownedPods(records: readonly PodRecord[], ownerUid: string | unde
     keptLooks.set(ownerUid, { records, views });
   }
   return { owned, strangers };
+}
+
+/** How far from its expected place a record of the last look is looked for. */
+const LOOK_AROUND = 4;
+
+/** Where `record` is in `before`, looked for at `at`, then up to `LOOK_AROUND` places either side; -1 if not there. */
+function placeOf(before: readonly PodRecord[], record: PodRecord, at: number): number {
+  if (before[at] === record) return at;
+  for (let d = 1; d <= LOOK_AROUND; d++) {
+    if (before[at + d] === record) return at + d;
+    if (at - d >= 0 && before[at - d] === record) return at - d;
+  }
+  return -1;
 }
 
 function makePodView(pod: PodRecord): PodView {
