@@ -1,4 +1,4 @@
-import type { PodRecord, StoredObject } from "../db/types.js";
+import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
 import { formatDurationMs } from "./duration.js";
 import { isLive, podIndexOf } from "./podIndex.js";
 import { replicaSetsOf, type Snapshot } from "./snapshot.js";
@@ -27,6 +27,12 @@ export interface Invariant {
    * fresh copy of itself for each run; the others are pure functions of one snapshot.
    */
   forRun?: () => Invariant;
+}
+
+/** Whether any member of `set` passes `test` (without copying the set). */
+function someOf<T>(set: ReadonlySet<T>, test: (member: T) => boolean): boolean {
+  for (const member of set) if (test(member)) return true;
+  return false;
 }
 
 const NOTHING_BOUND = { cpu: 0, memory: 0, pods: 0 };
@@ -100,7 +106,7 @@ export const noReadyOnCrashedNode: Invariant = {
   rule: "no pod counts as Ready on a node that has crashed",
   check(s) {
     const readyByNode = podIndexOf(s).readyByNode;
-    if (![...s.crashedNodes].some((node) => readyByNode.has(node))) return [];
+    if (!someOf(s.crashedNodes, (node) => readyByNode.has(node))) return [];
     return s.pods
       .filter((p) => p.ready && p.nodeName !== null && s.crashedNodes.has(p.nodeName))
       .map((p) => `pod ${p.namespace}/${p.name} is Ready on crashed node ${p.nodeName}`);
@@ -117,9 +123,10 @@ export const noReadyOnNotReadyNode: Invariant = {
   name: "ready-on-notready-node",
   rule: "no pod counts as Ready on a node the platform has marked NotReady",
   check(s) {
-    const notReady = new Set(s.storeNodes.filter((n) => !n.ready).map((n) => n.name));
     const readyByNode = podIndexOf(s).readyByNode;
-    if (![...notReady].some((node) => readyByNode.has(node) && !s.crashedNodes.has(node))) return [];
+    const judged = (n: NodeRecord) => !n.ready && readyByNode.has(n.name) && !s.crashedNodes.has(n.name);
+    if (!s.storeNodes.some(judged)) return [];
+    const notReady = new Set(s.storeNodes.filter((n) => !n.ready).map((n) => n.name));
     return s.pods
       .filter((p) => p.ready && p.nodeName !== null && notReady.has(p.nodeName) && !s.crashedNodes.has(p.nodeName))
       .map((p) => `pod ${p.namespace}/${p.name} is Ready on NotReady node ${p.nodeName}`);

@@ -102,7 +102,8 @@ interface SimPod {
  */
 export class SimulatedProvider implements NodeProvider {
   readonly name = "simulated";
-  private readonly nodes = new Map<string, ProviderNode>();
+  /** Frozen: a change replaces a node, so `listNodes` hands them out as they are. */
+  private readonly nodes = new Map<string, Readonly<ProviderNode>>();
   private readonly pods = new Map<string, SimPod>();
   private readonly listeners = new Set<(event: ProviderEvent) => void>();
   private readonly images = new Map<string, ImageBehaviour>();
@@ -139,7 +140,7 @@ export class SimulatedProvider implements NodeProvider {
         const zone = zones[(i - 1) % zones.length] as string;
         this.nodes.set(
           `sim-${pool.name}-${i}`,
-          this.nodeOf({ ...pool, name: `sim-${pool.name}-${i}` }, zone, pool.name),
+          frozenNode(this.nodeOf({ ...pool, name: `sim-${pool.name}-${i}` }, zone, pool.name)),
         );
       }
     }
@@ -152,7 +153,7 @@ export class SimulatedProvider implements NodeProvider {
   }
 
   async listNodes(): Promise<ProviderNode[]> {
-    return [...this.nodes.values()].map((n) => ({ ...n, labels: { ...n.labels } }));
+    return [...this.nodes.values()];
   }
 
   /** Test control: what the pod was started with (its resolved environment and files), as a runtime would see it. */
@@ -454,12 +455,12 @@ export class SimulatedProvider implements NodeProvider {
   setNodeReady(name: string, ready: boolean): void {
     const node = this.nodes.get(name);
     if (!node || node.ready === ready) return;
-    node.ready = ready;
-    this.emit({ type: "node", node: { ...node, labels: { ...node.labels } }, atMs: this.options.clock.now() });
+    this.nodes.set(name, frozenNode({ ...node, ready }));
+    this.emit({ type: "node", node: { ...node, ready, labels: { ...node.labels } }, atMs: this.options.clock.now() });
   }
 
   private join(node: ProviderNode): ProviderNode {
-    this.nodes.set(node.name, node);
+    this.nodes.set(node.name, frozenNode(node));
     this.emit({ type: "node", node: { ...node, labels: { ...node.labels } }, atMs: this.options.clock.now() });
     return { ...node, labels: { ...node.labels } };
   }
@@ -685,4 +686,9 @@ function checkAutoscale(pool: NodePool): void {
   if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 0 || range.max < range.min) {
     throw new Error(`simulated pool ${pool.name}: autoscale needs whole numbers 0 <= min <= max`);
   }
+}
+
+/** A node as the simulated provider keeps it: frozen, labels too, and replaced when it changes. */
+function frozenNode(node: ProviderNode): Readonly<ProviderNode> {
+  return Object.freeze({ ...node, labels: Object.freeze({ ...node.labels }) });
 }

@@ -219,6 +219,20 @@ describe("SimulatedProvider", () => {
     provider.setNodeReady(NODE, false);
     expect((await provider.listNodes())[0]?.ready).toBe(false);
   });
+
+  it("lists its nodes as they are, frozen: a change replaces the node, and what was listed before stays as it was", async () => {
+    const { provider, events } = setup();
+    const [before] = await provider.listNodes();
+    expect(Object.isFrozen(before) && Object.isFrozen(before?.labels)).toBe(true);
+    expect(() => {
+      (before as { ready: boolean }).ready = false;
+    }).toThrow(TypeError);
+    expect((await provider.listNodes())[0]).toBe(before);
+    provider.setNodeReady(NODE, false);
+    const [after] = await provider.listNodes();
+    expect([before?.ready, after?.ready]).toEqual([true, false]);
+    expect(events.at(-1)).toMatchObject({ type: "node", node: { name: NODE, ready: false } });
+  });
 });
 
 describe("SimulatedProvider scaling", () => {
