@@ -10,7 +10,8 @@ export interface PodCondition {
 
 /**
  * Sets one pod condition, keeping its `lastTransitionTime` unless its status
- * flips, as Kubernetes does. Pure: returns a new conditions list.
+ * flips, as Kubernetes does. Pure: returns a new conditions list, or the list
+ * itself when the condition already says just that (and the list is in order).
  */
 export function setCondition(
   conditions: PodCondition[],
@@ -21,6 +22,8 @@ export function setCondition(
 ): PodCondition[] {
   const status = ok ? "True" : "False";
   const before = conditions.find((c) => c.type === type);
+  // Unchanged (as most are, each time a pod's status is worked out again): the same list.
+  if (before && isSame(before, status, detail) && isOrdered(conditions)) return conditions;
   const next: PodCondition = {
     type,
     status,
@@ -29,6 +32,26 @@ export function setCondition(
     lastTransitionTime: before && before.status === status ? before.lastTransitionTime : new Date(nowMs).toISOString(),
   };
   return [...conditions.filter((c) => c.type !== type), next].sort((a, b) => ORDER[a.type] - ORDER[b.type]);
+}
+
+/** The condition says just this: the status, the reason and the message, and when it last flipped. */
+function isSame(condition: PodCondition, status: string, detail: { reason?: string; message?: string }): boolean {
+  const reason = detail.reason || undefined;
+  const message = detail.message || undefined;
+  const keys = 3 + (reason === undefined ? 0 : 1) + (message === undefined ? 0 : 1);
+  return (
+    condition.status === status &&
+    condition.reason === reason &&
+    condition.message === message &&
+    Object.keys(condition).length === keys
+  );
+}
+
+function isOrdered(conditions: readonly PodCondition[]): boolean {
+  for (let i = 1; i < conditions.length; i++) {
+    if (ORDER[(conditions[i - 1] as PodCondition).type] >= ORDER[(conditions[i] as PodCondition).type]) return false;
+  }
+  return true;
 }
 
 const ORDER: Record<PodCondition["type"], number> = {
