@@ -63,6 +63,7 @@ export function ownedPods(records: readonly PodRecord[], ownerUid: string | unde
   // Where the last look is up to: both listings are in the same order, so a record of the last look
   // is at this place, or a few on when pods before it left, or a few back when pods joined.
   let at = 0;
+  let frozen = 0;
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as PodRecord;
     const found = placeOf(before, record, at);
@@ -78,10 +79,14 @@ export function ownedPods(records: readonly PodRecord[], ownerUid: string | unde
       }
     }
     views[i] = view;
+    frozen++;
     if (view) owned.push(view);
     else strangers.push(record);
   }
-  if (ownerUid !== undefined) {
+  if (ownerUid === undefined) return { owned, strangers };
+  // A look of records that can all change is of no use to the next: it is not kept.
+  if (frozen === 0 && records.length > 0) keptLooks.delete(ownerUid);
+  else {
     if (keptLooks.size >= OWNER_LOOKS_KEPT && !keptLooks.has(ownerUid)) keptLooks.clear();
     keptLooks.set(ownerUid, { records, views });
   }
