@@ -10,7 +10,7 @@ import { applyActions } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey, parseObjectKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
-import { markAwaitingRotation, ROTATION_LOOK_MS } from "./rotation.js";
+import { awaitingRotation, markedAwaiting, ROTATION_LOOK_MS } from "./rotation.js";
 import { deploymentView, ownedPods, podView, replicaSetView, serviceView } from "./views.js";
 import { reconcileClaimRef } from "./volumes.js";
 import { collect, reconcileDaemonSetRef, reconcileStatefulSetRef } from "./workloads.js";
@@ -64,7 +64,8 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
     const query = { tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: rs.kind, ownerName: rs.name };
     byOwner.set(rs.uid, ownedPods(await ctx.store.listPods(query), rs.uid).owned);
   }
-  const awaiting = await markAwaitingRotation(ctx, ref.tenantId, ref.namespace, [...byOwner.values()].flat());
+  const awaiting = await awaitingRotation(ctx, ref.tenantId, ref.namespace, [...byOwner.values()].flat());
+  for (const [uid, pods] of byOwner) byOwner.set(uid, markedAwaiting(pods, awaiting));
   const views = mine.map(replicaSetView);
   const actions = reconcileDeployment(
     deploymentView(deployment),
@@ -72,7 +73,7 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
     (rs) => byOwner.get(rs.uid) ?? [],
     ctx.clock.now(),
   );
-  return lookAgainWhile(awaiting, await applyActions(ctx, deployment, actions));
+  return lookAgainWhile(awaiting.size > 0, await applyActions(ctx, deployment, actions));
 }
 
 /** While pods await the proxy, the job looks again soon (the routing sync tells no owner). */
@@ -89,10 +90,10 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
   const { owned, strangers } = ownedPods(pods, rs?.uid);
   await collect(ctx, strangers);
   if (!rs) return undefined;
-  const awaiting = await markAwaitingRotation(ctx, ref.tenantId, ref.namespace, owned);
+  const awaiting = await awaitingRotation(ctx, ref.tenantId, ref.namespace, owned);
   const headroom = await quotaHeadroom(ctx, ref.tenantId);
-  const actions = reconcileReplicaSet(replicaSetView(rs), owned, ctx.clock.now(), headroom);
-  const result = lookAgainWhile(awaiting, await applyActions(ctx, rs, actions));
+  const actions = reconcileReplicaSet(replicaSetView(rs), markedAwaiting(owned, awaiting), ctx.clock.now(), headroom);
+  const result = lookAgainWhile(awaiting.size > 0, await applyActions(ctx, rs, actions));
   // The owning Deployment counts this ReplicaSet's pods: let it look again.
   if (rs.ownerKind && rs.ownerName) {
     await ctx.queue.enqueue("reconcile", objectKey({ ...ref, kind: rs.ownerKind, name: rs.ownerName }));

@@ -27,27 +27,28 @@ async function routingStatus(ctx: JobContext): Promise<RoutingStatusSpec | undef
 }
 
 /**
- * Marks the Ready pods of one namespace that a routed Service selects and the proxy does not serve
- * yet (`awaitingRotation`). Returns whether any does, so the caller looks again soon.
+ * The Ready pods of one namespace that a routed Service selects and the proxy does not serve yet.
+ * The caller hands the controller copies of them marked `awaitingRotation` (`markedAwaiting`; views
+ * of kept records are frozen), and looks again soon while there are any.
  */
-export async function markAwaitingRotation(
+export async function awaitingRotation(
   ctx: JobContext,
   tenantId: string,
   namespace: string,
   pods: PodView[],
-): Promise<boolean> {
-  if (!ctx.routing || !pods.some((p) => p.ready && !p.deleting)) return false;
+): Promise<ReadonlySet<PodView>> {
+  const awaiting = new Set<PodView>();
+  if (!ctx.routing || !pods.some((p) => p.ready && !p.deleting)) return awaiting;
   const [status, tenant, services] = await Promise.all([
     routingStatus(ctx),
     ctx.store.getTenant(tenantId),
     ctx.store.listObjects({ kind: "Service", tenantId, namespace }),
   ]);
-  if (!tenant) return false;
+  if (!tenant) return awaiting;
   const routed = new Set(status?.services ?? []);
   const selectors = services
     .filter((s) => routed.has(routedServiceKey(tenant.name, namespace, s.name)))
     .map((s) => (s.spec as { selector?: Record<string, string> }).selector);
-  let any = false;
   const now = ctx.clock.now();
   const timeoutMs = ctx.routing.rotationTimeoutMs ?? ROTATION_TIMEOUT_MS;
   for (const pod of pods) {
@@ -56,10 +57,15 @@ export async function markAwaitingRotation(
     }
     if (pod.readySinceMs !== undefined && now - pod.readySinceMs >= timeoutMs) continue;
     if (status?.pods[podRotationKey(tenant.name, namespace, pod.name)]?.state === "ready") continue;
-    pod.awaitingRotation = true;
-    any = true;
+    awaiting.add(pod);
   }
-  return any;
+  return awaiting;
+}
+
+/** `pods`, with a marked copy in place of each pod that awaits the proxy. */
+export function markedAwaiting(pods: PodView[], awaiting: ReadonlySet<PodView>): PodView[] {
+  if (awaiting.size === 0) return pods;
+  return pods.map((pod) => (awaiting.has(pod) ? { ...pod, awaitingRotation: true } : pod));
 }
 
 /** For a deleted pod: how long to wait for the proxy to drain it, or 0 to stop it now. */

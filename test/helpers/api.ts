@@ -41,6 +41,8 @@ export interface TestApi<P extends NodeProvider = SimulatedProvider> {
   /** Polls `check` until it returns a value (bounded by `timeoutMs`). */
   until<T>(check: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
+  /** Every job that threw, as `queue key: error` (a reconcile that fails is retried, which can hide it). */
+  jobErrors: string[];
   /** The simulated nodes, for test controls (`setImageBehaviour`, `addNode`, `removeNode`), or the provider given. */
   provider: P;
 }
@@ -87,7 +89,11 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
     ["acme", "globex"].map((name) => createTenantWithKey(store, { clock, rng: rng.fork(name) }, name)),
   );
   const [acme, globex] = made.map((m) => ({ id: m.tenant.id, key: m.key })) as [TestApi["tenant"], TestApi["tenant"]];
-  const queue = new InProcessQueue({ clock });
+  const jobErrors: string[] = [];
+  const queue = new InProcessQueue({
+    clock,
+    onError: (name, key, error) => jobErrors.push(`${name} ${key}: ${String(error)}`),
+  });
   const provider = (options.provider ??
     new SimulatedProvider({
       clock,
@@ -169,6 +175,7 @@ export async function createTestApi<P extends NodeProvider = SimulatedProvider>(
     call,
     until,
     provider,
+    jobErrors,
     async close() {
       await controlPlane.stop();
       await provider.close();
