@@ -153,6 +153,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningProcess>
       },
       {
         ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+        observations: "local",
         leader: { holder, ...(config.leaseTtlMs !== undefined ? { ttlMs: config.leaseTtlMs } : {}) },
       },
     );

@@ -6,7 +6,7 @@ import { LeaderElector } from "./leader.js";
 import { lifecycleJob } from "./lifecycle.js";
 import { NodeMonitor, type PushedHeartbeats } from "./nodeMonitor.js";
 import { syncNodes } from "./nodes.js";
-import { Observer } from "./observe.js";
+import { type ObservationRecording, Observer } from "./observe.js";
 import { type ProbeForecast, Prober } from "./prober.js";
 import { rebalance } from "./rebalance.js";
 import { reconcileJob } from "./reconcile.js";
@@ -59,6 +59,12 @@ export interface ControlPlaneOptions {
    */
   serviceProxySyncMs?: number;
   /**
+   * How the provider's observations are recorded (src/jobs/observe.ts): by `observe` jobs (`queued`,
+   * the default), or by this process, a batch at a time (`local`), which a queue shared by several
+   * processes wants: the observations are in this process's memory anyway.
+   */
+  observations?: ObservationRecording;
+  /**
    * Several processes on one store (`kubernease worker`): the singleton duties (outbox relay,
    * heartbeats and the node monitor, probing, autoscaling, rebalancing, routing, and the periodic
    * resync unless the queue repeats it) run only in the process holding the `control-plane` lease
@@ -94,7 +100,7 @@ export class ControlPlane {
     private readonly ctx: JobContext,
     private readonly options: ControlPlaneOptions = {},
   ) {
-    this.observer = new Observer(ctx);
+    this.observer = new Observer(ctx, options.observations);
     this.startMs = ctx.clock.now();
     const leader = options.leader;
     this.elector = leader
@@ -192,7 +198,7 @@ export class ControlPlane {
     // Placing is one at a time per process (src/jobs/schedulePod.ts); the jobs that find their pod placed run side by side.
     queue.register("schedule", (key) => scheduleJob(this.ctx, key), { concurrency });
     queue.register("pod", (key) => syncPodJob(this.ctx, key), { concurrency });
-    queue.register("observe", this.observer.job, { concurrency });
+    if (this.options.observations !== "local") queue.register("observe", this.observer.job, { concurrency });
     this.cancels.push(this.ctx.provider.subscribe(this.observer.onProviderEvent));
     // A node that joins or leaves is registered at once, not at the next heartbeat.
     this.cancels.push(
@@ -383,6 +389,7 @@ export class ControlPlane {
     this.cancelMonitor();
     this.cancelNodeSync();
     for (const cancel of this.cancels) cancel();
+    await this.observer.close();
     await this.elector?.stop();
     await this.stopDuties();
     await this.ctx.queue.close();

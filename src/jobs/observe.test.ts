@@ -60,8 +60,11 @@ async function setup(count = 12) {
     unschedulableRetryMs: 500,
     log: () => {},
   };
-  return { ctx, store, calls, enqueued, observer: new Observer(ctx) };
+  return { ctx, store, calls, enqueued, clock, observer: new Observer(ctx) };
 }
+
+/** Lets the recordings that timers started run to their end (the store answers at once). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe("the observe job", () => {
   it("records the observations this process holds together: one read, one write, the owner told once", async () => {
@@ -186,5 +189,71 @@ describe("the observe job", () => {
     expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
     await second.job("pod_0");
     expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running", status: { podIP: "10.0.0.0" } });
+  });
+});
+
+describe("local recording (a worker on a shared queue)", () => {
+  it("records what the process hears itself, in one read and one write, with no observe job", async () => {
+    const { ctx, store, calls, enqueued, clock } = await setup();
+    const observer = new Observer(ctx, "local");
+    for (let i = 0; i < 12; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    expect(enqueued.filter(([q]) => q === "observe")).toEqual([]);
+    // Nothing is recorded before the observations have gathered.
+    expect(calls).toEqual([]);
+    clock.advance(5);
+    await settle();
+    expect(calls.filter((c) => c === "getPods" || c === "updatePodStatuses")).toEqual(["getPods", "updatePodStatuses"]);
+    for (const p of await store.listPods({ tenantId: "ten_a" })) expect(p).toMatchObject({ phase: "Running" });
+    expect(enqueued.filter(([q]) => q === "reconcile")).toEqual([["reconcile", "ReplicaSet/ten_a/default/web-1", 0]]);
+    await observer.close();
+  });
+
+  it("keeps what it could not record and records it after a back-off", async () => {
+    const { ctx, store, clock } = await setup(3);
+    const original = ctx.store.updatePodStatuses.bind(ctx.store);
+    let failing = true;
+    ctx.store.updatePodStatuses = async (writes, nowMs) => {
+      if (failing) throw new Error("the database went away");
+      return original(writes, nowMs);
+    };
+    const observer = new Observer(ctx, "local");
+    for (let i = 0; i < 3; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    clock.advance(5);
+    await settle();
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Pending" });
+    failing = false;
+    // The first retry waits `retryDelayMs(1)` (50 ms).
+    clock.advance(49);
+    await settle();
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Pending" });
+    clock.advance(1);
+    await settle();
+    for (let i = 0; i < 3; i++) expect(await store.getPod(`pod_${i}`)).toMatchObject({ phase: "Running" });
+    await observer.close();
+  });
+
+  it("records a pod that changed between the batch's read and its write in the next read", async () => {
+    const { ctx, store, clock, calls } = await setup(2);
+    const original = ctx.store.getPods.bind(ctx.store);
+    let raced = false;
+    ctx.store.getPods = async (ids) => {
+      const read = await original(ids);
+      const p1 = read.find((p) => p.id === "pod_1");
+      if (p1 && !raced) {
+        raced = true;
+        await store.updatePodStatus("pod_1", { ...p1, status: { ...p1.status, marked: true } }, { nowMs: 2 });
+      }
+      return read;
+    };
+    const observer = new Observer(ctx, "local");
+    observer.onProviderEvent({ type: "pod", pod: running(0) });
+    observer.onProviderEvent({ type: "pod", pod: running(1) });
+    clock.advance(5);
+    await settle();
+    expect(await store.getPod("pod_1")).toMatchObject({ phase: "Running", status: { marked: true } });
+    // Read again with the others that raced (none here), in a batch of its own: not a read of its own.
+    expect(calls.filter((c) => c === "updatePodStatuses")).toHaveLength(2);
+    expect(calls).not.toContain("getPod");
+    await observer.close();
   });
 });

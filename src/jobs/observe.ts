@@ -19,14 +19,22 @@ import type { ObservedPod, ProviderEvent } from "../providers/types.js";
 import { recordEvent } from "./apply.js";
 import type { JobContext } from "./context.js";
 import { objectKey } from "./keys.js";
-import type { HandlerResult } from "./queue.js";
+import { type HandlerResult, retryDelayMs } from "./queue.js";
 import { enqueueSelecting } from "./reconcile.js";
 
 type Observation = { gone: false; pod: ObservedPod } | { gone: true; nodeName: string };
 
 /**
+ * How the observations a process hears are recorded: by `observe` jobs on the work queue (`queued`),
+ * or by the process itself, a batch at a time (`local`), as a kubelet reports its own pods' status.
+ * An observation lives in the memory of the process that heard it, so on a queue shared by several
+ * processes (BullMQ) a job for it is only overhead: `local` records it with no job at all.
+ */
+export type ObservationRecording = "queued" | "local";
+
+/**
  * Turns what providers see into pod status. Observations are kept per pod, newest
- * only, and handled by the `observe` job, so a burst of changes to one pod costs
+ * only, and recorded by the `observe` job or the local recorder, so a burst of changes to one pod costs
  * one write; a job records the other observations this process holds with its own,
  * in one read and one write. Container runs are folded in
  * by the kubelet's rules (src/controllers/podLifecycle.ts): a new run counts a
@@ -36,8 +44,17 @@ type Observation = { gone: false; pod: ObservedPod } | { gone: true; nodeName: s
 export class Observer {
   private readonly latest = new Map<string, Observation>();
   private readonly ownerLooks = new OwnerLooks();
+  /** `local`: the batch being recorded, if any, and the timer of the next, if armed. */
+  private flushing: Promise<void> | undefined;
+  private cancelFlush: (() => void) | undefined;
+  /** `local`: recordings that failed in a row (the next waits `retryDelayMs` of it). */
+  private failures = 0;
+  private closed = false;
 
-  constructor(private readonly ctx: JobContext) {}
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly recording: ObservationRecording = "queued",
+  ) {}
 
   onProviderEvent = (event: ProviderEvent): void => {
     if (event.type !== "pod" && event.type !== "podGone") return;
@@ -45,8 +62,56 @@ export class Observer {
       event.type === "pod" ? { gone: false, pod: event.pod } : { gone: true, nodeName: event.nodeName };
     const podId = event.type === "pod" ? event.pod.podId : event.podId;
     this.latest.set(podId, observation);
-    void this.ctx.queue.enqueue("observe", podId);
+    if (this.recording === "local") this.flushAfter(LOCAL_GATHER_MS);
+    else void this.ctx.queue.enqueue("observe", podId);
   };
+
+  /** `local`: records what it holds after `delayMs`, unless a recording is under way or armed (it looks again after). */
+  private flushAfter(delayMs: number): void {
+    if (this.closed || this.flushing || this.cancelFlush) return;
+    this.cancelFlush = this.ctx.clock.setTimer(delayMs, () => {
+      this.cancelFlush = undefined;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = undefined;
+        if (this.latest.size > 0) this.flushAfter(this.failures > 0 ? retryDelayMs(this.failures) : LOCAL_GATHER_MS);
+      });
+    });
+  }
+
+  /**
+   * `local`: records every observation held, a batch at a time. A pod that changed between its read
+   * and its write is read again with the others that did, a few rounds at most; what is left, and a
+   * batch whose recording failed, stays for the next recording.
+   */
+  private async flush(): Promise<void> {
+    while (!this.closed && this.latest.size > 0) {
+      let batch = this.take(this.latest.keys().next().value as string);
+      try {
+        for (let round = 0; batch.size > 0; round++) {
+          const stale = await this.recordBatch(batch);
+          batch = new Map();
+          for (const [id, observation] of stale) this.keep(id, observation);
+          if (round + 1 >= LOCAL_ROUNDS) return;
+          for (const id of stale.keys()) batch.set(id, this.latest.get(id) as Observation);
+          for (const id of stale.keys()) this.latest.delete(id);
+        }
+        this.failures = 0;
+      } catch (error) {
+        for (const [id, observation] of batch) this.keep(id, observation);
+        this.failures++;
+        this.ctx.log("recording observations failed; retrying", { error: String(error) });
+        return;
+      }
+    }
+  }
+
+  /** `local`: records nothing more, and waits for the recording under way. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cancelFlush?.();
+    this.cancelFlush = undefined;
+    await this.flushing;
+  }
 
   /**
    * Records the pod's observation together with others this process holds (their own jobs then find
@@ -192,8 +257,12 @@ export class Observer {
   }
 }
 
-/** Observations recorded by one `observe` job at most. */
+/** Observations recorded by one `observe` job, or one local write, at most. */
 const OBSERVE_BATCH = 256;
+/** `local`: how long observations gather before a recording, when none is under way. */
+const LOCAL_GATHER_MS = 5;
+/** `local`: reads of one batch's pods that changed meanwhile, before they wait for the next recording. */
+const LOCAL_ROUNDS = 5;
 
 /** Whether an observation may still change the pod: not one being deleted, nor an ended one brought back. */
 function recordable(pod: PodRecord, observation: Observation): boolean {
