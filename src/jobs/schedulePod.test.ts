@@ -5,6 +5,7 @@ import { ManualClock } from "../core/clock.js";
 import { seededRng } from "../core/rng.js";
 import { MemoryStore } from "../db/memoryStore.js";
 import type { NewPod, PodRecord } from "../db/types.js";
+import type { PodRuntimeSpec } from "../providers/types.js";
 import { schedule } from "../scheduler/index.js";
 import type { JobContext } from "./context.js";
 import { demandOf, placedPods, scheduleJob } from "./schedulePod.js";
@@ -54,12 +55,14 @@ async function cluster() {
   return store;
 }
 
-/** A job context on `store` whose queue records what is enqueued, as "queue key". */
+/** A job context on `store` whose queue records what is enqueued, as "queue key", and starts as "start id". */
 function recording(store: MemoryStore, seed: string) {
   const enqueued: string[] = [];
   const ctx = {
     store,
     queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
+    // A batch's starts, asked for by the job itself.
+    provider: { startPod: async (spec: PodRuntimeSpec) => void enqueued.push(`start ${spec.podId}`) },
     clock: new ManualClock(),
     rng: seededRng(seed),
     schedulingPolicy: "spread",
@@ -106,11 +109,21 @@ describe("the schedule job", () => {
     const calls: string[] = [];
     const counted = countingCalls(store, calls);
     const enqueued: string[] = [];
+    const started: string[] = [];
     const ctx = {
       store: counted,
       queue: { enqueue: async (q: string, key: string) => void enqueued.push(`${q} ${key}`) },
+      provider: {
+        concurrentStarts: 50,
+        startPod: async (spec: PodRuntimeSpec) => {
+          // A start that fails: the pod gets a job of its own, which tries again.
+          if (spec.name === "w-0100") throw new Error("the node process did not answer");
+          started.push(spec.podId);
+        },
+      },
       clock: new ManualClock(),
       schedulingPolicy: "spread",
+      log: () => {},
     } as unknown as JobContext;
     // n1 and n2 hold 110 pods each, three of them taken: 217 of the waiting pods find a place.
     expect(await scheduleJob(ctx, "pod_w-0000")).toBeUndefined();
@@ -122,13 +135,16 @@ describe("the schedule job", () => {
     for (const p of bound) {
       expect(conditionsOf(p.status)).toEqual([expect.objectContaining({ type: "PodScheduled", status: "True" })]);
     }
-    // Each bound pod's start, and a job for the first that found no place: it says why it waits and
-    // hands on to the rest.
+    // The batch's pods are started by the job itself, with no job each: a job for the job's own pod,
+    // for the pod whose start failed, and for the first that found no place, which says why it waits
+    // and hands on to the rest.
     const unplaced = (await store.listPods({ tenantId: "ten_a" })).filter(
       (p) => p.name.startsWith("w-") && !p.nodeName,
     );
     expect(unplaced[0]?.name).toBe("w-0217");
-    expect(enqueued.sort()).toEqual([...bound.map((p) => `pod ${p.id}`), `schedule ${unplaced[0]?.id}`].sort());
+    const others = bound.filter((p) => p.name !== "w-0000" && p.name !== "w-0100");
+    expect(started.sort()).toEqual(others.map((p) => p.id).sort());
+    expect(enqueued.sort()).toEqual(["pod pod_w-0000", "pod pod_w-0100", `schedule ${unplaced[0]?.id}`].sort());
     // A bound pod's own job, once its provider reported it, asks for nothing more.
     const first = bound[0] as PodRecord;
     await store.updatePodStatus(first.id, { ...first, phase: "Running" }, { nowMs: 1 });
@@ -166,6 +182,7 @@ describe("the schedule job", () => {
     const ctx = {
       store: countingCalls(store, calls),
       queue: { enqueue: async () => {} },
+      provider: { startPod: async () => {} },
       clock: new ManualClock(),
       schedulingPolicy: "spread",
     } as unknown as JobContext;

@@ -6,6 +6,7 @@ import { recordEvent } from "./apply.js";
 import { batchable } from "./batchable.js";
 import type { JobContext } from "./context.js";
 import type { HandlerResult } from "./queue.js";
+import { startBound } from "./syncPod.js";
 import { pinVolumes, placementOf } from "./volumes.js";
 
 /** Pods placed by one `schedule` job at most: its own, then others of the tenant waiting for their first placement. */
@@ -145,16 +146,23 @@ function waitingAlongside(pod: PodRecord, pods: readonly PodRecord[]): PodRecord
 async function placeBatch(ctx: JobContext, state: Placing, pods: readonly PodRecord[]): Promise<void> {
   const taken = pods.slice(0, MAX_PLACED - 1);
   let next = pods[taken.length];
-  for (let start = 0; start < taken.length; start += BIND_BATCH) {
-    const batch = taken.slice(start, start + BIND_BATCH);
-    const left = await placeAndBind(ctx, state, batch);
-    await Promise.all(left.unbound.map((p) => ctx.queue.enqueue("schedule", p.id)));
-    if (left.untried > 0) {
-      next = batch[batch.length - left.untried];
-      break;
+  // Each batch starts while the next is placed; the job ends when all have been asked to start.
+  const starts: Promise<void>[] = [];
+  try {
+    for (let start = 0; start < taken.length; start += BIND_BATCH) {
+      const batch = taken.slice(start, start + BIND_BATCH);
+      const left = await placeAndBind(ctx, state, batch);
+      starts.push(startBound(ctx, left.bound, state.nodesByName));
+      await Promise.all(left.unbound.map((p) => ctx.queue.enqueue("schedule", p.id)));
+      if (left.untried > 0) {
+        next = batch[batch.length - left.untried];
+        break;
+      }
     }
+    if (next) await ctx.queue.enqueue("schedule", next.id);
+  } finally {
+    await Promise.all(starts);
   }
-  if (next) await ctx.queue.enqueue("schedule", next.id);
 }
 
 /**
@@ -165,7 +173,7 @@ async function placeAndBind(
   ctx: JobContext,
   state: Placing,
   pods: readonly PodRecord[],
-): Promise<{ unbound: PodRecord[]; untried: number }> {
+): Promise<{ bound: PodRecord[]; unbound: PodRecord[]; untried: number }> {
   const binds: PodBinding[] = [];
   await state.readEveryPlacedFor(pods.map((pod) => demandOf(pod, [])));
   for (const pod of pods) {
@@ -175,27 +183,31 @@ async function placeAndBind(
     state.bound(pod, result.nodeName);
     binds.push({ podId: pod.id, nodeName: result.nodeName });
   }
-  const refused = new Set(await bindAll(ctx, binds));
-  return { unbound: pods.filter((p) => refused.has(p.id)), untried: pods.length - binds.length };
+  const { bound, refused } = await bindAll(ctx, binds);
+  return { bound, unbound: pods.filter((p) => refused.has(p.id)), untried: pods.length - binds.length };
 }
 
-/** Binds, asks for the bound pods' starts, and answers the pods refused for want of room or node. */
-async function bindAll(ctx: JobContext, binds: readonly PodBinding[]): Promise<string[]> {
+/** Binds, and answers the pods bound (as recorded) and those refused for want of room or node. */
+async function bindAll(
+  ctx: JobContext,
+  binds: readonly PodBinding[],
+): Promise<{ bound: PodRecord[]; refused: Set<string> }> {
   const outcomes = await ctx.store.bindPods(binds, ctx.clock.now());
   const bound = outcomes.flatMap((o) => (o.result === "bound" && o.pod ? [o.pod] : []));
-  await markAllScheduled(ctx, bound);
-  await Promise.all(bound.map((pod) => ctx.queue.enqueue("pod", pod.id)));
-  return binds.flatMap((b, i) => {
+  const marked = await markAllScheduled(ctx, bound);
+  const refused = binds.flatMap((b, i) => {
     const result = outcomes[i]?.result;
     return result === "insufficient" || result === "node-gone" ? [b.podId] : [];
   });
+  return { bound: bound.map((pod) => marked.get(pod.id) ?? pod), refused: new Set(refused) };
 }
 
 /**
  * PodScheduled=True on pods just bound, in one conditional write on the pods as bound; a pod that
- * changed since (its provider reported already) gets its own read and write.
+ * changed since (its provider reported already) gets its own read and write. Answers the records
+ * the one write made.
  */
-async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Promise<void> {
+async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Promise<Map<string, PodRecord>> {
   const now = ctx.clock.now();
   const writes = pods.flatMap((pod): PodStatusWrite[] => {
     const before = conditionsOf(pod.status);
@@ -204,8 +216,9 @@ async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Pr
     const change = { phase: pod.phase, ready: pod.ready, status: { ...pod.status, conditions } };
     return [{ id: pod.id, change, expectedResourceVersion: pod.resourceVersion }];
   });
-  const written = new Set((await ctx.store.updatePodStatuses(writes, now)).map((p) => p.id));
+  const written = new Map((await ctx.store.updatePodStatuses(writes, now)).map((p) => [p.id, p]));
   for (const write of writes) if (!written.has(write.id)) await markScheduled(ctx, write.id);
+  return written;
 }
 
 /**
@@ -217,6 +230,10 @@ async function markAllScheduled(ctx: JobContext, pods: readonly PodRecord[]): Pr
 class Placing {
   readonly nodes: NodeRecord[];
   private readonly byName = new Map<string, NodeRecord>();
+  /** The nodes as read, by name. */
+  get nodesByName(): ReadonlyMap<string, NodeRecord> {
+    return this.byName;
+  }
   /** The tenant's pods that a batch may take (`batchable`), in the order read. */
   readonly waiting: PodRecord[];
   /** Bound, live pods holding pod affinity terms. */

@@ -27,6 +27,47 @@ const CONFLICT_RETRY_MS = 10;
 export async function syncPodJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
   const pod = await ctx.store.getPod(podId);
   if (!pod) return undefined;
+  return syncPod(ctx, pod, async (name) => (await ctx.store.getNode(name))?.ready !== false);
+}
+
+/**
+ * Starts pods just bound (`bindPods`' records of them) as their `pod` jobs would, without a job each:
+ * a burst's binds are its starts, which a batching provider sends together. At most `startsAtOnce`
+ * (the provider's `concurrentStarts`, else `DEFAULT_STARTS_AT_ONCE`) are under way at a time. A pod
+ * whose start failed, or that has to wait (a missing ConfigMap, say), gets its own job for that.
+ * A process that dies before the starts leaves bound pods that have not started: the periodic
+ * resync gives every bound pod a job.
+ */
+export async function startBound(
+  ctx: JobContext,
+  pods: readonly PodRecord[],
+  nodes: ReadonlyMap<string, { ready: boolean }>,
+): Promise<void> {
+  const startsAtOnce = ctx.provider.concurrentStarts ?? DEFAULT_STARTS_AT_ONCE;
+  const nodeAnswers = async (name: string) => (nodes.get(name) ?? (await ctx.store.getNode(name)))?.ready !== false;
+  let next = 0;
+  const lane = async () => {
+    for (let pod = pods[next++]; pod; pod = pods[next++]) {
+      const id = pod.id;
+      const result = await syncPod(ctx, pod, nodeAnswers).catch((error) => {
+        ctx.log("starting a bound pod failed; its own job tries again", { podId: id, error: String(error) });
+        return { requeueAfterMs: 0 };
+      });
+      if (result?.requeueAfterMs !== undefined) await ctx.queue.enqueue("pod", id, result.requeueAfterMs);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(startsAtOnce, pods.length) }, lane));
+}
+
+/** Starts under way at once by `startBound` on a provider that does not say how many it takes. */
+const DEFAULT_STARTS_AT_ONCE = 8;
+
+/** The `pod` job on a record of the pod; `nodeAnswers` says whether its node is not known to be down. */
+async function syncPod(
+  ctx: JobContext,
+  pod: PodRecord,
+  nodeAnswers: (nodeName: string) => Promise<boolean>,
+): Promise<HandlerResult | undefined> {
   if (pod.deletionRequestedAt !== null) {
     // The proxy first stops sending it requests and lets those under way finish.
     const drainMs = await msUntilDrained(ctx, pod);
@@ -51,7 +92,7 @@ export async function syncPodJob(ctx: JobContext, podId: string): Promise<Handle
     return undefined;
   }
   // A node that does not answer can start nothing; its pods are looked at again when it returns.
-  if ((await ctx.store.getNode(pod.nodeName))?.ready === false) return undefined;
+  if (!(await nodeAnswers(pod.nodeName))) return undefined;
   const config = await podConfig(ctx, pod);
   if (!config.ok) {
     // Like the kubelet, try again a little later: the missing ConfigMap or Secret may be on its way.

@@ -235,6 +235,12 @@ export interface NodeProvider {
   /** Starts a pod; for a pod it runs already, reports its current state (an observation) and changes nothing. */
   startPod(pod: PodRuntimeSpec): Promise<void>;
   /**
+   * How many starts are worth asking for at once, where a burst of them is asked for together (the
+   * pods a schedule job bound): many where starts go together in one call, or cost nothing to ask
+   * for. Absent: a few, as for Engines, which create containers one by one.
+   */
+  readonly concurrentStarts?: number;
+  /**
    * Stops a pod and removes it. With `options`, gracefully, as the kubelet does: each running
    * container's `preStop` hook runs, then the container is sent SIGTERM (its image's stop signal),
    * and what still runs when `gracePeriodSeconds` (counted from the start of the stop) are over is

@@ -82,6 +82,8 @@ interface WaitingStart {
 
 export class RemoteProvider implements NodeProvider {
   readonly name = "remote";
+  /** Starts asked for together go in `startPods` calls, two at a time. */
+  readonly concurrentStarts = 2 * MAX_START_BATCH;
   /** Present when the served provider scales. */
   readonly scaling: NodeScaling | undefined;
   /** Present when the served provider keeps claim volumes. */
