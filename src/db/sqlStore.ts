@@ -1,5 +1,16 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { and, asc, eq, inArray, isNull, notInArray, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  eq,
+  getTableColumns,
+  inArray,
+  isNull,
+  notInArray,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from "drizzle-orm";
 import type { PgColumn, PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { eventDedupeKey } from "./eventKey.js";
 import { deepFreeze } from "./frozen.js";
@@ -546,38 +557,28 @@ export class SqlOps implements StoreOps {
           pods: sum.pods + 1,
         });
       }
-      const byNode = (amount: (g: { cpuMillis: number; memoryBytes: number; pods: number }) => number, cast: string) =>
-        caseOf(
-          nodes.name,
-          [...grown].map(([name, g]) => [name, amount(g)] as const),
-          cast,
-        );
+      const growth = [...grown].map(([node, g]) => ({ node, cpu: g.cpuMillis, memory: g.memoryBytes, count: g.pods }));
       await tx
         .update(nodes)
         .set({
-          allocatedCpuMillis: sql`${nodes.allocatedCpuMillis} + ${byNode((g) => g.cpuMillis, "integer")}`,
-          allocatedMemoryBytes: sql`${nodes.allocatedMemoryBytes} + ${byNode((g) => g.memoryBytes, "bigint")}`,
-          allocatedPods: sql`${nodes.allocatedPods} + ${byNode((g) => g.pods, "integer")}`,
+          allocatedCpuMillis: sql`${nodes.allocatedCpuMillis} + g.cpu`,
+          allocatedMemoryBytes: sql`${nodes.allocatedMemoryBytes} + g.memory`,
+          allocatedPods: sql`${nodes.allocatedPods} + g.count`,
         })
-        .where(inArray(nodes.name, [...grown.keys()]));
+        .from(jsonRows("g", "node text, cpu integer, memory bigint, count integer", growth))
+        .where(sql`${nodes.name} = g.node`);
       const rows = await tx
         .update(pods)
-        .set({
-          nodeName: caseOf(
-            pods.id,
-            bound.map((b) => [b.podId, b.nodeName] as const),
-            "text",
-          ),
-          resourceVersion: nextResourceVersion,
-          updatedAt: nowMs,
-        })
-        .where(
-          inArray(
-            pods.id,
-            bound.map((b) => b.podId),
+        .set({ nodeName: sql`b.node`, resourceVersion: nextResourceVersion, updatedAt: nowMs })
+        .from(
+          jsonRows(
+            "b",
+            "id text, node text",
+            bound.map((b) => ({ id: b.podId, node: b.nodeName })),
           ),
         )
-        .returning();
+        .where(sql`${pods.id} = b.id`)
+        .returning(podColumns);
       return { plan, rows };
     });
     const written = new Map(decided.rows.map((row) => [row.id, toPod(row)]));
@@ -592,42 +593,25 @@ export class SqlOps implements StoreOps {
     const first = [...new Map([...writes].reverse().map((w) => [w.id, w])).values()].reverse();
     const valid = first.filter((w) => /^[1-9][0-9]{0,15}$/.test(w.expectedResourceVersion));
     if (valid.length === 0) return [];
-    const each = <T>(value: (w: PodStatusWrite) => T) => valid.map((w) => [w.id, value(w)] as const);
+    const changes = valid.map((w) => ({
+      id: w.id,
+      phase: w.change.phase,
+      ready: w.change.ready,
+      status: w.change.status,
+      expected: w.expectedResourceVersion,
+    }));
     const rows = await this.db
       .update(pods)
       .set({
-        phase: caseOf(
-          pods.id,
-          each((w) => w.change.phase),
-          "text",
-        ),
-        ready: caseOf(
-          pods.id,
-          each((w) => w.change.ready),
-          "boolean",
-        ),
-        status: caseOf(
-          pods.id,
-          each((w) => JSON.stringify(w.change.status)),
-          "jsonb",
-        ),
+        phase: sql`w.phase`,
+        ready: sql`w.ready`,
+        status: sql`w.status`,
         resourceVersion: nextResourceVersion,
         updatedAt: nowMs,
       })
-      .where(
-        and(
-          inArray(
-            pods.id,
-            valid.map((w) => w.id),
-          ),
-          sql`${pods.resourceVersion} = ${caseOf(
-            pods.id,
-            each((w) => Number(w.expectedResourceVersion)),
-            "bigint",
-          )}`,
-        ),
-      )
-      .returning();
+      .from(jsonRows("w", "id text, phase text, ready boolean, status jsonb, expected bigint", changes))
+      .where(sql`${pods.id} = w.id and ${pods.resourceVersion} = w.expected`)
+      .returning(podColumns);
     const written = new Map(rows.map((row) => [row.id, toPod(row)]));
     return writes.flatMap((w) => {
       const pod = written.get(w.id);
@@ -810,10 +794,17 @@ async function allocateOnNode(tx: SqlDatabase, nodeName: string, requests: { cpu
 }
 
 /** `case <key> when k1 then v1 … end`, each value cast: one column's values for many rows of one statement. */
-function caseOf(key: PgColumn, values: readonly (readonly [string, unknown])[], cast: string): SQL {
-  const branches = values.map(([k, v]) => sql`when ${k} then ${v}::${sql.raw(cast)}`);
-  return sql`(case ${key} ${sql.join(branches, sql` `)} end)`;
+/**
+ * Rows handed to a statement as one jsonb parameter, as a table to join (`update … from`): one
+ * parameter whatever their number, and a join on the key, where a `case` per column, with a branch
+ * per row, cost rows × branches to build and to run.
+ */
+function jsonRows(alias: string, columns: string, rows: readonly Record<string, unknown>[]): SQL {
+  return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as ${sql.raw(alias)}(${sql.raw(columns)})`;
 }
+
+/** A pod row's columns, for `returning` of an update joined to another source (which would add its own). */
+const podColumns = getTableColumns(pods);
 
 /**
  * Decides `bindPods` on the locked rows, one binding after another as `bindPod` would: a pod binds if
