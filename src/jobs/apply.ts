@@ -26,7 +26,7 @@ import {
 import { podRequests } from "../manifest/index.js";
 import { batchable } from "./batchable.js";
 import type { JobContext } from "./context.js";
-import { objectKey } from "./keys.js";
+import { objectKey, waitingPodsKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
 
 /**
@@ -213,13 +213,13 @@ async function createPods(ctx: JobContext, owner: StoredObject, drafts: readonly
     created.push(...batch.created);
     if (!batch.admitted) admitted = false;
     start = end;
+    // The tenant's waiting pods are placed while the next batch is created: one job places all the
+    // tenant's pods waiting then, and looks once more if asked again meanwhile (src/jobs/schedulePod.ts).
+    if (batch.created.some(batchable)) await ctx.queue.enqueue("schedule", waitingPodsKey(owner.tenantId));
   }
-  // Once all are in: one schedule job, the first's, finds every one of them waiting and places them
-  // together, and hands on what it leaves (src/jobs/schedulePod.ts). A pod no batch takes (a claim, a
-  // pinned node) gets its own. A job lost to a crash is asked for again by the periodic resync.
-  const lead = created.find(batchable);
-  const own = created.filter((pod) => pod === lead || !batchable(pod));
-  await Promise.all(own.map((pod) => ctx.queue.enqueue("schedule", pod.id)));
+  // A pod no batch takes (a claim, a pinned node) gets its own job. A job lost to a crash is asked
+  // for again by the periodic resync.
+  await Promise.all(created.filter((pod) => !batchable(pod)).map((pod) => ctx.queue.enqueue("schedule", pod.id)));
   return admitted;
 }
 

@@ -8,6 +8,7 @@ import type { NewPod, PodRecord } from "../db/types.js";
 import type { PodRuntimeSpec } from "../providers/types.js";
 import { schedule } from "../scheduler/index.js";
 import type { JobContext } from "./context.js";
+import { waitingPodsKey } from "./keys.js";
 import { demandOf, placedPods, scheduleJob } from "./schedulePod.js";
 
 const MiB = 2 ** 20;
@@ -234,5 +235,24 @@ describe("the schedule job", () => {
     await store.deletePod(lead.id);
     expect(await scheduleJob(ctx, lead.id)).toBeUndefined();
     expect(enqueued.sort()).toEqual([`schedule ${second.id}`, `schedule ${other.id}`].sort());
+  });
+
+  it("places a tenant's waiting pods by the tenant's job, which has no pod of its own, and starts them", async () => {
+    const store = await cluster();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await store.createPod(pod(`t-${String(i).padStart(2, "0")}`, {}))).id);
+    // A pod with a claim waits for its own job.
+    const claimed = await store.createPod(
+      pod("claimed", { volumes: [{ name: "d", persistentVolumeClaim: { claimName: "data" } }] }),
+    );
+    const { ctx, enqueued } = recording(store, "tenant-job");
+    expect(await scheduleJob(ctx, waitingPodsKey("ten_a"))).toBeUndefined();
+    expect((await store.getPods(ids)).every((p) => p.nodeName !== null)).toBe(true);
+    expect((await store.getPod(claimed.id))?.nodeName).toBeNull();
+    expect(enqueued.sort()).toEqual(ids.map((id) => `start ${id}`).sort());
+    // Nothing left: a run asked for meanwhile finds nothing to do.
+    enqueued.length = 0;
+    expect(await scheduleJob(ctx, waitingPodsKey("ten_a"))).toBeUndefined();
+    expect(enqueued).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { ClusterIndex, type PlacedPod, type PodDemand, schedule, type Unschedula
 import { recordEvent } from "./apply.js";
 import { batchable } from "./batchable.js";
 import type { JobContext } from "./context.js";
+import { tenantOfWaitingPodsKey } from "./keys.js";
 import type { HandlerResult } from "./queue.js";
 import { startBound } from "./syncPod.js";
 import { pinVolumes, placementOf } from "./volumes.js";
@@ -15,15 +16,19 @@ const MAX_PLACED = 20_000;
 const BIND_BATCH = 1_000;
 
 /**
- * The `schedule` job: place one unbound pod, then bind it with a conditional write that cannot
- * over-commit. Nodes and the tenant's pods are read once, and the same read places a batch of the
- * tenant's other pods waiting for their first placement (in creation order, with no claim or pin
+ * The `schedule` job of a pod: place one unbound pod, then bind it with a conditional write that
+ * cannot over-commit. Nodes and the tenant's pods are read once, and the same read places a batch of
+ * the tenant's other pods waiting for their first placement (in creation order, with no claim or pin
  * of their own), each placement counted in before the next, as one after another would: a
  * 10,000-replica Deployment costs one read of the cluster, not 10,000, and binds in 10 writes
  * (each batch bound before the next is placed). Such pods have no job of their own unless one is
- * handed on to them (`handOff`); one that has (a resync's) finds itself bound.
+ * handed on to them (`handOff`); one that has (a resync's) finds itself bound. A controller's burst
+ * asks for the tenant's job instead (`waitingPodsKey`), which places such a batch with no pod of its own.
  */
-export async function scheduleJob(ctx: JobContext, podId: string): Promise<HandlerResult | undefined> {
+export async function scheduleJob(ctx: JobContext, key: string): Promise<HandlerResult | undefined> {
+  const tenantId = tenantOfWaitingPodsKey(key);
+  if (tenantId !== undefined) return oneAtATime(ctx, () => placeWaiting(ctx, tenantId));
+  const podId = key;
   const pod = await ctx.store.getPod(podId);
   if (!pod || pod.deletionRequestedAt !== null) return goneBeforePlaced(ctx, pod);
   if (pod.nodeName) return alreadyBound(ctx, pod);
@@ -34,6 +39,19 @@ export async function scheduleJob(ctx: JobContext, podId: string): Promise<Handl
     if (!now || now.deletionRequestedAt !== null) return goneBeforePlaced(ctx, now);
     return now.nodeName ? alreadyBound(ctx, now) : place(ctx, now);
   });
+}
+
+/**
+ * A tenant's waiting pods (`waitingPodsKey`): every one a batch may take is placed in one batch,
+ * oldest first, as `placeBatch` does behind a pod's own placement. Only one such job runs per tenant
+ * (across processes too: it is one key), so bursts created one after another are placed in turn,
+ * each by a run that reads what the one before bound.
+ */
+async function placeWaiting(ctx: JobContext, tenantId: string): Promise<undefined> {
+  const state = await Placing.read(ctx, tenantId);
+  const waiting = waitingAlongside(undefined, state.waiting);
+  if (waiting.length > 0) await placeBatch(ctx, state, waiting);
+  return undefined;
 }
 
 /**
@@ -130,9 +148,9 @@ async function handOff(ctx: JobContext, pod: PodRecord, unbound?: readonly PodRe
 }
 
 /** The tenant's other pods waiting for a first placement that a batch may take, oldest first. */
-function waitingAlongside(pod: PodRecord, pods: readonly PodRecord[]): PodRecord[] {
+function waitingAlongside(pod: PodRecord | undefined, pods: readonly PodRecord[]): PodRecord[] {
   return pods
-    .filter((p) => p.id !== pod.id && batchable(p))
+    .filter((p) => p.id !== pod?.id && batchable(p))
     .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
 }
 
