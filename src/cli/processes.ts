@@ -175,7 +175,10 @@ async function workerProvider(config: WorkerConfig, store: Store): Promise<NodeP
   if (docker) {
     return new DockerProvider({ clock: systemClock, hosts: docker, log, ...serviceProxies(resolve(config.dataDir)) });
   }
-  if (config.nodesUrl) return RemoteProvider.connect({ url: config.nodesUrl, token: config.nodesToken ?? "", log });
+  if (config.nodesUrl) {
+    // Each worker records the observations it hears (`observations: "local"`): its share of them.
+    return RemoteProvider.connect({ url: config.nodesUrl, token: config.nodesToken ?? "", sharePodEvents: true, log });
+  }
   throw new Error(
     "a worker needs nodes it shares with the other workers: --docker (or Engines registered at POST /v1/admin/nodes), " +
       "or --nodes-url of a `kubernease nodes --simulated` process",

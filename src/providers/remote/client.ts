@@ -35,6 +35,7 @@ import {
   type ProviderInfo,
   ProviderUnreachableError,
   RemoteProviderError,
+  SHARE_POD_EVENTS,
 } from "./protocol.js";
 
 export { ProviderUnreachableError, RemoteProviderError } from "./protocol.js";
@@ -53,6 +54,12 @@ export interface RemoteProviderOptions {
   reconnectMs?: { minMs: number; maxMs: number };
   /** An event stream silent this long (no event, no heartbeat) is taken for dead and reopened. */
   streamIdleMs?: number;
+  /**
+   * Hear only this process's share of pod events (protocol.ts): each node's go to one of the
+   * processes asking so, as each node has one kubelet. For workers that record observations
+   * themselves (`ControlPlaneOptions.observations: "local"`), so each is recorded once.
+   */
+  sharePodEvents?: boolean;
   /** How long `connect` waits for the node process to answer (it may be starting too). */
   connectTimeoutMs?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -388,7 +395,7 @@ export class RemoteProvider implements NodeProvider {
     try {
       const response = await this.connections.streams.request({
         method: "GET",
-        path: "/v1/events",
+        path: this.options.sharePodEvents ? `/v1/events?${SHARE_POD_EVENTS}` : "/v1/events",
         headers: this.headers,
         signal: abort.signal,
         headersTimeout: 0,

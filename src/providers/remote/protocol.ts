@@ -8,7 +8,10 @@
  *   `startPods` (`BATCH_CALLS`), many starts in one request.
  * - `POST /v1/logs` — body: `[node, pod, container, options]`; answer: NDJSON, one JSON string per chunk,
  *   so chunk boundaries (which end at line ends) survive the trip exactly.
- * - `GET  /v1/events` — NDJSON, one `ProviderEvent` per line; an empty line is a heartbeat.
+ * - `GET  /v1/events` — NDJSON, one `ProviderEvent` per line; an empty line is a heartbeat. With
+ *   `?share=pods`, the stream shares pod events with the other streams that ask so: each node's pod
+ *   events go to one of them (`sharesPodEvents`), so workers record each observation once. Node events,
+ *   and every event of a stream that does not share, go to all.
  *
  * Every route wants `Authorization: Bearer <token>`. A failure answers `{ error: { name, message } }`
  * with a status: 401 no or wrong token, 400 a malformed request, 404 an unknown route or `LogsNotFoundError`,
@@ -114,3 +117,6 @@ export class LineSplitter {
     return lines;
   }
 }
+
+/** The query of an event stream that shares pod events with the other streams asking so. */
+export const SHARE_POD_EVENTS = "share=pods";

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -416,5 +417,61 @@ describe("RemoteProvider against serveProvider", () => {
     await provider.startPod(pod("p1", NODE_1));
     await until("the new listener hears of the pod", () => second.length === 1);
     expect(first).toEqual([]);
+  });
+
+  it("deals each node's pod events to one of the streams that share them, and every event to the others", async () => {
+    const clock = new ManualClock(0);
+    const sim = simulated(clock);
+    cleanups.push(() => sim.close());
+    const served = await serve(sim);
+    const heard = async (share: boolean) => {
+      const logs: string[] = [];
+      const provider = await connect(served.url, { sharePodEvents: share, log: (m) => logs.push(m) });
+      const events: ProviderEvent[] = [];
+      provider.subscribe((e) => events.push(e));
+      await until("the event stream is open", () => logs.includes("event stream connected"));
+      return { provider, events };
+    };
+    // In the order they opened: a node's share is its name's digest modulo the sharing streams.
+    const a = await heard(true);
+    const b = await heard(true);
+    const all = await heard(false);
+    const shareOf = (node: string, of: number) => createHash("sha256").update(node).digest().readUInt32BE(0) % of;
+    const podIds = (events: ProviderEvent[]) => events.flatMap((e) => (e.type === "pod" ? [e.pod.podId] : []));
+    const started = [] as string[];
+    for (let i = 0; i < 6; i++) {
+      const node = i % 2 === 0 ? NODE_1 : NODE_2;
+      await all.provider.startPod(pod(`p${i}`, node));
+      started.push(`p${i}`);
+    }
+    clock.advance(10);
+    await until("the stream that hears all has every start", () => new Set(podIds(all.events)).size === 6);
+    await until(
+      "the sharing streams have theirs",
+      () => new Set([...podIds(a.events), ...podIds(b.events)]).size === 6,
+    );
+    for (const [i, id] of started.entries()) {
+      const owner = shareOf(i % 2 === 0 ? NODE_1 : NODE_2, 2) === 0 ? a : b;
+      const other = owner === a ? b : a;
+      expect(podIds(owner.events)).toContain(id);
+      expect(podIds(other.events)).not.toContain(id);
+    }
+    // Node events go to every stream.
+    await all.provider.scaling?.addNode("default");
+    await until("every stream hears the new node", () =>
+      [a, b, all].every((h) => h.events.some((e) => e.type === "node" && e.node.name === "sim-default-3")),
+    );
+    // A sharing stream that goes: the one left hears every pod event.
+    await a.provider.close();
+    await until("the server lets the closed stream go", async () => {
+      const [fromB, fromAll] = [b.events.length, all.events.length];
+      await all.provider.startPod(pod("p0", NODE_1));
+      await all.provider.startPod(pod("p1", NODE_2));
+      await until("the stream that hears all has both", () => all.events.length >= fromAll + 2);
+      // The pod events go out in one turn, to every stream at once: what b missed, it will not get.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const late = podIds(b.events.slice(fromB));
+      return late.includes("p0") && late.includes("p1");
+    });
   });
 });

@@ -4,7 +4,8 @@
  *
  * Each call runs the provider's own method, so what holds in process holds over the wire: every
  * action is idempotent (a pod that runs already is not started twice), whichever worker asks, and
- * however often. Events go to every subscriber's stream; one that does not read is dropped once
+ * however often. Events go to every subscriber's stream (pod events to one of the streams that
+ * share them, by node: see protocol.ts); one that does not read is dropped once
  * `maxEventBufferBytes` wait for it, rather than buffered without bound: its client reconnects and
  * re-lists (the control plane is level-triggered).
  */
@@ -20,6 +21,7 @@ import {
   MAX_START_BATCH,
   type ProviderInfo,
   SCALING_CALLS,
+  SHARE_POD_EVENTS,
   statusOf,
   toWire,
 } from "./protocol.js";
@@ -86,17 +88,31 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
   const streams = new Set<ServerResponse>();
   const logStreams = new Set<AbortController>();
 
+  /** The streams sharing pod events, in the order they opened: a node's go to one of them. */
+  const sharing: ServerResponse[] = [];
+  const nodeHashes = new Map<string, number>();
+  const shareOf = (nodeName: string): ServerResponse | undefined => {
+    let hash = nodeHashes.get(nodeName);
+    if (hash === undefined) {
+      hash = digest(nodeName).readUInt32BE(0);
+      nodeHashes.set(nodeName, hash);
+    }
+    return sharing[hash % sharing.length];
+  };
+
   // One subscription for every stream: each event is serialised once, however many workers listen.
   const unsubscribe = provider.subscribe((event: ProviderEvent) => {
     if (streams.size === 0) return;
     const line = `${JSON.stringify(event)}\n`;
-    for (const res of streams) send(res, line);
+    const nodeName = event.type === "pod" ? event.pod.nodeName : event.type === "podGone" ? event.nodeName : undefined;
+    const dealt = nodeName !== undefined && sharing.length > 0 ? shareOf(nodeName) : undefined;
+    for (const res of streams) if (dealt === undefined || res === dealt || !sharing.includes(res)) send(res, line);
   });
 
   function send(res: ServerResponse, line: string): void {
     if (res.writableLength > maxBuffered) {
       // It does not read: dropped, not buffered without bound. Its client reconnects and re-lists.
-      streams.delete(res);
+      drop(res);
       res.destroy();
       return;
     }
@@ -134,10 +150,18 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
     res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
     res.flushHeaders();
     streams.add(res);
-    const drop = () => streams.delete(res);
-    req.on("close", drop);
-    res.on("close", drop);
-    res.on("error", drop);
+    if (new URL(req.url ?? "/", "http://x").search === `?${SHARE_POD_EVENTS}`) sharing.push(res);
+    const dropThis = () => drop(res);
+    req.on("close", dropThis);
+    res.on("close", dropThis);
+    res.on("error", dropThis);
+  }
+
+  /** A stream gone: its share of the nodes goes to the streams left. */
+  function drop(res: ServerResponse): void {
+    streams.delete(res);
+    const at = sharing.indexOf(res);
+    if (at >= 0) sharing.splice(at, 1);
   }
 
   async function streamLogs(res: ServerResponse, args: unknown[]): Promise<void> {
@@ -194,6 +218,7 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
       for (const abort of logStreams) abort.abort();
       for (const res of streams) res.destroy();
       streams.clear();
+      sharing.length = 0;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
