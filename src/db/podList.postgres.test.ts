@@ -65,4 +65,25 @@ describePostgres("pod lists on Postgres", await isPostgresReachable(), () => {
     ).rejects.toThrow("rolled back");
     expect((await reader.listPods({ tenantId: "ten_lists" })).find((p) => p.id === pod.id)?.phase).toBe("Pending");
   });
+
+  it("lists and reads a pod it wrote as written, with no second read of the row, and another store's write after it", async () => {
+    const created = await writer.createPod(newPod("web-d"));
+    const [written] = await writer.updatePodStatuses(
+      [
+        {
+          id: created.id,
+          change: { phase: "Running", ready: false, status: { podIP: "10.1.0.7" } },
+          expectedResourceVersion: created.resourceVersion,
+        },
+      ],
+      4,
+    );
+    // The very record the write answered: kept, frozen, not parsed again.
+    expect(Object.isFrozen(written)).toBe(true);
+    expect((await writer.listPods({ tenantId: "ten_lists" })).find((p) => p.id === created.id)).toBe(written);
+    expect(await writer.getPods([created.id])).toEqual([written]);
+    expect((await writer.getPods([created.id]))[0]).toBe(written);
+    await reader.updatePodStatus(created.id, { phase: "Running", ready: true, status: {} }, { nowMs: 5 });
+    expect(await writer.getPods([created.id])).toEqual([expect.objectContaining({ ready: true })]);
+  });
 });

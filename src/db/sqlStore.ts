@@ -167,6 +167,38 @@ function podValues(pod: NewPod) {
   };
 }
 
+/**
+ * A new pod row for `createPods`, which inserts its rows from one jsonb parameter (`jsonRows`): the
+ * values it gives, by column name, and what every new pod starts with.
+ */
+function newPodColumns(pod: NewPod): Record<string, unknown> {
+  const values = podValues(pod);
+  return Object.fromEntries(
+    Object.entries(getTableColumns(pods)).flatMap(([key, column]) =>
+      NEW_POD_FIXED[column.name] === undefined ? [[column.name, values[key as keyof typeof values]]] : [],
+    ),
+  );
+}
+
+/** What a new pod row holds whatever the pod: not bound, Pending, not ready, not deleted, a fresh version. */
+const NEW_POD_FIXED: Record<string, SQL> = {
+  node_name: sql`null`,
+  phase: sql`'Pending'`,
+  ready: sql`false`,
+  deletion_requested_at: sql`null`,
+  resource_version: nextResourceVersion,
+};
+
+/** The select list of `createPods`' insert, in the table's column order, and the columns of its source. */
+const newPodSelect = sql.join(
+  Object.values(getTableColumns(pods)).map((column) => NEW_POD_FIXED[column.name] ?? sql.raw(`r.${column.name}`)),
+  sql`, `,
+);
+const newPodSource = Object.values(getTableColumns(pods))
+  .filter((column) => NEW_POD_FIXED[column.name] === undefined)
+  .map((column) => `${column.name} ${column.getSQLType()}`)
+  .join(", ");
+
 function toEvent(row: EventRow): EventRecord {
   const { dedupeKey: _, ...event } = row;
   return event;
@@ -391,9 +423,13 @@ export class SqlOps implements StoreOps {
     const created = new Map<string, PodRecord>();
     // One statement per chunk, each well under Postgres' 65,535 parameters (a pod takes 20).
     for (let start = 0; start < list.length; start += POD_INSERT_CHUNK) {
-      const chunk = list.slice(start, start + POD_INSERT_CHUNK).map(podValues);
-      const rows = await this.db.insert(pods).values(chunk).onConflictDoNothing().returning();
-      for (const row of rows) created.set(row.id, toPod(row));
+      const chunk = list.slice(start, start + POD_INSERT_CHUNK).map(newPodColumns);
+      const rows = await this.db
+        .insert(pods)
+        .select(sql`select ${newPodSelect} from ${jsonRows("r", newPodSource, chunk)}`)
+        .onConflictDoNothing()
+        .returning();
+      for (const row of rows) created.set(row.id, this.kept(row));
     }
     // RETURNING promises no order: the caller's is restored. A duplicate id in `list` is created once.
     return list.flatMap((pod) => {
@@ -411,8 +447,12 @@ export class SqlOps implements StoreOps {
   async getPods(ids: readonly string[]): Promise<PodRecord[]> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return [];
-    const rows = await this.db.select().from(pods).where(inArray(pods.id, unique));
-    const byId = new Map(rows.map((row) => [row.id, toPod(row)]));
+    // As a list: versions first, and in full only the pods not parsed at that version already.
+    const versions = await this.db
+      .select({ id: pods.id, resourceVersion: pods.resourceVersion })
+      .from(pods)
+      .where(inArray(pods.id, unique));
+    const byId = await this.podsAsOf(versions);
     return unique.flatMap((id) => byId.get(id) ?? []);
   }
 
@@ -450,6 +490,11 @@ export class SqlOps implements StoreOps {
     return versions.flatMap((v) => fresh.get(v.id) ?? []);
   }
 
+  /** A pod row just written (or read) in full, kept parsed for the lists and reads after it (`ParsedPods`). */
+  private kept(row: PodRow): PodRecord {
+    return this.parsedPods.keep(toPod(row));
+  }
+
   /**
    * The pods at (at least) these versions: those parsed before at the same version as they were, the
    * rest read in full. A pod deleted meanwhile is left out; one changed meanwhile comes newer.
@@ -469,7 +514,7 @@ export class SqlOps implements StoreOps {
         .select()
         .from(pods)
         .where(inArray(pods.id, stale.slice(start, start + POD_READ_CHUNK)));
-      for (const row of rows) found.set(row.id, this.parsedPods.keep(toPod(row)));
+      for (const row of rows) found.set(row.id, this.kept(row));
     }
     return found;
   }
@@ -494,7 +539,7 @@ export class SqlOps implements StoreOps {
       .set({ phase, ready, status, resourceVersion: nextResourceVersion, updatedAt: write.nowMs })
       .where(and(eq(pods.id, id), versionMatches(pods.resourceVersion, write)))
       .returning();
-    if (rows[0]) return toPod(rows[0]);
+    if (rows[0]) return this.kept(rows[0]);
     return conditionalFailure((await this.getPod(id)) !== undefined, `pod ${id}`);
   }
 
@@ -505,7 +550,7 @@ export class SqlOps implements StoreOps {
       .set({ deletionRequestedAt: nowMs, resourceVersion: nextResourceVersion, updatedAt: nowMs })
       .where(and(eq(pods.id, id), isNull(pods.deletionRequestedAt)))
       .returning();
-    return rows[0] ? toPod(rows[0]) : this.getPod(id);
+    return rows[0] ? this.kept(rows[0]) : this.getPod(id);
   }
 
   async bindPod(podId: string, nodeName: string, nowMs: number): Promise<BindResult> {
@@ -581,7 +626,7 @@ export class SqlOps implements StoreOps {
         .returning(podColumns);
       return { plan, rows };
     });
-    const written = new Map(decided.rows.map((row) => [row.id, toPod(row)]));
+    const written = new Map(decided.rows.map((row) => [row.id, this.kept(row)]));
     return decided.plan.map((result, i) => {
       const pod = result === "bound" ? written.get((binds[i] as PodBinding).podId) : undefined;
       return pod ? { result, pod } : { result };
@@ -612,7 +657,7 @@ export class SqlOps implements StoreOps {
       .from(jsonRows("w", "id text, phase text, ready boolean, status jsonb, expected bigint", changes))
       .where(sql`${pods.id} = w.id and ${pods.resourceVersion} = w.expected`)
       .returning(podColumns);
-    const written = new Map(rows.map((row) => [row.id, toPod(row)]));
+    const written = new Map(rows.map((row) => [row.id, this.kept(row)]));
     return writes.flatMap((w) => {
       const pod = written.get(w.id);
       written.delete(w.id);
