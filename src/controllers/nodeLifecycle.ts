@@ -37,6 +37,23 @@ export interface MonitorDecision {
 /** Above this share of silent nodes, evictions slow down (Kubernetes' unhealthy-zone threshold). */
 export const MASS_SILENCE_SHARE = 0.55;
 
+/** Not heard from within the grace period. */
+function isSilent(node: Pick<MonitoredNode, "lastHeartbeatAt">, nowMs: number, gracePeriodMs: number): boolean {
+  return node.lastHeartbeatAt === null || nowMs - node.lastHeartbeatAt > gracePeriodMs;
+}
+
+/**
+ * NotReady, or silent: a node whose live pods `monitorNodes` may declare lost. The pods of other
+ * nodes do not count in its decision, so a caller with no such node need not count them.
+ */
+export function isDown(
+  node: Pick<MonitoredNode, "ready" | "lastHeartbeatAt">,
+  nowMs: number,
+  gracePeriodMs: number,
+): boolean {
+  return !node.ready || isSilent(node, nowMs, gracePeriodMs);
+}
+
 export function monitorNodes(input: MonitorInput): MonitorDecision {
   const { nodes, nowMs, gracePeriodMs } = input;
   if (input.lastLookMs !== undefined && nowMs - input.lastLookMs > gracePeriodMs) {
@@ -44,9 +61,9 @@ export function monitorNodes(input: MonitorInput): MonitorDecision {
   }
   if (nowMs - input.healthySinceMs < gracePeriodMs)
     return { notReady: [], evict: [], holdingBack: "heartbeats-recovering" };
-  const silent = (n: MonitoredNode) => n.lastHeartbeatAt === null || nowMs - n.lastHeartbeatAt > gracePeriodMs;
+  const silent = (n: MonitoredNode) => isSilent(n, nowMs, gracePeriodMs);
   const notReady = nodes.filter((n) => n.ready && silent(n)).map((n) => n.name);
-  const down = nodes.filter((n) => !n.ready || silent(n));
+  const down = nodes.filter((n) => isDown(n, nowMs, gracePeriodMs));
   const candidates = down.filter((n) => n.pods > 0).map((n) => n.name);
   if (nodes.length > 0 && down.length === nodes.length) return { notReady, evict: [], holdingBack: "all-nodes-silent" };
   if (nodes.length >= 3 && down.length / nodes.length > MASS_SILENCE_SHARE)

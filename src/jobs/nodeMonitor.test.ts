@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { countingCalls } from "../../test/helpers/counting.js";
 import { ManualClock } from "../core/clock.js";
 import { seededRng } from "../core/rng.js";
 import { MemoryStore } from "../db/memoryStore.js";
@@ -20,8 +21,9 @@ async function setup() {
       0,
     );
   }
+  const calls: string[] = [];
   const ctx = {
-    store,
+    store: countingCalls(store, calls),
     queue: { enqueue: async () => {} },
     clock,
     rng: seededRng("monitor"),
@@ -34,7 +36,7 @@ async function setup() {
     monitor.heartbeat(true, clock.now());
   };
   const ready = async () => (await store.listNodes()).filter((n) => n.ready).map((n) => n.name);
-  return { clock, monitor, pass, ready };
+  return { clock, monitor, pass, ready, store, calls };
 }
 
 describe("the node monitor", () => {
@@ -58,5 +60,31 @@ describe("the node monitor", () => {
       await monitor.look();
     }
     expect(await ready()).toEqual(["n1", "n2"]);
+  });
+
+  it("counts pods only when a node is down, and then declares the silent node's pods lost", async () => {
+    const { clock, monitor, pass, store, calls } = await setup();
+    await store.createPod({
+      ...{ id: "pod_1", tenantId: "ten_a", namespace: "default", name: "web-1", uid: "uid-1" },
+      ...{ ownerKind: "ReplicaSet", ownerName: "web", ownerUid: "rs", labels: {}, annotations: {} },
+      ...{ templateHash: "1", spec: { containers: [{ name: "web", image: "web:1" }] }, cpuMillis: 10 },
+      ...{ memoryBytes: 2 ** 24, createdAt: 0 },
+    });
+    await store.bindPod("pod_1", "n3", 0);
+    await pass(["n1", "n2", "n3"]);
+    for (let t = 1_000; t <= 4_000; t += 1_000) {
+      clock.advance(1_000);
+      if (t % HEARTBEAT_MS === 0) await pass(["n1", "n2", "n3"]);
+      await monitor.look();
+    }
+    // Every node heard: no look read the pods.
+    expect(calls).not.toContain("listPodPlacements");
+    for (let t = 5_000; t <= 12_000; t += 1_000) {
+      clock.advance(1_000);
+      if (t % HEARTBEAT_MS === 0) await pass(["n1", "n2"]);
+      await monitor.look();
+    }
+    expect(calls).toContain("listPodPlacements");
+    expect(await store.getPod("pod_1")).toMatchObject({ phase: "Failed" });
   });
 });

@@ -1,4 +1,4 @@
-import { fateOnSilentNode, isFenced, monitorNodes, NODE_LOST } from "../controllers/nodeLifecycle.js";
+import { fateOnSilentNode, isDown, isFenced, monitorNodes, NODE_LOST } from "../controllers/nodeLifecycle.js";
 import { conditionsOf, setCondition } from "../controllers/podStatus.js";
 import { ConflictError, type NodeRecord, type PodRecord } from "../db/types.js";
 import { recordEvent } from "./apply.js";
@@ -53,14 +53,17 @@ export class NodeMonitor {
       this.lastPassMs === undefined || this.heartbeatMs === undefined
         ? now
         : Math.min(now, this.lastPassMs + this.heartbeatMs);
-    // Placements, not pods: each look needs only counts; full rows are read for the nodes it evicts from.
-    const [nodes, placements] = await Promise.all([this.ctx.store.listNodes(), this.ctx.store.listPodPlacements()]);
+    const nodes = await this.ctx.store.listNodes();
+    const heartbeatOf = (node: NodeRecord) => this.pushed?.lastHeartbeatAt(node, nowMs) ?? node.lastHeartbeatAt;
+    // Placements, not pods: a look needs only counts, and only of nodes that are down (none, most
+    // looks); full rows are read for the nodes it evicts from.
+    const anyDown = nodes.some((n) => isDown({ ...n, lastHeartbeatAt: heartbeatOf(n) }, nowMs, this.gracePeriodMs));
+    const placements = anyDown ? await this.ctx.store.listPodPlacements() : [];
     const unfenced = new Map<string, number>();
     for (const pod of placements) {
       if (!pod.nodeName || !isLive(pod) || isFenced({ phase: pod.phase, status: { reason: pod.reason } })) continue;
       unfenced.set(pod.nodeName, (unfenced.get(pod.nodeName) ?? 0) + 1);
     }
-    const heartbeatOf = (node: NodeRecord) => this.pushed?.lastHeartbeatAt(node, nowMs) ?? node.lastHeartbeatAt;
     const decision = monitorNodes({
       // Fenced pods need nothing more until their node's fate is known, so they do not make a node a candidate.
       nodes: nodes.map((n) => ({
