@@ -56,4 +56,17 @@ describePostgres("Postgres start-up", reachable, () => {
       await database.drop();
     }
   });
+
+  it("leaves room in the pods table's pages, so a pod's status writes can stay on its page", async () => {
+    const database = await createTestDatabase();
+    try {
+      await (await openStore({ databaseUrl: database.url })).close();
+      const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+      const [row] = await sql`select reloptions from pg_class where relname = 'pods'`;
+      await sql.end();
+      expect(row?.reloptions).toContain("fillfactor=50");
+    } finally {
+      await database.drop();
+    }
+  });
 });
