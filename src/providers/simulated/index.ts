@@ -102,8 +102,8 @@ interface SimPod {
  */
 export class SimulatedProvider implements NodeProvider {
   readonly name = "simulated";
-  /** A start is an entry in memory and a timer. */
-  readonly concurrentStarts = 1_000;
+  /** A start is an entry in memory and a timer, never waited on: a few at once keep up, and more only hold more alive. */
+  readonly concurrentStarts = 16;
   /** Frozen: a change replaces a node, so `listNodes` hands them out as they are. */
   private readonly nodes = new Map<string, Readonly<ProviderNode>>();
   private readonly pods = new Map<string, SimPod>();
