@@ -125,6 +125,16 @@ function holdsPodAffinity(pod: PodRecord): boolean {
   return Boolean(affinity?.podAffinity || affinity?.podAntiAffinity);
 }
 
+function probedOrBackingOff(pod: PodRecord): boolean {
+  const containers = (pod.spec.containers as Record<string, unknown>[] | undefined) ?? [];
+  const probed = containers.some(
+    (c) => isObject(c.livenessProbe) || isObject(c.readinessProbe) || isObject(c.startupProbe),
+  );
+  return probed || "restartBackOff" in pod.status;
+}
+
+const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+
 /** The index entries a pod query can start from; the smallest is walked. */
 function podQueryKeys(query: PodQuery): IndexKey[] {
   const keys: IndexKey[] = [{ key: EVERY, fields: 0 }];
@@ -150,7 +160,8 @@ function podQueryKeys(query: PodQuery): IndexKey[] {
 function podQueryFields(query: PodQuery): number {
   const { tenantId, namespace, ownerKind, ownerName, nodeName } = query;
   const given = [tenantId, namespace, ownerKind, ownerName, nodeName].filter((v) => v !== undefined).length;
-  return given + (query.unbound ? 1 : 0) + (query.ownerless ? 1 : 0) + (query.holdingPodAffinity ? 1 : 0);
+  const flags = [query.unbound, query.ownerless, query.holdingPodAffinity, query.probedOrBackingOff];
+  return given + flags.filter(Boolean).length;
 }
 
 /** An object's place in the list order, as for pods. */
@@ -964,7 +975,8 @@ function podMatches(pod: PodRecord, query: PodQuery): boolean {
     (query.nodeName === undefined || pod.nodeName === query.nodeName) &&
     (!query.unbound || pod.nodeName === null) &&
     (!query.ownerless || pod.ownerKind === null) &&
-    (!query.holdingPodAffinity || holdsPodAffinity(pod))
+    (!query.holdingPodAffinity || holdsPodAffinity(pod)) &&
+    (!query.probedOrBackingOff || probedOrBackingOff(pod))
   );
 }
 

@@ -476,6 +476,13 @@ export class SqlOps implements StoreOps {
       query.holdingPodAffinity
         ? sql`(${pods.spec} -> 'affinity') ?| array['podAffinity', 'podAntiAffinity']`
         : undefined,
+      // A probe is an object, and every object contains the empty one.
+      query.probedOrBackingOff
+        ? sql`(${pods.spec} -> 'containers' @> '[{"livenessProbe": {}}]'
+            or ${pods.spec} -> 'containers' @> '[{"readinessProbe": {}}]'
+            or ${pods.spec} -> 'containers' @> '[{"startupProbe": {}}]'
+            or ${pods.status} ? 'restartBackOff')`
+        : undefined,
     );
     const order = [byText(pods.namespace), byText(pods.name), byText(pods.tenantId)];
     const versions = await this.db

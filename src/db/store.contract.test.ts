@@ -664,6 +664,37 @@ describe.each(backends.map((backend) => [backend.name, backend] as const))("Stor
       expect(await ids({ tenantId, holdingPodAffinity: true, unbound: true })).toEqual([apart.id]);
     });
 
+    it("lists the pods the prober looks after: a container with a probe, or a restart back-off", async () => {
+      const tenantId = unique("ten");
+      const containers = (...extra: Record<string, unknown>[]) => ({
+        containers: [
+          { name: "side", image: "side:1" },
+          ...extra.map((e, i) => ({ name: `c${i}`, image: "web:1", ...e })),
+        ],
+      });
+      const probe = { httpGet: { path: "/", port: 80 } };
+      const live = await store.createPod(newPod(tenantId, "live", { spec: containers({ livenessProbe: probe }) }));
+      const ready = await store.createPod(newPod(tenantId, "ready", { spec: containers({ readinessProbe: probe }) }));
+      const start = await store.createPod(newPod(tenantId, "start", { spec: containers({ startupProbe: probe }) }));
+      await store.createPod(newPod(tenantId, "plain", { spec: containers({}) }));
+      const crashing = await store.createPod(newPod(tenantId, "crashing", { spec: containers({}) }));
+      const backOff = { c0: { containerID: "c-1", delayMs: 10_000, restartAtMs: 20_000 } };
+      await store.updatePodStatus(
+        crashing.id,
+        { phase: "Running", ready: false, status: { restartBackOff: backOff } },
+        { nowMs: 2 },
+      );
+      const ids = async () =>
+        (await store.listPods({ probedOrBackingOff: true })).filter((p) => p.tenantId === tenantId).map((p) => p.id);
+      expect(await ids()).toEqual([crashing.id, live.id, ready.id, start.id]);
+      expect((await store.listPods({ tenantId, probedOrBackingOff: true })).map((p) => p.name)).toEqual([
+        "crashing",
+        "live",
+        "ready",
+        "start",
+      ]);
+    });
+
     it("lists every pod as it is now, however often listed: changes, binds, deletion marks and deletions", async () => {
       const tenantId = unique("ten");
       const nodeName = unique("node");

@@ -165,6 +165,11 @@ export interface PodQuery {
    * `podAntiAffinity`): the placed pods that sway where any other pod goes.
    */
   holdingPodAffinity?: boolean;
+  /**
+   * Only pods a container of which has a probe (`livenessProbe`, `readinessProbe`, `startupProbe`),
+   * or whose status holds a restart back-off (`restartBackOff`): the pods the prober looks after.
+   */
+  probedOrBackingOff?: boolean;
 }
 
 export interface PodStatusChange {

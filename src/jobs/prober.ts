@@ -300,7 +300,8 @@ export class Prober {
 
   /**
    * Tracks every running container that has a probe; forgets runs that ended; repairs what a failed
-   * write left. Polling, every pod is read; woken (`wakeOnly`), only those that changed since.
+   * write left. Polling, every pod with a probe or a restart back-off is read (no other pod has a
+   * run to track or a restart to catch up on); woken (`wakeOnly`), only those that changed since.
    */
   private async refresh(): Promise<void> {
     const changed = this.options.wakeOnly ? this.changedPods : "all";
@@ -308,7 +309,7 @@ export class Prober {
     if (changed !== "all") return this.refreshPods(changed);
     const refresh = ++this.refreshes;
     this.keysByPod.clear();
-    for (const pod of await this.ctx.store.listPods({})) await this.refreshPod(pod, refresh);
+    for (const pod of await this.ctx.store.listPods({ probedOrBackingOff: true })) await this.refreshPod(pod, refresh);
     for (const [key, tracked] of this.tracked) if (tracked.seenAt !== refresh) this.tracked.delete(key);
     for (const tracked of this.killsPending)
       if (this.tracked.get(tracked.key) !== tracked) this.killsPending.delete(tracked);
