@@ -173,12 +173,11 @@ function podValues(pod: NewPod) {
  */
 function newPodColumns(pod: NewPod): Record<string, unknown> {
   const values = podValues(pod);
-  return Object.fromEntries(
-    Object.entries(getTableColumns(pods)).flatMap(([key, column]) =>
-      NEW_POD_FIXED[column.name] === undefined ? [[column.name, values[key as keyof typeof values]]] : [],
-    ),
-  );
+  return Object.fromEntries(newPodGiven.map(([key, name]) => [name, values[key as keyof typeof values]]));
 }
+
+/** A pod row's columns (also for `returning` of an update joined to another source, which would add its own). */
+const podColumns = getTableColumns(pods);
 
 /** What a new pod row holds whatever the pod: not bound, Pending, not ready, not deleted, a fresh version. */
 const NEW_POD_FIXED: Record<string, SQL> = {
@@ -189,12 +188,17 @@ const NEW_POD_FIXED: Record<string, SQL> = {
   resource_version: nextResourceVersion,
 };
 
+/** The columns a new pod's values give (each by its key in `podValues` and its name in the table). */
+const newPodGiven = Object.entries(podColumns)
+  .filter(([, column]) => NEW_POD_FIXED[column.name] === undefined)
+  .map(([key, column]) => [key, column.name] as const);
+
 /** The select list of `createPods`' insert, in the table's column order, and the columns of its source. */
 const newPodSelect = sql.join(
-  Object.values(getTableColumns(pods)).map((column) => NEW_POD_FIXED[column.name] ?? sql.raw(`r.${column.name}`)),
+  Object.values(podColumns).map((column) => NEW_POD_FIXED[column.name] ?? sql.raw(`r.${column.name}`)),
   sql`, `,
 );
-const newPodSource = Object.values(getTableColumns(pods))
+const newPodSource = Object.values(podColumns)
   .filter((column) => NEW_POD_FIXED[column.name] === undefined)
   .map((column) => `${column.name} ${column.getSQLType()}`)
   .join(", ");
@@ -854,9 +858,6 @@ async function allocateOnNode(tx: SqlDatabase, nodeName: string, requests: { cpu
 function jsonRows(alias: string, columns: string, rows: readonly Record<string, unknown>[]): SQL {
   return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as ${sql.raw(alias)}(${sql.raw(columns)})`;
 }
-
-/** A pod row's columns, for `returning` of an update joined to another source (which would add its own). */
-const podColumns = getTableColumns(pods);
 
 /**
  * Decides `bindPods` on the locked rows, one binding after another as `bindPod` would: a pod binds if
