@@ -18,6 +18,9 @@
  *   swarm ratio           kubernease time / Swarm time for: create 20 healthy, replace a killed
  *                         replica, scale 20 → 50 — both on one host of their own, the same image,
  *                         a readiness probe every 1 s against Swarm's 1 s health check
+ *   engine floor          20 bare containers of that image created and started at once on
+ *                         kubernease's host through the Engine API, until each answers /_health:
+ *                         what "create 20 healthy" cannot go below on this machine
  *
  * Options (env): BENCH_NODES (default "1,2,3": DockerNode indexes for kubernease),
  * BENCH_SWARM_NODE (default 9), BENCH_READY_PODS (50), BENCH_PACE_MS (500), BENCH_KILLS (5), BENCH_MAX_SECONDS (120, the
@@ -408,6 +411,49 @@ async function swarmTrio(node: DockerNode): Promise<Trio> {
   return { create, replace, scale };
 }
 
+/**
+ * What the Engine alone takes on kubernease's host: `count` containers of the same image, each
+ * publishing 8080 on 127.0.0.1, created and started all at once through the Engine API, until
+ * each answers /_health — no orchestrator, no sandbox, no probe period. The ms since the first
+ * create. It is the floor under "create 20 healthy" on this machine: a swarm ratio target below
+ * floor / swarm time cannot be met by any client of this Engine.
+ */
+async function engineFloor(docker: Docker, count: number): Promise<number> {
+  const label = "kubernease-bench.floor";
+  const started = performance.now();
+  const ports = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const container = await docker.createContainer({
+        name: `bench-floor-${i}`,
+        Image: IMAGE,
+        Labels: { [label]: "1" },
+        ExposedPorts: { "8080/tcp": {} },
+        HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+      });
+      await container.start();
+      const info = await container.inspect();
+      return info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort;
+    }),
+  );
+  const healthy = async (port: string | undefined) => {
+    const answer = await fetch(`http://127.0.0.1:${port}/_health`, { signal: AbortSignal.timeout(1000) });
+    await answer.arrayBuffer();
+    return answer.ok;
+  };
+  const answered = new Set<string>();
+  const ms = await until("engine floor", started, async () => {
+    await Promise.all(
+      ports.map(async (port) => {
+        if (port && !answered.has(port) && (await healthy(port).catch(() => false))) answered.add(port);
+      }),
+    );
+    return answered.size === count;
+  });
+  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
+  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  return ms;
+}
+
 /** The service's running containers (only the healthy ones when asked). */
 async function tasks(docker: Docker, healthyOnly: boolean): Promise<number> {
   const filters: Record<string, string[]> = { label: ["com.docker.swarm.service.name=trio"] };
@@ -433,6 +479,7 @@ async function main(): Promise<void> {
     });
     await benchReady(kn);
     const own = (nodes[0] as DockerNode).name;
+    const floor = await engineFloor(nodeClient(own), 20);
     const k = await kuberneaseTrio(kn, own);
     const s = await swarmTrio(swarm);
     const row = (name: keyof Trio) =>
@@ -441,6 +488,9 @@ async function main(): Promise<void> {
     console.log(row("create"));
     console.log(row("replace"));
     console.log(row("scale"));
+    console.log(
+      `  engine floor: 20 bare containers started and answering /_health in ${(floor / 1000).toFixed(2)} s, ${(floor / s.create).toFixed(3)} of swarm's create`,
+    );
     await benchFailover(kn, nodes);
   } finally {
     await kn.stop();
