@@ -154,6 +154,37 @@ describe("the schedule job", () => {
     expect(enqueued).toEqual([]);
   });
 
+  it("finishes, with the other pods started, when a failed start's own job cannot be enqueued either", async () => {
+    const store = await cluster();
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await store.createPod(pod(`f-${String(i).padStart(2, "0")}`, {}))).id);
+    const started: string[] = [];
+    const logged: string[] = [];
+    const ctx = {
+      store,
+      queue: {
+        enqueue: async (q: string, key: string) => {
+          if (q === "pod" && key === ids[3]) throw new Error("the queue is out of reach");
+        },
+      },
+      provider: {
+        concurrentStarts: 4,
+        startPod: async (spec: PodRuntimeSpec) => {
+          if (spec.name === "f-03") throw new Error("the node process did not answer");
+          started.push(spec.name);
+        },
+      },
+      clock: new ManualClock(),
+      schedulingPolicy: "spread",
+      log: (message: string) => void logged.push(message),
+    } as unknown as JobContext;
+    // Each lane carries on past the pod it could not hand on; the resync gives that pod a job.
+    await expect(scheduleJob(ctx, ids[1] as string)).resolves.toBeUndefined();
+    expect(started).toHaveLength(18);
+    expect(started).not.toContain("f-03");
+    expect(logged).toContain("a bound pod's job could not be enqueued; the resync gives it one");
+  });
+
   it("counts, for a batch's pod with affinity of its own, the pods the batch bound before it", async () => {
     const store = await cluster();
     const onN2 = { nodeSelector: { "kubernetes.io/hostname": "n2" } };

@@ -46,6 +46,9 @@ export async function startBound(
   const startsAtOnce = ctx.provider.concurrentStarts ?? DEFAULT_STARTS_AT_ONCE;
   const nodeAnswers = async (name: string) => (nodes.get(name) ?? (await ctx.store.getNode(name)))?.ready !== false;
   let next = 0;
+  // A lane never rejects: the job awaits every lane only once it has bound its last batch, and a
+  // rejection meanwhile would be unhandled (which ends the process). What cannot even be handed to
+  // the pod's own job is left to the periodic resync.
   const lane = async () => {
     for (let pod = pods[next++]; pod; pod = pods[next++]) {
       const id = pod.id;
@@ -53,7 +56,13 @@ export async function startBound(
         ctx.log("starting a bound pod failed; its own job tries again", { podId: id, error: String(error) });
         return { requeueAfterMs: 0 };
       });
-      if (result?.requeueAfterMs !== undefined) await ctx.queue.enqueue("pod", id, result.requeueAfterMs);
+      if (result?.requeueAfterMs === undefined) continue;
+      await ctx.queue.enqueue("pod", id, result.requeueAfterMs).catch((error) => {
+        ctx.log("a bound pod's job could not be enqueued; the resync gives it one", {
+          podId: id,
+          error: String(error),
+        });
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(startsAtOnce, pods.length) }, lane));
