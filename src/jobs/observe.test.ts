@@ -208,6 +208,22 @@ describe("local recording (a worker on a shared queue)", () => {
     await observer.close();
   });
 
+  it("records what it still holds when closed, not only the batch under way", async () => {
+    const { ctx, store, clock } = await setup(600);
+    const observer = new Observer(ctx, "local");
+    for (let i = 0; i < 600; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    // Closed while its first batch (256 of the 600) is being recorded.
+    clock.advance(5);
+    await observer.close();
+    const pods = await store.listPods({ tenantId: "ten_a" });
+    expect(pods.filter((p) => p.phase === "Running")).toHaveLength(600);
+    // It hears nothing more, and arms no timer.
+    observer.onProviderEvent({ type: "pod", pod: { ...running(0), phase: "Failed" } });
+    clock.advance(1_000);
+    await settle();
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
+  });
+
   it("keeps what it could not record and records it after a back-off", async () => {
     const { ctx, store, clock } = await setup(3);
     const original = ctx.store.updatePodStatuses.bind(ctx.store);

@@ -83,8 +83,8 @@ export class Observer {
    * and its write is read again with the others that did, a few rounds at most; what is left, and a
    * batch whose recording failed, stays for the next recording.
    */
-  private async flush(): Promise<void> {
-    while (!this.closed && this.latest.size > 0) {
+  private async flush(drain = false): Promise<void> {
+    while ((drain || !this.closed) && this.latest.size > 0) {
       let batch = this.take(this.latest.keys().next().value as string);
       try {
         for (let round = 0; batch.size > 0; round++) {
@@ -105,12 +105,21 @@ export class Observer {
     }
   }
 
-  /** `local`: records nothing more, and waits for the recording under way. */
+  /**
+   * Hears nothing more (the caller unsubscribed it). `local`: waits for the recording under way, then
+   * records what is still held, once: the process that heard an observation is the only one that
+   * holds it. What even that fails to record waits for the resync, whose pod jobs ask each pod's node again.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.cancelFlush?.();
     this.cancelFlush = undefined;
     await this.flushing;
+    if (this.recording !== "local" || this.latest.size === 0) return;
+    this.failures = 0;
+    this.flushing = this.flush(true);
+    await this.flushing;
+    this.flushing = undefined;
   }
 
   /**
