@@ -120,3 +120,39 @@ export class LineSplitter {
 
 /** The query of an event stream that shares pod events with the other streams asking so. */
 export const SHARE_POD_EVENTS = "share=pods";
+
+/**
+ * Which of the sharing streams (by their ids) hears a node's pod events: rendezvous hashing, the
+ * stream whose weight for the node is highest. A stream that joins takes about 1/n of the nodes,
+ * each from whichever stream had it, and one that leaves gives up only its own: the other nodes
+ * keep their stream, so what a worker holds of them stays the newest report. (A modulo of the count
+ * would move most nodes at each change.) Undefined when no stream shares.
+ */
+export function shareOwner<T extends number>(nodeName: string, streamIds: readonly T[]): T | undefined {
+  let owner: T | undefined;
+  let best = -1;
+  for (const id of streamIds) {
+    const weight = weightOf(id, nodeName);
+    if (weight > best || (weight === best && owner !== undefined && id < owner)) {
+      best = weight;
+      owner = id;
+    }
+  }
+  return owner;
+}
+
+/** FNV-1a over the stream's id and the node's name, then murmur3's finaliser: a 32-bit weight, evenly spread. */
+function weightOf(streamId: number, nodeName: string): number {
+  let h = 0x811c9dc5 ^ streamId;
+  h = Math.imul(h, 0x01000193);
+  for (let i = 0; i < nodeName.length; i++) {
+    h ^= nodeName.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

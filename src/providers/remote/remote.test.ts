@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +6,7 @@ import { seededRng } from "../../core/rng.js";
 import { SimulatedProvider } from "../simulated/index.js";
 import { LogsNotFoundError, type NodeProvider, type PodRuntimeSpec, type ProviderEvent } from "../types.js";
 import { RemoteProvider, RemoteProviderError } from "./client.js";
-import { BATCH_CALLS, CALLS, MAX_START_BATCH, SCALING_CALLS } from "./protocol.js";
+import { BATCH_CALLS, CALLS, MAX_START_BATCH, SCALING_CALLS, shareOwner } from "./protocol.js";
 import { type ServedProvider, type ServeProviderOptions, serveProvider } from "./server.js";
 
 const TOKEN = "contract-token";
@@ -432,11 +431,10 @@ describe("RemoteProvider against serveProvider", () => {
       await until("the event stream is open", () => logs.includes("event stream connected"));
       return { provider, events };
     };
-    // In the order they opened: a node's share is its name's digest modulo the sharing streams.
+    // Sharing streams are numbered from 1 in the order they opened; a node's is `shareOwner` of them.
     const a = await heard(true);
     const b = await heard(true);
     const all = await heard(false);
-    const shareOf = (node: string, of: number) => createHash("sha256").update(node).digest().readUInt32BE(0) % of;
     const podIds = (events: ProviderEvent[]) => events.flatMap((e) => (e.type === "pod" ? [e.pod.podId] : []));
     const started = [] as string[];
     for (let i = 0; i < 6; i++) {
@@ -451,7 +449,7 @@ describe("RemoteProvider against serveProvider", () => {
       () => new Set([...podIds(a.events), ...podIds(b.events)]).size === 6,
     );
     for (const [i, id] of started.entries()) {
-      const owner = shareOf(i % 2 === 0 ? NODE_1 : NODE_2, 2) === 0 ? a : b;
+      const owner = shareOwner(i % 2 === 0 ? NODE_1 : NODE_2, [1, 2]) === 1 ? a : b;
       const other = owner === a ? b : a;
       expect(podIds(owner.events)).toContain(id);
       expect(podIds(other.events)).not.toContain(id);

@@ -22,6 +22,7 @@ import {
   type ProviderInfo,
   SCALING_CALLS,
   SHARE_POD_EVENTS,
+  shareOwner,
   statusOf,
   toWire,
 } from "./protocol.js";
@@ -53,6 +54,8 @@ export interface ServedProvider {
 
 const DEFAULT_MAX_EVENT_BUFFER_BYTES = 32 * 2 ** 20;
 const DEFAULT_MAX_EVENT_STREAMS = 256;
+/** Nodes whose stream is remembered at once; beyond, the memory starts over (each answer is cheap to find again). */
+const MAX_KNOWN_OWNERS = 100_000;
 const DEFAULT_MAX_BODY_BYTES = 8 * 2 ** 20;
 /** Longer than any client's keep-alive, so the client, not the server, closes an idle connection (no race on reuse). */
 const KEEP_ALIVE_MS = 65_000;
@@ -88,33 +91,46 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
   const streams = new Set<ServerResponse>();
   const logStreams = new Set<AbortController>();
 
-  /** The streams sharing pod events, in the order they opened: a node's go to one of them. */
-  const sharing: ServerResponse[] = [];
-  const nodeHashes = new Map<string, number>();
+  /** The streams sharing pod events, each with an id of its own: a node's go to one of them (`shareOwner`). */
+  const sharing = new Map<number, ServerResponse>();
+  const sharingIds = new Map<ServerResponse, number>();
+  let lastSharingId = 0;
+  /** Each node's stream while the sharing streams stay the same; forgotten when they change or the node goes. */
+  const owners = new Map<string, ServerResponse>();
   const shareOf = (nodeName: string): ServerResponse | undefined => {
-    let hash = nodeHashes.get(nodeName);
-    if (hash === undefined) {
-      hash = digest(nodeName).readUInt32BE(0);
-      nodeHashes.set(nodeName, hash);
+    let owner = owners.get(nodeName);
+    if (owner === undefined) {
+      owner = sharing.get(shareOwner(nodeName, [...sharing.keys()]) ?? 0);
+      if (owner === undefined) return undefined;
+      if (owners.size >= MAX_KNOWN_OWNERS) owners.clear();
+      owners.set(nodeName, owner);
     }
-    return sharing[hash % sharing.length];
+    return owner;
   };
 
   // One subscription for every stream: each event is serialised once, however many workers listen.
   const unsubscribe = provider.subscribe((event: ProviderEvent) => {
+    if (event.type === "nodeGone") owners.delete(event.nodeName);
     if (streams.size === 0) return;
     const line = `${JSON.stringify(event)}\n`;
     const nodeName = event.type === "pod" ? event.pod.nodeName : event.type === "podGone" ? event.nodeName : undefined;
-    const dealt = nodeName !== undefined && sharing.length > 0 ? shareOf(nodeName) : undefined;
-    for (const res of streams) if (dealt === undefined || res === dealt || !sharing.includes(res)) send(res, line);
+    if (nodeName === undefined || sharing.size === 0) {
+      for (const res of streams) send(res, line);
+      return;
+    }
+    for (const res of streams) if (!sharingIds.has(res)) send(res, line);
+    // Its stream dropped (it stopped reading): the node's next stream hears it instead.
+    let owner = shareOf(nodeName);
+    while (owner !== undefined && !send(owner, line)) owner = shareOf(nodeName);
   });
 
-  function send(res: ServerResponse, line: string): void {
+  /** Writes the line; false when the stream does not read and was dropped instead. */
+  function send(res: ServerResponse, line: string): boolean {
     if (res.writableLength > maxBuffered) {
       // It does not read: dropped, not buffered without bound. Its client reconnects and re-lists.
       drop(res);
       res.destroy();
-      return;
+      return false;
     }
     // Events emitted in one turn go out in one write.
     if (res.writableCorked === 0) {
@@ -122,6 +138,7 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
       process.nextTick(() => res.uncork());
     }
     res.write(line);
+    return true;
   }
 
   function heartbeat(): void {
@@ -150,7 +167,12 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
     res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
     res.flushHeaders();
     streams.add(res);
-    if (new URL(req.url ?? "/", "http://x").search === `?${SHARE_POD_EVENTS}`) sharing.push(res);
+    if (new URL(req.url ?? "/", "http://x").search === `?${SHARE_POD_EVENTS}`) {
+      lastSharingId++;
+      sharing.set(lastSharingId, res);
+      sharingIds.set(res, lastSharingId);
+      owners.clear();
+    }
     const dropThis = () => drop(res);
     req.on("close", dropThis);
     res.on("close", dropThis);
@@ -160,8 +182,11 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
   /** A stream gone: its share of the nodes goes to the streams left. */
   function drop(res: ServerResponse): void {
     streams.delete(res);
-    const at = sharing.indexOf(res);
-    if (at >= 0) sharing.splice(at, 1);
+    const id = sharingIds.get(res);
+    if (id === undefined) return;
+    sharing.delete(id);
+    sharingIds.delete(res);
+    owners.clear();
   }
 
   async function streamLogs(res: ServerResponse, args: unknown[]): Promise<void> {
@@ -218,7 +243,9 @@ export async function serveProvider(provider: NodeProvider, options: ServeProvid
       for (const abort of logStreams) abort.abort();
       for (const res of streams) res.destroy();
       streams.clear();
-      sharing.length = 0;
+      sharing.clear();
+      sharingIds.clear();
+      owners.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
