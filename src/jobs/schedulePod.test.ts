@@ -185,6 +185,45 @@ describe("the schedule job", () => {
     expect(logged).toContain("a bound pod's job could not be enqueued; the resync gives it one");
   });
 
+  it("lets the next placement go on while a batch's starts are under way, and ends once they are done", async () => {
+    const store = await cluster();
+    const burst: string[] = [];
+    for (let i = 0; i < 10; i++) burst.push((await store.createPod(pod(`b-${i}`, {}))).id);
+    const other = await store.createPod({ ...pod("other", {}), id: "pod_other", tenantId: "ten_b" });
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const started: string[] = [];
+    const ctx = {
+      store,
+      queue: { enqueue: async () => {} },
+      provider: {
+        startPod: async (spec: PodRuntimeSpec) => {
+          // The burst's starts take long (a Docker Engine creating containers); the other tenant's do not.
+          if (spec.tenantId === "ten_a") await gate;
+          started.push(spec.name);
+        },
+      },
+      clock: new ManualClock(),
+      schedulingPolicy: "spread",
+      log: () => {},
+    } as unknown as JobContext;
+    let burstDone = false;
+    const burstJob = scheduleJob(ctx, burst[0] as string).then(() => {
+      burstDone = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await store.getPods(burst)).every((p) => p.nodeName !== null)).toBe(true);
+    // Placed and bound while the burst's starts wait: the placement lock was let go after the bind.
+    await scheduleJob(ctx, other.id);
+    expect((await store.getPod(other.id))?.nodeName).not.toBeNull();
+    expect(burstDone).toBe(false);
+    release();
+    await burstJob;
+    expect(started.filter((name) => name.startsWith("b-"))).toHaveLength(9);
+  });
+
   it("counts, for a batch's pod with affinity of its own, the pods the batch bound before it", async () => {
     const store = await cluster();
     const onN2 = { nodeSelector: { "kubernetes.io/hostname": "n2" } };

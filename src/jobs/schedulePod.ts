@@ -26,19 +26,36 @@ const BIND_BATCH = 1_000;
  * asks for the tenant's job instead (`waitingPodsKey`), which places such a batch with no pod of its own.
  */
 export async function scheduleJob(ctx: JobContext, key: string): Promise<HandlerResult | undefined> {
+  // The starts its batches ask for: the job ends once they are done, but the next placement need
+  // not wait for them (a burst's starts on Docker take minutes; another tenant's pod is placed meanwhile).
+  const starts: Promise<void>[] = [];
   const tenantId = tenantOfWaitingPodsKey(key);
-  if (tenantId !== undefined) return oneAtATime(ctx, () => placeWaiting(ctx, tenantId));
+  if (tenantId !== undefined)
+    return withStarts(
+      starts,
+      oneAtATime(ctx, () => placeWaiting(ctx, tenantId, starts)),
+    );
   const podId = key;
   const pod = await ctx.store.getPod(podId);
   if (!pod || pod.deletionRequestedAt !== null) return goneBeforePlaced(ctx, pod);
   if (pod.nodeName) return alreadyBound(ctx, pod);
   // Jobs run side by side, but place one at a time: most of a burst's jobs then find their pod bound
   // by the batch before them (above, at the cost of one read), instead of each placing a batch of its own.
-  return oneAtATime(ctx, async () => {
+  const placed = oneAtATime(ctx, async () => {
     const now = await ctx.store.getPod(podId);
     if (!now || now.deletionRequestedAt !== null) return goneBeforePlaced(ctx, now);
-    return now.nodeName ? alreadyBound(ctx, now) : place(ctx, now);
+    return now.nodeName ? alreadyBound(ctx, now) : place(ctx, now, starts);
   });
+  return withStarts(starts, placed);
+}
+
+/** What the placement answers, once the starts it asked for are done too (they never reject: `startBound`). */
+async function withStarts<T>(starts: Promise<void>[], placed: Promise<T>): Promise<T> {
+  try {
+    return await placed;
+  } finally {
+    await Promise.all(starts);
+  }
 }
 
 /**
@@ -47,10 +64,10 @@ export async function scheduleJob(ctx: JobContext, key: string): Promise<Handler
  * (across processes too: it is one key), so bursts created one after another are placed in turn,
  * each by a run that reads what the one before bound.
  */
-async function placeWaiting(ctx: JobContext, tenantId: string): Promise<undefined> {
+async function placeWaiting(ctx: JobContext, tenantId: string, starts: Promise<void>[]): Promise<undefined> {
   const state = await Placing.read(ctx, tenantId);
   const waiting = waitingAlongside(undefined, state.waiting);
-  if (waiting.length > 0) await placeBatch(ctx, state, waiting);
+  if (waiting.length > 0) await placeBatch(ctx, state, waiting, starts);
   return undefined;
 }
 
@@ -99,7 +116,7 @@ async function oneAtATime<T>(ctx: JobContext, run: () => Promise<T>): Promise<T>
   return mine;
 }
 
-async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | undefined> {
+async function place(ctx: JobContext, pod: PodRecord, starts: Promise<void>[]): Promise<HandlerResult | undefined> {
   const placement = await placementOf(ctx, pod);
   if (placement.waiting) {
     await markWaiting(ctx, pod, placement.waiting);
@@ -122,7 +139,7 @@ async function place(ctx: JobContext, pod: PodRecord): Promise<HandlerResult | u
     await ctx.queue.enqueue("pod", pod.id);
     if (bind === "bound") {
       state.bound(pod, result.nodeName);
-      await placeBatch(ctx, state, waitingAlongside(pod, state.waiting));
+      await placeBatch(ctx, state, waitingAlongside(pod, state.waiting), starts);
     }
     return undefined;
   }
@@ -161,26 +178,26 @@ function waitingAlongside(pod: PodRecord | undefined, pods: readonly PodRecord[]
  * state. The pod that found no place gets one too, which says why it waits and hands on to the rest
  * (`handOff`); so does the first past `MAX_PLACED`, which takes the rest as a batch of its own.
  */
-async function placeBatch(ctx: JobContext, state: Placing, pods: readonly PodRecord[]): Promise<void> {
+async function placeBatch(
+  ctx: JobContext,
+  state: Placing,
+  pods: readonly PodRecord[],
+  starts: Promise<void>[],
+): Promise<void> {
   const taken = pods.slice(0, MAX_PLACED - 1);
   let next = pods[taken.length];
-  // Each batch starts while the next is placed; the job ends when all have been asked to start.
-  const starts: Promise<void>[] = [];
-  try {
-    for (let start = 0; start < taken.length; start += BIND_BATCH) {
-      const batch = taken.slice(start, start + BIND_BATCH);
-      const left = await placeAndBind(ctx, state, batch);
-      starts.push(startBound(ctx, left.bound, state.nodesByName));
-      await Promise.all(left.unbound.map((p) => ctx.queue.enqueue("schedule", p.id)));
-      if (left.untried > 0) {
-        next = batch[batch.length - left.untried];
-        break;
-      }
+  // Each batch starts while the next is placed; the job waits for the starts (`withStarts`).
+  for (let start = 0; start < taken.length; start += BIND_BATCH) {
+    const batch = taken.slice(start, start + BIND_BATCH);
+    const left = await placeAndBind(ctx, state, batch);
+    starts.push(startBound(ctx, left.bound, state.nodesByName));
+    await Promise.all(left.unbound.map((p) => ctx.queue.enqueue("schedule", p.id)));
+    if (left.untried > 0) {
+      next = batch[batch.length - left.untried];
+      break;
     }
-    if (next) await ctx.queue.enqueue("schedule", next.id);
-  } finally {
-    await Promise.all(starts);
   }
+  if (next) await ctx.queue.enqueue("schedule", next.id);
 }
 
 /**
