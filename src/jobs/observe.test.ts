@@ -224,6 +224,29 @@ describe("local recording (a worker on a shared queue)", () => {
     expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
   });
 
+  it("records the batch's other pods when a pod unknown to the store cannot be stopped", async () => {
+    const { ctx, store, clock, calls } = await setup(3);
+    const stops: string[] = [];
+    ctx.provider = {
+      stopPod: async (_node: string, podId: string) => {
+        stops.push(podId);
+        throw new Error("the node does not answer");
+      },
+    } as unknown as NodeProvider;
+    const logged: string[] = [];
+    ctx.log = (message: string) => void logged.push(message);
+    const observer = new Observer(ctx, "local");
+    for (let i = 0; i < 3; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    observer.onProviderEvent({ type: "pod", pod: { ...running(9), podId: "pod_unknown" } });
+    clock.advance(5);
+    await settle();
+    for (let i = 0; i < 3; i++) expect(await store.getPod(`pod_${i}`)).toMatchObject({ phase: "Running" });
+    expect(stops).toEqual(["pod_unknown"]);
+    expect(logged).toEqual(["stopping a pod unknown to the store failed; its next report tries again"]);
+    expect(calls.filter((c) => c === "updatePodStatuses")).toHaveLength(1);
+    await observer.close();
+  });
+
   it("keeps what it could not record and records it after a back-off", async () => {
     const { ctx, store, clock } = await setup(3);
     const original = ctx.store.updatePodStatuses.bind(ctx.store);

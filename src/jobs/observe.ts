@@ -171,7 +171,7 @@ export class Observer {
       const pod = pods.get(podId);
       if (!pod) {
         // Running but unknown to the store: nothing asked for it, so it goes.
-        if (!observation.gone) await this.ctx.provider.stopPod(observation.pod.nodeName, podId);
+        if (!observation.gone) await this.stopUnknown(observation.pod.nodeName, podId);
         continue;
       }
       if (!recordable(pod, observation)) continue;
@@ -204,7 +204,7 @@ export class Observer {
       for (let attempt = 0; attempt < 5; attempt++) {
         const pod = await this.ctx.store.getPod(podId);
         if (!pod) {
-          if (!observation.gone) await this.ctx.provider.stopPod(observation.pod.nodeName, podId);
+          if (!observation.gone) await this.stopUnknown(observation.pod.nodeName, podId);
           return undefined;
         }
         if (!recordable(pod, observation)) return undefined;
@@ -221,6 +221,22 @@ export class Observer {
     }
     this.keep(podId, observation);
     return { requeueAfterMs: 10 };
+  }
+
+  /**
+   * Stops a pod the store does not know. One that cannot be stopped now (its node out of reach) is
+   * stopped at its next report: its failure is not the batch's, whose other pods are recorded.
+   */
+  private async stopUnknown(nodeName: string, podId: string): Promise<void> {
+    try {
+      await this.ctx.provider.stopPod(nodeName, podId);
+    } catch (error) {
+      this.ctx.log("stopping a pod unknown to the store failed; its next report tries again", {
+        podId,
+        nodeName,
+        error: String(error),
+      });
+    }
   }
 
   /** An observation not yet recorded stays for the retry, unless a newer one came meanwhile. */
