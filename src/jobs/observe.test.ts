@@ -171,6 +171,28 @@ describe("the observe job", () => {
     expect(await store.getPod("pod_0")).toMatchObject({ phase: "Failed" });
   });
 
+  it("fails the job when what follows a written status fails, and its retry does that again", async () => {
+    const { ctx, store, enqueued } = await setup(1);
+    const original = ctx.queue.enqueue.bind(ctx.queue);
+    let failing = true;
+    ctx.queue = {
+      ...ctx.queue,
+      enqueue: async (queue, key, delayMs) => {
+        if (queue === "reconcile" && failing) throw new Error("the queue is out of reach");
+        return original(queue, key, delayMs);
+      },
+    };
+    const observer = new Observer(ctx);
+    observer.onProviderEvent({ type: "pod", pod: running(0) });
+    await expect(observer.job("pod_0")).rejects.toThrow("the queue is out of reach");
+    expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
+    failing = false;
+    await observer.job("pod_0");
+    expect(enqueued.filter(([q]) => q === "reconcile").map(([, key]) => key)).toEqual([
+      "ReplicaSet/ten_a/default/web-1",
+    ]);
+  });
+
   it("never takes a pod back to Pending: another worker may record an older report after a newer one", async () => {
     const { store, ctx } = await setup(1);
     const first = new Observer(ctx);
@@ -244,6 +266,33 @@ describe("local recording (a worker on a shared queue)", () => {
     expect(stops).toEqual(["pod_unknown"]);
     expect(logged).toEqual(["stopping a pod unknown to the store failed; its next report tries again"]);
     expect(calls.filter((c) => c === "updatePodStatuses")).toHaveLength(1);
+    await observer.close();
+  });
+
+  it("does again, after a back-off, what followed written statuses and failed (telling the owner)", async () => {
+    const { ctx, store, clock, enqueued } = await setup(3);
+    const original = ctx.queue.enqueue.bind(ctx.queue);
+    let failing = true;
+    ctx.queue = {
+      ...ctx.queue,
+      enqueue: async (queue, key, delayMs) => {
+        if (queue === "reconcile" && failing) throw new Error("the queue is out of reach");
+        return original(queue, key, delayMs);
+      },
+    };
+    const observer = new Observer(ctx, "local");
+    for (let i = 0; i < 3; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
+    clock.advance(5);
+    await settle();
+    // The statuses are written; telling their ReplicaSet failed.
+    for (let i = 0; i < 3; i++) expect(await store.getPod(`pod_${i}`)).toMatchObject({ phase: "Running" });
+    expect(enqueued.filter(([q]) => q === "reconcile")).toEqual([]);
+    failing = false;
+    clock.advance(50);
+    await settle();
+    expect(enqueued.filter(([q]) => q === "reconcile").map(([, key]) => key)).toEqual([
+      "ReplicaSet/ten_a/default/web-1",
+    ]);
     await observer.close();
   });
 

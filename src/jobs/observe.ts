@@ -49,6 +49,12 @@ export class Observer {
   private cancelFlush: (() => void) | undefined;
   /** `local`: recordings that failed in a row (the next waits `retryDelayMs` of it). */
   private failures = 0;
+  /**
+   * What follows statuses already written (events, restarts, telling owners and Services) that failed
+   * part way: owed, and done again before the next recording. The observations themselves are not
+   * kept, for their statuses are stored: recorded again, they would change nothing and tell no one.
+   */
+  private owed: Recorded[] = [];
   private closed = false;
 
   constructor(
@@ -73,7 +79,9 @@ export class Observer {
       this.cancelFlush = undefined;
       this.flushing = this.flush().finally(() => {
         this.flushing = undefined;
-        if (this.latest.size > 0) this.flushAfter(this.failures > 0 ? retryDelayMs(this.failures) : LOCAL_GATHER_MS);
+        if (this.latest.size > 0 || this.owed.length > 0) {
+          this.flushAfter(this.failures > 0 ? retryDelayMs(this.failures) : LOCAL_GATHER_MS);
+        }
       });
     });
   }
@@ -84,6 +92,13 @@ export class Observer {
    * batch whose recording failed, stays for the next recording.
    */
   private async flush(drain = false): Promise<void> {
+    try {
+      await this.payOwed();
+    } catch (error) {
+      this.failures++;
+      this.ctx.log("recording observations failed; retrying", { error: String(error) });
+      return;
+    }
     while ((drain || !this.closed) && this.latest.size > 0) {
       let batch = this.take(this.latest.keys().next().value as string);
       try {
@@ -128,6 +143,7 @@ export class Observer {
    * conditional write. A pod that changed between the two is recorded on its own, re-read and retried.
    */
   job = async (podId: string): Promise<HandlerResult | undefined> => {
+    await this.payOwed();
     if (!this.latest.has(podId)) return undefined;
     const batch = this.take(podId);
 
@@ -166,7 +182,7 @@ export class Observer {
   private async recordBatch(batch: Map<string, Observation>): Promise<Map<string, Observation>> {
     const pods = new Map((await this.ctx.store.getPods([...batch.keys()])).map((p) => [p.id, p]));
     const now = this.ctx.clock.now();
-    const planned: { pod: PodRecord; change: PodStatusChange; events: LifecycleEvent[] }[] = [];
+    const planned: Recorded[] = [];
     for (const [podId, observation] of batch) {
       const pod = pods.get(podId);
       if (!pod) {
@@ -177,7 +193,7 @@ export class Observer {
       if (!recordable(pod, observation)) continue;
       const { change, events } = this.statusOf(pod, observation, now);
       if (canonicalEqual(change, { phase: pod.phase, ready: pod.ready, status: pod.status })) continue;
-      planned.push({ pod, change, events });
+      planned.push({ pod, change, events, atMs: now });
     }
     const writes = planned.map(({ pod, change }) => ({
       id: pod.id,
@@ -186,13 +202,29 @@ export class Observer {
     }));
     const written = new Set((await this.ctx.store.updatePodStatuses(writes, now)).map((p) => p.id));
     const stale = new Map<string, Observation>();
-    const dependents = new Dependents(this.ownerLooks);
-    for (const { pod, change, events } of planned) {
-      if (!written.has(pod.id)) stale.set(pod.id, batch.get(pod.id) as Observation);
-      else await this.afterWrite(pod, change, events, now, dependents);
-    }
-    await dependents.enqueue(this.ctx);
+    for (const { pod } of planned) if (!written.has(pod.id)) stale.set(pod.id, batch.get(pod.id) as Observation);
+    await this.followUp(planned.filter(({ pod }) => written.has(pod.id)));
     return stale;
+  }
+
+  /** What follows written statuses; what fails of it is owed (`owed`), and the error thrown. */
+  private async followUp(recorded: Recorded[]): Promise<void> {
+    if (recorded.length === 0) return;
+    try {
+      const dependents = new Dependents(this.ownerLooks);
+      for (const { pod, change, events, atMs } of recorded)
+        await this.afterWrite(pod, change, events, atMs, dependents);
+      await dependents.enqueue(this.ctx);
+    } catch (error) {
+      this.owed.push(...recorded);
+      throw error;
+    }
+  }
+
+  /** Does again what followed statuses written before and failed. */
+  private async payOwed(): Promise<void> {
+    if (this.owed.length === 0) return;
+    await this.followUp(this.owed.splice(0));
   }
 
   /** One pod's observation, on its own: read, write conditionally, re-read on a race (bounded). */
@@ -249,9 +281,7 @@ export class Observer {
     const { change, events } = this.statusOf(pod, observation, now);
     if (canonicalEqual(change, { phase: pod.phase, ready: pod.ready, status: pod.status })) return;
     await this.ctx.store.updatePodStatus(pod.id, change, { expectedResourceVersion: pod.resourceVersion, nowMs: now });
-    const dependents = new Dependents(this.ownerLooks);
-    await this.afterWrite(pod, change, events, now, dependents);
-    await dependents.enqueue(this.ctx);
+    await this.followUp([{ pod, change, events, atMs: now }]);
   }
 
   private statusOf(
@@ -280,6 +310,14 @@ export class Observer {
     if (hasImagePullError(change.status)) await this.ctx.queue.enqueue("pod", pod.id);
     dependents.add(pod, whoCares(pod, change));
   }
+}
+
+/** A status written from an observation, with what follows it. */
+interface Recorded {
+  pod: PodRecord;
+  change: PodStatusChange;
+  events: LifecycleEvent[];
+  atMs: number;
 }
 
 /** Observations recorded by one `observe` job, or one local write, at most. */
