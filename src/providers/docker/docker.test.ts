@@ -381,6 +381,30 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     expect(chunks).toEqual(["start\n"]);
   });
 
+  it("tells the Service proxy sync of a tenant new to a node once, not at each of its pods", async () => {
+    const tenant = `tc${run}`;
+    const withProxies = new DockerProvider({
+      clock: systemClock,
+      owner,
+      hosts: [{ name: NODE, socketPath: DOCKER_SOCKET }],
+      serviceProxies: { dir: `/tmp/kn-proxies-${run}` },
+    });
+    const told: string[] = [];
+    withProxies.serviceProxies?.onTenantNode((tenantId) => told.push(tenantId));
+    const specs = ["p1", "p2", "p3"].map((id) => podSpec(`${id}-new-here`, { tenant }));
+    try {
+      for (const spec of specs) await withProxies.startPod(spec);
+      expect(told).toEqual([tenant]);
+    } finally {
+      for (const spec of specs) await withProxies.stopPod(NODE, spec.podId);
+      await withProxies.close();
+      await docker
+        .getNetwork(tenantNetworkName(tenant))
+        .remove()
+        .catch(() => {});
+    }
+  });
+
   it("is adopted by a restarted provider, which reports what runs; stopPod removes every container", async () => {
     const spec = podSpec("web");
     const again = newProvider();

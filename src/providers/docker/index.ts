@@ -519,7 +519,9 @@ export class DockerProvider implements NodeProvider {
       await this.ensurePauseImage(host);
       await this.ensureFirewall(host);
       // Created under the tenant's network lock: once the sandbox exists, the network is not removed.
+      let newHere = false;
       await this.withNetwork(host, pod.tenantId, async () => {
+        newHere = !host.networks.has(pod.tenantId);
         const network = await this.ensureNetwork(host, pod.tenantId);
         const options = sandboxCreateOptions(pod, {
           image: PAUSE_IMAGE,
@@ -529,8 +531,10 @@ export class DockerProvider implements NodeProvider {
         });
         await createOrGet(host.docker, options);
       });
-      // The tenant's Service proxies follow it to this node (if they are not there yet).
-      for (const listener of this.tenantNodeListeners) listener(pod.tenantId);
+      // The tenant's Service proxies follow it to this node, when it is new here (this process had not
+      // used its network on this host). Not at every pod: each call is a pass of the proxy sync, which
+      // lists every host's containers, and a burst's passes were most of the Engine's listings.
+      if (newHere) for (const listener of this.tenantNodeListeners) listener(pod.tenantId);
       found = await this.find(host, pod.podId);
     }
     const sandbox = found.sandbox as Docker.ContainerInspectInfo;
