@@ -66,6 +66,20 @@ async function setup(count = 12) {
 /** Lets the recordings that timers started run to their end (the store answers at once). */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+/** Makes `ctx`'s queue refuse `reconcile` enqueues while `failing` holds (a queue out of reach). */
+function reconcilesFail(ctx: JobContext): { failing: boolean } {
+  const outage = { failing: true };
+  const original = ctx.queue.enqueue.bind(ctx.queue);
+  ctx.queue = {
+    ...ctx.queue,
+    enqueue: async (queue, key, delayMs) => {
+      if (queue === "reconcile" && outage.failing) throw new Error("the queue is out of reach");
+      return original(queue, key, delayMs);
+    },
+  };
+  return outage;
+}
+
 describe("the observe job", () => {
   it("records the observations this process holds together: one read, one write, the owner told once", async () => {
     const { store, calls, enqueued, observer } = await setup();
@@ -173,20 +187,12 @@ describe("the observe job", () => {
 
   it("fails the job when what follows a written status fails, and its retry does that again", async () => {
     const { ctx, store, enqueued } = await setup(1);
-    const original = ctx.queue.enqueue.bind(ctx.queue);
-    let failing = true;
-    ctx.queue = {
-      ...ctx.queue,
-      enqueue: async (queue, key, delayMs) => {
-        if (queue === "reconcile" && failing) throw new Error("the queue is out of reach");
-        return original(queue, key, delayMs);
-      },
-    };
+    const outage = reconcilesFail(ctx);
     const observer = new Observer(ctx);
     observer.onProviderEvent({ type: "pod", pod: running(0) });
     await expect(observer.job("pod_0")).rejects.toThrow("the queue is out of reach");
     expect(await store.getPod("pod_0")).toMatchObject({ phase: "Running" });
-    failing = false;
+    outage.failing = false;
     await observer.job("pod_0");
     expect(enqueued.filter(([q]) => q === "reconcile").map(([, key]) => key)).toEqual([
       "ReplicaSet/ten_a/default/web-1",
@@ -271,15 +277,7 @@ describe("local recording (a worker on a shared queue)", () => {
 
   it("does again, after a back-off, what followed written statuses and failed (telling the owner)", async () => {
     const { ctx, store, clock, enqueued } = await setup(3);
-    const original = ctx.queue.enqueue.bind(ctx.queue);
-    let failing = true;
-    ctx.queue = {
-      ...ctx.queue,
-      enqueue: async (queue, key, delayMs) => {
-        if (queue === "reconcile" && failing) throw new Error("the queue is out of reach");
-        return original(queue, key, delayMs);
-      },
-    };
+    const outage = reconcilesFail(ctx);
     const observer = new Observer(ctx, "local");
     for (let i = 0; i < 3; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });
     clock.advance(5);
@@ -287,7 +285,7 @@ describe("local recording (a worker on a shared queue)", () => {
     // The statuses are written; telling their ReplicaSet failed.
     for (let i = 0; i < 3; i++) expect(await store.getPod(`pod_${i}`)).toMatchObject({ phase: "Running" });
     expect(enqueued.filter(([q]) => q === "reconcile")).toEqual([]);
-    failing = false;
+    outage.failing = false;
     clock.advance(50);
     await settle();
     expect(enqueued.filter(([q]) => q === "reconcile").map(([, key]) => key)).toEqual([
