@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DOCKER_SOCKET, describeDocker, isDockerReachable, waitFor } from "../../../test/helpers/docker.js";
-import { systemClock } from "../../core/clock.js";
+import { ManualClock, systemClock } from "../../core/clock.js";
 import type { Json, ObservedPod, PodRuntimeSpec, ProviderEvent } from "../types.js";
 import { DockerProvider, LABELS, tenantNetworkName } from "./index.js";
 import { pauseBinary, tarOf } from "./pause.js";
@@ -402,6 +402,71 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
         .getNetwork(tenantNetworkName(tenant))
         .remove()
         .catch(() => {});
+    }
+  });
+
+  it("starts a pod whose tenant network another process removed since it last used it", async () => {
+    const tenant = `td${run}`;
+    const [first, second] = [newProvider(), newProvider()];
+    const [p1, p2] = ["net-1", "net-2"].map((id) => podSpec(id, { tenant })) as [PodRuntimeSpec, PodRuntimeSpec];
+    try {
+      await first.startPod(p1);
+      // The other process stops the tenant's last pod here, and its network with it.
+      await second.stopPod(NODE, p1.podId);
+      expect(await docker.listNetworks({ filters: JSON.stringify({ name: [tenantNetworkName(tenant)] }) })).toEqual([]);
+      await first.startPod(p2);
+      const listed = await first.listPods(NODE);
+      expect(listed.find((p) => p.podId === p2.podId)).toMatchObject({ phase: "Running" });
+    } finally {
+      await first.stopPod(NODE, p2.podId);
+      await Promise.all([first.close(), second.close()]);
+      await docker
+        .getNetwork(tenantNetworkName(tenant))
+        .remove()
+        .catch(() => {});
+    }
+  });
+
+  it("makes a pod's app container again when the sandbox it joined is gone", async () => {
+    const spec = podSpec("rejoin");
+    await provider.startPod(spec);
+    const [sandbox] = await docker.listContainers({
+      filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`, `${LABELS.role}=sandbox`] }),
+    });
+    await docker.getContainer(sandbox?.Id ?? "none").remove({ force: true });
+    await provider.startPod(spec);
+    const listed = await docker.listContainers({ filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`] }) });
+    const now = listed.find((c) => c.Labels[LABELS.role] === "sandbox");
+    const app = listed.find((c) => c.Labels[LABELS.role] === "app");
+    expect(now && now.Id !== sandbox?.Id).toBe(true);
+    expect((await docker.getContainer(app?.Id ?? "none").inspect()).HostConfig.NetworkMode).toBe(
+      `container:${now?.Id}`,
+    );
+    await provider.stopPod(NODE, spec.podId);
+  });
+
+  it("reports every pod of a host again every 30 s, changed or not", async () => {
+    const clock = new ManualClock(Date.now());
+    const reporting = new DockerProvider({ clock, owner, hosts: [{ name: NODE, socketPath: DOCKER_SOCKET }] });
+    const spec = podSpec("relist");
+    const seen: ProviderEvent[] = [];
+    reporting.subscribe((e) => seen.push(e));
+    try {
+      await reporting.startPod(spec);
+      await reporting.listNodes();
+      const reports = () => seen.filter((e) => e.type === "pod" && e.pod.podId === spec.podId).length;
+      await waitFor(async () => false, 300);
+      const before = reports();
+      clock.advance(29_000);
+      await reporting.listNodes();
+      await waitFor(async () => false, 300);
+      expect(reports()).toBe(before);
+      clock.advance(1_000);
+      await reporting.listNodes();
+      expect(await waitFor(async () => reports() > before, 5_000)).toBe(true);
+    } finally {
+      await reporting.stopPod(NODE, spec.podId);
+      await reporting.close();
     }
   });
 

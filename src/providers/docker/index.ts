@@ -116,6 +116,8 @@ export interface DockerProviderOptions {
 }
 
 const KILL_WAIT_MS = 10_000;
+/** How often every pod of a connected host is reported again (`resume`), as the kubelet relists. */
+const REPORT_EVERY_MS = 30_000;
 /** A preStop httpGet gets this long at most (the grace period bounds it too). */
 const PRE_STOP_HTTP_TIMEOUT_MS = 30_000;
 
@@ -134,6 +136,8 @@ interface Host {
   proxyImage?: Promise<string>;
   /** Pods whose stop found the Engine unreachable: removed when it answers again. */
   pendingStops: Set<string>;
+  /** When every pod of the host was last reported (`resume`). */
+  reportedAtMs: number;
   /**
    * Images pulled here with a pod's registry credentials, and the tenants whose credentials pulled
    * them: another tenant's pod must pull it with its own before it may run it, as with Kubernetes'
@@ -212,6 +216,7 @@ export class DockerProvider implements NodeProvider {
       ready: undefined,
       networks: new Map(),
       pendingStops: new Set(),
+      reportedAtMs: 0,
       privateImages: new Map(),
     });
     return true;
@@ -418,6 +423,9 @@ export class DockerProvider implements NodeProvider {
     const node = this.nodeOf(host);
     if (changed) this.emit({ type: "node", node, atMs: this.options.clock.now() });
     if (ready && !host.events && !this.closed) void this.watch(host);
+    else if (ready && !host.watching && this.options.clock.now() - host.reportedAtMs >= REPORT_EVERY_MS) {
+      void this.resume(host).catch((error) => this.log("reporting the host's pods failed", host, error));
+    }
     return node;
   }
 
@@ -486,10 +494,19 @@ export class DockerProvider implements NodeProvider {
     }
   }
 
-  /** After a (re)connection: finish pending stops, then report every pod the host runs. */
+  /**
+   * After a (re)connection, and every `REPORT_EVERY_MS` while connected: finishes pending stops, then
+   * reports every pod the host runs. So a pod no one knows (an orphan: another process started it
+   * while this one stopped it) reaches the observer, which removes it, even if it never changes again.
+   * The stops are not awaited: a start of that very pod, queued behind them on the pod's chain, may
+   * be what (re)connected the stream.
+   */
   private async resume(host: Host): Promise<void> {
+    host.reportedAtMs = this.options.clock.now();
     for (const podId of [...host.pendingStops]) {
-      await this.serially(podId, () => this.stop(host, podId));
+      void this.serially(podId, () => this.stop(host, podId)).catch((error) =>
+        this.log("a deferred stop failed; it is tried again at the next report", host, error, { podId }),
+      );
     }
     for (const found of (await this.podsOn(host)).values()) {
       this.emit({ type: "pod", pod: this.observe(host, found) });
@@ -498,7 +515,24 @@ export class DockerProvider implements NodeProvider {
 
   // --- pods -------------------------------------------------------------------------------
 
+  /**
+   * Starts the pod; once more at once when its tenant's network went meanwhile (another process
+   * removed it with the tenant's last pod on this host): that attempt's containers are gone then,
+   * and the network is made anew.
+   */
   private async start(host: Host, pod: PodRuntimeSpec): Promise<void> {
+    try {
+      await this.startOnce(host, pod);
+    } catch (error) {
+      if (!(error instanceof NetworkGoneError)) throw error;
+      this.log("the tenant network went while a pod started; starting it again", host, error.cause, {
+        podId: pod.podId,
+      });
+      await this.startOnce(host, pod);
+    }
+  }
+
+  private async startOnce(host: Host, pod: PodRuntimeSpec): Promise<void> {
     if (!host.events) await this.watch(host);
     let found = await this.find(host, pod.podId);
     const specs = containersOf(pod.spec);
@@ -529,7 +563,9 @@ export class DockerProvider implements NodeProvider {
           address: host.address,
           owner: this.owner,
         });
-        await createOrGet(host.docker, options);
+        await createOrGet(host.docker, options).catch((error) => {
+          throw networkGone(error) ? this.networkWent(host, pod.tenantId, error) : error;
+        });
       });
       // The tenant's Service proxies follow it to this node, when it is new here (this process had not
       // used its network on this host). Not at every pod: each call is a pass of the proxy sync, which
@@ -564,7 +600,11 @@ export class DockerProvider implements NodeProvider {
           continue;
         }
         const existing = found.apps.get(spec.name);
-        if (existing) {
+        if (existing && existing.HostConfig.NetworkMode !== `container:${sandbox.Id}`) {
+          // Made for a sandbox that is gone (removed by a stop that raced this start): it can never
+          // run in this one, whose namespace it does not join. Made again.
+          await host.docker.getContainer(existing.Id).remove({ force: true }).catch(ignoreGone);
+        } else if (existing) {
           if (unstarted(existing)) created.push(host.docker.getContainer(existing.Id));
           continue;
         }
@@ -584,6 +624,12 @@ export class DockerProvider implements NodeProvider {
       await sandboxUp;
     }
     const failed = await sandboxUp;
+    if (failed && networkGone(failed.error)) {
+      // Its network was removed after the sandbox was made: it can never start. It goes, with the
+      // containers made for it, and the pod starts afresh.
+      await this.removeAll(host, pod.podId, await this.find(host, pod.podId));
+      throw this.networkWent(host, pod.tenantId, failed.error);
+    }
     if (failed) throw failed.error;
     for (const container of created) await container.start().catch(ignoreStarted);
     await this.refresh(host, pod.podId);
@@ -671,6 +717,12 @@ export class DockerProvider implements NodeProvider {
           if (statusOf(error) !== 404) this.log("removing a tenant network failed", host, error, { tenantId });
         });
     }).catch((error) => this.log("releasing a tenant network failed", host, error, { tenantId }));
+  }
+
+  /** Forgets the tenant's network on this host (the next pod makes it anew): the error to throw. */
+  private networkWent(host: Host, tenantId: string, cause: unknown): NetworkGoneError {
+    host.networks.delete(tenantId);
+    return new NetworkGoneError(cause);
   }
 
   /** One operation at a time on a tenant's network on one host (see `networkOps`). */
@@ -1238,6 +1290,20 @@ function statusOf(error: unknown): number | undefined {
 function ignoreGone(error: unknown): undefined {
   if (statusOf(error) === 404) return undefined;
   throw error;
+}
+
+/** The Engine's answer to a create or start whose network is not there: 404, "network … not found". */
+function networkGone(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return statusOf(error) === 404 && /network\b.*not found/i.test(message);
+}
+
+/** A start that found its tenant's network gone (another process removed it); it is made again. */
+class NetworkGoneError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`the tenant network went: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "NetworkGoneError";
+  }
 }
 
 /** 304: started already. */
