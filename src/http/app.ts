@@ -53,6 +53,18 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     }),
   );
   app.use(authenticate(deps));
+  app.use(async (c, next) => {
+    // No name, selector or tenant id holds a NUL character, and no store could look one up.
+    if (/%00/i.test(c.req.url)) throw new ApiError("BAD_REQUEST", "the request's path or query holds a NUL character");
+    // A dry run asked of a path that does not do one must not write: only /v1/apply does dry runs.
+    if (c.req.method !== "GET" && c.req.query("dryRun") !== undefined && !c.req.path.startsWith("/v1/")) {
+      throw new ApiError(
+        "BAD_REQUEST",
+        "dryRun is not supported on this path: POST /v1/apply?dryRun=true checks a manifest without writing it",
+      );
+    }
+    await next();
+  });
 
   registerHealth(app, deps);
   registerApply(app, deps);

@@ -68,8 +68,25 @@ export const quantity = () =>
     .union([z.string(), z.number()], { error: (issue) => (issue.input === undefined ? "required" : QUANTITY_MESSAGE) })
     .refine(isFiniteQuantity, QUANTITY_MESSAGE);
 
+/**
+ * The largest amounts a pod may ask for: CPU in millicores as the scheduler counts it (an int32, as in
+ * Kubernetes' accounting, about 2.1 million cores), anything else (bytes, counts) up to 2^53, the
+ * largest whole number a JSON number holds exactly.
+ */
+const MAX_CPU_MILLIS = 2_147_483_647;
+const MAX_AMOUNT = Number.MAX_SAFE_INTEGER;
+
 /** `requests`, `limits`, `overhead`: resource name → quantity. */
-export const resourceList = () => z.record(z.string(), quantity());
+export const resourceList = () =>
+  z.record(z.string(), quantity()).superRefine((list, ctx) => {
+    for (const [name, value] of Object.entries(list)) {
+      const amount = parseQuantity(value) ?? 0;
+      const tooMuch = name === "cpu" ? amount * 1000 > MAX_CPU_MILLIS : amount > MAX_AMOUNT;
+      if (!tooMuch) continue;
+      const most = name === "cpu" ? `${MAX_CPU_MILLIS}m` : String(MAX_AMOUNT);
+      ctx.addIssue({ code: "custom", path: [name], message: `must be at most ${most}` });
+    }
+  });
 
 export const stringList = () => z.array(z.string());
 

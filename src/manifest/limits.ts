@@ -79,18 +79,47 @@ export function checkShape(value: unknown, limits: ParseLimits, budget = shapeBu
     budget.remaining -= units;
     return budget.remaining < 0 ? tooMuchExpansion(limits) : undefined;
   };
+  // Where the walk is, for an error's path: keys and array indexes, joined only when one is found.
+  const path: (string | number)[] = [];
   const visit = (node: unknown, depth: number): FieldError | undefined => {
-    if (typeof node === "string") return spend(node.length + 1);
+    if (typeof node === "string") return spend(node.length + 1) ?? unstorable(node, path);
     if (typeof node !== "object" || node === null) return spend(1);
     if (depth > limits.maxDepth) return tooDeep(limits);
-    const entries: [string, unknown][] = Array.isArray(node) ? node.map((child) => ["", child]) : Object.entries(node);
+    const entries: [string | number, unknown][] = Array.isArray(node)
+      ? node.map((child, i) => [i, child])
+      : Object.entries(node);
     const error = spend(1);
     if (error) return error;
     for (const [key, child] of entries) {
-      const childError = spend(key.length) ?? visit(child, depth + 1);
-      if (childError) return childError;
+      path.push(key);
+      const childError = typeof key === "string" ? (spend(key.length) ?? unstorable(key, path, "key")) : undefined;
+      const found = childError ?? visit(child, depth + 1);
+      path.pop();
+      if (found) return found;
     }
     return undefined;
   };
   return visit(value, 1);
+}
+
+/**
+ * A string no JSON store keeps (Postgres' jsonb refuses both): one holding a NUL character, or a
+ * UTF-16 surrogate without its pair (JSON's `"\ud800"`, which no UTF-8 text can hold).
+ */
+function unstorable(text: string, path: readonly (string | number)[], what = "value"): FieldError | undefined {
+  if (!UNUSUAL.test(text)) return undefined;
+  const problem = text.includes("\0") ? "a NUL character" : !isWellFormed(text) ? "an unpaired UTF-16 surrogate" : "";
+  if (problem === "") return undefined;
+  return { path: fieldPath(path), message: `the ${what} holds ${problem}, which cannot be stored` };
+}
+
+const UNUSUAL = /[\0\ud800-\udfff]/;
+
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** `spec.containers[0].image`, as Kubernetes names a field. */
+function fieldPath(path: readonly (string | number)[]): string {
+  let out = "";
+  for (const key of path) out += typeof key === "number" ? `[${key}]` : out === "" ? key : `.${key}`;
+  return out;
 }

@@ -271,3 +271,80 @@ describe("tenants' pods never reach the node: refused at admission with the fiel
     expect(res.body.results.map((r: { action: string }) => r.action)).toEqual(["created"]);
   });
 });
+
+describe("inputs that cost or break more than they look: a 4xx, quickly, and nothing written", () => {
+  const CM = "/api/v1/namespaces/default/configmaps";
+
+  it("a JSON patch that copies a value into itself until it is huge is 422 at the copy that outgrows the bounds", async () => {
+    const copies = Array.from({ length: 40 }, () => ({ op: "copy", from: "/spec/a", path: "/spec/a/-" }));
+    const res = await api.call("PATCH", `${DEP}/web`, {
+      body: [{ op: "add", path: "/spec/a", value: ["x".repeat(1_000)] }, ...copies],
+      contentType: "application/json-patch+json",
+    });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.message).toMatch(/JSON patch operation \d+: YAML aliases expand|beyond/);
+    expect(
+      (
+        await api.call("PATCH", `${DEP}/web`, {
+          body: Array.from({ length: 1_001 }, () => ({ op: "test", path: "/kind", value: "Deployment" })),
+          contentType: "application/json-patch+json",
+        })
+      ).status,
+    ).toBe(422);
+  });
+
+  it("a patch nested deeper than a manifest may be is 422, and one touching __proto__ is 422", async () => {
+    const deep = `{"metadata":{"labels":${'{"x":'.repeat(20_000)}1${"}".repeat(20_000)}}}`;
+    const res = await api.call("PATCH", `${DEP}/web`, { body: deep, contentType: "application/merge-patch+json" });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.message).toContain("depth");
+    const proto = await api.call("PATCH", `${DEP}/web`, {
+      body: [{ op: "add", path: "/__proto__/x", value: 1 }],
+      contentType: "application/json-patch+json",
+    });
+    expectStatus(proto, 422, "Invalid");
+  });
+
+  it("a NUL character or an unpaired surrogate in a value or key is 422 naming its field; in a path, 400", async () => {
+    for (const [body, field] of [
+      ['{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nul"},"data":{"a":"x\\u0000y"}}', "data.a"],
+      ['{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nul"},"data":{"a":"\\ud800"}}', "data.a"],
+      [
+        '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nul","labels":{"k\\u0000":"v"}}}',
+        "metadata.labels.k\u0000",
+      ],
+    ] as const) {
+      const res = await api.call("POST", CM, { body, contentType: "application/json" });
+      expectStatus(res, 422, "Invalid");
+      expect(res.body.message).toContain(field);
+    }
+    expect((await api.call("GET", `${CM}/nul`)).status).toBe(404);
+    expectStatus(await api.call("GET", `${CM}/a%00b`), 400, "BadRequest");
+  });
+
+  it("a dry run asked of a REST path, or spelt in a way not known, is 400 and writes nothing", async () => {
+    const configMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: dry }\ndata: { a: '1' }\n";
+    expectStatus(await api.call("POST", `${CM}?dryRun=All`, { body: configMap }), 400, "BadRequest");
+    expectStatus(
+      await api.call("PATCH", `${DEP}/web?dryRun=All`, {
+        body: { spec: { replicas: 5 } },
+        contentType: "application/merge-patch+json",
+      }),
+      400,
+      "BadRequest",
+    );
+    expect((await api.call("POST", "/v1/apply?dryRun=yes", { body: configMap })).status).toBe(400);
+    expect((await api.call("POST", "/v1/apply?survives=true", { body: configMap })).status).toBe(400);
+    expect((await api.call("GET", `${CM}/dry`)).status).toBe(404);
+    expect((await api.call("GET", `${DEP}/web`)).body.spec.replicas).not.toBe(5);
+  });
+
+  it("replicas beyond an int32 and a CPU beyond what the scheduler counts are 422", async () => {
+    expectStatus(await api.call("PUT", `${DEP}/web/scale`, { body: { spec: { replicas: 1e15 } } }), 422, "Invalid");
+    const res = await api.call("POST", "/api/v1/namespaces/default/pods", {
+      body: "apiVersion: v1\nkind: Pod\nmetadata: { name: big }\nspec:\n  containers:\n    - name: c\n      image: nginx\n      resources: { requests: { cpu: '1e30' } }\n",
+    });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.message).toContain("resources.requests.cpu");
+  });
+});

@@ -31,6 +31,9 @@ function renderScale(object: StoredObject): Record<string, unknown> {
   };
 }
 
+/** Kubernetes' bound on `replicas` (an int32), as a Deployment's own validation has it. */
+const MAX_INT32 = 2_147_483_647;
+
 async function load(c: Ctx, deps: ApiDeps): Promise<StoredObject> {
   const ref = pathRef(c, DEPLOYMENT);
   const object = await deps.store.getObject(ref);
@@ -48,9 +51,10 @@ function setReplicas(c: Ctx, deps: ApiDeps, scaleOf: (object: StoredObject) => u
   return updateObject(deps, pathRef(c, DEPLOYMENT), (object) => {
     const s = scaleOf(object) as { spec?: { replicas?: unknown }; metadata?: { resourceVersion?: string } };
     const replicas = s?.spec?.replicas;
-    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-      throw new ApiError("INVALID", "Scale is invalid: spec.replicas: must be a whole number ≥ 0", {
-        fields: [{ path: "spec.replicas", message: "must be a whole number ≥ 0" }],
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0 || replicas > MAX_INT32) {
+      const message = `must be a whole number from 0 to ${MAX_INT32}`;
+      throw new ApiError("INVALID", `Scale is invalid: spec.replicas: ${message}`, {
+        fields: [{ path: "spec.replicas", message }],
       });
     }
     return {
