@@ -91,6 +91,7 @@ const key = (ref: ObjectRef) => `${ref.kind}/${ref.tenantId}/${ref.namespace}/${
  * cluster IP across updates, and one set by the client cannot change.
  */
 function settle(deps: ApiDeps, desired: Desired, existing: StoredObject | undefined): Desired {
+  if (existing) refuseImmutableChange(desired, existing);
   if (desired.ref.kind !== "Service") return desired;
   const spec = { ...desired.spec };
   const before = existing?.spec.clusterIP as string | undefined;
@@ -106,6 +107,30 @@ function settle(deps: ApiDeps, desired: Desired, existing: StoredObject | undefi
   if (spec.clusterIP === undefined) delete spec.clusterIP;
   else spec.clusterIPs = [spec.clusterIP];
   return { ...desired, spec };
+}
+
+/** Kinds whose selector is fixed once created (apps/v1): the pods it chose would be orphaned or taken over. */
+const FIXED_SELECTOR_KINDS = new Set(["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"]);
+
+/**
+ * Kubernetes' immutable fields, refused as it refuses them: a workload's selector, and the contents
+ * of a ConfigMap or Secret marked `immutable: true` (and the mark itself).
+ */
+function refuseImmutableChange(desired: Desired, existing: StoredObject): void {
+  const { kind, name } = desired.ref;
+  const changed = (field: string) =>
+    canonicalJson(desired.spec[field] ?? null) !== canonicalJson(existing.spec[field] ?? null);
+  let path: string | undefined;
+  if (FIXED_SELECTOR_KINDS.has(kind) && changed("selector")) path = "spec.selector";
+  if ((kind === "ConfigMap" || kind === "Secret") && existing.spec.immutable === true) {
+    path = ["data", "binaryData", "stringData", "immutable"].find(changed);
+  }
+  if (path === undefined) return;
+  throw new ApiError("INVALID", `${kind} "${name}" is invalid: ${path}: field is immutable`, {
+    kind,
+    name,
+    fields: [{ path, message: "field is immutable" }],
+  });
 }
 
 /** Cluster IPs are virtual (routing maps them), so a random pick from 10.96.0.0/16 per tenant network will do. */

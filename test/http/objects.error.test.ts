@@ -348,3 +348,33 @@ describe("inputs that cost or break more than they look: a 4xx, quickly, and not
     expect(res.body.message).toContain("resources.requests.cpu");
   });
 });
+
+describe("immutable fields are refused as Kubernetes refuses them", () => {
+  it("a workload's selector is 422 and unchanged", async () => {
+    const before = (await api.call("GET", `${DEP}/web`)).body;
+    const res = await api.call("PATCH", `${DEP}/web`, {
+      body: {
+        spec: {
+          selector: { matchLabels: { app: "other" } },
+          template: { metadata: { labels: { app: "other" } } },
+        },
+      },
+      contentType: "application/merge-patch+json",
+    });
+    expectStatus(res, 422, "Invalid");
+    expect(res.body.message).toContain("spec.selector: field is immutable");
+    expect((await api.call("GET", `${DEP}/web`)).body.spec.selector).toEqual(before.spec.selector);
+  });
+
+  it("an immutable ConfigMap's data and its mark are 422; its labels may change", async () => {
+    const CM = "/api/v1/namespaces/default/configmaps";
+    const body = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: frozen }\nimmutable: true\ndata: { a: '1' }\n";
+    expect((await api.call("POST", CM, { body })).status).toBe(201);
+    const patch = (change: object) =>
+      api.call("PATCH", `${CM}/frozen`, { body: change, contentType: "application/merge-patch+json" });
+    expectStatus(await patch({ data: { a: "2" } }), 422, "Invalid");
+    expectStatus(await patch({ immutable: false }), 422, "Invalid");
+    expect((await patch({ metadata: { labels: { tier: "x" } } })).status).toBe(200);
+    expect((await api.call("GET", `${CM}/frozen`)).body.data).toEqual({ a: "1" });
+  });
+});
