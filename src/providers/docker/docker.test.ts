@@ -445,7 +445,7 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     await provider.stopPod(NODE, spec.podId);
   });
 
-  it("reports every pod of a host again every 30 s, changed or not", async () => {
+  it("reports every pod of a host again every 30 s, changed or not, and removes tenant networks no pod is on", async () => {
     const clock = new ManualClock(Date.now());
     const reporting = new DockerProvider({ clock, owner, hosts: [{ name: NODE, socketPath: DOCKER_SOCKET }] });
     const spec = podSpec("relist");
@@ -457,6 +457,11 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
       const reports = () => seen.filter((e) => e.type === "pod" && e.pod.podId === spec.podId).length;
       await waitFor(async () => false, 300);
       const before = reports();
+      // A tenant network left behind: a stop that found no containers never released it.
+      const leftover = tenantNetworkName(`tl${run}`);
+      await docker.createNetwork({ Name: leftover, Labels: { [LABELS.owner]: owner, [LABELS.tenant]: `tl${run}` } });
+      const exists = async () =>
+        (await docker.listNetworks({ filters: JSON.stringify({ name: [leftover] }) })).some((n) => n.Name === leftover);
       clock.advance(29_000);
       await reporting.listNodes();
       await waitFor(async () => false, 300);
@@ -464,6 +469,11 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
       clock.advance(1_000);
       await reporting.listNodes();
       expect(await waitFor(async () => reports() > before, 5_000)).toBe(true);
+      expect(await waitFor(async () => !(await exists()), 5_000)).toBe(true);
+      // The tenant with a pod keeps its network.
+      expect(
+        await docker.listNetworks({ filters: JSON.stringify({ name: [tenantNetworkName(tenantA)] }) }),
+      ).toHaveLength(1);
     } finally {
       await reporting.stopPod(NODE, spec.podId);
       await reporting.close();

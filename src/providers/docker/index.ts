@@ -508,8 +508,28 @@ export class DockerProvider implements NodeProvider {
         this.log("a deferred stop failed; it is tried again at the next report", host, error, { podId }),
       );
     }
-    for (const found of (await this.podsOn(host)).values()) {
-      this.emit({ type: "pod", pod: this.observe(host, found) });
+    const pods = await this.podsOn(host);
+    for (const found of pods.values()) this.emit({ type: "pod", pod: this.observe(host, found) });
+    await this.releaseUnusedNetworks(host, pods);
+  }
+
+  /**
+   * Tenant networks of ours on the host that no pod of the tenant is on: left by a stop that found no
+   * containers (another process removed them first, or this one died between the two). Each is
+   * released as a last pod's stop releases it, which looks again under the tenant's network lock.
+   */
+  private async releaseUnusedNetworks(host: Host, pods: ReadonlyMap<string, PodContainers>): Promise<void> {
+    const withPods = new Set<string>();
+    for (const found of pods.values()) {
+      const tenantId = found.sandbox?.Config.Labels?.[LABELS.tenant];
+      if (tenantId) withPods.add(tenantId);
+    }
+    const networks = await host.docker.listNetworks({
+      filters: JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, LABELS.tenant] }),
+    });
+    for (const network of networks) {
+      const tenantId = network.Labels?.[LABELS.tenant];
+      if (tenantId && !withPods.has(tenantId)) await this.releaseNetwork(host, tenantId);
     }
   }
 
