@@ -480,6 +480,42 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     }
   });
 
+  it("keeps what a pod's own look found when a listing of the host begun before it ends after it", async () => {
+    const listing = newProvider();
+    const docker = (listing as unknown as { hosts: Map<string, { docker: Docker }> }).hosts.get(NODE)?.docker as Docker;
+    const original = docker.listContainers.bind(docker);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The next listing of the host is taken at once and answered late, as on a busy Engine.
+    let armed = false;
+    docker.listContainers = (async (options?: { filters?: string }) => {
+      const late = armed && !options?.filters?.includes(`${LABELS.pod}=`);
+      if (late) armed = false;
+      const listed = await original(options);
+      if (late) await gate;
+      return listed;
+    }) as typeof docker.listContainers;
+    const spec = podSpec("late-listing");
+    try {
+      armed = true;
+      const listed = listing.listPods(NODE);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await listing.startPod(spec);
+      const endpoint = () => listing.edgeEndpoint({ podId: spec.podId, nodeName: NODE }, 8080);
+      expect(await waitFor(async () => endpoint() !== undefined, 5_000)).toBe(true);
+      release();
+      expect((await listed).some((p) => p.podId === spec.podId)).toBe(false);
+      // The listing did not see it, but began before the start's own look: that look stands.
+      expect(endpoint()).toBeDefined();
+    } finally {
+      release();
+      await listing.stopPod(NODE, spec.podId);
+      await listing.close();
+    }
+  });
+
   it("is adopted by a restarted provider, which reports what runs; stopPod removes every container", async () => {
     const spec = podSpec("web");
     const again = newProvider();

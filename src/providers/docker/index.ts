@@ -180,6 +180,13 @@ export class DockerProvider implements NodeProvider {
    * Engine three questions per probe. A stale entry is harmless: the probe itself dials the run.
    */
   private readonly latest = new Map<string, PodContainers>();
+  /**
+   * Per `latest` key, the look that last wrote it (gone pods too, until a later listing covers them),
+   * numbered as looks begin: a look begun earlier never overwrites what a later one found. A host's
+   * listing takes a while, and a pod started meanwhile must keep what its own look saw.
+   */
+  private readonly latestLook = new Map<string, number>();
+  private looks = 0;
   private readonly owner: string;
   private closed = false;
   /** The host firewall, applied once per provider (one kernel) before the first local pod. */
@@ -233,6 +240,7 @@ export class DockerProvider implements NodeProvider {
     host.events?.destroy?.();
     host.events = undefined;
     for (const key of this.latest.keys()) if (key.startsWith(`${name}/`)) this.latest.delete(key);
+    for (const key of this.latestLook.keys()) if (key.startsWith(`${name}/`)) this.latestLook.delete(key);
     return true;
   }
 
@@ -278,7 +286,7 @@ export class DockerProvider implements NodeProvider {
     const lists = await Promise.all(
       hosts.map(async (host) => {
         try {
-          return [...(await this.podsOn(host)).values()].map((found) => this.observe(host, found));
+          return [...(await this.podsOn(host)).all.values()].map((found) => this.observe(host, found));
         } catch (error) {
           this.log("listing pods failed", host, error);
           return [];
@@ -508,9 +516,10 @@ export class DockerProvider implements NodeProvider {
         this.log("a deferred stop failed; it is tried again at the next report", host, error, { podId }),
       );
     }
-    const pods = await this.podsOn(host);
-    for (const found of pods.values()) this.emit({ type: "pod", pod: this.observe(host, found) });
-    await this.releaseUnusedNetworks(host, pods);
+    // Only what no later look has reported: the listing began before those.
+    const { all, fresh } = await this.podsOn(host);
+    for (const found of fresh) this.emit({ type: "pod", pod: this.observe(host, found) });
+    await this.releaseUnusedNetworks(host, all);
   }
 
   /**
@@ -704,7 +713,7 @@ export class DockerProvider implements NodeProvider {
       await this.removeAll(host, podId, found);
     } finally {
       this.stopping.delete(podId);
-      this.latest.delete(`${host.config.name}/${podId}`);
+      this.remember(`${host.config.name}/${podId}`, ++this.looks, undefined);
     }
     this.emit({ type: "podGone", podId, nodeName: host.config.name });
     const tenantId = [found.sandbox, ...found.apps.values()].find((c) => c)?.Config.Labels?.[LABELS.tenant];
@@ -900,22 +909,44 @@ export class DockerProvider implements NodeProvider {
 
   /** The pod's sandbox and the latest run of each of its containers, inspected. */
   private async find(host: Host, podId: string): Promise<PodContainers> {
+    const begun = ++this.looks;
     const list = await host.docker.listContainers({ all: true, filters: this.podFilter(podId) });
     const infos = await inspectAll(host.docker, list);
     const found: PodContainers = groupByPod(infos).get(podId) ?? { podId, apps: new Map() };
-    const key = `${host.config.name}/${podId}`;
-    if (this.stopping.has(podId) || (!found.sandbox && found.apps.size === 0)) this.latest.delete(key);
-    else this.latest.set(key, found);
+    const gone = this.stopping.has(podId) || (!found.sandbox && found.apps.size === 0);
+    this.remember(`${host.config.name}/${podId}`, begun, gone ? undefined : found);
     return found;
   }
 
-  private async podsOn(host: Host): Promise<Map<string, PodContainers>> {
+  /**
+   * Every pod of ours on the host (`all`), and those of them no look begun after this listing has
+   * reported (`fresh`), which `latest` now holds; pods it did not list leave `latest`, unless a later
+   * look found them.
+   */
+  private async podsOn(host: Host): Promise<{ all: Map<string, PodContainers>; fresh: PodContainers[] }> {
+    const begun = ++this.looks;
     const filters = JSON.stringify({ label: [`${LABELS.owner}=${this.owner}`, LABELS.pod] });
     const list = await host.docker.listContainers({ all: true, filters });
-    const pods = groupByPod(await inspectAll(host.docker, list));
-    for (const key of this.latest.keys()) if (key.startsWith(`${host.config.name}/`)) this.latest.delete(key);
-    for (const [podId, found] of pods) this.latest.set(`${host.config.name}/${podId}`, found);
-    return pods;
+    const all = groupByPod(await inspectAll(host.docker, list));
+    const prefix = `${host.config.name}/`;
+    const fresh: PodContainers[] = [];
+    for (const [podId, found] of all) if (this.remember(`${prefix}${podId}`, begun, found)) fresh.push(found);
+    for (const key of [...this.latestLook.keys()]) {
+      if (!key.startsWith(prefix) || all.has(key.slice(prefix.length))) continue;
+      this.remember(key, begun, undefined);
+      // A gone pod's mark is of no more use once a listing began after it.
+      if ((this.latestLook.get(key) ?? 0) <= begun && !this.latest.has(key)) this.latestLook.delete(key);
+    }
+    return { all, fresh };
+  }
+
+  /** Keeps what a look begun at `begun` found of a pod (undefined: gone), unless a look begun later wrote first. */
+  private remember(key: string, begun: number, found: PodContainers | undefined): boolean {
+    if ((this.latestLook.get(key) ?? 0) > begun) return false;
+    this.latestLook.set(key, begun);
+    if (found) this.latest.set(key, found);
+    else this.latest.delete(key);
+    return true;
   }
 
   // --- images and networks -----------------------------------------------------------------
