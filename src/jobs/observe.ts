@@ -92,16 +92,11 @@ export class Observer {
    * batch whose recording failed, stays for the next recording.
    */
   private async flush(drain = false): Promise<void> {
+    let batch = new Map<string, Observation>();
     try {
       await this.payOwed();
-    } catch (error) {
-      this.failures++;
-      this.ctx.log("recording observations failed; retrying", { error: String(error) });
-      return;
-    }
-    while ((drain || !this.closed) && this.latest.size > 0) {
-      let batch = this.take(this.latest.keys().next().value as string);
-      try {
+      while ((drain || !this.closed) && this.latest.size > 0) {
+        batch = this.take(this.latest.keys().next().value as string);
         for (let round = 0; batch.size > 0; round++) {
           const stale = await this.recordBatch(batch);
           batch = new Map();
@@ -111,12 +106,11 @@ export class Observer {
           for (const id of stale.keys()) this.latest.delete(id);
         }
         this.failures = 0;
-      } catch (error) {
-        for (const [id, observation] of batch) this.keep(id, observation);
-        this.failures++;
-        this.ctx.log("recording observations failed; retrying", { error: String(error) });
-        return;
       }
+    } catch (error) {
+      for (const [id, observation] of batch) this.keep(id, observation);
+      this.failures++;
+      this.ctx.log("recording observations failed; retrying", { error: String(error) });
     }
   }
 
