@@ -6,7 +6,8 @@
  *   before its replacement takes requests — for `rotationTimeoutMs` after it
  *   turned Ready at most, so a proxy that cannot publish slows rollouts down
  *   but never stops them;
- * - a deleted pod the proxy served is stopped only once the proxy has drained it
+ * - a deleted pod the proxy served, or may serve (a table putting it in rotation
+ *   is being published), is stopped only once the proxy has drained it
  *   (no request of it left), or when `drainTimeoutMs` has passed since its
  *   deletion, so a proxy that is down delays a deletion but never blocks it.
  * Without a managed proxy nothing waits: the null publisher is in rotation at once.
@@ -56,7 +57,8 @@ export async function awaitingRotation(
       continue;
     }
     if (pod.readySinceMs !== undefined && now - pod.readySinceMs >= timeoutMs) continue;
-    if (status?.pods[podRotationKey(tenant.name, namespace, pod.name)]?.state === "ready") continue;
+    const rotation = status?.pods[podRotationKey(tenant.name, namespace, pod.name)];
+    if (rotation?.state === "ready" && !rotation.publishing) continue;
     awaiting.add(pod);
   }
   return awaiting;

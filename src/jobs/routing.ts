@@ -37,11 +37,16 @@ export const nullRoutePublisher: RoutePublisher = {
 export const ROUTING_STATUS_KIND = "RoutingStatus";
 export const ROUTING_STATUS_NAME = "proxy";
 
-/** One pod as the proxy serves it: `ready` (in rotation) or `draining`, since when, and when it was drained. */
+/**
+ * One pod as the proxy serves it: `ready` (in rotation) or `draining`, since when, and when it was drained.
+ * `publishing`: a table that puts it in rotation is being published; the proxy may serve it already, or
+ * not yet. Neither available to a rollout nor drained.
+ */
 export interface PodRotation {
   state: "ready" | "draining";
   sinceMs: number;
   drainedAtMs?: number;
+  publishing?: true;
 }
 
 export interface RoutingStatusSpec {
@@ -81,7 +86,14 @@ export function rotationOf(table: RouteTable, previous: RoutingStatusSpec["pods"
       const key = podRotationKey(backend.tenant, backend.namespace, server.name);
       if (pods[key]?.state === "ready") continue;
       const before = previous[key];
-      pods[key] = before && before.state === server.state ? { ...before } : { state: server.state, sinceMs: nowMs };
+      pods[key] =
+        before && before.state === server.state
+          ? {
+              state: before.state,
+              sinceMs: before.sinceMs,
+              ...(before.drainedAtMs !== undefined ? { drainedAtMs: before.drainedAtMs } : {}),
+            }
+          : { state: server.state, sinceMs: nowMs };
     }
   }
   const services = [...new Set(table.backends.map((b) => routedServiceKey(b.tenant, b.namespace, b.service)))].sort();
@@ -136,6 +148,9 @@ export type SyncOutcome =
   | { status: "published"; version: string }
   | { status: "failed"; version: string; error: string };
 
+/** The RoutingStatus object as last read or written. */
+type StatusRead = { ref: ObjectRef; spec?: RoutingStatusSpec | undefined; resourceVersion?: string | undefined };
+
 /** How soon a sync looks again while the proxy still drains a pod. */
 const DRAIN_LOOK_MS = 200;
 
@@ -145,7 +160,7 @@ export class RoutingSync {
   private again = false;
   private stopTimer: (() => void) | null = null;
   /** The status last written (or read back at the first sync), to write only what changed. */
-  private recorded: { ref: ObjectRef; spec?: RoutingStatusSpec; resourceVersion?: string } | null = null;
+  private recorded: StatusRead | null = null;
   private drainsPending = false;
   readonly failures: string[] = [];
 
@@ -166,6 +181,8 @@ export class RoutingSync {
     let outcome: SyncOutcome;
     if (table.version === this.published?.version) {
       outcome = { status: "unchanged", version: table.version };
+    } else if (this.options.status && !(await this.announce(table))) {
+      outcome = { status: "failed", version: table.version, error: "the routing status changed meanwhile" };
     } else {
       const result = await this.publisher.publish(table).catch((e: Error) => ({ ok: false, error: e.message }));
       if (result.ok) {
@@ -183,15 +200,54 @@ export class RoutingSync {
     return outcome;
   }
 
+  /**
+   * Before a table that puts pods in rotation is published, records them as `publishing`: a deletion that
+   * reads the status meanwhile waits for their drain, where the status still said drained (or not
+   * served) and the pod was stopped while the proxy sent it requests. False when the status could not
+   * be written (another writer, twice): the table is not published then.
+   */
+  private async announce(table: RouteTable): Promise<boolean> {
+    const { store, clock } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const nowMs = clock.now();
+      const current = this.recorded ?? (await readRoutingStatus(store));
+      if (!current) return true;
+      const pods = { ...(current.spec?.pods ?? {}) };
+      let entering = false;
+      for (const [key, rotation] of Object.entries(rotationOf(table, pods, nowMs).pods)) {
+        if (rotation.state !== "ready" || pods[key]?.state === "ready") continue;
+        pods[key] = { state: "ready", sinceMs: nowMs, publishing: true };
+        entering = true;
+      }
+      if (!entering) return true;
+      const spec: RoutingStatusSpec = {
+        version: current.spec?.version ?? null,
+        publishedAtMs: current.spec?.publishedAtMs ?? null,
+        error: current.spec?.error ?? null,
+        services: current.spec?.services ?? [],
+        pods,
+      };
+      if (await this.write(current, spec, nowMs)) return true;
+    }
+    return false;
+  }
+
   /** Writes what the proxy serves now into RoutingStatus, when it changed; looks whether draining pods are drained. */
   private async record(outcome: SyncOutcome): Promise<void> {
-    const { store, clock, rng } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
+    const { store, clock } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
     const nowMs = clock.now();
     const current = this.recorded ?? (await readRoutingStatus(store));
     if (!current) return;
     const before = current.spec;
     const table = this.published;
     const rotation = table ? rotationOf(table, before?.pods ?? {}, nowMs) : { pods: {}, services: [] };
+    // A table that failed may have been applied in part: what it put in rotation stays announced
+    // until a table is published whole.
+    if (outcome.status === "failed") {
+      for (const [key, was] of Object.entries(before?.pods ?? {})) {
+        if (was.publishing && rotation.pods[key]?.state !== "ready") rotation.pods[key] = was;
+      }
+    }
     this.drainsPending = false;
     if (table) {
       for (const backend of table.backends) {
@@ -215,6 +271,12 @@ export class RoutingSync {
       ...rotation,
     };
     if (before && JSON.stringify(before) === JSON.stringify(spec)) return;
+    await this.write(current, spec, nowMs);
+  }
+
+  /** Writes the status; false when another writer (a sync of another process) got there first, to be read afresh. */
+  private async write(current: StatusRead, spec: RoutingStatusSpec, nowMs: number): Promise<boolean> {
+    const { store, clock, rng } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
     const { ref } = current;
     const fields = { apiVersion: "kubernease.dev/v1", labels: {}, annotations: {}, spec: { ...spec } };
     try {
@@ -228,10 +290,11 @@ export class RoutingSync {
             createdAt: nowMs,
           });
       this.recorded = { ref, spec, resourceVersion: written.resourceVersion };
+      return true;
     } catch (error) {
-      // Another writer (a sync of another process) got there first: read it afresh next time.
       if (!(error instanceof ConflictError)) throw error;
       this.recorded = null;
+      return false;
     }
   }
 

@@ -117,6 +117,55 @@ describe("rollouts behind a managed proxy", () => {
     expect(routing.published).toMatchObject({ version: proxy.state.tables.at(-1)?.version, error: null });
   }, 60_000);
 
+  it("keeps a deleted pod running while a table putting it in rotation is being published, until drained", async () => {
+    // A proxy that has drained everything it drains, whose publish of a table with 3 pods in rotation
+    // hangs until the test lets it go: the proxy may serve the third pod already, or not yet.
+    const state = { tables: [] as RouteTable[], release: () => {}, published: false };
+    const held = new Promise<void>((resolve) => {
+      state.release = resolve;
+    });
+    let entered: (name: string) => void = () => {};
+    const entering = new Promise<string>((resolve) => {
+      entered = resolve;
+    });
+    const publisher: RoutePublisher = {
+      publish: async (table) => {
+        const ready = table.backends.flatMap((b) => b.servers.filter((s) => s.state === "ready"));
+        if (ready.length === 3 && !state.published) {
+          const known = new Set(served(state));
+          entered(ready.find((s) => !known.has(s.name))?.name ?? "");
+          await held;
+          state.published = true;
+        }
+        state.tables.push(table);
+        return { ok: true, version: table.version };
+      },
+      drain: async () => true,
+    };
+    const t = await createTestApi({
+      routing: { drainTimeoutMs: 120_000 },
+      controlPlane: { routing: { publisher, syncMs: 100 } },
+    });
+    api = t;
+    expect((await t.call("POST", "/v1/apply", { body: manifests("web:1") })).status).toBe(200);
+    await t.until(async () => served(state).length === 2);
+    const scaled = manifests("web:1").replace("replicas: 2", "replicas: 3");
+    expect((await t.call("POST", "/v1/apply", { body: scaled })).status).toBe(200);
+    const name = await entering;
+    const pod = (await pods(t)).find((p) => p.name === name) as PodRecord;
+    expect(pod).toBeDefined();
+    expect((await t.call("DELETE", `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
+    // Bounded look while the publish hangs: the pod is deleted but still runs (before, the status still
+    // said it was not served, and it was stopped at once).
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await t.provider.listPods()).map((p) => p.podId)).toContain(pod.id);
+    }
+    state.release();
+    await t.until(async () => (await t.store.getPod(pod.id)) === undefined, 30_000);
+    expect(t.jobErrors).toEqual([]);
+  }, 60_000);
+
   it("counts a Ready pod as available anyway once its rotation bound has passed, if the proxy never serves it", async () => {
     const proxy = heldProxy();
     const t = await createTestApi({
