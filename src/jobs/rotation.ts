@@ -75,8 +75,23 @@ export async function msUntilDrained(ctx: JobContext, pod: PodRecord): Promise<n
   if (!ctx.routing || pod.deletionRequestedAt === null) return 0;
   const waitedMs = ctx.clock.now() - pod.deletionRequestedAt;
   if (waitedMs >= ctx.routing.drainTimeoutMs) return 0;
+  const waitMs = Math.min(ROTATION_LOOK_MS, ctx.routing.drainTimeoutMs - waitedMs);
+  // The Endpoints first, then the status: once no Endpoints lists the pod as ready, a table the sync
+  // loads cannot put it in rotation, and one loaded before was announced (`RoutingSync.announce`)
+  // before it is published, so the status read after says so.
+  const endpoints = await ctx.store.listObjects({
+    kind: "Endpoints",
+    tenantId: pod.tenantId,
+    namespace: pod.namespace,
+  });
+  if (endpoints.some((e) => listsReady(e.spec, pod.name))) return waitMs;
   const [status, tenant] = await Promise.all([routingStatus(ctx), ctx.store.getTenant(pod.tenantId)]);
   const served = tenant ? status?.pods[podRotationKey(tenant.name, pod.namespace, pod.name)] : undefined;
   if (!served || (served.state === "draining" && served.drainedAtMs !== undefined)) return 0;
-  return Math.min(ROTATION_LOOK_MS, ctx.routing.drainTimeoutMs - waitedMs);
+  return waitMs;
+}
+
+function listsReady(spec: unknown, podName: string): boolean {
+  const subsets = (spec as { subsets?: { addresses?: { targetRef?: { name?: string } }[] }[] }).subsets ?? [];
+  return subsets.some((subset) => (subset.addresses ?? []).some((a) => a.targetRef?.name === podName));
 }

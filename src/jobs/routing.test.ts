@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.js";
+import { seededRng } from "../core/rng.js";
 import type { ObjectQuery, PodRecord, StoredObject, StoreOps } from "../db/types.js";
 import type { Reach, RouteTable } from "../routing/table.js";
 import { generateCa, issueCertificate } from "./haproxy/certs.js";
-import { edgeReach, nullRoutePublisher, type RoutePublisher, RoutingSync } from "./routing.js";
+import { edgeReach, nullRoutePublisher, type RoutePublisher, type RoutingStatusSpec, RoutingSync } from "./routing.js";
 
 /** A store of one tenant's Ingress, Service and Endpoints, whose endpoint address the test changes. */
 function fakeStore() {
@@ -111,6 +112,87 @@ describe("RoutingSync", () => {
     release();
     await Promise.all([first, second, third]);
     expect(calls).toBe(2);
+  });
+
+  it("publishes again after a failed publish, even a table equal to the last good one (the failed one may be half applied)", async () => {
+    const { store, state } = fakeStore();
+    let failing = false;
+    const { publisher, tables } = recordingPublisher(() => failing);
+    const sync = new RoutingSync(store, publisher);
+    expect((await sync.sync()).status).toBe("published");
+    failing = true;
+    state.ip = "10.0.0.2";
+    expect((await sync.sync()).status).toBe("failed");
+    failing = false;
+    state.ip = "10.0.0.1";
+    expect((await sync.sync()).status).toBe("published");
+    expect((await sync.sync()).status).toBe("unchanged");
+    expect(tables.map((t) => t.backends[0]?.servers[0]?.address)).toEqual(["10.0.0.1", "10.0.0.2", "10.0.0.1"]);
+  });
+
+  it("publishes a table only once every pod it puts in rotation was announced before the table was loaded", async () => {
+    // Pods a..c, each Ready or not in the Endpoints; the status lives in a store of one object. What
+    // the status had announced when the Endpoints were last read is what the table loaded then may
+    // put in rotation: a pod deleted later reads that it is (about to be) served, and waits.
+    const ready = new Set(["a"]);
+    let announcedAtLoad = new Set<string>();
+    const status: { spec?: RoutingStatusSpec; resourceVersion: number } = { resourceVersion: 0 };
+    const object = (kind: string, spec: unknown) =>
+      ({ kind, tenantId: "t1", namespace: "default", name: "web", spec }) as unknown as StoredObject;
+    const address = (name: string, i: number) => ({ ip: `10.0.0.${i + 1}`, targetRef: { kind: "Pod", name } });
+    const store = {
+      listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
+      listObjects: async (query: ObjectQuery) => {
+        if (query.kind === "Ingress") {
+          const backend = { service: { name: "web", port: { number: 80 } } };
+          return [
+            object("Ingress", { rules: [{ host: "a.test", http: { paths: [{ pathType: "Prefix", backend }] } }] }),
+          ];
+        }
+        if (query.kind === "Service") return [object("Service", { ports: [{ port: 80 }] })];
+        if (query.kind === "Endpoints") {
+          const pods = ["a", "b", "c"];
+          announcedAtLoad = new Set(pods.filter((p) => status.spec?.pods[`acme/default/${p}`]?.state === "ready"));
+          const addresses = pods.flatMap((p, i) => (ready.has(p) ? [address(p, i)] : []));
+          const notReadyAddresses = pods.flatMap((p, i) => (ready.has(p) ? [] : [address(p, i)]));
+          return [object("Endpoints", { subsets: [{ addresses, notReadyAddresses, ports: [{ port: 8080 }] }] })];
+        }
+        return [];
+      },
+      getTenantByName: async () => ({ id: "sys", name: "system", quota: null, createdAt: 0 }),
+      getObject: async () =>
+        status.spec
+          ? ({ spec: status.spec, resourceVersion: String(status.resourceVersion) } as unknown as StoredObject)
+          : undefined,
+      createObject: async (fields: { spec: unknown }) => save(fields.spec),
+      updateObject: async (_ref: unknown, fields: { spec: unknown }) => save(fields.spec),
+    };
+    // Each status write lets the next pod turn Ready: the table loaded before the write is stale.
+    const save = async (spec: unknown) => {
+      status.spec = structuredClone(spec) as RoutingStatusSpec;
+      status.resourceVersion++;
+      if (!ready.has("b")) ready.add("b");
+      else ready.add("c");
+      return { resourceVersion: String(status.resourceVersion) } as unknown as StoredObject;
+    };
+    const unannounced: string[][] = [];
+    const publisher: RoutePublisher = {
+      publish: async (table) => {
+        const inRotation = table.backends.flatMap((b) => b.servers.filter((s) => s.state === "ready"));
+        unannounced.push(inRotation.map((s) => s.name).filter((n) => !announcedAtLoad.has(n)));
+        return { ok: true, version: table.version };
+      },
+      drain: async () => true,
+    };
+    const clock = new ManualClock();
+    const sync = new RoutingSync(store as unknown as ConstructorParameters<typeof RoutingSync>[0], publisher, {
+      status: { store: store as never, clock, rng: seededRng(1) },
+    });
+    for (let i = 0; i < 3; i++) expect((await sync.sync()).status).not.toBe("failed");
+    expect(unannounced.length).toBeGreaterThan(0);
+    expect(unannounced.flat()).toEqual([]);
+    expect(Object.keys(status.spec?.pods ?? {}).sort()).toEqual(["acme/default/a", "acme/default/b", "acme/default/c"]);
+    expect(Object.values(status.spec?.pods ?? {}).every((p) => p.state === "ready" && !p.publishing)).toBe(true);
   });
 
   it("takes every table with the null publisher", async () => {

@@ -151,6 +151,9 @@ export type SyncOutcome =
 /** The RoutingStatus object as last read or written. */
 type StatusRead = { ref: ObjectRef; spec?: RoutingStatusSpec | undefined; resourceVersion?: string | undefined };
 
+/** How many times a sync announces pods entering rotation and loads the table again, at most. */
+const ANNOUNCE_ROUNDS = 5;
+
 /** How soon a sync looks again while the proxy still drains a pod. */
 const DRAIN_LOOK_MS = 200;
 
@@ -162,6 +165,8 @@ export class RoutingSync {
   /** The status last written (or read back at the first sync), to write only what changed. */
   private recorded: StatusRead | null = null;
   private drainsPending = false;
+  /** A publish failed since the last good one: what the proxy serves is not known to be `published`. */
+  private unsure = false;
   readonly failures: string[] = [];
 
   constructor(
@@ -170,48 +175,78 @@ export class RoutingSync {
     private readonly options: RoutingSyncOptions = {},
   ) {}
 
-  /** Loads the table and publishes it when it changed since the last good publish. */
+  /**
+   * Loads the table and publishes it when it changed since the last good publish (or a publish failed
+   * since: it may have been applied in part). With a status to keep, the pods it puts in rotation are
+   * announced first, and the table is loaded again after each announcement: a table is published only
+   * once every pod it puts in rotation was announced before it was loaded.
+   */
   async sync(): Promise<SyncOutcome> {
-    const reach = await this.options.reach?.();
-    const nowMs = this.options.clock?.now();
-    const table = await currentRouteTable(this.store, {
-      ...(reach ? { reach } : {}),
-      ...(nowMs !== undefined ? { nowMs } : {}),
-    });
+    let table = await this.load();
     let outcome: SyncOutcome;
-    if (table.version === this.published?.version) {
+    let refused: string | undefined;
+    for (let round = 0; this.options.status && table.version !== this.publishedVersion(); round++) {
+      const announced = await this.announce(table);
+      if (announced === "none") break;
+      if (announced === "conflict" || round === ANNOUNCE_ROUNDS - 1) {
+        refused =
+          announced === "conflict"
+            ? "the routing status changed meanwhile"
+            : "pods entered rotation faster than announced";
+        break;
+      }
+      table = await this.load();
+    }
+    if (refused) {
+      outcome = { status: "failed", version: table.version, error: refused };
+      this.failures.push(refused);
+    } else if (table.version === this.publishedVersion()) {
       outcome = { status: "unchanged", version: table.version };
-    } else if (this.options.status && !(await this.announce(table))) {
-      outcome = { status: "failed", version: table.version, error: "the routing status changed meanwhile" };
     } else {
       const result = await this.publisher.publish(table).catch((e: Error) => ({ ok: false, error: e.message }));
       if (result.ok) {
         this.published = table;
+        this.unsure = false;
         outcome = { status: "published", version: table.version };
       } else {
-        // The proxy keeps the last good table; the next run tries again.
+        // The proxy keeps the last good table (perhaps with part of this one); the next run tries again.
+        this.unsure = true;
         outcome = { status: "failed", version: table.version, error: result.error ?? "publish failed" };
         this.failures.push(outcome.error);
-        if (this.failures.length > 100) this.failures.shift();
       }
     }
+    if (this.failures.length > 100) this.failures.shift();
     if (this.options.status) await this.record(outcome);
     this.options.onOutcome?.(outcome);
     return outcome;
   }
 
+  /** The version the proxy is known to serve whole; undefined after a failed publish. */
+  private publishedVersion(): string | undefined {
+    return this.unsure ? undefined : this.published?.version;
+  }
+
+  private async load(): Promise<RouteTable> {
+    const reach = await this.options.reach?.();
+    const nowMs = this.options.clock?.now();
+    return currentRouteTable(this.store, {
+      ...(reach ? { reach } : {}),
+      ...(nowMs !== undefined ? { nowMs } : {}),
+    });
+  }
+
   /**
    * Before a table that puts pods in rotation is published, records them as `publishing`: a deletion that
    * reads the status meanwhile waits for their drain, where the status still said drained (or not
-   * served) and the pod was stopped while the proxy sent it requests. False when the status could not
-   * be written (another writer, twice): the table is not published then.
+   * served) and the pod was stopped while the proxy sent it requests. `none`: each was announced
+   * already; `conflict`: the status could not be written (another writer, twice).
    */
-  private async announce(table: RouteTable): Promise<boolean> {
+  private async announce(table: RouteTable): Promise<"none" | "written" | "conflict"> {
     const { store, clock } = this.options.status as NonNullable<RoutingSyncOptions["status"]>;
     for (let attempt = 0; attempt < 2; attempt++) {
       const nowMs = clock.now();
       const current = this.recorded ?? (await readRoutingStatus(store));
-      if (!current) return true;
+      if (!current) return "none";
       const pods = { ...(current.spec?.pods ?? {}) };
       let entering = false;
       for (const [key, rotation] of Object.entries(rotationOf(table, pods, nowMs).pods)) {
@@ -219,7 +254,7 @@ export class RoutingSync {
         pods[key] = { state: "ready", sinceMs: nowMs, publishing: true };
         entering = true;
       }
-      if (!entering) return true;
+      if (!entering) return "none";
       const spec: RoutingStatusSpec = {
         version: current.spec?.version ?? null,
         publishedAtMs: current.spec?.publishedAtMs ?? null,
@@ -227,9 +262,9 @@ export class RoutingSync {
         services: current.spec?.services ?? [],
         pods,
       };
-      if (await this.write(current, spec, nowMs)) return true;
+      if (await this.write(current, spec, nowMs)) return "written";
     }
-    return false;
+    return "conflict";
   }
 
   /** Writes what the proxy serves now into RoutingStatus, when it changed; looks whether draining pods are drained. */

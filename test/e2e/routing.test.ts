@@ -75,7 +75,7 @@ function load(port: number, workers: number, max: number) {
     sent: 0,
     failed: 0,
     failures: [] as string[],
-    failedAt: [] as number[],
+    failedAt: [] as { at: number; answer: string }[],
     byBody: new Map<string, number>(),
   };
   let stopped = false;
@@ -85,7 +85,7 @@ function load(port: number, workers: number, max: number) {
       const answer = await get(port, HOST, "/", 10_000);
       if (answer.status !== 200) {
         tally.failed++;
-        tally.failedAt.push(Date.now());
+        tally.failedAt.push({ at: Date.now(), answer: `${answer.status} ${answer.body.slice(0, 40)}` });
         if (tally.failures.length < 10) tally.failures.push(`${answer.status} ${answer.body.slice(0, 80)}`);
       } else tally.byBody.set(answer.body.trim(), (tally.byBody.get(answer.body.trim()) ?? 0) + 1);
     }
@@ -155,11 +155,11 @@ describeHaproxy("Routing end to end", haproxy, () => {
     }, TEST_MS);
 
     /** Prints what happened around each failed request: route syncs and the tenant's events, ±5 s. */
-    async function explain(failedAt: number[]): Promise<void> {
+    async function explain(failedAt: { at: number; answer: string }[]): Promise<void> {
       const events = await api.store.listEvents({ tenantId: api.tenant.id });
-      const near = (at: number) => failedAt.some((t) => Math.abs(t - at) <= 5_000);
+      const near = (at: number) => failedAt.some((f) => Math.abs(f.at - at) <= 5_000);
       const lines = [
-        ...failedAt.map((at) => ({ at, text: "request failed" })),
+        ...failedAt.map(({ at, answer }) => ({ at, text: `request failed: ${answer.replace(/\s+/g, " ")}` })),
         ...outcomes
           .filter((o) => near(o.at) && o.outcome.status !== "unchanged")
           .map((o) => ({ at: o.at, text: `route sync ${JSON.stringify(o.outcome)}` })),

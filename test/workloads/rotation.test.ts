@@ -153,15 +153,18 @@ describe("rollouts behind a managed proxy", () => {
     expect((await t.call("POST", "/v1/apply", { body: scaled })).status).toBe(200);
     const name = await entering;
     const pod = (await pods(t)).find((p) => p.name === name) as PodRecord;
-    expect(pod).toBeDefined();
-    expect((await t.call("DELETE", `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
-    // Bounded look while the publish hangs: the pod is deleted but still runs (before, the status still
-    // said it was not served, and it was stopped at once).
-    for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      expect((await t.provider.listPods()).map((p) => p.podId)).toContain(pod.id);
+    try {
+      expect(pod).toBeDefined();
+      expect((await t.call("DELETE", `/api/v1/namespaces/default/pods/${name}`)).status).toBe(200);
+      // Bounded look while the publish hangs: the pod is deleted but still runs (before, the status still
+      // said it was not served, and it was stopped at once).
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await t.provider.listPods()).map((p) => p.podId)).toContain(pod.id);
+      }
+    } finally {
+      state.release();
     }
-    state.release();
     await t.until(async () => (await t.store.getPod(pod.id)) === undefined, 30_000);
     expect(t.jobErrors).toEqual([]);
   }, 60_000);
