@@ -255,13 +255,7 @@ export class RoutingSync {
         entering = true;
       }
       if (!entering) return "none";
-      const spec: RoutingStatusSpec = {
-        version: current.spec?.version ?? null,
-        publishedAtMs: current.spec?.publishedAtMs ?? null,
-        error: current.spec?.error ?? null,
-        services: current.spec?.services ?? [],
-        pods,
-      };
+      const spec = { version: null, publishedAtMs: null, error: null, services: [], ...current.spec, pods };
       if (await this.write(current, spec, nowMs)) return "written";
     }
     return "conflict";
