@@ -282,6 +282,7 @@ export class ControlPlane {
     for (const cancel of duties.cancels) cancel();
     this.dutiesStopping = (async () => {
       await duties.services?.stop();
+      await duties.routing?.stop();
       await duties.relay.stop();
       await duties.prober.stop();
     })();

@@ -41,6 +41,49 @@ function recordingPublisher(fail = () => false) {
   return { publisher, tables };
 }
 
+/**
+ * A store of one tenant's Ingress, Service and Endpoints (the pods named, each Ready) and the
+ * routing status, an object that starts as `initial` and counts its writes.
+ */
+function statusStore(podNames: string[], initial?: RoutingStatusSpec) {
+  const status: { spec?: RoutingStatusSpec; resourceVersion: number; writes: number } = {
+    ...(initial ? { spec: initial } : {}),
+    resourceVersion: initial ? 1 : 0,
+    writes: 0,
+  };
+  const object = (kind: string, spec: unknown) =>
+    ({ kind, tenantId: "t1", namespace: "default", name: "web", spec }) as unknown as StoredObject;
+  const save = async (spec: unknown) => {
+    status.spec = structuredClone(spec) as RoutingStatusSpec;
+    status.resourceVersion++;
+    status.writes++;
+    return { resourceVersion: String(status.resourceVersion) } as unknown as StoredObject;
+  };
+  const store = {
+    listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
+    listObjects: async (query: ObjectQuery) => {
+      if (query.kind === "Ingress") {
+        const backend = { service: { name: "web", port: { number: 80 } } };
+        return [object("Ingress", { rules: [{ host: "a.test", http: { paths: [{ pathType: "Prefix", backend }] } }] })];
+      }
+      if (query.kind === "Service") return [object("Service", { ports: [{ port: 80 }] })];
+      if (query.kind === "Endpoints") {
+        const addresses = podNames.map((name, i) => ({ ip: `10.0.0.${i + 1}`, targetRef: { kind: "Pod", name } }));
+        return [object("Endpoints", { subsets: [{ addresses, ports: [{ port: 8080 }] }] })];
+      }
+      return [];
+    },
+    getTenantByName: async () => ({ id: "sys", name: "system", quota: null, createdAt: 0 }),
+    getObject: async () =>
+      status.spec
+        ? ({ spec: status.spec, resourceVersion: String(status.resourceVersion) } as unknown as StoredObject)
+        : undefined,
+    createObject: async (fields: { spec: unknown }) => save(fields.spec),
+    updateObject: async (_ref: unknown, fields: { spec: unknown }) => save(fields.spec),
+  };
+  return { store, status };
+}
+
 describe("RoutingSync", () => {
   it("publishes the store's table once per version", async () => {
     const { store, state } = fakeStore();
@@ -193,6 +236,61 @@ describe("RoutingSync", () => {
     expect(unannounced.flat()).toEqual([]);
     expect(Object.keys(status.spec?.pods ?? {}).sort()).toEqual(["acme/default/a", "acme/default/b", "acme/default/c"]);
     expect(Object.values(status.spec?.pods ?? {}).every((p) => p.state === "ready" && !p.publishing)).toBe(true);
+  });
+
+  it("a new leader whose first publish fails keeps, in the status, the pods the last leader's table serves", async () => {
+    const { store, status } = statusStore(["a"], {
+      version: "v-last-leader",
+      publishedAtMs: 0,
+      error: null,
+      pods: { "acme/default/a": { state: "ready", sinceMs: 0 } },
+      services: ["acme/default/web"],
+    });
+    const { publisher, tables } = recordingPublisher(() => true);
+    const sync = new RoutingSync(store as never, publisher, {
+      status: { store: store as never, clock: new ManualClock(), rng: seededRng(1) },
+    });
+    expect(await sync.sync()).toMatchObject({ status: "failed", error: "haproxy -c refused it" });
+    expect(tables).toHaveLength(1);
+    // Pod a is still served by the table the last leader published: a deletion reading the status waits for its drain.
+    expect(status.spec?.pods["acme/default/a"]?.state).toBe("ready");
+    expect(status.spec).toMatchObject({ version: "v-last-leader", error: "haproxy -c refused it" });
+  });
+
+  it("once stopped, starts no sync, and one under way neither records nor publishes again", async () => {
+    const { store, status } = statusStore(["a"]);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let publishing: () => void = () => {};
+    const publishStarted = new Promise<void>((resolve) => {
+      publishing = resolve;
+    });
+    const tables: RouteTable[] = [];
+    const publisher: RoutePublisher = {
+      publish: async (table) => {
+        tables.push(table);
+        publishing();
+        await held;
+        return { ok: true, version: table.version };
+      },
+      drain: async () => true,
+    };
+    const sync = new RoutingSync(store as never, publisher, {
+      status: { store: store as never, clock: new ManualClock(), rng: seededRng(1) },
+    });
+    const running = sync.kick();
+    await publishStarted;
+    const writesBeforeStop = status.writes;
+    const stopped = sync.stop();
+    release();
+    await Promise.all([running, stopped]);
+    // The announcement before the publish was written; nothing after the stop was.
+    expect(status.writes).toBe(writesBeforeStop);
+    await sync.kick();
+    expect(tables).toHaveLength(1);
+    expect(status.writes).toBe(writesBeforeStop);
   });
 
   it("takes every table with the null publisher", async () => {

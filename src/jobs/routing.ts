@@ -154,6 +154,9 @@ type StatusRead = { ref: ObjectRef; spec?: RoutingStatusSpec | undefined; resour
 /** How many times a sync announces pods entering rotation and loads the table again, at most. */
 const ANNOUNCE_ROUNDS = 5;
 
+/** A sync's outcome when it was stopped before it published. */
+const STOPPED = "stopped: another process keeps the proxy";
+
 /** How soon a sync looks again while the proxy still drains a pod. */
 const DRAIN_LOOK_MS = 200;
 
@@ -167,6 +170,8 @@ export class RoutingSync {
   private drainsPending = false;
   /** A publish failed since the last good one: what the proxy serves is not known to be `published`. */
   private unsure = false;
+  /** Stopped (`stop`): this process no longer keeps the proxy (another leads); it syncs no more. */
+  private stopped = false;
   readonly failures: string[] = [];
 
   constructor(
@@ -197,6 +202,10 @@ export class RoutingSync {
       }
       table = await this.load();
     }
+    if (this.stopped) {
+      // Stopped while loading or announcing: the next leader publishes, and records what it published.
+      return { status: "failed", version: table.version, error: STOPPED };
+    }
     if (refused) {
       outcome = { status: "failed", version: table.version, error: refused };
       this.failures.push(refused);
@@ -216,7 +225,8 @@ export class RoutingSync {
       }
     }
     if (this.failures.length > 100) this.failures.shift();
-    if (this.options.status) await this.record(outcome);
+    // Stopped during the publish: the status is the next leader's to write, from the tables it publishes.
+    if (this.options.status && !this.stopped) await this.record(outcome);
     this.options.onOutcome?.(outcome);
     return outcome;
   }
@@ -269,6 +279,13 @@ export class RoutingSync {
     if (!current) return;
     const before = current.spec;
     const table = this.published;
+    if (!table && before) {
+      // Nothing published by this process yet (a new leader whose first publish failed): the proxy
+      // serves what the last leader published, which the status says; it is kept, with the error.
+      const error = outcome.status === "failed" ? outcome.error : before.error;
+      if (error !== before.error) await this.write(current, { ...before, error }, nowMs);
+      return;
+    }
     const rotation = table ? rotationOf(table, before?.pods ?? {}, nowMs) : { pods: {}, services: [] };
     // A table that failed may have been applied in part: what it put in rotation stays announced
     // until a table is published whole.
@@ -329,6 +346,7 @@ export class RoutingSync {
 
   /** Runs a sync now, or once more after the one running; resolves when the table is published or failed. */
   kick(): Promise<void> {
+    if (this.stopped) return this.running ?? Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -338,11 +356,24 @@ export class RoutingSync {
       for (let pass = 0; pass < 10; pass++) {
         this.again = false;
         await this.sync().catch((e: Error) => this.failures.push(e.message));
-        if (!this.again) break;
+        if (!this.again || this.stopped) break;
       }
       this.running = null;
     })();
     return this.running;
+  }
+
+  /**
+   * Stops for good (the process lost the lead): no sync starts after this, a sync under way neither
+   * publishes (if it has not begun to) nor records, and the answer resolves once it ended. Another
+   * leader's sync writes the status from then on; one of this process's, running on, would erase
+   * the pods that leader announced.
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.stopTimer?.();
+    this.stopTimer = null;
+    return this.running ?? Promise.resolve();
   }
 
   /** Syncs every `intervalMs` on the clock (sooner while a pod drains) until the returned function is called. */
