@@ -7,16 +7,33 @@ import { z } from "zod";
 import { int32, int64, stringList } from "./fields.js";
 import { LabelSelector } from "./meta.js";
 
-const NodeSelectorRequirement = z.strictObject({
-  key: z.string().min(1),
-  operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]),
-  values: stringList().optional(),
-});
+/**
+ * The label every node carries with its own name. Tenants never see nodes (DESIGN.md, Tenancy), so a
+ * pod can no more select one by it than set `nodeName`: where it would land (or whether it could)
+ * would tell the tenant which nodes exist. As a topology key (spread, anti-affinity) it names no node.
+ */
+export const NODE_NAME_LABEL = "kubernetes.io/hostname";
+export const NAMES_A_NODE = `names a node, and tenants never see nodes; to spread pods over nodes, use topologyKey ${NODE_NAME_LABEL}`;
 
-const NodeSelectorTerm = z.strictObject({
-  matchExpressions: z.array(NodeSelectorRequirement).optional(),
-  matchFields: z.array(NodeSelectorRequirement).optional(),
-});
+const NodeSelectorRequirement = z
+  .strictObject({
+    key: z.string().min(1),
+    operator: z.enum(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"]),
+    values: stringList().optional(),
+  })
+  .superRefine((requirement, ctx) => {
+    if (requirement.key === NODE_NAME_LABEL) ctx.addIssue({ code: "custom", path: ["key"], message: NAMES_A_NODE });
+  });
+
+const NodeSelectorTerm = z
+  .strictObject({
+    matchExpressions: z.array(NodeSelectorRequirement).optional(),
+    matchFields: z.array(NodeSelectorRequirement).optional(),
+  })
+  .superRefine((term, ctx) => {
+    // Kubernetes knows one field here, `metadata.name`: the node's name.
+    if (term.matchFields !== undefined) ctx.addIssue({ code: "custom", path: ["matchFields"], message: NAMES_A_NODE });
+  });
 
 const weight = () => int32(1, 100);
 

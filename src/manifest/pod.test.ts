@@ -230,6 +230,34 @@ describe("pod spec", () => {
     ]);
   });
 
+  it("refuses selecting a node by name, by nodeSelector or node affinity: tenants never see nodes", () => {
+    const byName = { key: "kubernetes.io/hostname", operator: "In", values: ["node-3"] };
+    const byField = { key: "metadata.name", operator: "In", values: ["node-3"] };
+    const doc = withPod({
+      nodeSelector: { "kubernetes.io/hostname": "node-3", disktype: "ssd" },
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [byName] }] },
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, preference: { matchFields: [byField] } }],
+        },
+      },
+    });
+    const message =
+      "names a node, and tenants never see nodes; to spread pods over nodes, use topologyKey kubernetes.io/hostname";
+    const node = "spec.template.spec.affinity.nodeAffinity";
+    expect(errorsOf(doc)).toEqual([
+      { path: 'spec.template.spec.nodeSelector["kubernetes.io/hostname"]', message },
+      {
+        path: `${node}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key`,
+        message,
+      },
+      { path: `${node}.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchFields`, message },
+    ]);
+    // As a topology key it names no node: spreading over nodes stays open.
+    const spread = { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule" };
+    expect(validateManifest(withPod({ topologySpreadConstraints: [spread] })).ok).toBe(true);
+  });
+
   it("accepts scheduling constraints modelled structurally", () => {
     const selector = { matchLabels: { app: "web" } };
     const doc = withPod({

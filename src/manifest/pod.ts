@@ -4,7 +4,7 @@
  * names, mounts that refer to a volume, and what only init containers may set.
  */
 import { z } from "zod";
-import { Affinity, Toleration, TopologySpreadConstraint } from "./affinity.js";
+import { Affinity, NAMES_A_NODE, NODE_NAME_LABEL, Toleration, TopologySpreadConstraint } from "./affinity.js";
 import { Container, PROBES, ResourceRequirements } from "./container.js";
 import { int32, int64, resourceList, stringList } from "./fields.js";
 import { TemplateMeta } from "./meta.js";
@@ -29,7 +29,12 @@ const podSpecFields = z.strictObject({
   activeDeadlineSeconds: int64(1).optional(),
   dnsPolicy: z.enum(["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]).optional(),
   dnsConfig: DNSConfig.optional(),
-  nodeSelector: z.record(z.string(), z.string()).optional(),
+  nodeSelector: z
+    .record(z.string(), z.string())
+    .superRefine((selector, ctx) => {
+      if (NODE_NAME_LABEL in selector) ctx.addIssue({ code: "custom", path: [NODE_NAME_LABEL], message: NAMES_A_NODE });
+    })
+    .optional(),
   // Tenants never see nodes (DESIGN.md, Tenancy), so they cannot name one.
   nodeName: z.never({ error: "nodeName cannot be set; the platform places pods" }).optional(),
   affinity: Affinity.optional(),

@@ -249,6 +249,22 @@ describe("tenants' pods never reach the node: refused at admission with the fiel
     expect((await api.call("GET", `${DEP}/web`)).body).toEqual(before);
   });
 
+  it("a patch that pins the pods to a node by name is 422 at the field, and the object is unchanged", async () => {
+    const before = (await api.call("GET", `${DEP}/web`)).body;
+    const patch = await api.call("PATCH", `${DEP}/web`, {
+      body: { spec: { template: { spec: { nodeSelector: { "kubernetes.io/hostname": "node-1" } } } } },
+      contentType: "application/merge-patch+json",
+    });
+    expectStatus(patch, 422, "Invalid");
+    expect(patch.body.details.causes).toEqual([
+      expect.objectContaining({
+        field: 'spec.template.spec.nodeSelector["kubernetes.io/hostname"]',
+        message: expect.stringContaining("tenants never see nodes"),
+      }),
+    ]);
+    expect((await api.call("GET", `${DEP}/web`)).body).toEqual(before);
+  });
+
   it("the operator's node agents (admin key, system tenant) may use hostPath and hostNetwork", async () => {
     const agent = {
       apiVersion: "apps/v1",
