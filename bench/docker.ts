@@ -74,8 +74,11 @@ async function until(
   throw new Error(`${what}: not done within ${maxMs / 1000} s${why}`);
 }
 
+/** The label each node gets here with its own name: a tenant's pod asks for a node by it (not by node name: refused). */
+const HOST_LABEL = "bench.kubernease.dev/host";
+
 function deployment(name: string, replicas: number, options: { node?: string; spread?: boolean } = {}): string {
-  const selector = options.node ? `nodeSelector: { kubernetes.io/hostname: ${options.node} }` : "";
+  const selector = options.node ? `nodeSelector: { ${HOST_LABEL}: ${options.node} }` : "";
   const spread = options.spread
     ? `topologySpreadConstraints:
         - { maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: { matchLabels: { app: ${name} } } }`
@@ -125,7 +128,7 @@ class Kubernease {
       insecureHttp: false,
       seed: "bench-docker",
       nodes: { count: 0, cpuMillis: 0, memoryBytes: 0 },
-      docker: nodes.map((n) => ({ name: n.name, socketPath: n.socketPath })),
+      docker: nodes.map((n) => ({ name: n.name, socketPath: n.socketPath, labels: { [HOST_LABEL]: n.name } })),
     });
     const tenant = await createTenantWithKey(
       platform.store,

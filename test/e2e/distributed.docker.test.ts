@@ -90,12 +90,15 @@ describeDocker("the API process over Docker, with a worker process running the p
       signal: AbortSignal.timeout(15_000),
     });
 
-  /** A bare pod on `nodeName` that prints a line and sleeps. */
-  const talker = (name: string, nodeName: string) => `apiVersion: v1
+  /**
+   * A bare pod that prints a line naming `nodeName` and sleeps; with `selector`, on the nodes the
+   * operator gave that label (a tenant cannot ask for a node by name).
+   */
+  const talker = (name: string, nodeName: string, selector?: string) => `apiVersion: v1
 kind: Pod
 metadata: { name: ${name} }
 spec:
-  nodeSelector: { kubernetes.io/hostname: ${nodeName} }
+  ${selector ? `nodeSelector: { ${selector} }` : ""}
   terminationGracePeriodSeconds: 1
   containers:
     - name: main
@@ -132,10 +135,12 @@ spec:
   it(
     "takes an Engine registered through the API: the workers run pods there, and forget it once it is unregistered",
     async () => {
-      const body = JSON.stringify({ name: registered.name, socketPath: registered.socketPath });
+      const labels = { "e2e.kubernease.dev/host": "registered" };
+      const body = JSON.stringify({ name: registered.name, socketPath: registered.socketPath, labels });
       const made = await call("POST", "/v1/admin/nodes", { body, type: "application/json", as: ADMIN_KEY });
       expect(made.status).toBe(201);
-      expect((await call("POST", "/v1/apply", { body: talker("far", registered.name) })).status).toBe(200);
+      const far = talker("far", registered.name, "e2e.kubernease.dev/host: registered");
+      expect((await call("POST", "/v1/apply", { body: far })).status).toBe(200);
       expect(await logOf("far", `200 hello from ${registered.name}\n`)).toBe(`200 hello from ${registered.name}\n`);
 
       // Unregistered once its pod has gone: the worker forgets the Engine, and the node goes.

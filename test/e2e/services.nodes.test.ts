@@ -42,6 +42,9 @@ const MAIN = "docker-main";
 /** A node no other test uses. */
 const remote = new DockerNode(10);
 
+/** The label the operator gives each host here, so that a tenant's pod can ask for one (not by node name: refused). */
+const HOST_LABEL = "e2e.kubernease.dev/host";
+
 function deployment(name: string, node: string): string {
   return `apiVersion: apps/v1
 kind: Deployment
@@ -52,7 +55,7 @@ spec:
   template:
     metadata: { labels: { app: ${name} } }
     spec:
-      nodeSelector: { kubernetes.io/hostname: ${node} }
+      nodeSelector: { ${HOST_LABEL}: ${node} }
       terminationGracePeriodSeconds: 1
       containers:
         - name: web
@@ -93,8 +96,13 @@ describeHaproxy("Service traffic to another host", haproxy, () => {
         clock: systemClock,
         owner,
         hosts: [
-          { name: MAIN, socketPath: DOCKER_SOCKET },
-          { name: remote.name, socketPath: remote.socketPath, address: remote.address },
+          { name: MAIN, socketPath: DOCKER_SOCKET, labels: { [HOST_LABEL]: MAIN } },
+          {
+            name: remote.name,
+            socketPath: remote.socketPath,
+            address: remote.address,
+            labels: { [HOST_LABEL]: remote.name },
+          },
         ],
         serviceProxies: { dir },
       });
