@@ -18,7 +18,7 @@ function setup(changes: "poll" | "push") {
     startLatencyMs: { min: 10, max: 10 },
     pools: [{ name: "default", count: 2, cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }],
   });
-  const counts = { probes: 0, heartbeatWrites: 0 };
+  const counts = { probes: 0, heartbeatWrites: 0, rebalancePasses: 0 };
   const probe = provider.probe.bind(provider);
   provider.probe = (...args) => {
     counts.probes++;
@@ -34,6 +34,16 @@ function setup(changes: "poll" | "push") {
       if (property === "updateNode") {
         return (...args: unknown[]) => {
           if ((args[1] as { lastHeartbeatAt?: number }).lastHeartbeatAt !== undefined) counts.heartbeatWrites++;
+          return fn(...args);
+        };
+      }
+      if (property === "listObjects") {
+        // A rebalancer's pass reads every tenant's ReplicaSets; so does a resync, which reads every
+        // tenant's Deployments too (and a pass does not).
+        return (...args: unknown[]) => {
+          const query = args[0] as { kind: string; tenantId?: string };
+          if (query.tenantId === undefined && query.kind === "ReplicaSet") counts.rebalancePasses++;
+          if (query.tenantId === undefined && query.kind === "Deployment") counts.rebalancePasses--;
           return fn(...args);
         };
       }
@@ -128,7 +138,30 @@ describe("control plane, changes pushed (the simulator's mode)", () => {
     await cp.stop();
   });
 
-  it("polling (production) runs every probe", async () => {
+  it("looks for moves at the rebalancer's next period after a pod or a node changed, not every period", async () => {
+    const { clock, store, provider, cp, counts } = setup("push");
+    await startPod(store, clock, PROBED);
+    await cp.start();
+    await runTo(clock, 120_000);
+    expect((await store.getPod("pod_1"))?.ready).toBe(true);
+    // The pod's start and readiness (within the first 10 s) were written: one pass, at 10 s, and none since.
+    expect(counts.rebalancePasses).toBe(1);
+    await runTo(clock, 121_000);
+    cp.podsChanged(["pod_1"]);
+    await runTo(clock, 129_999);
+    expect(counts.rebalancePasses).toBe(1);
+    await runTo(clock, 130_000);
+    expect(counts.rebalancePasses).toBe(2);
+    // A node heard from (one that joins) arms a pass as well.
+    provider.addNode({ name: "extra-1", cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 });
+    await runTo(clock, 140_000);
+    expect(counts.rebalancePasses).toBe(3);
+    await runTo(clock, 200_000);
+    expect(counts.rebalancePasses).toBe(3);
+    await cp.stop();
+  });
+
+  it("polling (production) runs every probe, and the rebalancer every period", async () => {
     const { clock, store, cp, counts } = setup("poll");
     await startPod(store, clock, PROBED);
     await cp.start();
@@ -136,6 +169,7 @@ describe("control plane, changes pushed (the simulator's mode)", () => {
     expect((await store.getPod("pod_1"))?.ready).toBe(true);
     expect(counts.probes).toBeGreaterThanOrEqual(50);
     expect(counts.heartbeatWrites).toBeGreaterThanOrEqual(20);
+    expect(counts.rebalancePasses).toBe(6);
     await cp.stop();
   });
 

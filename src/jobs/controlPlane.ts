@@ -41,7 +41,8 @@ export interface ControlPlaneOptions {
    * a node is heard from until it reports itself silent, so heartbeats are not polled and the node
    * monitor looks when a silence outlasts the grace period (and again each `nodeMonitorMs` while it
    * has work); the prober looks when told that pods changed (`podsChanged`) or when a probe falls
-   * due; the periodic resync runs only when `resyncMs` is given; the relay, kicked after every
+   * due; the rebalancer at its next period after a pod or a node changed, not every period; the
+   * periodic resync runs only when `resyncMs` is given; the relay, kicked after every
    * commit, polls every `outboxPollMs` (60 s) as a safety net. The rules applied are the same.
    */
   changes?: "poll" | "push";
@@ -78,6 +79,7 @@ export interface ControlPlaneOptions {
 const HEARTBEAT_MS = 2_000;
 const NODE_MONITOR_MS = 1_000;
 const RESYNC_MS = 30_000;
+const REBALANCE_MS = 10_000;
 /** The `periodic` queue's key of the resync's repeatable job. */
 const RESYNC_KEY = "resync";
 /** How long the control-plane lease lasts unless renewed (renewed every third of it). */
@@ -129,6 +131,7 @@ export class ControlPlane {
     return {
       stopped: false,
       cancels: [],
+      rebalance: { armed: null, running: false, again: false },
       relay: new OutboxRelay(ctx.store, ctx.queue, ctx.clock, {
         pollMs: options.outboxPollMs ?? (pushed ? 60_000 : 500),
         batch: 200,
@@ -262,7 +265,11 @@ export class ControlPlane {
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
     if (autoscaler) every(autoscaler.intervalMs, autoscaler.look);
     const maxMoves = this.options.maxMovesPerRebalance ?? 2;
-    if (maxMoves > 0) every(this.options.rebalanceMs ?? 10_000, async () => void (await rebalance(this.ctx, maxMoves)));
+    if (maxMoves > 0 && !pushed) every(this.options.rebalanceMs ?? REBALANCE_MS, () => this.rebalancePass());
+    if (pushed) {
+      duties.cancels.push(() => duties.rebalance.armed?.());
+      this.rebalanceSoon();
+    }
     if (duties.services) {
       void duties.services.kick();
       duties.cancels.push(duties.services.start(this.options.serviceProxySyncMs ?? 2_000));
@@ -293,9 +300,53 @@ export class ControlPlane {
 
   private nodeSync: Promise<void> = Promise.resolve();
 
-  /** `push`: pods changed (those named, or any when `podIds` is absent); the prober looks at them at its next tick. */
+  /**
+   * `push`: pods changed (those named, or any when `podIds` is absent); the prober looks at them at its
+   * next tick, and the rebalancer at its next period.
+   */
   podsChanged(podIds?: readonly string[]): void {
-    if (this.options.changes === "push") this.duties?.prober.wake(podIds);
+    if (this.options.changes !== "push") return;
+    this.duties?.prober.wake(podIds);
+    this.rebalanceSoon();
+  }
+
+  private async rebalancePass(): Promise<void> {
+    const maxMoves = this.options.maxMovesPerRebalance ?? 2;
+    if (maxMoves > 0) await rebalance(this.ctx, maxMoves);
+  }
+
+  /**
+   * `push`: the rebalancer's next pass, at its next period (every `rebalanceMs` from the start), armed
+   * by a change (a pod written, a node heard from) rather than run every period. A pass reads nothing
+   * but the store, so one with nothing written since a pass that moved nothing would move nothing
+   * either (and a move is a write: it arms the next). One pass at a time: a change during a pass arms
+   * the next once it ended.
+   */
+  private rebalanceSoon(): void {
+    const duties = this.duties;
+    const moves = this.options.maxMovesPerRebalance ?? 2;
+    if (!duties || duties.stopped || this.options.changes !== "push" || moves <= 0) return;
+    const state = duties.rebalance;
+    if (state.running) {
+      state.again = true;
+      return;
+    }
+    if (state.armed) return;
+    const nowMs = this.ctx.clock.now();
+    const atMs = this.onPeriod(nowMs, this.options.rebalanceMs ?? REBALANCE_MS, "after");
+    state.armed = this.ctx.clock.setTimer(atMs - nowMs, () => {
+      state.armed = null;
+      if (duties.stopped) return;
+      state.running = true;
+      this.rebalancePass()
+        .catch((error) => this.ctx.log("periodic task failed", { error: String(error) }))
+        .finally(() => {
+          state.running = false;
+          if (!state.again) return;
+          state.again = false;
+          this.rebalanceSoon();
+        });
+    });
   }
 
   /** `push`: what the probe forecast said may have changed (an image's behaviour did). */
@@ -308,6 +359,8 @@ export class ControlPlane {
    * every `heartbeatMs` from the start); the monitor looks at its first look after the grace period.
    */
   private onNodeReport(event: ProviderEvent): void {
+    // A node that joins, leaves, falls silent or answers again changes where pods may go.
+    if (event.type === "node" || event.type === "nodeGone") this.rebalanceSoon();
     if (event.type === "nodeGone") this.silentSince.delete(event.nodeName);
     if (event.type !== "node") return;
     if (event.node.ready) {
@@ -420,6 +473,8 @@ interface Duties {
   /** Set when the term ends; a start still under way then starts nothing more. */
   stopped: boolean;
   cancels: (() => void)[];
+  /** `push`: the rebalancer's next pass (its timer's cancel, when armed), and whether a pass runs. */
+  rebalance: { armed: (() => void) | null; running: boolean; again: boolean };
   relay: OutboxRelay;
   monitor: NodeMonitor;
   prober: Prober;
