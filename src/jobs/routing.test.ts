@@ -6,12 +6,11 @@ import type { Reach, RouteTable } from "../routing/table.js";
 import { generateCa, issueCertificate } from "./haproxy/certs.js";
 import { edgeReach, nullRoutePublisher, type RoutePublisher, type RoutingStatusSpec, RoutingSync } from "./routing.js";
 
-/** A store of one tenant's Ingress, Service and Endpoints, whose endpoint address the test changes. */
-function fakeStore() {
-  const state = { ip: "10.0.0.1" };
+/** One tenant's routed objects: an Ingress to Service web, and its Endpoints with the subset `subset()` answers at each read. */
+function routedObjects(subset: () => unknown): Pick<StoreOps, "listTenants" | "listObjects"> {
   const object = (kind: string, spec: unknown) =>
     ({ kind, tenantId: "t1", namespace: "default", name: "web", spec }) as unknown as StoredObject;
-  const store: Pick<StoreOps, "listTenants" | "listObjects"> = {
+  return {
     listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
     listObjects: async (query: ObjectQuery) => {
       if (query.kind === "Ingress") {
@@ -19,12 +18,16 @@ function fakeStore() {
         return [object("Ingress", { rules: [{ host: "a.test", http: { paths: [{ pathType: "Prefix", backend }] } }] })];
       }
       if (query.kind === "Service") return [object("Service", { ports: [{ port: 80 }] })];
-      if (query.kind === "Endpoints") {
-        return [object("Endpoints", { subsets: [{ addresses: [{ ip: state.ip }], ports: [{ port: 8080 }] }] })];
-      }
+      if (query.kind === "Endpoints") return [object("Endpoints", { subsets: [subset()] })];
       return [];
     },
   };
+}
+
+/** A store of one tenant's Ingress, Service and Endpoints, whose endpoint address the test changes. */
+function fakeStore() {
+  const state = { ip: "10.0.0.1" };
+  const store = routedObjects(() => ({ addresses: [{ ip: state.ip }], ports: [{ port: 8080 }] }));
   return { store, state };
 }
 
@@ -42,37 +45,38 @@ function recordingPublisher(fail = () => false) {
 }
 
 /**
- * A store of one tenant's Ingress, Service and Endpoints (the pods named, each Ready) and the
- * routing status, an object that starts as `initial` and counts its writes.
+ * A store of one tenant's Ingress, Service and Endpoints, and of the routing status: an object that
+ * starts as `initial` and counts its writes. The Endpoints list the pods `pods()` answers at each
+ * load, Ready or not; `onWrite` runs after each status write.
  */
-function statusStore(podNames: string[], initial?: RoutingStatusSpec) {
+function statusStore(options: {
+  pods: () => { ready: string[]; notReady?: string[] };
+  initial?: RoutingStatusSpec;
+  onWrite?: () => void;
+}) {
   const status: { spec?: RoutingStatusSpec; resourceVersion: number; writes: number } = {
-    ...(initial ? { spec: initial } : {}),
-    resourceVersion: initial ? 1 : 0,
+    ...(options.initial ? { spec: options.initial } : {}),
+    resourceVersion: options.initial ? 1 : 0,
     writes: 0,
   };
-  const object = (kind: string, spec: unknown) =>
-    ({ kind, tenantId: "t1", namespace: "default", name: "web", spec }) as unknown as StoredObject;
   const save = async (spec: unknown) => {
     status.spec = structuredClone(spec) as RoutingStatusSpec;
     status.resourceVersion++;
     status.writes++;
+    options.onWrite?.();
     return { resourceVersion: String(status.resourceVersion) } as unknown as StoredObject;
   };
+  // Each pod keeps its address (10.0.0.1 for the first one named, …) whether Ready or not.
+  const addresses: string[] = [];
+  const address = (name: string) => {
+    if (!addresses.includes(name)) addresses.push(name);
+    return { ip: `10.0.0.${addresses.indexOf(name) + 1}`, targetRef: { kind: "Pod", name } };
+  };
   const store = {
-    listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
-    listObjects: async (query: ObjectQuery) => {
-      if (query.kind === "Ingress") {
-        const backend = { service: { name: "web", port: { number: 80 } } };
-        return [object("Ingress", { rules: [{ host: "a.test", http: { paths: [{ pathType: "Prefix", backend }] } }] })];
-      }
-      if (query.kind === "Service") return [object("Service", { ports: [{ port: 80 }] })];
-      if (query.kind === "Endpoints") {
-        const addresses = podNames.map((name, i) => ({ ip: `10.0.0.${i + 1}`, targetRef: { kind: "Pod", name } }));
-        return [object("Endpoints", { subsets: [{ addresses, ports: [{ port: 8080 }] }] })];
-      }
-      return [];
-    },
+    ...routedObjects(() => {
+      const { ready, notReady = [] } = options.pods();
+      return { addresses: ready.map(address), notReadyAddresses: notReady.map(address), ports: [{ port: 8080 }] };
+    }),
     getTenantByName: async () => ({ id: "sys", name: "system", quota: null, createdAt: 0 }),
     getObject: async () =>
       status.spec
@@ -177,47 +181,20 @@ describe("RoutingSync", () => {
     // Pods a..c, each Ready or not in the Endpoints; the status lives in a store of one object. What
     // the status had announced when the Endpoints were last read is what the table loaded then may
     // put in rotation: a pod deleted later reads that it is (about to be) served, and waits.
+    const pods = ["a", "b", "c"];
     const ready = new Set(["a"]);
     let announcedAtLoad = new Set<string>();
-    const status: { spec?: RoutingStatusSpec; resourceVersion: number } = { resourceVersion: 0 };
-    const object = (kind: string, spec: unknown) =>
-      ({ kind, tenantId: "t1", namespace: "default", name: "web", spec }) as unknown as StoredObject;
-    const address = (name: string, i: number) => ({ ip: `10.0.0.${i + 1}`, targetRef: { kind: "Pod", name } });
-    const store = {
-      listTenants: async () => [{ id: "t1", name: "acme", quota: null, createdAt: 0 }],
-      listObjects: async (query: ObjectQuery) => {
-        if (query.kind === "Ingress") {
-          const backend = { service: { name: "web", port: { number: 80 } } };
-          return [
-            object("Ingress", { rules: [{ host: "a.test", http: { paths: [{ pathType: "Prefix", backend }] } }] }),
-          ];
-        }
-        if (query.kind === "Service") return [object("Service", { ports: [{ port: 80 }] })];
-        if (query.kind === "Endpoints") {
-          const pods = ["a", "b", "c"];
-          announcedAtLoad = new Set(pods.filter((p) => status.spec?.pods[`acme/default/${p}`]?.state === "ready"));
-          const addresses = pods.flatMap((p, i) => (ready.has(p) ? [address(p, i)] : []));
-          const notReadyAddresses = pods.flatMap((p, i) => (ready.has(p) ? [] : [address(p, i)]));
-          return [object("Endpoints", { subsets: [{ addresses, notReadyAddresses, ports: [{ port: 8080 }] }] })];
-        }
-        return [];
+    const { store, status } = statusStore({
+      pods: () => {
+        announcedAtLoad = new Set(pods.filter((p) => status.spec?.pods[`acme/default/${p}`]?.state === "ready"));
+        return { ready: pods.filter((p) => ready.has(p)), notReady: pods.filter((p) => !ready.has(p)) };
       },
-      getTenantByName: async () => ({ id: "sys", name: "system", quota: null, createdAt: 0 }),
-      getObject: async () =>
-        status.spec
-          ? ({ spec: status.spec, resourceVersion: String(status.resourceVersion) } as unknown as StoredObject)
-          : undefined,
-      createObject: async (fields: { spec: unknown }) => save(fields.spec),
-      updateObject: async (_ref: unknown, fields: { spec: unknown }) => save(fields.spec),
-    };
-    // Each status write lets the next pod turn Ready: the table loaded before the write is stale.
-    const save = async (spec: unknown) => {
-      status.spec = structuredClone(spec) as RoutingStatusSpec;
-      status.resourceVersion++;
-      if (!ready.has("b")) ready.add("b");
-      else ready.add("c");
-      return { resourceVersion: String(status.resourceVersion) } as unknown as StoredObject;
-    };
+      // Each status write lets the next pod turn Ready: the table loaded before the write is stale.
+      onWrite: () => {
+        if (!ready.has("b")) ready.add("b");
+        else ready.add("c");
+      },
+    });
     const unannounced: string[][] = [];
     const publisher: RoutePublisher = {
       publish: async (table) => {
@@ -228,9 +205,7 @@ describe("RoutingSync", () => {
       drain: async () => true,
     };
     const clock = new ManualClock();
-    const sync = new RoutingSync(store as unknown as ConstructorParameters<typeof RoutingSync>[0], publisher, {
-      status: { store: store as never, clock, rng: seededRng(1) },
-    });
+    const sync = new RoutingSync(store, publisher, { status: { store: store as never, clock, rng: seededRng(1) } });
     for (let i = 0; i < 3; i++) expect((await sync.sync()).status).not.toBe("failed");
     expect(unannounced.length).toBeGreaterThan(0);
     expect(unannounced.flat()).toEqual([]);
@@ -239,12 +214,15 @@ describe("RoutingSync", () => {
   });
 
   it("a new leader whose first publish fails keeps, in the status, the pods the last leader's table serves", async () => {
-    const { store, status } = statusStore(["a"], {
-      version: "v-last-leader",
-      publishedAtMs: 0,
-      error: null,
-      pods: { "acme/default/a": { state: "ready", sinceMs: 0 } },
-      services: ["acme/default/web"],
+    const { store, status } = statusStore({
+      pods: () => ({ ready: ["a"] }),
+      initial: {
+        version: "v-last-leader",
+        publishedAtMs: 0,
+        error: null,
+        pods: { "acme/default/a": { state: "ready", sinceMs: 0 } },
+        services: ["acme/default/web"],
+      },
     });
     const { publisher, tables } = recordingPublisher(() => true);
     const sync = new RoutingSync(store as never, publisher, {
@@ -258,7 +236,7 @@ describe("RoutingSync", () => {
   });
 
   it("once stopped, starts no sync, and one under way neither records nor publishes again", async () => {
-    const { store, status } = statusStore(["a"]);
+    const { store, status } = statusStore({ pods: () => ({ ready: ["a"] }) });
     let release: () => void = () => {};
     const held = new Promise<void>((resolve) => {
       release = resolve;
