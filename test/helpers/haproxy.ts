@@ -4,6 +4,7 @@
  * Each test starts its own haproxy (HaproxyPublisher.start) in a temp dir and stops it after.
  */
 import { execFile } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { createServer, request, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { promisify } from "node:util";
@@ -39,14 +40,30 @@ export function describeHaproxy(title: string, available: boolean, suite: () => 
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now (the kernel's pick). */
+/** Where `freePort` picks: below Linux's ephemeral range (32768–60999 by default). */
+const FREE_PORTS = { from: 10_000, to: 32_000 };
+
+/**
+ * A TCP port free on 127.0.0.1 right now, for a listener the test starts next (HAProxy's, a
+ * process's). Picked at random below the kernel's ephemeral range, never by the kernel (port 0):
+ * a port from that range can be taken before the listener binds it, as the local port of any
+ * outgoing connection or by a Docker Engine publishing a container's port, both of which the
+ * suite's files running beside this one make by the hundred. (A haproxy exited at start in CI;
+ * a port taken so is the likely cause.)
+ */
 export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = randomInt(FREE_PORTS.from, FREE_PORTS.to);
+    const server = createNetServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 in ${FREE_PORTS.from}–${FREE_PORTS.to} after 50 tries`);
 }
 
 export interface Endpoint {

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -265,6 +266,17 @@ describeHaproxy("HaproxyPublisher against a real haproxy", available, () => {
     expect(second).toMatchObject({ ok: true, mode: "runtime", mismatches: [] });
     expect(await attached.reloadCounter()).toEqual({ reloads: (before?.reloads ?? 0) + 1, failed: 0 });
     expect(await get(port, "a.test", "/")).toEqual({ status: 200, body: "e2" });
+  });
+
+  it("says why a haproxy would not start, in haproxy's own words: here, its port is taken", async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(port, "127.0.0.1", resolve));
+    try {
+      const start = HaproxyPublisher.start({ layout, clock: systemClock }, tableOf([site("a.test", "web", [0])]));
+      await expect(start).rejects.toThrow(/exited with code \d+ at start: .*(cannot bind|Address already in use)/s);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 
   it("restarts the haproxy it started when it has died, from the last good files", async () => {

@@ -441,10 +441,22 @@ export class HaproxyPublisher implements RoutePublisher {
     });
     const ready = await this.until(async () => {
       if (spawnError) throw new Error(`haproxy could not be started: ${spawnError.message}`);
-      if (child.exitCode !== null) throw new Error(`haproxy exited with code ${child.exitCode} at start`);
+      if (child.exitCode !== null) {
+        throw new Error(`haproxy exited with code ${child.exitCode} at start: ${this.logTail()}`);
+      }
       return (await this.reloadCounter()) !== null && (await this.command(["show info"]).catch(() => "")) !== "";
     });
     if (!ready) throw new Error(`haproxy did not answer on ${this.masterSocket} within ${this.reloadTimeoutMs()} ms`);
+  }
+
+  /** The end of haproxy's own log (its output at start: why it would not run), for an error. */
+  private logTail(): string {
+    try {
+      const text = readFileSync(`${this.options.layout.dir}/haproxy.log`, "utf8").trim();
+      return text.length > 0 ? text.slice(-600) : "(its log is empty)";
+    } catch {
+      return "(no log)";
+    }
   }
 
   private reloadTimeoutMs(): number {
