@@ -1,6 +1,9 @@
 /** Label selectors as Kubernetes defines them: `matchLabels`, `matchExpressions`, and the query-string form. */
 export type Labels = Record<string, string>;
 
+/** The label every node carries with its own name (set by the platform, never by the operator or a tenant). */
+export const NODE_NAME_LABEL = "kubernetes.io/hostname";
+
 export interface SelectorRequirement {
   key: string;
   operator: "In" | "NotIn" | "Exists" | "DoesNotExist";

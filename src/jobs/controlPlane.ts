@@ -264,8 +264,7 @@ export class ControlPlane {
     if (resyncMs !== undefined && !this.ctx.queue.repeat) every(resyncMs, () => resyncAll(this.ctx));
     const autoscaler = autoscalerFor(this.ctx, this.options.autoscale);
     if (autoscaler) every(autoscaler.intervalMs, autoscaler.look);
-    const maxMoves = this.options.maxMovesPerRebalance ?? 2;
-    if (maxMoves > 0 && !pushed) every(this.options.rebalanceMs ?? REBALANCE_MS, () => this.rebalancePass());
+    if (this.maxMoves > 0 && !pushed) every(this.options.rebalanceMs ?? REBALANCE_MS, () => this.rebalancePass());
     if (pushed) {
       duties.cancels.push(() => duties.rebalance.armed?.());
       this.rebalanceSoon();
@@ -310,9 +309,13 @@ export class ControlPlane {
     this.rebalanceSoon();
   }
 
+  /** Pods the rebalancer may mark to move in one pass; 0 turns it off. */
+  private get maxMoves(): number {
+    return this.options.maxMovesPerRebalance ?? 2;
+  }
+
   private async rebalancePass(): Promise<void> {
-    const maxMoves = this.options.maxMovesPerRebalance ?? 2;
-    if (maxMoves > 0) await rebalance(this.ctx, maxMoves);
+    await rebalance(this.ctx, this.maxMoves);
   }
 
   /**
@@ -324,8 +327,7 @@ export class ControlPlane {
    */
   private rebalanceSoon(): void {
     const duties = this.duties;
-    const moves = this.options.maxMovesPerRebalance ?? 2;
-    if (!duties || duties.stopped || this.options.changes !== "push" || moves <= 0) return;
+    if (!duties || duties.stopped || this.options.changes !== "push" || this.maxMoves <= 0) return;
     const state = duties.rebalance;
     if (state.running) {
       state.again = true;

@@ -14,7 +14,8 @@
  */
 import type { PodView } from "../controllers/types.js";
 import { matchesServiceSelector } from "../core/labels.js";
-import type { PodRecord } from "../db/types.js";
+import type { Json, PodRecord } from "../db/types.js";
+import type { EndpointsInput } from "../routing/table.js";
 import type { JobContext } from "./context.js";
 import { podRotationKey, type RoutingStatusSpec, readRoutingStatus, routedServiceKey } from "./routing.js";
 
@@ -91,7 +92,8 @@ export async function msUntilDrained(ctx: JobContext, pod: PodRecord): Promise<n
   return waitMs;
 }
 
-function listsReady(spec: unknown, podName: string): boolean {
-  const subsets = (spec as { subsets?: { addresses?: { targetRef?: { name?: string } }[] }[] }).subsets ?? [];
+/** Whether an Endpoints object lists the pod among its ready addresses (read as the route table reads them). */
+function listsReady(spec: Json, podName: string): boolean {
+  const subsets = (spec.subsets as EndpointsInput["subsets"] | undefined) ?? [];
   return subsets.some((subset) => (subset.addresses ?? []).some((a) => a.targetRef?.name === podName));
 }

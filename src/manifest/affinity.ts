@@ -4,15 +4,15 @@
  * evaluates them and "why pending" explains them.
  */
 import { z } from "zod";
+import { NODE_NAME_LABEL } from "../core/labels.js";
 import { int32, int64, stringList } from "./fields.js";
 import { LabelSelector } from "./meta.js";
 
 /**
- * The label every node carries with its own name. Tenants never see nodes (DESIGN.md, Tenancy), so a
- * pod can no more select one by it than set `nodeName`: where it would land (or whether it could)
- * would tell the tenant which nodes exist. As a topology key (spread, anti-affinity) it names no node.
+ * Tenants never see nodes (DESIGN.md, Tenancy), so a pod can no more select one by its name label
+ * than set `nodeName`: where it would land (or whether it could) would tell the tenant which nodes
+ * exist. As a topology key (spread, anti-affinity) the label names no node.
  */
-export const NODE_NAME_LABEL = "kubernetes.io/hostname";
 export const NAMES_A_NODE = `names a node, and tenants never see nodes; to spread pods over nodes, use topologyKey ${NODE_NAME_LABEL}`;
 
 const NodeSelectorRequirement = z

@@ -4,7 +4,8 @@
  * names, mounts that refer to a volume, and what only init containers may set.
  */
 import { z } from "zod";
-import { Affinity, NAMES_A_NODE, NODE_NAME_LABEL, Toleration, TopologySpreadConstraint } from "./affinity.js";
+import { NODE_NAME_LABEL } from "../core/labels.js";
+import { Affinity, NAMES_A_NODE, Toleration, TopologySpreadConstraint } from "./affinity.js";
 import { Container, PROBES, ResourceRequirements } from "./container.js";
 import { int32, int64, resourceList, stringList } from "./fields.js";
 import { TemplateMeta } from "./meta.js";

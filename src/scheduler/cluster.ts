@@ -1,10 +1,10 @@
 import { canonicalJson } from "../core/hash.js";
-import type { Labels } from "../core/labels.js";
+import { type Labels, NODE_NAME_LABEL } from "../core/labels.js";
 import { type PodMatcher, spreadMatcher, termMatcher } from "./selectors.js";
 import type { NodeView, PlacedPod, PodAffinityTerm, TopologySpreadConstraint } from "./types.js";
 
 /** The topology every node has, even one registered without the label: the node itself. */
-export const HOSTNAME_KEY = "kubernetes.io/hostname";
+export const HOSTNAME_KEY = NODE_NAME_LABEL;
 
 // Caches are bounded; past the bound they are dropped and rebuilt on demand (counts stay exact).
 const MAX_TOPOLOGIES = 64;

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import { newId, newUid } from "../../core/ids.js";
+import { NODE_NAME_LABEL } from "../../core/labels.js";
 import { cpuMillis, memoryBytes, parseQuantity } from "../../core/quantity.js";
 import { ConflictError, type ObjectRef, type PodRecord } from "../../db/types.js";
 import { evictNodePods } from "../../jobs/drain.js";
@@ -68,8 +69,8 @@ const RegisterBody = z
     if (body.socketPath && body.tls) issue(["tls"], "only with host: a unix socket takes no TLS");
     if (body.tls?.cert && !body.tls.key) issue(["tls", "key"], "required with tls.cert");
     if (body.tls?.key && !body.tls.cert) issue(["tls", "cert"], "required with tls.key");
-    if (body.labels?.["kubernetes.io/hostname"] !== undefined)
-      issue(["labels", "kubernetes.io/hostname"], "is set by the platform to the node's name");
+    if (body.labels?.[NODE_NAME_LABEL] !== undefined)
+      issue(["labels", NODE_NAME_LABEL], "is set by the platform to the node's name");
   });
 
 type RegisterBody = z.infer<typeof RegisterBody>;
