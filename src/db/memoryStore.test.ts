@@ -133,6 +133,31 @@ describe("memory store indexes", () => {
     expect(await listed).toEqual([]);
   });
 
+  it("finds the open transaction from its call chain again after an earlier one ended", async () => {
+    const store = await withNode();
+    let finishFirst!: () => void;
+    const holding = new Promise<void>((reached) => {
+      void store.transaction(async (tx) => {
+        await tx.createPod(pod("a"));
+        await new Promise<void>((resolve) => {
+          finishFirst = resolve;
+          reached();
+        });
+      });
+    });
+    await holding;
+    // Queued behind the first; its store calls through `store` (not `tx`) run inside it, as `insertPods` does.
+    const second = store.transaction(async () => {
+      await store.createPod(pod("b"));
+      const inside = (await store.listPods({})).map((p) => p.name);
+      throw Object.assign(new Error("rolled back"), { inside });
+    });
+    finishFirst();
+    const failure = await second.catch((error: { inside: string[] }) => error);
+    expect(failure.inside).toEqual(["a", "b"]);
+    expect((await store.listPods({})).map((p) => p.name)).toEqual(["a"]);
+  });
+
   it("hands out frozen records: a caller cannot change what is stored, nor through what it passed in", async () => {
     const store = await withNode();
     const input = pod("a", { labels: { app: "web" } });

@@ -426,6 +426,9 @@ export class MemoryStore implements Store {
     } finally {
       frame.open = false;
       this.undoLog = undefined;
+      // With no transaction open, no call chain has a frame to find: the storage is switched off until
+      // the next one, since while on, Node runs a hook at every promise the process makes, ours or not.
+      this.frame.disable();
       release();
     }
   }
