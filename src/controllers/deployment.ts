@@ -28,7 +28,7 @@ export function reconcileDeployment(
   const hash = templateHash(dep.spec.template);
   const replicas = dep.spec.replicas ?? 1;
   const minReadySeconds = dep.spec.minReadySeconds ?? 0;
-  const live = remembered((rs: ReplicaSetView) => podsOf(rs).filter((p) => !p.deleting && !isFinished(p)));
+  const tally = remembered((rs: ReplicaSetView) => tallied(podsOf(rs), minReadySeconds, nowMs));
   const existing = sets.find((rs) => rs.labels[TEMPLATE_HASH_LABEL] === hash);
   const old = sets.filter((rs) => rs !== existing);
   const top = maxRevision(sets);
@@ -39,8 +39,8 @@ export function reconcileDeployment(
     (rs: ReplicaSetView): SetState => ({
       name: rs.name,
       replicas: rs === current && !existing ? 0 : (rs.spec.replicas ?? 0),
-      available: live(rs).filter((p) => isAvailable(p, minReadySeconds, nowMs)).length,
-      pods: live(rs).length,
+      available: tally(rs).available,
+      pods: tally(rs).live,
     }),
   );
   const targets: ScaleTargets = dep.spec.paused
@@ -71,9 +71,9 @@ export function reconcileDeployment(
   );
 
   const counts = {
-    replicas: sets.reduce((n, rs) => n + live(rs).length, 0),
-    updated: existing ? live(existing).length : 0,
-    ready: sets.reduce((n, rs) => n + live(rs).filter((p) => p.ready).length, 0),
+    replicas: sets.reduce((n, rs) => n + tally(rs).live, 0),
+    updated: existing ? tally(existing).live : 0,
+    ready: sets.reduce((n, rs) => n + tally(rs).ready, 0),
     available: sets.reduce((n, rs) => n + state(rs).available, 0),
   };
   const previous = previousConditions(dep.status);
@@ -124,12 +124,37 @@ export function reconcileDeployment(
     actions.push({ type: "deleteReplicaSet", name: rs.name });
   }
   const waits = [
-    msUntilNextAvailable(sets.flatMap(live), minReadySeconds, nowMs),
+    // Without minReadySeconds a Ready pod is available at once: no pod to wait for, and no list to make.
+    minReadySeconds > 0
+      ? msUntilNextAvailable(
+          sets.flatMap((rs) => podsOf(rs).filter((p) => !p.deleting && !isFinished(p))),
+          minReadySeconds,
+          nowMs,
+        )
+      : undefined,
     dep.spec.paused ? undefined : msUntilDeadline(progress, deadlineSeconds, nowMs),
   ];
   const wait = waits.filter((w): w is number => w !== undefined);
   if (wait.length) actions.push({ type: "requeue", afterMs: Math.min(...wait) });
   return actions;
+}
+
+/** A ReplicaSet's live pods (not deleting, not ended), counted in one pass: all, Ready, available. */
+interface Tally {
+  live: number;
+  ready: number;
+  available: number;
+}
+
+function tallied(pods: readonly PodView[], minReadySeconds: number, nowMs: number): Tally {
+  const tally = { live: 0, ready: 0, available: 0 };
+  for (const pod of pods) {
+    if (pod.deleting || isFinished(pod)) continue;
+    tally.live++;
+    if (pod.ready) tally.ready++;
+    if (isAvailable(pod, minReadySeconds, nowMs)) tally.available++;
+  }
+  return tally;
 }
 
 /** `fn`, answering each ReplicaSet once per reconcile however often it is asked. */
