@@ -120,6 +120,22 @@ function podIndexKeys(pod: PodRecord): string[] {
   return keys;
 }
 
+/**
+ * Whether two versions of a pod are under the same index entries, told from the fields the entries
+ * are made of (its spec by identity: a write that keeps the spec passes the same frozen object on),
+ * so the most common write, a status, makes no keys at all.
+ */
+function samePodIndexKeys(a: PodRecord, b: PodRecord): boolean {
+  return (
+    a.tenantId === b.tenantId &&
+    a.namespace === b.namespace &&
+    a.ownerKind === b.ownerKind &&
+    a.ownerName === b.ownerName &&
+    a.nodeName === b.nodeName &&
+    a.spec === b.spec
+  );
+}
+
 function holdsPodAffinity(pod: PodRecord): boolean {
   const affinity = pod.spec.affinity as { podAffinity?: unknown; podAntiAffinity?: unknown } | undefined;
   return Boolean(affinity?.podAffinity || affinity?.podAntiAffinity);
@@ -261,6 +277,8 @@ class OrderedTable<R> {
   constructor(
     private readonly orderKey: (record: R) => string,
     private readonly indexKeys: (record: R) => string[],
+    /** Whether two versions of a record are under the same index entries (`false` when unsure). */
+    private readonly sameIndexKeys: (a: R, b: R) => boolean = () => false,
   ) {}
 
   get(id: string): R | undefined {
@@ -274,6 +292,11 @@ class OrderedTable<R> {
   /** Stores, replaces or (with `undefined`) removes a record, keeping every index in step. */
   set(id: string, record: R | undefined): void {
     const slot = this.byId.get(id);
+    if (slot && record && this.sameIndexKeys(slot.record, record)) {
+      // Same entries, same order key: the record changes in its slot, which every entry shares.
+      slot.record = record;
+      return;
+    }
     const before = slot ? this.indexKeys(slot.record) : [];
     const after = record ? this.indexKeys(record) : [];
     if (slot && !record) this.byId.delete(id);
@@ -389,7 +412,7 @@ class Tables {
   readonly namespaces = new Map<string, NamespaceRecord>();
   readonly objects = new OrderedTable<StoredObject>(objectOrderKey, objectIndexKeys);
   readonly objectIds = new Map<string, string>();
-  readonly pods = new OrderedTable<PodRecord>(podOrderKey, podIndexKeys);
+  readonly pods = new OrderedTable<PodRecord>(podOrderKey, podIndexKeys, samePodIndexKeys);
   readonly podIdsByName = new Map<string, string>();
   readonly nodes = new Map<string, NodeRecord>();
   /** Node names in name order, rebuilt after a node joins or leaves. */
