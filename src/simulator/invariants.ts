@@ -1,4 +1,5 @@
 import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
+import type { ProviderNode } from "../providers/types.js";
 import { formatDurationMs } from "./duration.js";
 import { isLive, podIndexOf } from "./podIndex.js";
 import { replicaSetsOf, type Snapshot } from "./snapshot.js";
@@ -43,7 +44,7 @@ export const nodeCapacity: Invariant = {
   rule: "no node is ever committed beyond its capacity (CPU, memory, pods)",
   check(s) {
     const problems: string[] = [];
-    const real = new Map(s.providerNodes.map((n) => [n.name, n]));
+    const real = providerNodesByName(s.providerNodes);
     const bound = podIndexOf(s).boundByNode;
     for (const node of s.storeNodes) {
       // The provider's figures are the truth; the store's are what the platform believes.
@@ -68,6 +69,22 @@ export const nodeCapacity: Invariant = {
     return problems;
   },
 };
+
+/**
+ * The provider's nodes by name. The provider hands out a node unchanged until it changes (frozen,
+ * replaced on change), so the map made at the last look serves while every node is the same object.
+ */
+let lastProviderNodes: { nodes: readonly ProviderNode[]; byName: ReadonlyMap<string, ProviderNode> } | undefined;
+
+function providerNodesByName(nodes: readonly ProviderNode[]): ReadonlyMap<string, ProviderNode> {
+  const last = lastProviderNodes;
+  if (last?.nodes.length === nodes.length && last.nodes.every((n, i) => n === nodes[i] && Object.isFrozen(n))) {
+    return last.byName;
+  }
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  lastProviderNodes = { nodes: [...nodes], byName };
+  return byName;
+}
 
 /** One StatefulSet ordinal never runs twice: not on two nodes, not as two pods. */
 export const uniqueOrdinals: Invariant = {
