@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The `kubernease` command runs the TypeScript sources directly through tsx, so a
+// The `kubernease` command runs the TypeScript sources directly (see typescript.mjs), so a
 // checkout needs `npm ci` and nothing else: no build step to remember.
-import { register } from "tsx/esm/api";
+import "./typescript.mjs";
 
-register();
 await import("../src/cli/main.ts");

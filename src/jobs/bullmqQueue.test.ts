@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterEach, expect, it } from "vitest";
+import { TYPESCRIPT_LOADER } from "../../test/helpers/processes.js";
 import { describeRedis, isRedisReachable, redisUrl } from "../../test/helpers/redis.js";
 import { systemClock } from "../core/clock.js";
 import { BullmqQueue, type BullmqQueueOptions, runJobId, UnrecoverableError } from "./bullmqQueue.js";
@@ -368,7 +369,7 @@ describeRedis("BullmqQueue (Kubernetes workqueue semantics on BullMQ)", reachabl
     );
     let child: ChildProcess | undefined;
     try {
-      child = spawn(process.execPath, ["--import", "tsx", script, redisUrl, prefix], {
+      child = spawn(process.execPath, ["--import", TYPESCRIPT_LOADER, script, redisUrl, prefix], {
         cwd: ROOT,
         stdio: ["ignore", "pipe", "pipe"],
       });

@@ -11,6 +11,7 @@ import { seededRng } from "../../src/core/rng.js";
 import { openStore } from "../../src/db/index.js";
 import type { Store } from "../../src/db/types.js";
 import { createTestDatabase, describePostgres, isPostgresReachable } from "../helpers/db.js";
+import { TYPESCRIPT_LOADER } from "../helpers/processes.js";
 
 const BINDER = fileURLToPath(new URL("../fixtures/binder.ts", import.meta.url));
 const ROUNDS = 12;
@@ -19,7 +20,7 @@ const POD_CPU = 100;
 const reachable = await isPostgresReachable();
 
 function binder(databaseUrl: string, tenantId: string, node: string): { child: ChildProcess; exited: Promise<void> } {
-  const child = spawn(process.execPath, ["--import", "tsx", BINDER, databaseUrl, tenantId, node], {
+  const child = spawn(process.execPath, ["--import", TYPESCRIPT_LOADER, BINDER, databaseUrl, tenantId, node], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

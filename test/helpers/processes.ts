@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "./haproxy.js";
 
 const BIN = fileURLToPath(new URL("../../bin/kubernease.js", import.meta.url));
+/** `node --import` this to run a TypeScript file in a child process, as the `kubernease` command does. */
+export const TYPESCRIPT_LOADER = fileURLToPath(new URL("../../bin/typescript.mjs", import.meta.url));
 
 export interface Child {
   readonly pid: number | undefined;

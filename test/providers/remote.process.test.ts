@@ -10,6 +10,7 @@ import { nodesConfig } from "../../src/cli/nodes.js";
 import { ProviderUnreachableError, RemoteProvider } from "../../src/providers/remote/client.js";
 import type { PodRuntimeSpec, ProviderEvent } from "../../src/providers/types.js";
 import { freePort } from "../helpers/haproxy.js";
+import { TYPESCRIPT_LOADER } from "../helpers/processes.js";
 
 const NODES_TS = fileURLToPath(new URL("../../src/cli/nodes.ts", import.meta.url));
 const TOKEN = "process-test-token";
@@ -38,7 +39,7 @@ async function startNodes(port: number): Promise<NodesProcess> {
   const script =
     `import(${JSON.stringify(NODES_TS)}).then((m) => m.nodes({ simulated: true, listen: "127.0.0.1:${port}", ` +
     `nodes: "2", seed: "process-test" }))`;
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", script], {
+  const child = spawn(process.execPath, ["--import", TYPESCRIPT_LOADER, "-e", script], {
     cwd: fileURLToPath(new URL("../..", import.meta.url)),
     env: { ...process.env, KUBERNEASE_NODES_TOKEN: TOKEN },
     stdio: ["ignore", "pipe", "pipe"],
