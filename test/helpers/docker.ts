@@ -72,7 +72,11 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number):
  *   apart; traffic within one bridge crosses FORWARD too (br_netfilter is loaded here), so one
  *   rule, `DOCKER-USER -i kn+ -m physdev --physdev-is-bridged -j ACCEPT`, lets the pods of one
  *   network (bridges named kn…, see src/providers/docker) reach each other;
- * - `--default-address-pool 10.(230+N).0.0/17`: networks that overlap nobody else's;
+ * - `--default-address-pool 10.(230+N).0.0/17`: networks that overlap nobody else's. A dockerd with
+ *   address pools that starts again on its data (it finds its default network of the last start)
+ *   deletes the link called docker0, to make it anew on the pools — the first engine's bridge, not its
+ *   own (moby's initNetworkController). So `start` puts docker0 back as it was, with its addresses;
+ *   the first engine finds its bridge by name, and its containers attach to it again;
  * - cgroupfs and overlay2, which this kernel supports (vfs would copy every layer).
  */
 export class DockerNode {
@@ -126,6 +130,7 @@ export class DockerNode {
     mkdirSync(this.dir, { recursive: true });
     await ensureBridge(this.bridge, `${this.address}/24`);
     await allowIntraBridgeTraffic();
+    const firstBridge = await bridgeAddresses(FIRST_ENGINE_BRIDGE);
     const log = openSync(join(this.dir, "dockerd.log"), "a");
     this.process = spawn(
       "dockerd",
@@ -148,6 +153,7 @@ export class DockerNode {
     if (!(await waitFor(() => this.ping(), 30_000))) {
       throw new Error(`dockerd ${this.name} did not answer within 30 s; see ${this.dir}/dockerd.log`);
     }
+    if (firstBridge) await ensureBridgeBack(FIRST_ENGINE_BRIDGE, firstBridge);
     await this.loadImages();
   }
 
@@ -267,6 +273,23 @@ async function ensureBridge(name: string, cidr: string): Promise<void> {
   );
   if (!exists) await run("ip", ["link", "add", name, "type", "bridge"]);
   await run("ip", ["addr", "replace", cidr, "dev", name]);
+  await run("ip", ["link", "set", name, "up"]);
+}
+
+/** The first engine's default bridge (scripts/services.sh starts that engine with Docker's defaults). */
+export const FIRST_ENGINE_BRIDGE = "docker0";
+
+/** The IPv4 addresses (CIDR) of a link; undefined when there is no such link. */
+export async function bridgeAddresses(name: string): Promise<string[] | undefined> {
+  const shown = await run("ip", ["-o", "-4", "addr", "show", "dev", name]).catch(() => undefined);
+  return shown && [...shown.stdout.matchAll(/\binet (\S+)/g)].map((match) => match[1] as string);
+}
+
+/** Makes the bridge again, with these addresses, if it is gone (another node's start may be doing the same). */
+async function ensureBridgeBack(name: string, addresses: string[]): Promise<void> {
+  if (await bridgeAddresses(name)) return;
+  await run("ip", ["link", "add", name, "type", "bridge"]).catch(() => {});
+  for (const cidr of addresses) await run("ip", ["addr", "replace", cidr, "dev", name]);
   await run("ip", ["link", "set", name, "up"]);
 }
 
