@@ -64,7 +64,7 @@ async function reconcileDeploymentRef(ctx: JobContext, ref: ObjectRef): Promise<
     const query = { tenantId: ref.tenantId, namespace: ref.namespace, ownerKind: rs.kind, ownerName: rs.name };
     byOwner.set(rs.uid, ownedPods(await ctx.store.listPods(query), rs.uid).owned);
   }
-  const awaiting = await awaitingRotation(ctx, ref.tenantId, ref.namespace, [...byOwner.values()].flat());
+  const awaiting = await awaitingRotation(ctx, ref.tenantId, ref.namespace, byOwner.values());
   for (const [uid, pods] of byOwner) byOwner.set(uid, markedAwaiting(pods, awaiting));
   const views = mine.map(replicaSetView);
   const actions = reconcileDeployment(
@@ -90,7 +90,7 @@ async function reconcileReplicaSetRef(ctx: JobContext, ref: ObjectRef): Promise<
   const { owned, strangers } = ownedPods(pods, rs?.uid);
   await collect(ctx, strangers);
   if (!rs) return undefined;
-  const awaiting = await awaitingRotation(ctx, ref.tenantId, ref.namespace, owned);
+  const awaiting = await awaitingRotation(ctx, ref.tenantId, ref.namespace, [owned]);
   const headroom = await quotaHeadroom(ctx, ref.tenantId);
   const actions = reconcileReplicaSet(replicaSetView(rs), markedAwaiting(owned, awaiting), ctx.clock.now(), headroom);
   const result = lookAgainWhile(awaiting.size > 0, await applyActions(ctx, rs, actions));

@@ -29,18 +29,21 @@ async function routingStatus(ctx: JobContext): Promise<RoutingStatusSpec | undef
 }
 
 /**
- * The Ready pods of one namespace that a routed Service selects and the proxy does not serve yet.
- * The caller hands the controller copies of them marked `awaitingRotation` (`markedAwaiting`; views
- * of kept records are frozen), and looks again soon while there are any.
+ * The Ready pods of one namespace that a routed Service selects and the proxy does not serve yet, of
+ * the pods in `groups` (a Deployment's, one group per ReplicaSet). The caller hands the controller
+ * copies of them marked `awaitingRotation` (`markedAwaiting`; views of kept records are frozen), and
+ * looks again soon while there are any.
  */
 export async function awaitingRotation(
   ctx: JobContext,
   tenantId: string,
   namespace: string,
-  pods: PodView[],
+  groups: Iterable<readonly PodView[]>,
 ): Promise<ReadonlySet<PodView>> {
   const awaiting = new Set<PodView>();
-  if (!ctx.routing || !pods.some((p) => p.ready && !p.deleting)) return awaiting;
+  if (!ctx.routing) return awaiting;
+  const pods = [...groups].flat();
+  if (!pods.some((p) => p.ready && !p.deleting)) return awaiting;
   const [status, tenant, services] = await Promise.all([
     routingStatus(ctx),
     ctx.store.getTenant(tenantId),
