@@ -1,7 +1,7 @@
 import type { NodeRecord, PodRecord, StoredObject } from "../db/types.js";
 import type { ProviderNode } from "../providers/types.js";
 import { formatDurationMs } from "./duration.js";
-import { isLive, podIndexOf } from "./podIndex.js";
+import { isLive, type NodeSums, type PodIndex, podIndexOf } from "./podIndex.js";
 import { replicaSetsOf, type Snapshot } from "./snapshot.js";
 
 /**
@@ -43,44 +43,86 @@ export const nodeCapacity: Invariant = {
   name: "node-capacity",
   rule: "no node is ever committed beyond its capacity (CPU, memory, pods)",
   check(s) {
-    const problems: string[] = [];
-    const real = providerNodesByName(s.providerNodes);
-    const bound = podIndexOf(s).boundByNode;
-    for (const node of s.storeNodes) {
-      // The provider's figures are the truth; the store's are what the platform believes.
-      const capacity = real.get(node.name) ?? node;
-      const sum = bound.get(node.name) ?? NOTHING_BOUND;
-      const within =
-        sum.cpu <= capacity.cpuMillis &&
-        sum.memory <= capacity.memoryBytes &&
-        sum.pods <= capacity.maxPods &&
-        node.allocatedCpuMillis <= capacity.cpuMillis &&
-        node.allocatedMemoryBytes <= capacity.memoryBytes;
-      if (within) continue;
-      const over = [
-        sum.cpu > capacity.cpuMillis ? `${sum.cpu}m CPU requested of ${capacity.cpuMillis}m` : "",
-        sum.memory > capacity.memoryBytes ? `${sum.memory} bytes requested of ${capacity.memoryBytes}` : "",
-        sum.pods > capacity.maxPods ? `${sum.pods} pods of at most ${capacity.maxPods}` : "",
-        node.allocatedCpuMillis > capacity.cpuMillis ? `${node.allocatedCpuMillis}m CPU allocated` : "",
-        node.allocatedMemoryBytes > capacity.memoryBytes ? `${node.allocatedMemoryBytes} bytes allocated` : "",
-      ].filter(Boolean);
-      if (over.length > 0) problems.push(`node ${node.name} is over-committed: ${over.join("; ")}`);
+    const index = podIndexOf(s);
+    const last = lastCapacityLook;
+    // The same nodes (store and provider) and the same sums bound to them: the same answer as at the last look.
+    if (
+      last?.index === index &&
+      last.boundVersion === index.boundVersion &&
+      sameFrozen(last.storeNodes, s.storeNodes) &&
+      sameFrozen(last.providerNodes, s.providerNodes)
+    ) {
+      return last.problems;
     }
+    const problems = overCommitted(s.storeNodes, providerNodesByName(s.providerNodes), index.boundByNode);
+    lastCapacityLook = {
+      index,
+      boundVersion: index.boundVersion,
+      storeNodes: [...s.storeNodes],
+      providerNodes: [...s.providerNodes],
+      problems,
+    };
     return problems;
   },
 };
 
+function overCommitted(
+  storeNodes: readonly NodeRecord[],
+  real: ReadonlyMap<string, ProviderNode>,
+  bound: ReadonlyMap<string, NodeSums>,
+): string[] {
+  const problems: string[] = [];
+  for (const node of storeNodes) {
+    // The provider's figures are the truth; the store's are what the platform believes.
+    const capacity = real.get(node.name) ?? node;
+    const sum = bound.get(node.name) ?? NOTHING_BOUND;
+    const within =
+      sum.cpu <= capacity.cpuMillis &&
+      sum.memory <= capacity.memoryBytes &&
+      sum.pods <= capacity.maxPods &&
+      node.allocatedCpuMillis <= capacity.cpuMillis &&
+      node.allocatedMemoryBytes <= capacity.memoryBytes;
+    if (within) continue;
+    const over = [
+      sum.cpu > capacity.cpuMillis ? `${sum.cpu}m CPU requested of ${capacity.cpuMillis}m` : "",
+      sum.memory > capacity.memoryBytes ? `${sum.memory} bytes requested of ${capacity.memoryBytes}` : "",
+      sum.pods > capacity.maxPods ? `${sum.pods} pods of at most ${capacity.maxPods}` : "",
+      node.allocatedCpuMillis > capacity.cpuMillis ? `${node.allocatedCpuMillis}m CPU allocated` : "",
+      node.allocatedMemoryBytes > capacity.memoryBytes ? `${node.allocatedMemoryBytes} bytes allocated` : "",
+    ].filter(Boolean);
+    if (over.length > 0) problems.push(`node ${node.name} is over-committed: ${over.join("; ")}`);
+  }
+  return problems;
+}
+
 /**
- * The provider's nodes by name. The provider hands out a node unchanged until it changes (frozen,
- * replaced on change), so the map made at the last look serves while every node is the same object.
+ * The last look's answer of `node-capacity`, with what it was made of. The store and the provider
+ * hand out a node unchanged until it changes (frozen, replaced on change), and the index counts
+ * every change of the sums bound to nodes, so identities and that count tell an unchanged look.
  */
+let lastCapacityLook:
+  | {
+      index: PodIndex;
+      boundVersion: number;
+      storeNodes: readonly NodeRecord[];
+      providerNodes: readonly ProviderNode[];
+      problems: string[];
+    }
+  | undefined;
+
+/** Whether two lists hold the very same frozen objects, in the same order. */
+function sameFrozen(a: readonly object[], b: readonly object[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || !Object.isFrozen(a[i])) return false;
+  return true;
+}
+
+/** The provider's nodes by name: the map of the last look while every node is the same object. */
 let lastProviderNodes: { nodes: readonly ProviderNode[]; byName: ReadonlyMap<string, ProviderNode> } | undefined;
 
 function providerNodesByName(nodes: readonly ProviderNode[]): ReadonlyMap<string, ProviderNode> {
   const last = lastProviderNodes;
-  if (last?.nodes.length === nodes.length && last.nodes.every((n, i) => n === nodes[i] && Object.isFrozen(n))) {
-    return last.byName;
-  }
+  if (last && sameFrozen(last.nodes, nodes)) return last.byName;
   const byName = new Map(nodes.map((n) => [n.name, n]));
   lastProviderNodes = { nodes: [...nodes], byName };
   return byName;

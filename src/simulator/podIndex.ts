@@ -59,6 +59,8 @@ export class PodIndex {
   private pass = 0;
   /** Per node, the requests of the pods bound to it. */
   readonly boundByNode = new Map<string, NodeSums>();
+  /** Counts the changes of `boundByNode`: unchanged, every node's sums are as they were. */
+  boundVersion = 0;
   /** Per node, how many of the pods bound to it are Ready. */
   readonly readyByNode = new Map<string, number>();
   /** Per owner uid, how many of its pods are live (not deleting, not Failed or Succeeded). */
@@ -100,6 +102,7 @@ export class PodIndex {
     const known = this.folded.get(id);
     if (known?.pod === pod) return;
     this.listed = undefined;
+    if (boundShareChanged(known?.pod, pod)) this.boundVersion++;
     if (known) this.fold(known.pod, -1);
     if (!pod) {
       this.folded.delete(id);
@@ -119,10 +122,12 @@ export class PodIndex {
       if (known === undefined) {
         this.folded.set(pod.id, { pod, pass });
         this.fold(pod, 1);
+        if (pod.nodeName !== null) this.boundVersion++;
         continue;
       }
       known.pass = pass;
       if (known.pod === pod) continue;
+      if (boundShareChanged(known.pod, pod)) this.boundVersion++;
       this.fold(known.pod, -1);
       this.fold(pod, 1);
       known.pod = pod;
@@ -130,6 +135,7 @@ export class PodIndex {
     if (this.folded.size > pods.length) {
       for (const [id, known] of this.folded) {
         if (known.pass === pass) continue;
+        if (known.pod.nodeName !== null) this.boundVersion++;
         this.fold(known.pod, -1);
         this.folded.delete(id);
       }
@@ -192,6 +198,13 @@ export function imagesOf(pod: PodRecord): string[] {
 
 /** The index of a snapshot's pods: the run's own, kept up to date, or one made for a snapshot built by hand. */
 const fresh = new WeakMap<object, PodIndex>();
+
+/** Whether a pod's share of the sums bound to nodes differs between two of its records (absent: gone, or new). */
+function boundShareChanged(before: PodRecord | undefined, after: PodRecord | undefined): boolean {
+  if (!before || !after) return (before ?? after)?.nodeName != null;
+  if (before.nodeName !== after.nodeName) return true;
+  return before.nodeName !== null && (before.cpuMillis !== after.cpuMillis || before.memoryBytes !== after.memoryBytes);
+}
 
 export function podIndexOf(s: { pods: readonly PodRecord[]; podIndex?: PodIndex }): PodIndex {
   if (s.podIndex) return s.podIndex;

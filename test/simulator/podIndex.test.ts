@@ -40,6 +40,32 @@ async function storeWithNode(): Promise<MemoryStore> {
 }
 
 describe("the run's pod index", () => {
+  it("counts a change of the sums bound to nodes, and only such a change", async () => {
+    const store = await storeWithNode();
+    const writes = new PodWrites();
+    const index = new PodIndex();
+    const version = async (ids: string[]) => {
+      writes.add(ids);
+      return (await index.refresh(store, writes)).boundVersion;
+    };
+    for (const i of [1, 2]) await store.createPod(newPod(i));
+    const unbound = await version(["pod_1", "pod_2"]);
+    await store.bindPod("pod_1", "n1", 1);
+    const bound = await version(["pod_1"]);
+    expect(bound).toBeGreaterThan(unbound);
+    // A status write leaves the sums as they were: the count stays, however the record changed.
+    await store.updatePodStatus("pod_1", { phase: "Running", ready: true, status: {} }, { nowMs: 2 });
+    await store.updatePodStatus("pod_2", { phase: "Pending", ready: false, status: { reason: "x" } }, { nowMs: 2 });
+    expect(await version(["pod_1", "pod_2"])).toBe(bound);
+    await store.deletePod("pod_1");
+    expect(await version(["pod_1"])).toBeGreaterThan(bound);
+    // Made afresh from every pod, an index counts the same way.
+    const fresh = new PodIndex().update(await store.listPods({}));
+    const before = fresh.boundVersion;
+    fresh.update(await store.listPods({}));
+    expect(fresh.boundVersion).toBe(before);
+  });
+
   it("folds in only the pods written, and agrees with an index made afresh", async () => {
     const store = await storeWithNode();
     const writes = new PodWrites();
