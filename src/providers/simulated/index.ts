@@ -1,4 +1,4 @@
-import type { Clock } from "../../core/clock.js";
+import { type Clock, isoTime } from "../../core/clock.js";
 import type { Rng } from "../../core/rng.js";
 import type {
   ClaimVolumeRef,
@@ -66,6 +66,7 @@ interface SimContainer {
   image: string;
   runs: number;
   containerID?: string;
+  /** Frozen: a change replaces it, so observations share it. */
   state: ContainerRuntimeState;
   startedAtMs?: number;
   /** A (re)start is under way: the run begins when its latency has passed. */
@@ -178,7 +179,7 @@ export class SimulatedProvider implements NodeProvider {
         image: c.image,
         runs: 0,
         starting: true,
-        state: { waiting: { reason: "ContainerCreating" } },
+        state: deepFreeze({ waiting: { reason: "ContainerCreating" } }),
         logs: new Map(),
         logWaiters: new Set(),
       }),
@@ -566,7 +567,7 @@ export class SimulatedProvider implements NodeProvider {
     container.cancelStart = undefined;
     container.containerID = `simulated://${pod.spec.podId}-${container.name}-${container.runs}`;
     container.startedAtMs = now;
-    container.state = { running: { startedAt: new Date(now).toISOString() } };
+    container.state = deepFreeze({ running: { startedAt: isoTime(now) } });
     container.logs.set(container.runs, []);
     container.logs.delete(container.runs - 2);
     this.writeLog(container, `started ${container.image} (run ${container.runs})`);
@@ -593,14 +594,14 @@ export class SimulatedProvider implements NodeProvider {
     container.cancelExit?.();
     container.cancelExit = undefined;
     const now = this.options.clock.now();
-    container.state = {
+    container.state = deepFreeze({
       terminated: {
         exitCode: how.exitCode,
         reason: how.reason,
-        ...(container.startedAtMs !== undefined ? { startedAt: new Date(container.startedAtMs).toISOString() } : {}),
-        finishedAt: new Date(now).toISOString(),
+        ...(container.startedAtMs !== undefined ? { startedAt: isoTime(container.startedAtMs) } : {}),
+        finishedAt: isoTime(now),
       },
-    };
+    });
     this.writeLog(container, `exited with code ${how.exitCode} (${how.reason})`);
     this.emitPod(pod);
   }
@@ -626,8 +627,9 @@ export class SimulatedProvider implements NodeProvider {
     }
   }
 
+  /** The pod as the runtime reports it: a copy, but for the containers' states, which are frozen and replaced on change. */
   private observe(pod: SimPod): ObservedPod {
-    return structuredClone({
+    return {
       podId: pod.spec.podId,
       nodeName: pod.spec.nodeName,
       phase: pod.phase,
@@ -639,7 +641,7 @@ export class SimulatedProvider implements NodeProvider {
         ...(c.containerID ? { containerID: c.containerID } : {}),
         state: c.state,
       })),
-    });
+    };
   }
 
   private containersOf(spec: PodRuntimeSpec): { name: string; image: string }[] {
