@@ -1,3 +1,4 @@
+import { isoTime } from "../core/clock.js";
 import type { Json } from "./types.js";
 
 export interface PodCondition {
@@ -29,7 +30,7 @@ export function setCondition(
     status,
     ...(detail.reason ? { reason: detail.reason } : {}),
     ...(detail.message ? { message: detail.message } : {}),
-    lastTransitionTime: before && before.status === status ? before.lastTransitionTime : new Date(nowMs).toISOString(),
+    lastTransitionTime: before && before.status === status ? before.lastTransitionTime : isoTime(nowMs),
   };
   return [...conditions.filter((c) => c.type !== type), next].sort((a, b) => ORDER[a.type] - ORDER[b.type]);
 }

@@ -1,3 +1,5 @@
+import { isoTime } from "../core/clock.js";
+
 /** The `Progressing` condition and the progress deadline, as Kubernetes' deployment controller keeps them. */
 export interface DeploymentCondition {
   type: "Available" | "Progressing" | "ReplicaFailure";
@@ -36,7 +38,7 @@ export function condition(
   message: string,
   nowMs: number,
 ): DeploymentCondition {
-  const now = new Date(nowMs).toISOString();
+  const now = isoTime(nowMs);
   const same = previous && previous.status === status && previous.reason === reason;
   return {
     type,
@@ -114,7 +116,7 @@ export function progressing(
 
 /** Progress moves `lastUpdateTime` even when the reason stays the same: the deadline counts from the last progress. */
 function touched(c: DeploymentCondition, nowMs: number): DeploymentCondition {
-  return { ...c, lastUpdateTime: new Date(nowMs).toISOString() };
+  return { ...c, lastUpdateTime: isoTime(nowMs) };
 }
 
 /** Milliseconds until an unmoving rollout misses its deadline, to look again then. */

@@ -105,3 +105,14 @@ export class ManualClock implements Clock {
 export function sleep(clock: Clock, delayMs: number): Promise<void> {
   return new Promise((resolve) => clock.setTimer(delayMs, resolve));
 }
+
+let lastIso = { ms: Number.NaN, text: "" };
+
+/**
+ * `ms` as the timestamp Kubernetes writes (`2026-01-01T00:00:00.000Z`). The last one is kept: the
+ * writes of one instant (a status's conditions, a pod's container states) each ask for the same.
+ */
+export function isoTime(ms: number): string {
+  if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
+  return lastIso.text;
+}

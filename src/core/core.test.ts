@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "./clock.js";
+import { isoTime, ManualClock } from "./clock.js";
 import { canonicalEqual, canonicalJson, templateHash } from "./hash.js";
 import { newId, newUid } from "./ids.js";
 import { matchesSelector, parseSelectorString } from "./labels.js";
@@ -192,5 +192,13 @@ describe("labels", () => {
     expect(templateHash(open)).toBe(hash);
     (open.containers[0] as { image: string }).image = "web:2";
     expect(templateHash(open)).not.toBe(hash);
+  });
+});
+
+describe("isoTime", () => {
+  it("writes each time as Date does, asked once or again and again", () => {
+    for (const ms of [0, 1_767_225_600_123, 1_767_225_600_123, 1, 0, 86_399_999]) {
+      expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    }
   });
 });
