@@ -49,19 +49,18 @@ export const nodeCapacity: Invariant = {
     if (
       last?.index === index &&
       last.boundVersion === index.boundVersion &&
-      sameFrozen(last.storeNodes, s.storeNodes) &&
-      sameFrozen(last.providerNodes, s.providerNodes)
+      sameItems(last.storeNodes, s.storeNodes) &&
+      sameItems(last.providerNodes, s.providerNodes)
     ) {
       return last.problems;
     }
     const problems = overCommitted(s.storeNodes, providerNodesByName(s.providerNodes), index.boundByNode);
-    lastCapacityLook = {
-      index,
-      boundVersion: index.boundVersion,
-      storeNodes: [...s.storeNodes],
-      providerNodes: [...s.providerNodes],
-      problems,
-    };
+    const storeNodes = frozenCopy(s.storeNodes);
+    const providerNodes = frozenCopy(s.providerNodes);
+    lastCapacityLook =
+      storeNodes && providerNodes
+        ? { index, boundVersion: index.boundVersion, storeNodes, providerNodes, problems }
+        : undefined;
     return problems;
   },
 };
@@ -110,10 +109,15 @@ let lastCapacityLook:
     }
   | undefined;
 
-/** Whether two lists hold the very same frozen objects, in the same order. */
-function sameFrozen(a: readonly object[], b: readonly object[]): boolean {
+/** A copy of the list, kept to be compared with a later one: only when every item is frozen (it stays as it is). */
+function frozenCopy<T extends object>(list: readonly T[]): readonly T[] | undefined {
+  return list.every((item) => Object.isFrozen(item)) ? [...list] : undefined;
+}
+
+/** Whether two lists hold the very same objects, in the same order. */
+function sameItems(a: readonly object[], b: readonly object[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] || !Object.isFrozen(a[i])) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -122,9 +126,10 @@ let lastProviderNodes: { nodes: readonly ProviderNode[]; byName: ReadonlyMap<str
 
 function providerNodesByName(nodes: readonly ProviderNode[]): ReadonlyMap<string, ProviderNode> {
   const last = lastProviderNodes;
-  if (last && sameFrozen(last.nodes, nodes)) return last.byName;
+  if (last && sameItems(last.nodes, nodes)) return last.byName;
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  lastProviderNodes = { nodes: [...nodes], byName };
+  const kept = frozenCopy(nodes);
+  lastProviderNodes = kept && { nodes: kept, byName };
   return byName;
 }
 
