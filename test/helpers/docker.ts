@@ -75,8 +75,10 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number):
  * - `--default-address-pool 10.(230+N).0.0/17`: networks that overlap nobody else's. A dockerd with
  *   address pools that starts again on its data (it finds its default network of the last start)
  *   deletes the link called docker0, to make it anew on the pools — the first engine's bridge, not its
- *   own (moby's initNetworkController). So `start` puts docker0 back as it was, with its addresses;
- *   the first engine finds its bridge by name, and its containers attach to it again;
+ *   own (moby's initNetworkController). So `start` puts that bridge back as the first engine made it
+ *   (its name and address, asked of that engine): the engine finds its bridge by name, and containers
+ *   it starts later attach to it. Containers already running on it when it went stay cut off (the
+ *   tests run none there);
  * - cgroupfs and overlay2, which this kernel supports (vfs would copy every layer).
  */
 export class DockerNode {
@@ -130,7 +132,6 @@ export class DockerNode {
     mkdirSync(this.dir, { recursive: true });
     await ensureBridge(this.bridge, `${this.address}/24`);
     await allowIntraBridgeTraffic();
-    const firstBridge = await bridgeAddresses(FIRST_ENGINE_BRIDGE);
     const log = openSync(join(this.dir, "dockerd.log"), "a");
     this.process = spawn(
       "dockerd",
@@ -153,7 +154,9 @@ export class DockerNode {
     if (!(await waitFor(() => this.ping(), 30_000))) {
       throw new Error(`dockerd ${this.name} did not answer within 30 s; see ${this.dir}/dockerd.log`);
     }
-    if (firstBridge) await ensureBridgeBack(FIRST_ENGINE_BRIDGE, firstBridge);
+    // Every start, whatever the kernel held before it: another node's start may delete the bridge meanwhile.
+    const firstBridge = await firstEngineBridge();
+    if (firstBridge) await ensureBridgeBack(firstBridge);
     await this.loadImages();
   }
 
@@ -276,21 +279,44 @@ async function ensureBridge(name: string, cidr: string): Promise<void> {
   await run("ip", ["link", "set", name, "up"]);
 }
 
-/** The first engine's default bridge (scripts/services.sh starts that engine with Docker's defaults). */
-export const FIRST_ENGINE_BRIDGE = "docker0";
+/** A bridge link and the address (CIDR) its engine gave it. */
+export interface BridgeLink {
+  name: string;
+  cidr: string;
+}
+
+let firstBridge: Promise<BridgeLink | undefined> | undefined;
+
+/** The first engine's default bridge, as that engine made it (its `bridge` network); asked once. */
+export function firstEngineBridge(): Promise<BridgeLink | undefined> {
+  firstBridge ??= (async () => {
+    const network = await new Docker({ socketPath: DOCKER_SOCKET, timeout: 5_000 })
+      .getNetwork("bridge")
+      .inspect()
+      .catch(() => undefined);
+    const config = network?.IPAM?.Config?.[0];
+    const prefix = config?.Subnet?.split("/")[1];
+    if (!config?.Gateway || !prefix) return undefined;
+    return {
+      name: network?.Options?.["com.docker.network.bridge.name"] ?? "docker0",
+      cidr: `${config.Gateway}/${prefix}`,
+    };
+  })();
+  return firstBridge;
+}
 
 /** The IPv4 addresses (CIDR) of a link; undefined when there is no such link. */
-export async function bridgeAddresses(name: string): Promise<string[] | undefined> {
+export async function linkAddresses(name: string): Promise<string[] | undefined> {
   const shown = await run("ip", ["-o", "-4", "addr", "show", "dev", name]).catch(() => undefined);
   return shown && [...shown.stdout.matchAll(/\binet (\S+)/g)].map((match) => match[1] as string);
 }
 
-/** Makes the bridge again, with these addresses, if it is gone (another node's start may be doing the same). */
-async function ensureBridgeBack(name: string, addresses: string[]): Promise<void> {
-  if (await bridgeAddresses(name)) return;
-  await run("ip", ["link", "add", name, "type", "bridge"]).catch(() => {});
-  for (const cidr of addresses) await run("ip", ["addr", "replace", cidr, "dev", name]);
-  await run("ip", ["link", "set", name, "up"]);
+/** Makes the bridge again, with its address, if it is gone (another node's start may be doing the same). */
+async function ensureBridgeBack(bridge: BridgeLink): Promise<void> {
+  if (await linkAddresses(bridge.name)) return;
+  await run("ip", ["link", "add", bridge.name, "type", "bridge"]).catch(() => {});
+  await run("ip", ["addr", "replace", bridge.cidr, "dev", bridge.name]);
+  await run("ip", ["link", "set", bridge.name, "up"]);
 }
 
 async function allowIntraBridgeTraffic(): Promise<void> {
