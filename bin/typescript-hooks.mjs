@@ -1,7 +1,8 @@
 // Module hooks that run kubernease's TypeScript sources as they are (see typescript.mjs, which
-// registers them): a `.ts` or `.mts` file is compiled by esbuild as it is loaded, types stripped and
-// nothing else changed. Sources import one another by the `.js` name of the compiled file (NodeNext),
-// so a relative `.js` import from a TypeScript file that has no such file is the `.ts` file beside it.
+// registers them): an ES module written in TypeScript (`.ts`, `.mts`) is compiled by esbuild as it is
+// loaded, types stripped and nothing else changed. Sources import one another by the name of the
+// compiled file (NodeNext), so a relative `.js` (`.mjs`) import from a TypeScript file that has no such
+// file is the `.ts` (`.mts`) file beside it. CommonJS TypeScript (`.cts`, `require`) is not handled.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -12,8 +13,8 @@ const TYPESCRIPT = /\.m?ts$/;
 
 export async function resolve(specifier, context, nextResolve) {
   const { parentURL } = context;
-  if (parentURL?.startsWith("file:") && TYPESCRIPT.test(parentURL) && /^\.\.?\/.*\.js$/.test(specifier)) {
-    const source = new URL(`${specifier.slice(0, -3)}.ts`, parentURL);
+  if (/^\.\.?\/.*\.m?js$/.test(specifier) && parentURL?.startsWith("file:") && TYPESCRIPT.test(parentURL)) {
+    const source = new URL(specifier.replace(/js$/, "ts"), parentURL);
     if (!existsSync(new URL(specifier, parentURL)) && existsSync(source)) {
       return { url: source.href, format: "module", shortCircuit: true };
     }

@@ -52,7 +52,7 @@ export const nodeCapacity: Invariant = {
       sameItems(last.storeNodes, s.storeNodes) &&
       sameItems(last.providerNodes, s.providerNodes)
     ) {
-      return last.problems;
+      return [...last.problems];
     }
     const problems = overCommitted(s.storeNodes, providerNodesByName(s.providerNodes), index.boundByNode);
     const storeNodes = frozenCopy(s.storeNodes);

@@ -52,15 +52,16 @@ describe("the TypeScript loader", () => {
     expect(stdout.trim()).toBe("hello kubernease");
   });
 
-  it("defines class fields as tsconfig.json's target does, and names functions without help", async () => {
+  it("defines class fields as tsconfig.json's target does, and names functions without help (.mts by .mjs)", async () => {
     const { stdout } = await runTypeScript(
       {
         "main.mts": [
+          'import { outer } from "./outer.mjs";',
           "class Base { constructor() { (this as { kind?: string }).kind = 'base'; } }",
           "class Pod extends Base { kind?: string; }",
-          "function outer() { const inner = () => 1; return inner; }",
           "console.log(JSON.stringify([new Pod().kind ?? null, outer().name, String(outer).includes('__name')]));",
         ],
+        "outer.mts": ["export function outer(): () => number { const inner = () => 1; return inner; }"],
       },
       "main.mts",
     );
