@@ -311,12 +311,19 @@ export async function linkAddresses(name: string): Promise<string[] | undefined>
   return shown && [...shown.stdout.matchAll(/\binet (\S+)/g)].map((match) => match[1] as string);
 }
 
-/** Makes the bridge again, with its address, if it is gone (another node's start may be doing the same). */
+/**
+ * Makes the bridge again, with its address, if it is gone. Another node's dockerd may delete it again
+ * meanwhile (while it starts; that node puts it back once it answers), so each step may fail and the
+ * whole is tried again, a bounded number of times; it never fails the start.
+ */
 async function ensureBridgeBack(bridge: BridgeLink): Promise<void> {
-  if (await linkAddresses(bridge.name)) return;
-  await run("ip", ["link", "add", bridge.name, "type", "bridge"]).catch(() => {});
-  await run("ip", ["addr", "replace", bridge.cidr, "dev", bridge.name]);
-  await run("ip", ["link", "set", bridge.name, "up"]);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if ((await linkAddresses(bridge.name))?.includes(bridge.cidr)) return;
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    await run("ip", ["link", "add", bridge.name, "type", "bridge"]).catch(() => {});
+    await run("ip", ["addr", "replace", bridge.cidr, "dev", bridge.name]).catch(() => {});
+    await run("ip", ["link", "set", bridge.name, "up"]).catch(() => {});
+  }
 }
 
 async function allowIntraBridgeTraffic(): Promise<void> {
