@@ -131,7 +131,7 @@ export class ControlPlane {
     return {
       stopped: false,
       cancels: [],
-      rebalance: { armed: null, running: false, again: false },
+      rebalance: { armed: null, pass: Promise.resolve() },
       relay: new OutboxRelay(ctx.store, ctx.queue, ctx.clock, {
         pollMs: options.outboxPollMs ?? (pushed ? 60_000 : 500),
         batch: 200,
@@ -322,32 +322,21 @@ export class ControlPlane {
    * `push`: the rebalancer's next pass, at its next period (every `rebalanceMs` from the start), armed
    * by a change (a pod written, a node heard from) rather than run every period. A pass reads nothing
    * but the store, so one with nothing written since a pass that moved nothing would move nothing
-   * either (and a move is a write: it arms the next). One pass at a time: a change during a pass arms
-   * the next once it ended.
+   * either (and a move is a write: it arms the next). One pass at a time: a pass whose period comes
+   * while the last one still runs follows it.
    */
   private rebalanceSoon(): void {
     const duties = this.duties;
     if (!duties || duties.stopped || this.options.changes !== "push" || this.maxMoves <= 0) return;
     const state = duties.rebalance;
-    if (state.running) {
-      state.again = true;
-      return;
-    }
     if (state.armed) return;
     const nowMs = this.ctx.clock.now();
     const atMs = this.onPeriod(nowMs, this.options.rebalanceMs ?? REBALANCE_MS, "after");
     state.armed = this.ctx.clock.setTimer(atMs - nowMs, () => {
       state.armed = null;
-      if (duties.stopped) return;
-      state.running = true;
-      this.rebalancePass()
-        .catch((error) => this.ctx.log("periodic task failed", { error: String(error) }))
-        .finally(() => {
-          state.running = false;
-          if (!state.again) return;
-          state.again = false;
-          this.rebalanceSoon();
-        });
+      state.pass = state.pass
+        .then(() => (duties.stopped ? undefined : this.rebalancePass()))
+        .catch((error) => this.ctx.log("periodic task failed", { error: String(error) }));
     });
   }
 
@@ -475,8 +464,8 @@ interface Duties {
   /** Set when the term ends; a start still under way then starts nothing more. */
   stopped: boolean;
   cancels: (() => void)[];
-  /** `push`: the rebalancer's next pass (its timer's cancel, when armed), and whether a pass runs. */
-  rebalance: { armed: (() => void) | null; running: boolean; again: boolean };
+  /** `push`: the rebalancer's next pass (its timer's cancel, when armed), and the last pass, run or running. */
+  rebalance: { armed: (() => void) | null; pass: Promise<void> };
   relay: OutboxRelay;
   monitor: NodeMonitor;
   prober: Prober;
