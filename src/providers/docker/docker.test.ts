@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createConnection, createServer, type Socket } from "node:net";
 import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { DOCKER_SOCKET, describeDocker, isDockerReachable, waitFor } from "../../../test/helpers/docker.js";
@@ -38,6 +39,64 @@ function podSpec(id: string, options: { image?: string; tenant?: string; contain
       ],
     },
     env: { web: { GREETING: "hello" } },
+  };
+}
+
+/**
+ * A TCP way to the first Engine that can go silent and come back, as a host that vanished without
+ * closing its connections and was started again. Silent, the connections open then carry nothing
+ * more and new ones are held unanswered. Back, new connections work; old ones are reset, as the
+ * host answers the next thing sent on them, but a stream (the events), on which the client sends
+ * nothing more, stays open and silent for good.
+ */
+async function silenceableEngine(): Promise<{ port: number; silence(): void; back(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const open: { client: Socket; upstream: Socket; stream: boolean }[] = [];
+  const silenced: typeof open = [];
+  const held: Socket[] = [];
+  let silent = false;
+  const forward = (client: Socket) => {
+    const upstream = createConnection(DOCKER_SOCKET);
+    upstream.on("error", () => client.destroy());
+    sockets.add(upstream);
+    const pair = { client, upstream, stream: false };
+    client.once("data", (chunk: Buffer) => {
+      pair.stream = /^GET \S*\/events/.test(chunk.toString("latin1"));
+    });
+    client.pipe(upstream).pipe(client);
+    open.push(pair);
+  };
+  const server = createServer((client) => {
+    client.on("error", () => {});
+    sockets.add(client);
+    if (silent) held.push(client);
+    else forward(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    silence() {
+      silent = true;
+      for (const pair of open.splice(0)) {
+        pair.client.unpipe(pair.upstream);
+        pair.upstream.unpipe(pair.client);
+        pair.upstream.pause();
+        silenced.push(pair);
+      }
+    },
+    back() {
+      silent = false;
+      for (const pair of silenced.splice(0)) {
+        if (pair.stream) continue;
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      for (const client of held.splice(0)) client.destroy();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
   };
 }
 
@@ -477,6 +536,51 @@ describeDocker("DockerProvider on a real engine", reachable, () => {
     } finally {
       await reporting.stopPod(NODE, spec.podId);
       await reporting.close();
+    }
+  });
+
+  it("follows again the events of an Engine that went silent and came back, and reports what changed meanwhile", async () => {
+    // The clock stands still: no relist every 30 s, only the events stream tells what happens.
+    const clock = new ManualClock(Date.now());
+    const engine = await silenceableEngine();
+    const silent = new DockerProvider({
+      clock,
+      owner,
+      pingTimeoutMs: 500,
+      hosts: [{ name: "silent", host: "127.0.0.1", port: engine.port }],
+    });
+    const seen: ProviderEvent[] = [];
+    silent.subscribe((e) => seen.push(e));
+    const spec = { ...podSpec("silent"), nodeName: "silent" };
+    const app = async () => {
+      const [found] = await docker.listContainers({
+        filters: JSON.stringify({ label: [`${LABELS.pod}=${spec.podId}`, `${LABELS.role}=app`] }),
+      });
+      return docker.getContainer(found?.Id ?? "none");
+    };
+    const reported = (state: "running" | "terminated") => {
+      const last = seen.filter((e) => e.type === "pod" && e.pod.podId === spec.podId).at(-1);
+      return last?.type === "pod" && last.pod.containers.every((c) => state in c.state);
+    };
+    try {
+      await silent.startPod(spec);
+      expect(await waitFor(async () => reported("running"), 10_000)).toBe(true);
+      engine.silence();
+      expect((await silent.listNodes())[0]?.ready).toBe(false);
+      // While it is silent, the pod's container ends.
+      await (await app()).kill({ signal: "SIGKILL" });
+      engine.back();
+      expect(await waitFor(async () => (await silent.listNodes())[0]?.ready === true, 10_000)).toBe(true);
+      expect(await waitFor(async () => reported("terminated"), 10_000)).toBe(true);
+      // And what happens afterwards comes by the events stream again: a new run, then its end.
+      await silent.restartContainer("silent", spec.podId, "web");
+      expect(await waitFor(async () => reported("running"), 10_000)).toBe(true);
+      await (await app()).kill({ signal: "SIGKILL" });
+      expect(await waitFor(async () => reported("terminated"), 10_000)).toBe(true);
+    } finally {
+      await silent.stopPod("silent", spec.podId);
+      await silent.close();
+      await engine.close();
     }
   });
 

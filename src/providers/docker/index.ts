@@ -130,6 +130,8 @@ interface Host {
   ready: boolean | undefined;
   capacity?: { cpuMillis: number; memoryBytes: number };
   events?: NodeJS.ReadableStream & { destroy?: () => void };
+  /** Cancels the events stream being opened or followed (`unwatch`). */
+  eventsAbort?: AbortController;
   watching?: Promise<void>;
   networks: Map<string, Promise<string>>;
   pauseImage?: Promise<void>;
@@ -237,8 +239,7 @@ export class DockerProvider implements NodeProvider {
     const host = this.hosts.get(name);
     if (!host) return false;
     this.hosts.delete(name);
-    host.events?.destroy?.();
-    host.events = undefined;
+    unwatch(host);
     for (const key of this.latest.keys()) if (key.startsWith(`${name}/`)) this.latest.delete(key);
     for (const key of this.latestLook.keys()) if (key.startsWith(`${name}/`)) this.latestLook.delete(key);
     return true;
@@ -401,10 +402,7 @@ export class DockerProvider implements NodeProvider {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const host of this.hosts.values()) {
-      host.events?.destroy?.();
-      host.events = undefined;
-    }
+    for (const host of this.hosts.values()) unwatch(host);
     await Promise.allSettled([...this.podOps.values()]);
     this.listeners.clear();
   }
@@ -428,6 +426,10 @@ export class DockerProvider implements NodeProvider {
     }
     const changed = host.ready !== undefined && host.ready !== ready;
     host.ready = ready;
+    // An Engine that does not answer may still seem to hold its events stream open (a host gone without
+    // closing its connections, over TCP): it is dropped, so that the Engine's return opens it anew and
+    // reports every pod at once, rather than leaving this provider deaf to its events.
+    if (!ready) unwatch(host);
     const node = this.nodeOf(host);
     if (changed) this.emit({ type: "node", node, atMs: this.options.clock.now() });
     if (ready && !host.events && !this.closed) void this.watch(host);
@@ -463,9 +465,14 @@ export class DockerProvider implements NodeProvider {
         label: [`${LABELS.owner}=${this.owner}`],
         event: ["start", "die", "oom", "destroy"],
       };
-      const stream = (await host.docker.getEvents({ filters: JSON.stringify(filters) })) as Host["events"] & {};
-      // Removed (removeHost) while the stream was being opened: it is not followed.
-      if (this.hosts.get(host.config.name) !== host) return stream.destroy?.();
+      const abort = new AbortController();
+      host.eventsAbort = abort;
+      const stream = (await host.docker.getEvents({
+        filters: JSON.stringify(filters),
+        abortSignal: abort.signal,
+      })) as Host["events"] & {};
+      // Removed (removeHost), or found not answering (unwatch), while the stream was being opened: not followed.
+      if (this.hosts.get(host.config.name) !== host || abort.signal.aborted) return stream.destroy?.();
       host.events = stream;
       let buffered = "";
       stream.on("data", (chunk: Buffer) => {
@@ -484,7 +491,10 @@ export class DockerProvider implements NodeProvider {
       stream.on("close", ended);
       await this.resume(host);
     })()
-      .catch((error) => this.log("watching the engine failed", host, error))
+      .catch((error) => {
+        // Dropped on purpose (unwatch) while being opened: nothing failed.
+        if ((error as Error | undefined)?.name !== "AbortError") this.log("watching the engine failed", host, error);
+      })
       .finally(() => {
         host.watching = undefined;
       });
@@ -1264,6 +1274,15 @@ export class DockerProvider implements NodeProvider {
   private log(message: string, host: Host, error: unknown, fields: Record<string, unknown> = {}): void {
     this.options.log?.(message, { node: host.config.name, error: String(error), ...fields });
   }
+}
+
+/** Stops following the host's events: the stream open, or being opened, is dropped. */
+function unwatch(host: Host): void {
+  host.eventsAbort?.abort();
+  host.eventsAbort = undefined;
+  const stream = host.events;
+  host.events = undefined;
+  stream?.destroy?.();
 }
 
 /**
