@@ -20,7 +20,9 @@
  *                         a readiness probe every 1 s against Swarm's 1 s health check
  *   engine floor          20 bare containers of that image created and started at once on
  *                         kubernease's host through the Engine API, until each answers /_health:
- *                         what "create 20 healthy" cannot go below on this machine
+ *                         what "create 20 healthy" cannot go below on this machine; and the same
+ *                         20 with no network at all (`NetworkMode: none`), until started: what
+ *                         the Engine takes for the containers alone
  *
  * Options (env): BENCH_NODES (default "1,2,3": DockerNode indexes for kubernease),
  * BENCH_SWARM_NODE (default 9), BENCH_READY_PODS (50), BENCH_PACE_MS (500), BENCH_KILLS (5), BENCH_MAX_SECONDS (120, the
@@ -419,9 +421,10 @@ async function swarmTrio(node: DockerNode): Promise<Trio> {
  * publishing 8080 on 127.0.0.1, created and started all at once through the Engine API, until
  * each answers /_health — no orchestrator, no sandbox, no probe period. The ms since the first
  * create. It is the floor under "create 20 healthy" on this machine: a swarm ratio target below
- * floor / swarm time cannot be met by any client of this Engine.
+ * floor / swarm time cannot be met by any client of this Engine. With `network: false` the
+ * containers have no network at all (nothing to answer on): until each has started.
  */
-async function engineFloor(docker: Docker, count: number): Promise<number> {
+async function engineFloor(docker: Docker, count: number, network = true): Promise<number> {
   const label = "kubernease-bench.floor";
   const started = performance.now();
   const ports = await Promise.all(
@@ -430,14 +433,27 @@ async function engineFloor(docker: Docker, count: number): Promise<number> {
         name: `bench-floor-${i}`,
         Image: IMAGE,
         Labels: { [label]: "1" },
-        ExposedPorts: { "8080/tcp": {} },
-        HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+        ...(network
+          ? {
+              ExposedPorts: { "8080/tcp": {} },
+              HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] } },
+            }
+          : { HostConfig: { NetworkMode: "none" } }),
       });
       await container.start();
       const info = await container.inspect();
-      return info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort;
+      return info.NetworkSettings.Ports?.["8080/tcp"]?.[0]?.HostPort;
     }),
   );
+  const remove = async () => {
+    const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
+    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  };
+  if (!network) {
+    const ms = performance.now() - started;
+    await remove();
+    return ms;
+  }
   const healthy = async (port: string | undefined) => {
     const answer = await fetch(`http://127.0.0.1:${port}/_health`, { signal: AbortSignal.timeout(1000) });
     await answer.arrayBuffer();
@@ -452,8 +468,7 @@ async function engineFloor(docker: Docker, count: number): Promise<number> {
     );
     return answered.size === count;
   });
-  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  await remove();
   return ms;
 }
 
@@ -483,6 +498,7 @@ async function main(): Promise<void> {
     await benchReady(kn);
     const own = (nodes[0] as DockerNode).name;
     const floor = await engineFloor(nodeClient(own), 20);
+    const bare = await engineFloor(nodeClient(own), 20, false);
     const k = await kuberneaseTrio(kn, own);
     const s = await swarmTrio(swarm);
     const row = (name: keyof Trio) =>
@@ -493,6 +509,9 @@ async function main(): Promise<void> {
     console.log(row("scale"));
     console.log(
       `  engine floor: 20 bare containers started and answering /_health in ${(floor / 1000).toFixed(2)} s, ${(floor / s.create).toFixed(3)} of swarm's create`,
+    );
+    console.log(
+      `  engine floor, no network: 20 containers started in ${(bare / 1000).toFixed(2)} s, ${(bare / s.create).toFixed(3)} of swarm's create`,
     );
     await benchFailover(kn, nodes);
   } finally {
