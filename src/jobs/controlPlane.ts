@@ -102,7 +102,8 @@ export class ControlPlane {
     private readonly ctx: JobContext,
     private readonly options: ControlPlaneOptions = {},
   ) {
-    this.observer = new Observer(ctx, options.observations);
+    // A pod recorded running is looked at by the prober at once (polling; `push` wakes it on every change).
+    this.observer = new Observer(ctx, options.observations, (podIds) => this.duties?.prober.lookNow(podIds));
     this.startMs = ctx.clock.now();
     const leader = options.leader;
     this.elector = leader

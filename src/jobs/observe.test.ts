@@ -101,6 +101,25 @@ describe("the observe job", () => {
     expect(calls).toEqual([]);
   });
 
+  it("tells of the pods it recorded running once their statuses are written, and of no other", async () => {
+    const { ctx, store } = await setup(3);
+    const told: string[][] = [];
+    const observer = new Observer(ctx, "queued", (podIds) => told.push([...podIds].sort()));
+    observer.onProviderEvent({ type: "pod", pod: running(0) });
+    observer.onProviderEvent({ type: "pod", pod: running(1) });
+    observer.onProviderEvent({
+      type: "pod",
+      pod: { podId: "pod_2", nodeName: "n1", phase: "Pending", containers: [] },
+    });
+    await observer.job("pod_0");
+    expect(told).toEqual([["pod_0", "pod_1"]]);
+    expect((await store.getPod("pod_1"))?.phase).toBe("Running");
+    // Told again of nothing that did not change.
+    observer.onProviderEvent({ type: "pod", pod: running(0) });
+    await observer.job("pod_0");
+    expect(told).toHaveLength(1);
+  });
+
   it("has the owner of a burst of changed pods look once, a little later", async () => {
     const { enqueued, observer } = await setup(40);
     for (let i = 0; i < 40; i++) observer.onProviderEvent({ type: "pod", pod: running(i) });

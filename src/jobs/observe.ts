@@ -57,9 +57,11 @@ export class Observer {
   private owed: Recorded[] = [];
   private closed = false;
 
+  /** `onRunning`: told of the pods whose recorded status is Running, once that status is written. */
   constructor(
     private readonly ctx: JobContext,
     private readonly recording: ObservationRecording = "queued",
+    private readonly onRunning?: (podIds: string[]) => void,
   ) {}
 
   onProviderEvent = (event: ProviderEvent): void => {
@@ -209,6 +211,8 @@ export class Observer {
       for (const { pod, change, events, atMs } of recorded)
         await this.afterWrite(pod, change, events, atMs, dependents);
       await dependents.enqueue(this.ctx);
+      const running = recorded.filter(({ change }) => change.phase === "Running").map(({ pod }) => pod.id);
+      if (running.length > 0) this.onRunning?.(running);
     } catch (error) {
       this.owed.push(...recorded);
       throw error;

@@ -36,7 +36,7 @@ function runningPod(i: number, startedAtMs: number): NewPod {
 }
 
 /** Running pods that started 1 s apart, a prober over them (woken, as the simulator runs it, or ticking, as production does), and the probes it ran (pod ids, in order). */
-async function setup(count: number, maxProbesPerTick: number, wakeOnly = true) {
+async function setup(count: number, maxProbesPerTick: number, wakeOnly = true, tickMs = 100) {
   const clock = new ManualClock(T0);
   const store = new MemoryStore();
   await store.upsertNode(
@@ -46,15 +46,18 @@ async function setup(count: number, maxProbesPerTick: number, wakeOnly = true) {
     },
     T0,
   );
-  for (let i = 0; i < count; i++) {
-    const pod = await store.createPod(runningPod(i, T0 + i * 1_000));
+  /** Pod `i`, bound to n1 and recorded running since `startedAtMs`. */
+  const addRunning = async (i: number, startedAtMs: number) => {
+    const pod = await store.createPod(runningPod(i, startedAtMs));
     await store.bindPod(pod.id, "n1", T0);
     await store.updatePodStatus(
       pod.id,
-      { phase: "Running", ready: false, status: runningPod(i, T0 + i * 1_000).status ?? {} },
-      { nowMs: T0 },
+      { phase: "Running", ready: false, status: runningPod(i, startedAtMs).status ?? {} },
+      { nowMs: clock.now() },
     );
-  }
+    return pod.id;
+  };
+  for (let i = 0; i < count; i++) await addRunning(i, T0 + i * 1_000);
   const probed: string[] = [];
   /** Answers of probes held back (`hold`), released in order by `release`. */
   const held: (() => void)[] = [];
@@ -88,7 +91,7 @@ async function setup(count: number, maxProbesPerTick: number, wakeOnly = true) {
     ...{ store: countingCalls(store, calls), queue, provider, clock, rng: seededRng("prober") },
     ...{ schedulingPolicy: "spread", unschedulableRetryMs: 500, log: () => {} },
   };
-  const prober = new Prober(ctx, { tickMs: 100, maxProbesPerTick, wakeOnly });
+  const prober = new Prober(ctx, { tickMs, maxProbesPerTick, wakeOnly });
   const settle = async () => {
     for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
   };
@@ -106,6 +109,7 @@ async function setup(count: number, maxProbesPerTick: number, wakeOnly = true) {
   return {
     clock,
     store,
+    addRunning,
     prober,
     probed,
     calls,
@@ -177,6 +181,21 @@ describe("the prober", () => {
     probed.length = 0;
     await advance(10_000);
     expect([...probed].sort()).toEqual(["pod_0", "pod_2"]);
+    await prober.stop();
+  });
+
+  it("ticking, looks at once at pods recorded running: a new run's first probe does not wait for the next tick", async () => {
+    const { clock, prober, probed, settle, advance, addRunning } = await setup(1, 10, false, 10_000);
+    prober.start();
+    await advance(10_000);
+    expect(probed).toContain("pod_0");
+    await advance(500);
+    probed.length = 0;
+    const started = await addRunning(1, clock.now());
+    prober.lookNow([started]);
+    await settle();
+    // Its probe is due at its start: run now, 9.5 s before the next tick.
+    expect(probed).toEqual(["pod_1"]);
     await prober.stop();
   });
 });

@@ -121,6 +121,11 @@ export class Prober {
   private readonly ownerLooks = new OwnerLooks();
   private cancelTimer: (() => void) | undefined;
   private ticking: Promise<void> | undefined;
+  /** Looks (ticks, and early looks at pods that started: `lookNow`) run one after another, never two at once. */
+  private lastLook: Promise<void> = Promise.resolve();
+  /** `lookNow`'s pods, for the early look queued (`earlyLookQueued`) behind the look under way. */
+  private startedPods = new Set<string>();
+  private earlyLookQueued = false;
   private stopped = false;
   /** When the armed timer fires (`wakeOnly`), and whether a wake came while a tick ran. */
   private armedAtMs: number | undefined;
@@ -158,6 +163,34 @@ export class Prober {
   }
 
   /**
+   * Polling: these pods were just recorded running. They are looked at now rather than at the next
+   * tick, so that a new run's first probe (due at its start, after `initialDelaySeconds`) is not held
+   * back by up to a tick, as the kubelet probes a container from its start. Woken (`wakeOnly`), a
+   * caller tells every change through `wake` instead.
+   */
+  lookNow(podIds: readonly string[]): void {
+    if (this.stopped || this.options.wakeOnly || podIds.length === 0) return;
+    for (const id of podIds) this.startedPods.add(id);
+    if (this.earlyLookQueued) return;
+    this.earlyLookQueued = true;
+    void this.oneLookAtATime(async () => {
+      this.earlyLookQueued = false;
+      const podIds = this.startedPods;
+      this.startedPods = new Set();
+      if (this.stopped) return;
+      await this.refreshPods(podIds);
+      if (!this.stopped) this.launchDue();
+    }).catch((error) => this.ctx.log("prober look failed", { error: String(error) }));
+  }
+
+  /** Runs `look` once the looks before it have ended. */
+  private oneLookAtATime(look: () => Promise<void>): Promise<void> {
+    const next = this.lastLook.then(look);
+    this.lastLook = next.catch(() => {});
+    return next;
+  }
+
+  /**
    * What the forecast said may no longer hold (an image's behaviour changed): every probe taken as
    * read runs again from its next regular time.
    */
@@ -183,6 +216,7 @@ export class Prober {
     this.stopped = true;
     this.cancelTimer?.();
     await this.ticking;
+    await this.lastLook;
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -199,7 +233,7 @@ export class Prober {
 
   private runTick(): void {
     this.armedAtMs = undefined;
-    this.ticking = this.tick()
+    this.ticking = this.oneLookAtATime(() => this.tick())
       .catch((error) => this.ctx.log("prober tick failed", { error: String(error) }))
       .finally(() => {
         this.ticking = undefined;
