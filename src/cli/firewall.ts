@@ -1,6 +1,5 @@
 import { applyHostFirewall, FIREWALL_CHAIN, firewallRules } from "../providers/docker/firewall.js";
-
-export const NODE_USAGE = "kubernease node firewall   (as root on a Docker host: keep pods away from its ports)";
+import { NODE_USAGE } from "./usage.js";
 
 /**
  * `kubernease node firewall`: applies the host firewall on the machine it runs on. The Docker

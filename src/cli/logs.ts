@@ -1,7 +1,6 @@
 import { parseArgs } from "node:util";
 import { withClient } from "./commands.js";
-
-export const LOGS_USAGE = "kubernease logs [-f] [-p] [-c CONTAINER] [--tail N] POD [-n NAMESPACE]";
+import { LOGS_USAGE } from "./usage.js";
 
 const OPTIONS = {
   follow: { type: "boolean", short: "f" },

@@ -10,10 +10,6 @@ import { randomSeed, seededRng } from "../core/rng.js";
 import { type ServedProvider, serveProvider } from "../providers/remote/server.js";
 import { SimulatedProvider } from "../providers/simulated/index.js";
 
-export const NODES_USAGE =
-  "kubernease nodes --simulated [--listen 127.0.0.1:7070] [--nodes 3 --node-cpu 4 --node-memory 8Gi] [--seed S]\n" +
-  "                   [--autoscale-max N] [--token T | env KUBERNEASE_NODES_TOKEN]   (workers: --nodes-url URL)";
-
 type Flags = Record<string, string | boolean | undefined>;
 
 export interface NodesConfig {

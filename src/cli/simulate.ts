@@ -12,9 +12,7 @@ import {
   type TimelineEvent,
 } from "../simulator/scenario.js";
 import { describeFault, parseFaultNumbers, shrinkFaults, swarmFaults, withFaults } from "../simulator/swarm.js";
-
-export const SIMULATE_USAGE =
-  "kubernease simulate FILE [--seed N | --seeds A..B] [--faults 1,3] [--report out.html] [--json]";
+import { SIMULATE_USAGE } from "./usage.js";
 
 const HELP = `${SIMULATE_USAGE}
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TYPESCRIPT_LOADER } from "../helpers/processes.js";
 import { type Served, serve } from "../helpers/serve.js";
 
 const run = promisify(execFile);
@@ -18,6 +19,30 @@ async function cli(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+let recorded = 0;
+
+/** The modules `kubernease ARGS` loads, by URL: a resolve hook registered after the TypeScript loader's writes them down. */
+async function modulesLoadedBy(...args: string[]): Promise<string[]> {
+  const list = join(dir, `modules-${++recorded}.txt`);
+  const recorder = join(dir, "record-modules.mjs");
+  const hooks = `import { appendFileSync } from "node:fs";
+  export async function resolve(specifier, context, next) {
+    const resolved = await next(specifier, context);
+    appendFileSync(process.env.KN_MODULES, resolved.url + "\\n");
+    return resolved;
+  }`;
+  writeFileSync(
+    recorder,
+    `import { register } from "node:module";\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});\n`,
+  );
+  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+  await run(process.execPath, ["--import", TYPESCRIPT_LOADER, "--import", recorder, main, ...args], {
+    env: { ...env, KN_MODULES: list },
+    timeout: 60_000,
+  }).catch(() => undefined);
+  return readFileSync(list, "utf8").trim().split("\n");
+}
+
 let served: Served;
 beforeAll(async () => {
   served = await serve(join(dir, "data"));
@@ -25,6 +50,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await served?.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the kubernease command", () => {
+  it("loads none of the server's modules for --help or a client verb", async () => {
+    const server =
+      /\/src\/(db|jobs|http|providers|simulator|scheduler)\/|\/node_modules\/(@electric-sql|bullmq|ioredis|dockerode|drizzle-orm|postgres|hono)\//;
+    for (const args of [["--help"], ["get", "pods"]]) {
+      const modules = await modulesLoadedBy(...args);
+      // Recorded: the command's own modules were loaded through the hook.
+      expect(modules.some((url) => url.endsWith("/src/cli/main.ts"))).toBe(true);
+      expect(modules.filter((url) => server.test(url))).toEqual([]);
+    }
+    // The server's command does load them: the check sees them when they are there.
+    const serve = await modulesLoadedBy("serve", "--port", "not-a-port");
+    expect(serve.some((url) => server.test(url))).toBe(true);
+  });
 });
 
 describe("the kubernease client verbs, over HTTPS", () => {
