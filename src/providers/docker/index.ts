@@ -427,8 +427,9 @@ export class DockerProvider implements NodeProvider {
     const changed = host.ready !== undefined && host.ready !== ready;
     host.ready = ready;
     // An Engine that does not answer may still seem to hold its events stream open (a host gone without
-    // closing its connections, over TCP): it is dropped, so that the Engine's return opens it anew and
-    // reports every pod at once, rather than leaving this provider deaf to its events.
+    // closing its connections, over TCP): it is dropped, with a watch still opening it or reporting the
+    // pods, so that the Engine's return opens it anew and reports every pod at once, rather than leaving
+    // this provider deaf to its events. A ping lost on a busy Engine costs one listing of its pods.
     if (!ready) unwatch(host);
     const node = this.nodeOf(host);
     if (changed) this.emit({ type: "node", node, atMs: this.options.clock.now() });
@@ -459,7 +460,7 @@ export class DockerProvider implements NodeProvider {
    */
   private watch(host: Host): Promise<void> {
     if (host.watching) return host.watching;
-    host.watching = (async () => {
+    const watching: Promise<void> = (async () => {
       const filters = {
         type: ["container"],
         label: [`${LABELS.owner}=${this.owner}`],
@@ -496,9 +497,12 @@ export class DockerProvider implements NodeProvider {
         if ((error as Error | undefined)?.name !== "AbortError") this.log("watching the engine failed", host, error);
       })
       .finally(() => {
-        host.watching = undefined;
+        // Only its own: one dropped (unwatch) may end after the next has begun, or never (an Engine call
+        // to a host that went silent has no timeout).
+        if (host.watching === watching) host.watching = undefined;
       });
-    return host.watching;
+    host.watching = watching;
+    return watching;
   }
 
   private onEngineEvent(host: Host, line: string): void {
@@ -1276,10 +1280,11 @@ export class DockerProvider implements NodeProvider {
   }
 }
 
-/** Stops following the host's events: the stream open, or being opened, is dropped. */
+/** Stops following the host's events: the stream open, or being opened, is dropped, and so is the watch. */
 function unwatch(host: Host): void {
   host.eventsAbort?.abort();
   host.eventsAbort = undefined;
+  host.watching = undefined;
   const stream = host.events;
   host.events = undefined;
   stream?.destroy?.();
