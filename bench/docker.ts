@@ -426,6 +426,12 @@ async function swarmTrio(node: DockerNode): Promise<Trio> {
  */
 async function engineFloor(docker: Docker, count: number, network = true): Promise<number> {
   const label = "kubernease-bench.floor";
+  const remove = async () => {
+    const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
+    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  };
+  // Those a failed run left: their names would clash.
+  await remove();
   const started = performance.now();
   const ports = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
@@ -445,10 +451,6 @@ async function engineFloor(docker: Docker, count: number, network = true): Promi
       return info.NetworkSettings.Ports?.["8080/tcp"]?.[0]?.HostPort;
     }),
   );
-  const remove = async () => {
-    const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: [label] }) });
-    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-  };
   if (!network) {
     const ms = performance.now() - started;
     await remove();

@@ -211,12 +211,12 @@ export class Observer {
       for (const { pod, change, events, atMs } of recorded)
         await this.afterWrite(pod, change, events, atMs, dependents);
       await dependents.enqueue(this.ctx);
-      const running = recorded.filter(({ change }) => change.phase === "Running").map(({ pod }) => pod.id);
-      if (running.length > 0) this.onRunning?.(running);
     } catch (error) {
       this.owed.push(...recorded);
       throw error;
     }
+    const running = recorded.filter(({ change }) => change.phase === "Running").map(({ pod }) => pod.id);
+    if (running.length > 0) this.onRunning?.(running);
   }
 
   /** Does again what followed statuses written before and failed. */

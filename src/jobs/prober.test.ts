@@ -198,4 +198,39 @@ describe("the prober", () => {
     expect(probed).toEqual(["pod_1"]);
     await prober.stop();
   });
+
+  it("ticking, runs its looks one at a time: a tick due during an early look waits for it, then runs", async () => {
+    const { store, calls, prober, probed, settle, advance, addRunning } = await setup(1, 10, false, 1_000);
+    prober.start();
+    await advance(1_000);
+    const started = await addRunning(1, T0);
+    // The early look's read of its pod is held.
+    let release = () => {};
+    const getPods = store.getPods.bind(store);
+    store.getPods = async (ids) => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return getPods(ids);
+    };
+    calls.length = 0;
+    probed.length = 0;
+    prober.lookNow([started]);
+    await settle();
+    expect(calls).toEqual(["getPods"]);
+    // The tick falls due meanwhile: it does not read until the early look has ended.
+    await advance(1_000);
+    expect(calls).toEqual(["getPods"]);
+    store.getPods = getPods;
+    release();
+    await settle();
+    expect(calls).toContain("listPods");
+    expect(probed).toContain("pod_1");
+    await prober.stop();
+    // Stopped, it looks no more.
+    calls.length = 0;
+    prober.lookNow([started]);
+    await settle();
+    expect(calls).toEqual([]);
+  });
 });

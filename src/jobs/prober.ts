@@ -178,7 +178,7 @@ export class Prober {
       const podIds = this.startedPods;
       this.startedPods = new Set();
       if (this.stopped) return;
-      await this.refreshPods(podIds);
+      await this.refreshPods(podIds, false);
       if (!this.stopped) this.launchDue();
     }).catch((error) => this.ctx.log("prober look failed", { error: String(error) }));
   }
@@ -349,8 +349,11 @@ export class Prober {
       if (this.tracked.get(tracked.key) !== tracked) this.killsPending.delete(tracked);
   }
 
-  /** Re-reads the pods named, forgetting the runs of those that ended; retries the kills still pending. */
-  private async refreshPods(podIds: ReadonlySet<string>): Promise<void> {
+  /**
+   * Re-reads the pods named, forgetting the runs of those that ended; retries the kills still pending
+   * (not in an early look, whose probes would wait for them: the next tick's look does).
+   */
+  private async refreshPods(podIds: ReadonlySet<string>, retryKills = true): Promise<void> {
     const refresh = ++this.refreshes;
     const pods = podIds.size === 0 ? [] : await this.ctx.store.getPods([...podIds]);
     for (const pod of pods) await this.refreshPod(pod, refresh);
@@ -361,6 +364,7 @@ export class Prober {
       if (kept.length > 0) this.keysByPod.set(podId, kept);
       else this.keysByPod.delete(podId);
     }
+    if (!retryKills) return;
     for (const tracked of [...this.killsPending]) {
       if (this.tracked.get(tracked.key) === tracked) await this.kill(tracked);
       else this.killsPending.delete(tracked);
