@@ -24,12 +24,15 @@
  *                         20 with no network at all (`NetworkMode: none`), until started: what
  *                         the Engine takes for the containers alone
  *
+ * Before each timed phase it waits (at most 30 s) for the machine to be quiet: what the last phase left
+ * the kernel and the Engines to finish is not timed in the next.
+ *
  * Options (env): BENCH_NODES (default "1,2,3": DockerNode indexes for kubernease),
  * BENCH_SWARM_NODE (default 9), BENCH_READY_PODS (50), BENCH_PACE_MS (500), BENCH_KILLS (5), BENCH_MAX_SECONDS (120, the
  * bound of every wait), DATABASE_URL.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -74,6 +77,32 @@ async function until(
   }
   const why = explain ? `\n${await explain().catch((error: unknown) => String(error))}` : "";
   throw new Error(`${what}: not done within ${maxMs / 1000} s${why}`);
+}
+
+/** The machine's busy CPU time and total CPU time so far (the first line of /proc/stat), in ticks. */
+async function cpuTicks(): Promise<{ busy: number; total: number }> {
+  const fields = (await readFile("/proc/stat", "utf8")).split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
+/**
+ * Waits (at most 30 s) until the machine is quiet, under a fifth of its CPU busy over a second, so that
+ * what one phase left the kernel and the Engines to finish (the network namespaces of 50 removed pods
+ * go down in the background) is not timed in the next phase. Prints how long it waited.
+ */
+async function quiet(before: string): Promise<void> {
+  const started = performance.now();
+  let last = await cpuTicks();
+  for (let i = 0; i < 30; i++) {
+    await sleep(1_000);
+    const now = await cpuTicks();
+    const busy = (now.busy - last.busy) / Math.max(1, now.total - last.total);
+    last = now;
+    if (busy < 0.2) break;
+  }
+  console.log(`  (quiet before ${before} after ${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 /** The label each node gets here with its own name: a tenant's pod asks for a node by it (not by node name: refused). */
@@ -257,6 +286,7 @@ async function benchReady(kn: Kubernease): Promise<void> {
   console.log(`ready p50: ${percentile(latencies, 50).toFixed(0)} ms`);
   console.log(`ready p99: ${percentile(latencies, 99).toFixed(0)} ms`);
   await kn.remove("ready");
+  await quiet("the paced pods");
 
   // Paced, as Kubernetes' startup SLO is measured (pods arriving at a rate the cluster sustains):
   // the same 50 pods, one more every BENCH_PACE_MS.
@@ -271,6 +301,7 @@ async function benchReady(kn: Kubernease): Promise<void> {
     `ready, paced (${readyPods} pods, one every ${paceMs} ms): p50 ${percentile(paced, 50).toFixed(0)} ms, p99 ${percentile(paced, 99).toFixed(0)} ms`,
   );
   await kn.remove("paced");
+  await quiet("the single pods");
 
   // One at a time: the latency of a single pod on a quiet cluster, without the burst's queueing.
   const single: number[] = [];
@@ -499,9 +530,13 @@ async function main(): Promise<void> {
     });
     await benchReady(kn);
     const own = (nodes[0] as DockerNode).name;
+    await quiet("the engine floor");
     const floor = await engineFloor(nodeClient(own), 20);
+    await quiet("the engine floor without a network");
     const bare = await engineFloor(nodeClient(own), 20, false);
+    await quiet("kubernease's create 20");
     const k = await kuberneaseTrio(kn, own);
+    await quiet("Swarm's create 20");
     const s = await swarmTrio(swarm);
     const row = (name: keyof Trio) =>
       `  ${name.padEnd(8)} kubernease ${(k[name] / 1000).toFixed(2)} s, swarm ${(s[name] / 1000).toFixed(2)} s, swarm ratio: ${(k[name] / s[name]).toFixed(3)}`;
