@@ -287,22 +287,37 @@ export interface BridgeLink {
 
 let firstBridge: Promise<BridgeLink | undefined> | undefined;
 
-/** The first engine's default bridge, as that engine made it (its `bridge` network); asked once. */
+/**
+ * The first engine's default bridge, as that engine made it (its `bridge` network); asked until it
+ * answers. An engine that was not told the gateway names none: it is the link's address while the
+ * link is there, else the subnet's first address, where dockerd puts it.
+ */
 export function firstEngineBridge(): Promise<BridgeLink | undefined> {
   firstBridge ??= (async () => {
-    const network = await new Docker({ socketPath: DOCKER_SOCKET, timeout: 5_000 })
+    const network = await new Docker({ socketPath: DOCKER_SOCKET, timeout: 10_000 })
       .getNetwork("bridge")
       .inspect()
       .catch(() => undefined);
     const config = network?.IPAM?.Config?.[0];
     const prefix = config?.Subnet?.split("/")[1];
-    if (!config?.Gateway || !prefix) return undefined;
-    return {
-      name: network?.Options?.["com.docker.network.bridge.name"] ?? "docker0",
-      cidr: `${config.Gateway}/${prefix}`,
-    };
-  })();
+    if (!config?.Subnet || !prefix) return undefined;
+    const name = network?.Options?.["com.docker.network.bridge.name"] ?? "docker0";
+    const onLink = (await linkAddresses(name))?.find((cidr) => cidr.endsWith(`/${prefix}`));
+    const gateway = config.Gateway ?? onLink?.split("/")[0] ?? firstAddress(config.Subnet);
+    return gateway ? { name, cidr: `${gateway}/${prefix}` } : undefined;
+  })().then((bridge) => {
+    if (!bridge) firstBridge = undefined;
+    return bridge;
+  });
   return firstBridge;
+}
+
+/** The first host address of an IPv4 subnet: `172.17.0.0/16` → `172.17.0.1`. */
+function firstAddress(subnet: string): string | undefined {
+  const octets = (subnet.split("/")[0] ?? "").split(".").map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) return undefined;
+  const next = (octets.reduce((n, o) => n * 256 + o, 0) + 1) % 2 ** 32;
+  return [24, 16, 8, 0].map((shift) => Math.floor(next / 2 ** shift) % 256).join(".");
 }
 
 /** The IPv4 addresses (CIDR) of a link; undefined when there is no such link. */
