@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
-import { KINDS, parseDocuments } from "../manifest/index.js";
+import { KINDS } from "../manifest/kinds.js";
 import { ApiClient, type ClientConfig, configPath, loadConfig, saveConfig } from "./client.js";
 import { formatTable, rowsFor } from "./table.js";
 
@@ -139,6 +139,8 @@ export async function get(args: string[], flags: Flags): Promise<string> {
 export async function del(args: string[], flags: Flags): Promise<string> {
   const targets: (CliKind & { name: string; namespace: string })[] = [];
   if (typeof flags.filename === "string") {
+    // The parser (every kind's schema) is loaded only by the verbs that read a file.
+    const { parseDocuments } = await import("../manifest/index.js");
     const parsed = parseDocuments(await readInput(flags.filename), flags.filename.endsWith(".json") ? "json" : "yaml");
     if (!parsed.ok) throw new Error(parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
     for (const doc of parsed.documents as { kind?: string; metadata?: { name?: string; namespace?: string } }[]) {
