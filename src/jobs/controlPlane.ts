@@ -102,8 +102,9 @@ export class ControlPlane {
     private readonly ctx: JobContext,
     private readonly options: ControlPlaneOptions = {},
   ) {
-    // A pod recorded running is looked at by the prober at once (polling; `push` wakes it on every change).
-    this.observer = new Observer(ctx, options.observations, (podIds) => this.duties?.prober.lookNow(podIds));
+    // Polling, a pod recorded running is looked at by the prober at once (`push` wakes it at every change).
+    const running = options.changes === "push" ? undefined : (podIds: string[]) => this.duties?.prober.wake(podIds);
+    this.observer = new Observer(ctx, options.observations, running);
     this.startMs = ctx.clock.now();
     const leader = options.leader;
     this.elector = leader

@@ -192,7 +192,7 @@ describe("the prober", () => {
     await advance(500);
     probed.length = 0;
     const started = await addRunning(1, clock.now());
-    prober.lookNow([started]);
+    prober.wake([started]);
     await settle();
     // Its probe is due at its start: run now, 9.5 s before the next tick.
     expect(probed).toEqual(["pod_1"]);
@@ -215,7 +215,7 @@ describe("the prober", () => {
     };
     calls.length = 0;
     probed.length = 0;
-    prober.lookNow([started]);
+    prober.wake([started]);
     await settle();
     expect(calls).toEqual(["getPods"]);
     // The tick falls due meanwhile: it does not read until the early look has ended.
@@ -229,7 +229,7 @@ describe("the prober", () => {
     await prober.stop();
     // Stopped, it looks no more.
     calls.length = 0;
-    prober.lookNow([started]);
+    prober.wake([started]);
     await settle();
     expect(calls).toEqual([]);
   });

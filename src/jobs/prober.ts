@@ -121,9 +121,9 @@ export class Prober {
   private readonly ownerLooks = new OwnerLooks();
   private cancelTimer: (() => void) | undefined;
   private ticking: Promise<void> | undefined;
-  /** Looks (ticks, and early looks at pods that started: `lookNow`) run one after another, never two at once. */
+  /** Looks (ticks, and early looks at pods that started: `wake` when polling) run one after another, never two at once. */
   private lastLook: Promise<void> = Promise.resolve();
-  /** `lookNow`'s pods, for the early look queued (`earlyLookQueued`) behind the look under way. */
+  /** The pods of the early look queued (`earlyLookQueued`) behind the look under way. */
   private startedPods = new Set<string>();
   private earlyLookQueued = false;
   private stopped = false;
@@ -154,22 +154,26 @@ export class Prober {
     else this.arm();
   }
 
-  /** Pods changed (`wakeOnly`): look at them at the next tick (`podIds` absent: at every pod). */
+  /**
+   * Pods changed. Woken (`wakeOnly`): look at them at the next tick (`podIds` absent: at every pod).
+   * Polling, told of pods just recorded running: look at those now rather than at the next tick, so
+   * that a new run's first probe (due at its start, after `initialDelaySeconds`) is not held back by
+   * up to a tick, as the kubelet probes a container from its start.
+   */
   wake(podIds?: readonly string[]): void {
     if (this.stopped) return;
+    if (!this.options.wakeOnly) {
+      this.lookEarly(podIds ?? []);
+      return;
+    }
     this.recheck(podIds);
     if (this.ticking) this.wokenWhileTicking = true;
     else this.armAt(this.tickAtOrAfter(this.ctx.clock.now() + 1));
   }
 
-  /**
-   * Polling: these pods were just recorded running. They are looked at now rather than at the next
-   * tick, so that a new run's first probe (due at its start, after `initialDelaySeconds`) is not held
-   * back by up to a tick, as the kubelet probes a container from its start. Woken (`wakeOnly`), a
-   * caller tells every change through `wake` instead.
-   */
-  lookNow(podIds: readonly string[]): void {
-    if (this.stopped || this.options.wakeOnly || podIds.length === 0) return;
+  /** Polling: an early look at these pods, queued behind the look under way (with those of a look queued already). */
+  private lookEarly(podIds: readonly string[]): void {
+    if (podIds.length === 0) return;
     for (const id of podIds) this.startedPods.add(id);
     if (this.earlyLookQueued) return;
     this.earlyLookQueued = true;
