@@ -54,12 +54,17 @@ export const nodeCapacity: Invariant = {
     ) {
       return [...last.problems];
     }
-    const problems = overCommitted(s.storeNodes, providerNodesByName(s.providerNodes), index.boundByNode);
+    // The provider's nodes by name: the last look's map while they are the same objects.
+    const byName =
+      last && sameItems(last.providerNodes, s.providerNodes)
+        ? last.providerByName
+        : new Map(s.providerNodes.map((n) => [n.name, n]));
+    const problems = overCommitted(s.storeNodes, byName, index.boundByNode);
     const storeNodes = frozenCopy(s.storeNodes);
     const providerNodes = frozenCopy(s.providerNodes);
     lastCapacityLook =
       storeNodes && providerNodes
-        ? { index, boundVersion: index.boundVersion, storeNodes, providerNodes, problems }
+        ? { index, boundVersion: index.boundVersion, storeNodes, providerNodes, providerByName: byName, problems }
         : undefined;
     return problems;
   },
@@ -105,6 +110,7 @@ let lastCapacityLook:
       boundVersion: number;
       storeNodes: readonly NodeRecord[];
       providerNodes: readonly ProviderNode[];
+      providerByName: ReadonlyMap<string, ProviderNode>;
       problems: string[];
     }
   | undefined;
@@ -119,18 +125,6 @@ function sameItems(a: readonly object[], b: readonly object[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** The provider's nodes by name: the map of the last look while every node is the same object. */
-let lastProviderNodes: { nodes: readonly ProviderNode[]; byName: ReadonlyMap<string, ProviderNode> } | undefined;
-
-function providerNodesByName(nodes: readonly ProviderNode[]): ReadonlyMap<string, ProviderNode> {
-  const last = lastProviderNodes;
-  if (last && sameItems(last.nodes, nodes)) return last.byName;
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const kept = frozenCopy(nodes);
-  lastProviderNodes = kept && { nodes: kept, byName };
-  return byName;
 }
 
 /** One StatefulSet ordinal never runs twice: not on two nodes, not as two pods. */

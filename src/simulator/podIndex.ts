@@ -122,7 +122,7 @@ export class PodIndex {
       if (known === undefined) {
         this.folded.set(pod.id, { pod, pass });
         this.fold(pod, 1);
-        if (pod.nodeName !== null) this.boundVersion++;
+        if (boundShareChanged(undefined, pod)) this.boundVersion++;
         continue;
       }
       known.pass = pass;
@@ -135,7 +135,7 @@ export class PodIndex {
     if (this.folded.size > pods.length) {
       for (const [id, known] of this.folded) {
         if (known.pass === pass) continue;
-        if (known.pod.nodeName !== null) this.boundVersion++;
+        if (boundShareChanged(known.pod, undefined)) this.boundVersion++;
         this.fold(known.pod, -1);
         this.folded.delete(id);
       }
