@@ -289,8 +289,8 @@ let firstBridge: Promise<BridgeLink | undefined> | undefined;
 
 /**
  * The first engine's default bridge, as that engine made it (its `bridge` network); asked until it
- * answers. An engine that was not told the gateway names none: it is the link's address while the
- * link is there, else the subnet's first address, where dockerd puts it.
+ * answers. An engine that was not told the gateway names none: it is the subnet's first address,
+ * where dockerd puts it.
  */
 export function firstEngineBridge(): Promise<BridgeLink | undefined> {
   firstBridge ??= (async () => {
@@ -302,8 +302,7 @@ export function firstEngineBridge(): Promise<BridgeLink | undefined> {
     const prefix = config?.Subnet?.split("/")[1];
     if (!config?.Subnet || !prefix) return undefined;
     const name = network?.Options?.["com.docker.network.bridge.name"] ?? "docker0";
-    const onLink = (await linkAddresses(name))?.find((cidr) => cidr.endsWith(`/${prefix}`));
-    const gateway = config.Gateway ?? onLink?.split("/")[0] ?? firstAddress(config.Subnet);
+    const gateway = config.Gateway ?? firstAddress(config.Subnet);
     return gateway ? { name, cidr: `${gateway}/${prefix}` } : undefined;
   })().then((bridge) => {
     if (!bridge) firstBridge = undefined;
@@ -335,9 +334,7 @@ async function ensureBridgeBack(bridge: BridgeLink): Promise<void> {
   for (let attempt = 0; attempt < 20; attempt++) {
     if ((await linkAddresses(bridge.name))?.includes(bridge.cidr)) return;
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    await run("ip", ["link", "add", bridge.name, "type", "bridge"]).catch(() => {});
-    await run("ip", ["addr", "replace", bridge.cidr, "dev", bridge.name]).catch(() => {});
-    await run("ip", ["link", "set", bridge.name, "up"]).catch(() => {});
+    await ensureBridge(bridge.name, bridge.cidr).catch(() => {});
   }
 }
 
